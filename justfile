@@ -1,0 +1,26 @@
+# modelbench recipes. `just --list` shows them. SPEC defaults to the shipped seed spec.
+
+spec := "specs/model-bench-cu128.toml"
+name := file_stem(spec)
+
+# Resolve the spec into lock/<name>/bench.lock (network).
+lock *ARGS:
+    cargo run --quiet -- lock {{spec}} {{ARGS}}
+
+# Write the build context to build/<name>/ from spec and lock (offline).
+emit *ARGS:
+    cargo run --quiet -- emit {{spec}} --locked {{ARGS}}
+
+# Build the emitted context with docker (when a daemon answers) or buildah.
+build: emit
+    sh build/{{name}}/build.sh
+
+# The test suite (what CI runs).
+test:
+    cargo test
+
+# Everything CI checks: formatting, lints, tests, no leftover debugging.
+ci: test
+    cargo fmt --all -- --check
+    cargo clippy --all-targets -- -D warnings
+    ! grep -rnE 'dbg!|todo!\(|unimplemented!\(' src tests

@@ -1,0 +1,277 @@
+//! The command line: clap definitions, then one function per command. Exit codes: 0 ok,
+//! 1 failure, 2 usage (clap's own).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::emit::{self, EmitInputs};
+use crate::lock::Lock;
+use crate::net::Client;
+use crate::resolve::{self, Change, UpdatePolicy};
+use crate::sources::Sources;
+use crate::spec::LoadedSpec;
+
+const DEFAULT_SPEC: &str = "specs/model-bench-cu128.toml";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "modelbench",
+    version,
+    about = "Reproducible GPU development images: spec → bench.lock → verifying Dockerfiles"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Resolve the spec into bench.lock (the only command besides bump that uses the network).
+    Lock(LockArgs),
+    /// Write the build context (Dockerfiles, compose file, scripts) from spec and lock, offline.
+    Emit(EmitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// The spec file.
+    #[arg(default_value = DEFAULT_SPEC)]
+    pub spec: PathBuf,
+    /// The lock file [default: lock/<spec name>/bench.lock].
+    #[arg(long)]
+    pub lock: Option<PathBuf>,
+}
+
+impl SpecArgs {
+    fn lock_path(&self, spec: &LoadedSpec) -> PathBuf {
+        self.lock
+            .clone()
+            .unwrap_or_else(|| Path::new("lock").join(&spec.name).join("bench.lock"))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Replace upstream base URLs (a TOML file; see README "Sources file").
+    #[arg(long, env = "MODELBENCH_SOURCES")]
+    pub sources: Option<PathBuf>,
+    /// Re-resolve the named artifacts, or all of them when no name is given.
+    #[arg(long, num_args = 0..)]
+    pub update: Option<Vec<String>>,
+    /// Never touch the network: only keep existing pins.
+    #[arg(long)]
+    pub offline: bool,
+    /// Write nothing; fail if the lock is missing or does not match the spec.
+    #[arg(long, conflicts_with_all = ["update"])]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EmitArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Output directory [default: build/<spec name>/].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Refuse a lock that does not match the spec exactly.
+    #[arg(long)]
+    pub locked: bool,
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Lock(args) => lock(args),
+        Command::Emit(args) => emit_command(args),
+    }
+}
+
+fn status(verb: &str, message: impl std::fmt::Display) {
+    eprintln!("{verb:>12} {message}");
+}
+
+fn lock(args: LockArgs) -> Result<()> {
+    let spec = LoadedSpec::load(&args.spec.spec)?;
+    let lock_path = args.spec.lock_path(&spec);
+    let existing = Lock::read(&lock_path)?;
+    let plan = resolve::plan(&spec.spec);
+    if !plan.pending.is_empty() {
+        let parts: Vec<String> = plan.pending.iter().map(ToString::to_string).collect();
+        bail!(
+            "{}: not resolvable yet: {}; these parts of the spec are parsed and validated, but this version of modelbench cannot lock them",
+            spec.path.display(),
+            parts.join(", ")
+        );
+    }
+    let policy = match &args.update {
+        None => UpdatePolicy::KeepPins,
+        Some(names) if names.is_empty() => UpdatePolicy::All,
+        Some(names) => {
+            for name in names {
+                if !plan.requests.iter().any(|r| &r.name == name) {
+                    bail!("`--update {name}`: the spec has no artifact named `{name}`");
+                }
+            }
+            UpdatePolicy::Only(names.iter().cloned().collect::<BTreeSet<_>>())
+        }
+    };
+    let todo = resolve::needs_resolution(&plan, existing.as_ref(), &policy);
+
+    if args.check {
+        let Some(existing) = &existing else {
+            bail!("no lock at {}; run `modelbench lock`", lock_path.display());
+        };
+        let mut stale: Vec<String> = todo
+            .iter()
+            .map(|r| match existing.find(r.kind.as_str(), &r.name) {
+                Some(_) => format!(
+                    "{} `{}` changed in the spec (now `{}`)",
+                    r.kind, r.name, r.requested
+                ),
+                None => format!("{} `{}` is not locked", r.kind, r.name),
+            })
+            .collect();
+        for artifact in &existing.artifacts {
+            if !plan
+                .requests
+                .iter()
+                .any(|r| r.kind.as_str() == artifact.kind && r.name == artifact.name)
+            {
+                stale.push(format!(
+                    "{} `{}` is locked but no longer in the spec",
+                    artifact.kind, artifact.name
+                ));
+            }
+        }
+        if existing.spec_hash != spec.hash && stale.is_empty() {
+            stale.push(format!(
+                "the spec changed since locking (spec-hash {} in the lock, {} now)",
+                existing.spec_hash, spec.hash
+            ));
+        }
+        if !stale.is_empty() {
+            bail!(
+                "lock {} is stale:\n  {}",
+                lock_path.display(),
+                stale.join("\n  ")
+            );
+        }
+        status("Checked", format!("{} is up to date", lock_path.display()));
+        return Ok(());
+    }
+
+    if args.offline && !todo.is_empty() {
+        let names: Vec<String> = todo
+            .iter()
+            .map(|r| format!("{} `{}`", r.kind, r.name))
+            .collect();
+        bail!(
+            "--offline: these need the network to resolve: {}",
+            names.join(", ")
+        );
+    }
+
+    let sources = match &args.sources {
+        Some(path) => Sources::load(path)?,
+        None => Sources::default(),
+    };
+    let ctx = resolve::Context {
+        client: Client::new(args.offline, sources.insecure_hosts()),
+        sources,
+        platforms: spec
+            .spec
+            .image
+            .platform_names()
+            .iter()
+            .map(|p| crate::platform::Platform::parse(p).expect("validated"))
+            .collect(),
+        github_token: std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()),
+    };
+    if !todo.is_empty() {
+        status("Resolving", format!("{} artifact(s)", todo.len()));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let new_lock = runtime
+        .block_on(resolve::resolve(
+            &ctx,
+            &plan,
+            &spec.hash,
+            existing.as_ref(),
+            &policy,
+        ))
+        .map_err(|failures| {
+            anyhow::anyhow!(
+                "{failures}\n{} was left unchanged",
+                if existing.is_some() {
+                    format!("the lock {}", lock_path.display())
+                } else {
+                    "no lock".to_string()
+                }
+            )
+        })?;
+
+    let changes = resolve::changes(existing.as_ref(), &new_lock);
+    for change in &changes {
+        eprintln!("{change}");
+    }
+    let count = |f: fn(&Change) -> bool| changes.iter().filter(|c| f(c)).count();
+    let written = new_lock.write(&lock_path)?;
+    status(
+        "Locking",
+        format!(
+            "{} artifact(s): {} added, {} updated, {} removed{}",
+            new_lock.artifacts.len(),
+            count(|c| matches!(c, Change::Added { .. })),
+            count(|c| matches!(c, Change::Updated { .. } | Change::Rehashed { .. })),
+            count(|c| matches!(c, Change::Removed { .. })),
+            if written { "" } else { " (lock unchanged)" }
+        ),
+    );
+    Ok(())
+}
+
+fn emit_command(args: EmitArgs) -> Result<()> {
+    let spec = LoadedSpec::load(&args.spec.spec)?;
+    let lock_path = args.spec.lock_path(&spec);
+    let lock_bytes = match std::fs::read(&lock_path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            bail!(
+                "no lock at {}; run `modelbench lock` first",
+                lock_path.display()
+            )
+        }
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot read {}", lock_path.display()));
+        }
+    };
+    let lock = Lock::parse(&lock_path, &String::from_utf8_lossy(&lock_bytes))?;
+    let lock_display = lock_path.display().to_string();
+    let inputs = EmitInputs {
+        lock_path: &lock_display,
+        lock_bytes: &lock_bytes,
+        home: std::env::var_os("HOME").map(PathBuf::from),
+        locked: args.locked,
+    };
+    let emitted = emit::emit(&spec, &lock, &inputs)?;
+    for warning in &emitted.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("build").join(&spec.name));
+    emitted.write(&out)?;
+    status(
+        "Emitted",
+        format!("{} files to {}", emitted.files.len(), out.display()),
+    );
+    Ok(())
+}

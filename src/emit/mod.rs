@@ -1,0 +1,258 @@
+//! `emit`: spec + lock → a build context (Dockerfiles, compose file, build/run scripts and
+//! the `installation/` scripts they copy in). Pure and offline: the same inputs give the
+//! same bytes. Every download in the emitted build goes through
+//! `installation/common/modelbench-fetch.sh`, which checks the locked hash before use.
+
+mod compose;
+mod dockerfile;
+mod scripts;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::lock::Lock;
+use crate::resolve::{self, Kind};
+use crate::spec::{LoadedSpec, Stage};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    #[error(
+        "the lock `{lock}` was made for another version of the spec (lock has spec-hash {locked}, spec is {current}); run `modelbench lock`"
+    )]
+    Stale {
+        lock: String,
+        locked: String,
+        current: String,
+    },
+    #[error("{kind} `{name}` is in the spec but not in the lock `{lock}`; run `modelbench lock`")]
+    Missing {
+        kind: String,
+        name: String,
+        lock: String,
+    },
+    #[error(
+        "{kind} `{name}` in the lock `{lock}` no longer matches the spec ({reason}); run `modelbench lock`"
+    )]
+    Changed {
+        kind: String,
+        name: String,
+        lock: String,
+        reason: String,
+    },
+    #[error("cannot emit, not resolvable yet: {0}")]
+    Pending(String),
+    #[error("cannot read public key for user `{user}` from `{path}`: {source}")]
+    PublicKey {
+        user: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What emit needs besides spec and lock: how to name them in headers, and where the
+/// host's public key lives (for `pubkey = "~"`).
+pub struct EmitInputs<'a> {
+    pub lock_path: &'a str,
+    pub lock_bytes: &'a [u8],
+    pub home: Option<PathBuf>,
+    /// `--locked`: a lock whose spec-hash differs is an error, not a warning.
+    pub locked: bool,
+}
+
+pub struct EmittedFile {
+    pub bytes: Vec<u8>,
+    pub executable: bool,
+}
+
+#[derive(Default)]
+pub struct Emitted {
+    pub files: BTreeMap<String, EmittedFile>,
+    pub warnings: Vec<String>,
+}
+
+impl Emitted {
+    fn add(&mut self, path: &str, text: String, executable: bool) {
+        self.files.insert(
+            path.to_string(),
+            EmittedFile {
+                bytes: text.into_bytes(),
+                executable,
+            },
+        );
+    }
+
+    /// Write into `out`, replacing it whole: files are written to a sibling temp dir
+    /// that is swapped in, so a failure never leaves a half-written context.
+    pub fn write(&self, out: &Path) -> Result<(), EmitError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| EmitError::Write { path, source }
+        };
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+        let staging = tempfile::Builder::new()
+            .prefix(".modelbench-emit-")
+            .tempdir_in(&parent)
+            .map_err(io(&parent))?;
+        for (relative, file) in &self.files {
+            let path = staging.path().join(relative);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            std::fs::write(&path, &file.bytes).map_err(io(&path))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = if file.executable { 0o755 } else { 0o644 };
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                    .map_err(io(&path))?;
+            }
+        }
+        let staged = staging.keep();
+        let backup = parent.join(format!(
+            ".modelbench-old-{}",
+            out.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ));
+        if out.exists() {
+            let _ = std::fs::remove_dir_all(&backup);
+            std::fs::rename(out, &backup).map_err(io(out))?;
+        }
+        std::fs::rename(&staged, out).map_err(io(out))?;
+        let _ = std::fs::remove_dir_all(&backup);
+        Ok(())
+    }
+}
+
+/// One artifact the emitted build fetches: which lock entry, where it goes.
+pub(crate) struct Placement {
+    pub name: String,
+    pub dest: String,
+    pub mode: String,
+}
+
+pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitted, EmitError> {
+    let mut emitted = Emitted::default();
+    check_lock(spec, lock, inputs, &mut emitted)?;
+    let context = dockerfile::Context::new(spec, lock, inputs);
+
+    for (stage_number, stage) in [(1, &spec.spec.stage_1), (2, &spec.spec.stage_2)] {
+        let placements = placements(stage);
+        let manifest = scripts::artifacts_tsv(lock, &placements);
+        emitted.add(
+            &format!("installation/stage-{stage_number}/artifacts.tsv"),
+            manifest,
+            false,
+        );
+    }
+    let users = scripts::users(spec, inputs, &mut emitted)?;
+    emitted.add("installation/stage-1/users.tsv", users.tsv, false);
+    for (file, key) in users.keys {
+        emitted.add(&format!("installation/stage-1/keys/{file}"), key, false);
+    }
+    emitted.add(
+        "installation/common/links.tsv",
+        scripts::links_tsv(spec),
+        false,
+    );
+    for (path, text) in scripts::STATIC_SCRIPTS {
+        emitted.add(path, text.to_string(), true);
+    }
+
+    emitted.add("stage-1.Dockerfile", context.stage_1_file(), false);
+    emitted.add("stage-2.Dockerfile", context.stage_2_file(), false);
+    emitted.add("merged.Dockerfile", context.merged_file(), false);
+    emitted.add("docker-compose.yml", compose::compose(spec), false);
+    for (path, text) in scripts::build_scripts(spec) {
+        emitted.add(&path, text, true);
+    }
+    Ok(emitted)
+}
+
+/// The release and url artifacts a stage places in the image, sorted by name.
+pub(crate) fn placements(stage: &Stage) -> Vec<Placement> {
+    let releases = stage.release.iter().map(|(name, r)| Placement {
+        name: name.clone(),
+        dest: r.dest.clone(),
+        mode: r.mode.clone(),
+    });
+    let files = stage.url.iter().map(|(name, u)| Placement {
+        name: name.clone(),
+        dest: u.dest.clone(),
+        mode: u.mode.clone(),
+    });
+    let mut all: Vec<Placement> = releases.chain(files).collect();
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    all
+}
+
+/// Refuse a lock that cannot build this spec; with `--locked`, also one that is stale.
+fn check_lock(
+    spec: &LoadedSpec,
+    lock: &Lock,
+    inputs: &EmitInputs,
+    emitted: &mut Emitted,
+) -> Result<(), EmitError> {
+    let plan = resolve::plan(&spec.spec);
+    if !plan.pending.is_empty() {
+        let parts: Vec<String> = plan.pending.iter().map(ToString::to_string).collect();
+        return Err(EmitError::Pending(parts.join(", ")));
+    }
+    for request in &plan.requests {
+        let Some(pinned) = lock.find(request.kind.as_str(), &request.name) else {
+            return Err(EmitError::Missing {
+                kind: request.kind.to_string(),
+                name: request.name.clone(),
+                lock: inputs.lock_path.to_string(),
+            });
+        };
+        if pinned.request_hash != request.hash() {
+            return Err(EmitError::Changed {
+                kind: request.kind.to_string(),
+                name: request.name.clone(),
+                lock: inputs.lock_path.to_string(),
+                reason: format!(
+                    "the spec now asks `{}`, locked for `{}`",
+                    request.requested, pinned.requested
+                ),
+            });
+        }
+        for platform in &request.platforms {
+            if request.kind != Kind::Oci && pinned.pin(platform).is_none() {
+                return Err(EmitError::Changed {
+                    kind: request.kind.to_string(),
+                    name: request.name.clone(),
+                    lock: inputs.lock_path.to_string(),
+                    reason: format!("no pin for {platform}"),
+                });
+            }
+        }
+    }
+    if lock.spec_hash != spec.hash {
+        let stale = EmitError::Stale {
+            lock: inputs.lock_path.to_string(),
+            locked: lock.spec_hash.clone(),
+            current: spec.hash.clone(),
+        };
+        if inputs.locked {
+            return Err(stale);
+        }
+        emitted.warnings.push(stale.to_string());
+    }
+    Ok(())
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}

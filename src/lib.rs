@@ -1,0 +1,15 @@
+//! modelbench: spec → bench.lock → verifying Dockerfiles.
+//!
+//! The pipeline (see README): a hand-written spec (`specs/*.toml`) is resolved by
+//! [`resolve`] into a deterministic lock ([`lock`]); [`emit`] turns spec + lock into a
+//! build context that fetches exactly the locked bytes and fails closed.
+
+pub mod cli;
+pub mod emit;
+pub mod image_ref;
+pub mod lock;
+pub mod net;
+pub mod platform;
+pub mod resolve;
+pub mod sources;
+pub mod spec;

@@ -1,0 +1,14 @@
+//! modelbench's entry point: parse arguments, run the command, map the outcome to an
+//! exit code (0 ok, 1 failure, 2 usage; clap exits with 2 on its own).
+
+use clap::Parser;
+
+fn main() {
+    let cli = modelbench::cli::Cli::parse();
+    if let Err(err) = modelbench::cli::run(cli) {
+        // `{:#}` prints the whole cause chain on one line; our messages carry their own
+        // context, so print each cause once.
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}

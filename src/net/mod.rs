@@ -1,0 +1,611 @@
+//! The one network client every resolver borrows: timeouts, bounded retries with jittered
+//! backoff, `Retry-After`, per-host concurrency limits, size limits, streaming
+//! download-and-hash, and URL redaction in every message. `--offline` is enforced here,
+//! so no resolver can reach the network behind its back.
+
+mod digest;
+
+pub use digest::{Hash, HashAlgorithm};
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use tokio::sync::Semaphore;
+
+/// Largest JSON or text document accepted (GitHub release lists, indices, packuments).
+pub const DOCUMENT_LIMIT: u64 = 64 * 1024 * 1024;
+/// Largest artifact downloaded to hash it at lock time.
+pub const DOWNLOAD_LIMIT: u64 = 4 * 1024 * 1024 * 1024;
+
+const ATTEMPTS: u32 = 4;
+const PER_HOST: usize = 6;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest silence while reading a body before the attempt counts as failed.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest `Retry-After` or rate-limit reset we wait out before reporting it instead.
+const LONGEST_WAIT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("offline: refusing to fetch {url}")]
+    Offline { url: String },
+    #[error("{url} answered {status}{}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Status {
+        url: String,
+        status: u16,
+        detail: Option<String>,
+    },
+    #[error("rate limited by {url}: {message}")]
+    RateLimited { url: String, message: String },
+    #[error("cannot fetch {url} after {attempts} attempt(s): {message}")]
+    Transport {
+        url: String,
+        attempts: u32,
+        message: String,
+    },
+    #[error("{url} sent more than the {limit} bytes accepted for this document")]
+    TooLarge { url: String, limit: u64 },
+    #[error("{url} ended after {actual} bytes, {expected} announced")]
+    Truncated {
+        url: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("{algorithm} mismatch for `{what}` from {url}: expected {expected}, got {actual}")]
+    HashMismatch {
+        what: String,
+        url: String,
+        algorithm: &'static str,
+        expected: String,
+        actual: String,
+    },
+    #[error("{url} did not send valid JSON: {message}")]
+    Json { url: String, message: String },
+    #[error("{url} is not an https URL; mark the source insecure in a sources file to allow it")]
+    Insecure { url: String },
+    #[error("redirect from {from} to plain http {to} refused")]
+    InsecureRedirect { from: String, to: String },
+}
+
+impl NetError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, NetError::Status { status: 404, .. })
+    }
+}
+
+/// A fetched document.
+#[derive(Debug)]
+pub struct Fetched {
+    pub url: String,
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Fetched {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, NetError> {
+        serde_json::from_slice(&self.body).map_err(|err| NetError::Json {
+            url: redact(&self.url),
+            message: err.to_string(),
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// What a streamed download measured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    pub sha256: Hash,
+    pub size: u64,
+}
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    offline: bool,
+    hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+    /// Hosts whose plain-http URLs were allowed explicitly (sources file, loopback tests).
+    insecure_hosts: Arc<Vec<String>>,
+    backoff_base: Duration,
+}
+
+impl Client {
+    pub fn new(offline: bool, insecure_hosts: Vec<String>) -> Client {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("modelbench/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                // No downgrade from https to http: hashes still hold, but a token could leak.
+                let downgrade = attempt.url().scheme() == "http"
+                    && attempt.previous().iter().any(|u| u.scheme() == "https");
+                if downgrade || attempt.previous().len() > 10 {
+                    attempt.stop()
+                } else {
+                    attempt.follow()
+                }
+            }))
+            .build()
+            .expect("the TLS backend initializes");
+        let backoff_ms = std::env::var("MODELBENCH_RETRY_BASE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(250);
+        Client {
+            http,
+            offline,
+            hosts: Arc::default(),
+            insecure_hosts: Arc::new(insecure_hosts),
+            backoff_base: Duration::from_millis(backoff_ms),
+        }
+    }
+
+    pub fn is_offline(&self) -> bool {
+        self.offline
+    }
+
+    fn check_allowed(&self, url: &str) -> Result<reqwest::Url, NetError> {
+        if self.offline {
+            return Err(NetError::Offline { url: redact(url) });
+        }
+        let parsed = reqwest::Url::parse(url).map_err(|err| NetError::Transport {
+            url: redact(url),
+            attempts: 0,
+            message: format!("invalid URL: {err}"),
+        })?;
+        match parsed.scheme() {
+            "https" => Ok(parsed),
+            "http" if self.is_insecure_allowed(&parsed) => Ok(parsed),
+            _ => Err(NetError::Insecure { url: redact(url) }),
+        }
+    }
+
+    fn is_insecure_allowed(&self, url: &reqwest::Url) -> bool {
+        let host = url.host_str().unwrap_or_default();
+        let authority = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        };
+        self.insecure_hosts
+            .iter()
+            .any(|allowed| allowed == host || *allowed == authority)
+    }
+
+    fn host_permits(&self, url: &reqwest::Url) -> Arc<Semaphore> {
+        let key = format!("{}:{:?}", url.host_str().unwrap_or_default(), url.port());
+        let mut hosts = self.hosts.lock().expect("host table lock");
+        hosts
+            .entry(key)
+            .or_insert_with(|| Arc::new(Semaphore::new(PER_HOST)))
+            .clone()
+    }
+
+    /// GET a document of at most `limit` bytes. Retries transient failures; returns any
+    /// final status (401, 404, …) to the caller, who knows what it means.
+    pub async fn get(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        limit: u64,
+    ) -> Result<Fetched, NetError> {
+        self.fetch(reqwest::Method::GET, url, headers, limit).await
+    }
+
+    /// HEAD: headers only.
+    pub async fn head(&self, url: &str, headers: &[(&str, &str)]) -> Result<Fetched, NetError> {
+        self.fetch(reqwest::Method::HEAD, url, headers, 0).await
+    }
+
+    /// GET that must succeed (2xx).
+    pub async fn get_ok(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        limit: u64,
+    ) -> Result<Fetched, NetError> {
+        let fetched = self.get(url, headers, limit).await?;
+        if fetched.status.is_success() {
+            Ok(fetched)
+        } else {
+            Err(status_error(&fetched))
+        }
+    }
+
+    async fn fetch(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        limit: u64,
+    ) -> Result<Fetched, NetError> {
+        let parsed = self.check_allowed(url)?;
+        let permits = self.host_permits(&parsed);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = {
+                let _permit = permits.acquire().await.expect("semaphore never closed");
+                self.fetch_once(method.clone(), &parsed, headers, limit)
+                    .await
+            };
+            let (wait, last) = match outcome {
+                Ok(fetched) => match retry_wait(&fetched) {
+                    Wait::No => return Ok(fetched),
+                    Wait::Backoff => (None, format!("answered {}", fetched.status)),
+                    Wait::For(duration) if duration <= LONGEST_WAIT => {
+                        (Some(duration), format!("answered {}", fetched.status))
+                    }
+                    Wait::For(duration) => {
+                        return Err(NetError::RateLimited {
+                            url: redact(url),
+                            message: format!(
+                                "asked to wait {} s (longer than {} s); set GITHUB_TOKEN or retry later",
+                                duration.as_secs(),
+                                LONGEST_WAIT.as_secs()
+                            ),
+                        });
+                    }
+                },
+                Err(Retry::Fatal(err)) => return Err(err),
+                Err(Retry::Transient(message)) => (None, message),
+            };
+            if attempt >= ATTEMPTS {
+                return Err(NetError::Transport {
+                    url: redact(url),
+                    attempts: attempt,
+                    message: last,
+                });
+            }
+            let delay = wait.unwrap_or_else(|| self.backoff(attempt));
+            tracing_debug(&format!(
+                "retrying {} in {:?} (attempt {attempt})",
+                redact(url),
+                delay
+            ));
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Exponential backoff with jitter (50–100% of the step), so that concurrent
+    /// resolvers hitting the same failing host spread out.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let step = self.backoff_base * 2u32.pow(attempt - 1);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let jitter = 0.5 + f64::from(nanos % 1000) / 2000.0;
+        step.mul_f64(jitter)
+    }
+
+    async fn fetch_once(
+        &self,
+        method: reqwest::Method,
+        url: &reqwest::Url,
+        headers: &[(&str, &str)],
+        limit: u64,
+    ) -> Result<Fetched, Retry> {
+        let mut request = self.http.request(method.clone(), url.clone());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.map_err(|err| transport(url, &err))?;
+        let status = response.status();
+        let final_url = response.url().to_string();
+        if url.scheme() == "https" && response.url().scheme() == "http" {
+            return Err(Retry::Fatal(NetError::InsecureRedirect {
+                from: redact(url.as_str()),
+                to: redact(&final_url),
+            }));
+        }
+        let headers = response.headers().clone();
+        if method == reqwest::Method::HEAD || !status.is_success() {
+            // Error bodies are short and only used for messages: read at most 64 KiB.
+            let body = if method == reqwest::Method::HEAD {
+                Vec::new()
+            } else {
+                read_body(url, response, 64 * 1024, true)
+                    .await
+                    .unwrap_or_default()
+            };
+            return Ok(Fetched {
+                url: final_url,
+                status,
+                headers,
+                body,
+            });
+        }
+        let body = read_body(url, response, limit, false).await?;
+        Ok(Fetched {
+            url: final_url,
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Stream a file, hashing as it arrives; never keeps it in memory. When `expected` is
+    /// given, a mismatch is an error naming `what`, the URL and both values.
+    pub async fn download(
+        &self,
+        what: &str,
+        url: &str,
+        expected: Option<&Hash>,
+    ) -> Result<Downloaded, NetError> {
+        let parsed = self.check_allowed(url)?;
+        let permits = self.host_permits(&parsed);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = {
+                let _permit = permits.acquire().await.expect("semaphore never closed");
+                self.download_once(&parsed, expected).await
+            };
+            match outcome {
+                Ok(downloaded) => {
+                    if let Some(expected) = expected {
+                        let actual = downloaded.hash(expected.algorithm);
+                        if &actual != expected {
+                            return Err(NetError::HashMismatch {
+                                what: what.to_string(),
+                                url: redact(url),
+                                algorithm: expected.algorithm.name(),
+                                expected: expected.to_string(),
+                                actual: actual.to_string(),
+                            });
+                        }
+                    }
+                    return Ok(Downloaded {
+                        sha256: downloaded.sha256,
+                        size: downloaded.size,
+                    });
+                }
+                Err(Retry::Fatal(err)) => return Err(err),
+                Err(Retry::Transient(message)) if attempt >= ATTEMPTS => {
+                    return Err(NetError::Transport {
+                        url: redact(url),
+                        attempts: attempt,
+                        message,
+                    });
+                }
+                Err(Retry::Transient(_)) => tokio::time::sleep(self.backoff(attempt)).await,
+            }
+        }
+    }
+
+    async fn download_once(
+        &self,
+        url: &reqwest::Url,
+        expected: Option<&Hash>,
+    ) -> Result<digest::Hashed, Retry> {
+        let response = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|err| transport(url, &err))?;
+        let status = response.status();
+        if url.scheme() == "https" && response.url().scheme() == "http" {
+            return Err(Retry::Fatal(NetError::InsecureRedirect {
+                from: redact(url.as_str()),
+                to: redact(response.url().as_str()),
+            }));
+        }
+        if !status.is_success() {
+            let fetched = Fetched {
+                url: response.url().to_string(),
+                status,
+                headers: response.headers().clone(),
+                body: Vec::new(),
+            };
+            return match retry_wait(&fetched) {
+                Wait::No => Err(Retry::Fatal(status_error(&fetched))),
+                _ => Err(Retry::Transient(format!("answered {status}"))),
+            };
+        }
+        let announced = response.content_length();
+        let mut hasher = digest::MultiHasher::new(expected.map(|h| h.algorithm));
+        let mut stream = response.bytes_stream();
+        let mut size: u64 = 0;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|err| transport(url, &err))?;
+            size += chunk.len() as u64;
+            if size > DOWNLOAD_LIMIT || announced.is_some_and(|n| size > n) {
+                return Err(Retry::Fatal(NetError::TooLarge {
+                    url: redact(url.as_str()),
+                    limit: announced.unwrap_or(DOWNLOAD_LIMIT),
+                }));
+            }
+            hasher.update(&chunk);
+        }
+        if let Some(expected_size) = announced
+            && size != expected_size
+        {
+            return Err(Retry::Transient(format!(
+                "ended after {size} of {expected_size} bytes"
+            )));
+        }
+        Ok(hasher.finish(size))
+    }
+}
+
+enum Retry {
+    Transient(String),
+    Fatal(NetError),
+}
+
+enum Wait {
+    No,
+    Backoff,
+    For(Duration),
+}
+
+/// Which answers are worth another attempt, and how long to wait first.
+fn retry_wait(fetched: &Fetched) -> Wait {
+    let status = fetched.status.as_u16();
+    let retry_after = fetched
+        .header("retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    // GitHub's primary rate limit: 403/429 with x-ratelimit-remaining: 0 and a reset time.
+    let rate_reset = (fetched.header("x-ratelimit-remaining") == Some("0"))
+        .then(|| fetched.header("x-ratelimit-reset")?.parse::<u64>().ok())
+        .flatten()
+        .map(|reset| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            Duration::from_secs(reset.saturating_sub(now) + 1)
+        });
+    match status {
+        429 | 403 if retry_after.or(rate_reset).is_some() => {
+            Wait::For(retry_after.or(rate_reset).unwrap())
+        }
+        429 | 500 | 502 | 503 | 504 => Wait::Backoff,
+        _ => Wait::No,
+    }
+}
+
+fn status_error(fetched: &Fetched) -> NetError {
+    let detail = (!fetched.body.is_empty()).then(|| {
+        let text = String::from_utf8_lossy(&fetched.body);
+        let text = text.trim();
+        // GitHub and registries answer JSON with a message; keep it short.
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| {
+                v.get("message")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| text.chars().take(200).collect())
+    });
+    NetError::Status {
+        url: redact(&fetched.url),
+        status: fetched.status.as_u16(),
+        detail,
+    }
+}
+
+async fn read_body(
+    url: &reqwest::Url,
+    response: reqwest::Response,
+    limit: u64,
+    lenient: bool,
+) -> Result<Vec<u8>, Retry> {
+    if response.content_length().is_some_and(|n| n > limit) && !lenient {
+        return Err(Retry::Fatal(NetError::TooLarge {
+            url: redact(url.as_str()),
+            limit,
+        }));
+    }
+    let announced = response.content_length();
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|err| transport(url, &err))?;
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            if lenient {
+                break;
+            }
+            return Err(Retry::Fatal(NetError::TooLarge {
+                url: redact(url.as_str()),
+                limit,
+            }));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if let Some(expected) = announced
+        && body.len() as u64 != expected
+        && !lenient
+    {
+        return Err(Retry::Transient(format!(
+            "ended after {} of {expected} bytes",
+            body.len()
+        )));
+    }
+    Ok(body)
+}
+
+fn transport(url: &reqwest::Url, err: &reqwest::Error) -> Retry {
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    // reqwest puts the URL in its message; make sure credentials never show.
+    Retry::Transient(message.replace(url.as_str(), &redact(url.as_str())))
+}
+
+/// A URL fit for messages: userinfo and token-like query values removed.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if !parsed.username().is_empty() || parsed.password().is_some() {
+                let _ = parsed.set_username("");
+                let _ = parsed.set_password(None);
+            }
+            if parsed.query().is_some() {
+                let pairs: Vec<(String, String)> = parsed
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let secret = [
+                            "token",
+                            "access_token",
+                            "key",
+                            "sig",
+                            "signature",
+                            "password",
+                        ]
+                        .contains(&k.to_ascii_lowercase().as_str());
+                        (
+                            k.into_owned(),
+                            if secret {
+                                "REDACTED".into()
+                            } else {
+                                v.into_owned()
+                            },
+                        )
+                    })
+                    .collect();
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+            parsed.to_string()
+        }
+        Err(_) => url.to_string(),
+    }
+}
+
+fn tracing_debug(message: &str) {
+    if std::env::var_os("MODELBENCH_DEBUG").is_some() {
+        eprintln!("debug: {message}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_userinfo_and_tokens() {
+        assert_eq!(
+            redact("https://user:secret@example.com/path?token=abc&page=2"),
+            "https://example.com/path?token=REDACTED&page=2"
+        );
+        assert_eq!(redact("https://example.com/a"), "https://example.com/a");
+    }
+}

@@ -1,0 +1,360 @@
+//! `github-release`: a repository and a constraint → a release tag and, per platform, the
+//! asset named by a pattern, with its sha256.
+//!
+//! `latest` is the newest non-prerelease (`/releases/latest`), never a tag called
+//! `latest` (clash-rs keeps a rolling prerelease under that name). The hash comes from
+//! the API's `digest` field; else from a published sums file; else the asset is
+//! downloaded and hashed.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Context, Problem, sums};
+use crate::lock::{Artifact, Pin};
+use crate::net::{DOCUMENT_LIMIT, Hash};
+use crate::platform::Platform;
+use crate::spec::Release;
+
+/// Pages of 100 releases read when matching a range (newest first).
+const MAX_PAGES: usize = 10;
+/// Names of aggregate checksum files releases publish.
+const SUMS_FILES: &[&str] = &[
+    "sha256sums.txt",
+    "SHA256SUMS",
+    "SHA256SUMS.txt",
+    "SHASUMS256.txt",
+    "sha256.sum",
+    "checksums.txt",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseConstraint {
+    /// The newest non-prerelease.
+    Latest,
+    /// The newest release whose version matches (tags like `v1.2.3`, `bun-v1.2.3`).
+    Range(semver::VersionReq),
+    /// Exactly this tag (`v0.10.8`; `0.10.8` also finds `v0.10.8`).
+    Tag(String),
+}
+
+impl ReleaseConstraint {
+    pub fn parse(text: &str) -> Result<ReleaseConstraint, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("empty version constraint".into());
+        }
+        if text == "latest" {
+            return Ok(ReleaseConstraint::Latest);
+        }
+        let is_range = text.starts_with(['^', '~', '=', '>', '<', '*'])
+            || text.contains(',')
+            || text.contains(".x")
+            || text.contains(".*");
+        if is_range {
+            return semver::VersionReq::parse(text)
+                .map(ReleaseConstraint::Range)
+                .map_err(|err| format!("`{text}` is not a version range: {err}"));
+        }
+        if text.chars().any(|c| c.is_whitespace() || c == '/') {
+            return Err(format!("`{text}` is neither `latest`, a range nor a tag"));
+        }
+        Ok(ReleaseConstraint::Tag(text.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseRequest {
+    pub repo: String,
+    pub version: String,
+    pub asset: String,
+    /// Target triple per platform (`linux/amd64` → `x86_64-unknown-linux-musl`).
+    pub triples: BTreeMap<String, String>,
+}
+
+impl ReleaseRequest {
+    pub fn from_spec(release: &Release) -> ReleaseRequest {
+        ReleaseRequest {
+            repo: release.repo.get_ref().clone(),
+            version: release.version.get_ref().clone(),
+            asset: release.asset.get_ref().clone(),
+            triples: release.triple.clone(),
+        }
+    }
+
+    /// The asset file name for a platform and tag.
+    pub fn asset_name(&self, platform: Platform, tag: &str) -> String {
+        let triple = self
+            .triples
+            .get(platform.as_str())
+            .map(String::as_str)
+            .unwrap_or_else(|| platform.musl_triple());
+        self.asset
+            .replace("{triple}", triple)
+            .replace("{arch}", platform.arch())
+            .replace("{machine}", platform.machine())
+            .replace("{version}", version_of_tag(tag))
+            .replace("{tag}", tag)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GithubRelease {
+    pub tag_name: String,
+    #[serde(default)]
+    pub draft: bool,
+    #[serde(default)]
+    pub prerelease: bool,
+    pub published_at: Option<String>,
+    pub html_url: Option<String>,
+    #[serde(default)]
+    pub assets: Vec<GithubAsset>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GithubAsset {
+    pub name: String,
+    pub browser_download_url: String,
+    pub size: Option<u64>,
+    /// `sha256:<hex>` since 2025-06; nullable.
+    pub digest: Option<String>,
+}
+
+pub async fn resolve(
+    ctx: &Context,
+    name: &str,
+    request: &ReleaseRequest,
+) -> Result<Artifact, Problem> {
+    let constraint = ReleaseConstraint::parse(&request.version).map_err(Problem::msg)?;
+    let release = find_release(ctx, &request.repo, &constraint).await?;
+    pin_assets(ctx, name, request, &release).await
+}
+
+/// The release a constraint selects.
+pub async fn find_release(
+    ctx: &Context,
+    repo: &str,
+    constraint: &ReleaseConstraint,
+) -> Result<GithubRelease, Problem> {
+    let api = format!("{}/repos/{repo}", ctx.sources.upstream("github-api"));
+    match constraint {
+        ReleaseConstraint::Latest => {
+            let release: GithubRelease = api_get(ctx, &format!("{api}/releases/latest")).await?;
+            if release.prerelease || release.draft {
+                return Err(Problem::msg(format!(
+                    "GitHub named `{}` as latest but it is a prerelease or draft",
+                    release.tag_name
+                )));
+            }
+            Ok(release)
+        }
+        ReleaseConstraint::Tag(tag) => {
+            let mut candidates = vec![tag.clone()];
+            if !tag.starts_with('v') && tag.starts_with(|c: char| c.is_ascii_digit()) {
+                candidates.push(format!("v{tag}"));
+            }
+            for candidate in &candidates {
+                match api_get::<GithubRelease>(ctx, &format!("{api}/releases/tags/{candidate}"))
+                    .await
+                {
+                    Ok(release) => return Ok(release),
+                    Err(Problem::Net(err)) if err.is_not_found() => continue,
+                    Err(other) => return Err(other),
+                }
+            }
+            Err(Problem::msg(format!(
+                "no release tagged {} in {repo}",
+                candidates.join(" or ")
+            )))
+        }
+        ReleaseConstraint::Range(range) => {
+            let mut best: Option<(semver::Version, GithubRelease)> = None;
+            for page in 1..=MAX_PAGES {
+                let releases: Vec<GithubRelease> =
+                    api_get(ctx, &format!("{api}/releases?per_page=100&page={page}")).await?;
+                let count = releases.len();
+                for release in releases {
+                    if release.draft {
+                        continue;
+                    }
+                    let Ok(version) = semver::Version::parse(version_of_tag(&release.tag_name))
+                    else {
+                        continue;
+                    };
+                    // Cargo's rule: a range without a prerelease never picks one.
+                    if release.prerelease && version.pre.is_empty() {
+                        continue;
+                    }
+                    if range.matches(&version) && best.as_ref().is_none_or(|(b, _)| version > *b) {
+                        best = Some((version, release));
+                    }
+                }
+                if count < 100 {
+                    break;
+                }
+            }
+            best.map(|(_, release)| release)
+                .ok_or_else(|| Problem::msg(format!("no release of {repo} matches `{range}`")))
+        }
+    }
+}
+
+/// Pin one asset per platform of a chosen release.
+pub async fn pin_assets(
+    ctx: &Context,
+    name: &str,
+    request: &ReleaseRequest,
+    release: &GithubRelease,
+) -> Result<Artifact, Problem> {
+    let mut artifact = super::artifact(release.tag_name.clone());
+    artifact.published = release.published_at.clone();
+    artifact.release_url = release.html_url.clone();
+    let mut sums_documents: Option<Vec<String>> = None;
+    for platform in &ctx.platforms {
+        let file = request.asset_name(*platform, &release.tag_name);
+        let asset = release
+            .assets
+            .iter()
+            .find(|a| a.name == file)
+            .ok_or_else(|| {
+                let names: Vec<&str> = release.assets.iter().map(|a| a.name.as_str()).collect();
+                Problem::msg(format!(
+                    "release {} has no asset `{file}` for {platform} (assets: {})",
+                    release.tag_name,
+                    if names.is_empty() {
+                        "none".into()
+                    } else {
+                        names.join(", ")
+                    }
+                ))
+            })?;
+        let hash = match asset.digest.as_deref().filter(|d| !d.is_empty()) {
+            Some(digest) => digest.parse::<Hash>().map_err(|err| {
+                Problem::msg(format!("asset `{file}` has an unreadable digest: {err}"))
+            })?,
+            None => {
+                if sums_documents.is_none() {
+                    sums_documents = Some(fetch_sums(ctx, release, &file).await?);
+                }
+                let from_sums = sums_documents
+                    .as_ref()
+                    .and_then(|docs| docs.iter().find_map(|doc| sums::lookup(doc, &file)));
+                match from_sums {
+                    Some(hash) => hash,
+                    None => {
+                        ctx.client
+                            .download(&format!("{name} {file}"), &asset.browser_download_url, None)
+                            .await?
+                            .sha256
+                    }
+                }
+            }
+        };
+        artifact.platform.insert(
+            platform.to_string(),
+            Pin {
+                file: file.clone(),
+                urls: vec![asset.browser_download_url.clone()],
+                hash,
+                size: asset.size,
+            },
+        );
+    }
+    Ok(artifact)
+}
+
+/// The published checksum documents of a release that may cover `file`: the
+/// `<file>.sha256` sidecar and the aggregate sums files.
+async fn fetch_sums(
+    ctx: &Context,
+    release: &GithubRelease,
+    file: &str,
+) -> Result<Vec<String>, Problem> {
+    let sidecar = format!("{file}.sha256");
+    let mut documents = Vec::new();
+    for asset in &release.assets {
+        let wanted = SUMS_FILES.contains(&asset.name.as_str()) || asset.name.ends_with(".sha256");
+        if !wanted || (asset.name.ends_with(".sha256") && asset.name != sidecar) {
+            continue;
+        }
+        let fetched = ctx
+            .client
+            .get_ok(&asset.browser_download_url, &[], 16 * 1024 * 1024)
+            .await?;
+        documents.push(fetched.text());
+    }
+    Ok(documents)
+}
+
+async fn api_get<T: serde::de::DeserializeOwned>(ctx: &Context, url: &str) -> Result<T, Problem> {
+    let authorization = ctx.github_token.as_ref().map(|t| format!("Bearer {t}"));
+    let mut headers = vec![
+        ("accept", "application/vnd.github+json"),
+        ("x-github-api-version", "2022-11-28"),
+    ];
+    if let Some(value) = &authorization {
+        headers.push(("authorization", value.as_str()));
+    }
+    let fetched = ctx.client.get_ok(url, &headers, DOCUMENT_LIMIT).await?;
+    Ok(fetched.json()?)
+}
+
+/// `v1.2.3` → `1.2.3`, `bun-v1.4.5` → `1.4.5`, `0.12.5` → `0.12.5`.
+pub fn version_of_tag(tag: &str) -> &str {
+    match tag.find(|c: char| c.is_ascii_digit()) {
+        Some(start) => &tag[start..],
+        None => tag,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constraints() {
+        assert_eq!(
+            ReleaseConstraint::parse("latest").unwrap(),
+            ReleaseConstraint::Latest
+        );
+        assert_eq!(
+            ReleaseConstraint::parse("v0.10.8").unwrap(),
+            ReleaseConstraint::Tag("v0.10.8".into())
+        );
+        assert!(matches!(
+            ReleaseConstraint::parse("^0.10").unwrap(),
+            ReleaseConstraint::Range(_)
+        ));
+        assert!(matches!(
+            ReleaseConstraint::parse(">=1, <2").unwrap(),
+            ReleaseConstraint::Range(_)
+        ));
+        assert!(ReleaseConstraint::parse("^not a range").is_err());
+        assert!(ReleaseConstraint::parse("").is_err());
+    }
+
+    #[test]
+    fn tags_to_versions() {
+        assert_eq!(version_of_tag("v0.10.8"), "0.10.8");
+        assert_eq!(version_of_tag("bun-v1.4.5"), "1.4.5");
+        assert_eq!(version_of_tag("0.12.5"), "0.12.5");
+    }
+
+    #[test]
+    fn asset_names_expand_per_platform() {
+        let request = ReleaseRequest {
+            repo: "Watfaq/clash-rs".into(),
+            version: "latest".into(),
+            asset: "clash-rs-{triple}".into(),
+            triples: BTreeMap::from([("linux/arm64".into(), "aarch64-unknown-linux-gnu".into())]),
+        };
+        assert_eq!(
+            request.asset_name(Platform::LinuxAmd64, "v0.10.8"),
+            "clash-rs-x86_64-unknown-linux-musl"
+        );
+        assert_eq!(
+            request.asset_name(Platform::LinuxArm64, "v0.10.8"),
+            "clash-rs-aarch64-unknown-linux-gnu"
+        );
+    }
+}

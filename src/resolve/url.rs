@@ -1,0 +1,50 @@
+//! `url`: a file pinned by hand with its sha256 (the escape hatch, like Nix `fetchurl`).
+//! Lock time downloads it once and refuses a hash that differs from the spec's.
+
+use serde::Serialize;
+
+use super::{Context, Problem};
+use crate::lock::{ALL_PLATFORMS, Artifact, Pin};
+use crate::net::Hash;
+use crate::spec::UrlFile;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UrlRequest {
+    pub url: String,
+    pub sha256: String,
+}
+
+impl UrlRequest {
+    pub fn from_spec(file: &UrlFile) -> UrlRequest {
+        UrlRequest {
+            url: file.url.get_ref().clone(),
+            sha256: file.sha256.get_ref().to_ascii_lowercase(),
+        }
+    }
+}
+
+pub async fn resolve(ctx: &Context, name: &str, request: &UrlRequest) -> Result<Artifact, Problem> {
+    let expected = Hash::sha256_hex(&request.sha256).map_err(Problem::msg)?;
+    let downloaded = ctx
+        .client
+        .download(name, &request.url, Some(&expected))
+        .await?;
+    let file = request
+        .url
+        .rsplit('/')
+        .next()
+        .filter(|f| !f.is_empty())
+        .unwrap_or(name)
+        .to_string();
+    let mut artifact = super::artifact(expected.hex()[..12].to_string());
+    artifact.platform.insert(
+        ALL_PLATFORMS.to_string(),
+        Pin {
+            file,
+            urls: vec![request.url.clone()],
+            hash: downloaded.sha256,
+            size: Some(downloaded.size),
+        },
+    );
+    Ok(artifact)
+}

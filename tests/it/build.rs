@@ -1,0 +1,206 @@
+//! Real builds: a tiny busybox base pushed to the real registry → spec → `lock` →
+//! `emit` → `buildah bud`. The locked asset must land at its path with its hash; a
+//! single changed byte in the served asset must fail the build and name both hashes.
+
+use crate::support::buildah::{Buildah, tiny_base};
+use crate::support::project::{Project, artifact, pin};
+use crate::support::registry;
+use crate::support::sha256_hex;
+use crate::support::world::{FixtureRelease, World};
+
+const ASSET: &str = "clash-rs-x86_64-unknown-linux-musl";
+const CLASH: &[u8] = b"#!/bin/sh\necho 'clash-rs 0.10.8 (fixture)'\n";
+const CONFIG: &[u8] = b"mixed-port: 7890\nmode: rule\n";
+
+struct Built {
+    project: Project,
+    world: World,
+    buildah: Buildah,
+    _dir: tempfile::TempDir,
+}
+
+fn locked_and_emitted() -> Built {
+    let registry = registry::shared();
+    let base = tiny_base(registry);
+    let world = World::start();
+    world.github_release_fixture(
+        "Watfaq",
+        "clash-rs",
+        &[FixtureRelease::new("v0.10.8", "2026-07-23T10:00:00Z").asset(ASSET, CLASH.to_vec())],
+    );
+    world.get(
+        "/files/config.yaml",
+        crate::support::world::Response::bytes(CONFIG.to_vec()),
+    );
+    let project = Project::new();
+    project.spec(&format!(
+        r#"[image]
+name = "mb-build"
+tag = "t1"
+platforms = ["linux/amd64"]
+
+[base]
+image = "{base}"
+
+[stage-2]
+links = {{ "/soft/app" = "/hard/image/app" }}
+
+[stage-2.release.clash-rs]
+repo = "Watfaq/clash-rs"
+version = "latest"
+asset = "clash-rs-{{triple}}"
+dest = "/hard/image/app/clash/clash-rs"
+
+[stage-2.url.clash-config]
+url = "{config_url}"
+sha256 = "{config_sha}"
+dest = "/hard/image/app/clash/config.yaml"
+"#,
+        config_url = world.url("/files/config.yaml"),
+        config_sha = sha256_hex(CONFIG),
+    ));
+    project.sources(Some(&world.github_api()), &[&registry.host()]);
+    project.lock_ok(&[]);
+    let output = project.emit(&["--locked"]);
+    assert!(output.success(), "{}", output.stderr);
+    let dir = crate::support::temp_dir();
+    let buildah = Buildah::new(dir.path());
+    Built {
+        project,
+        world,
+        buildah,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn build_merged_puts_locked_asset_in_place_and_fails_on_one_changed_byte() {
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("skipped: the fixture platform is linux/amd64");
+        return;
+    }
+    let b = locked_and_emitted();
+    let out = b.project.out_dir();
+    let output = b
+        .buildah
+        .bud(&out, &out.join("merged.Dockerfile"), "mb-build:t1", &[]);
+    assert!(output.success(), "the emitted build must succeed");
+    assert!(
+        output.combined().contains("verified sha256:"),
+        "{}",
+        output.combined()
+    );
+
+    let lock = b.project.lock_toml();
+    let locked = pin(artifact(&lock, "github-release", "clash-rs"), "linux/amd64")["hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let check = b.buildah.run_in(
+        "mb-build:t1",
+        &["sh", "-c", "sha256sum /hard/image/app/clash/clash-rs /hard/image/app/clash/config.yaml; /hard/image/app/clash/clash-rs; ls -l /hard/image/app/clash/clash-rs"],
+    );
+    assert!(check.success(), "{}", check.combined());
+    assert!(
+        check.stdout.contains(locked.trim_start_matches("sha256:")),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains(&sha256_hex(CONFIG)),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("clash-rs 0.10.8 (fixture)"),
+        "the asset runs: {}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("-rwxr-xr-x"),
+        "mode 0755: {}",
+        check.stdout
+    );
+
+    // The entrypoint makes the run-time link /soft/app -> /hard/image/app.
+    let linked = b.buildah.run_in(
+        "mb-build:t1",
+        &[
+            "/modelbench/installation/entrypoint.sh",
+            "cat",
+            "/soft/app/clash/config.yaml",
+        ],
+    );
+    assert!(linked.success(), "{}", linked.combined());
+    assert!(
+        linked.stdout.contains("mixed-port: 7890"),
+        "{}",
+        linked.stdout
+    );
+
+    // Upstream now serves different bytes under the locked URL: the build must fail and
+    // say which artifact, the locked hash and what it got.
+    let mut tampered = CLASH.to_vec();
+    tampered[12] ^= 0x01;
+    b.world.replace_body(
+        &format!("/github/Watfaq/clash-rs/releases/download/v0.10.8/{ASSET}"),
+        tampered.clone(),
+    );
+    let output = b.buildah.bud(
+        &out,
+        &out.join("merged.Dockerfile"),
+        "mb-build:tampered",
+        &[],
+    );
+    assert!(!output.success(), "a tampered asset must fail the build");
+    let text = output.combined();
+    assert!(
+        text.contains("sha256 mismatch for `clash-rs` (linux/amd64)"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("expected {locked}")), "{text}");
+    assert!(
+        text.contains(&format!("got sha256:{}", sha256_hex(&tampered))),
+        "{text}"
+    );
+}
+
+#[test]
+fn build_two_stages_separately() {
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("skipped: the fixture platform is linux/amd64");
+        return;
+    }
+    let b = locked_and_emitted();
+    let out = b.project.out_dir();
+    let stage_1 = b.buildah.bud(
+        &out,
+        &out.join("stage-1.Dockerfile"),
+        "mb-build:t1-stage-1",
+        &[],
+    );
+    assert!(stage_1.success());
+    let stage_2 = b.buildah.bud(
+        &out,
+        &out.join("stage-2.Dockerfile"),
+        "mb-build:t1",
+        &["--build-arg", "BASE_IMAGE=localhost/mb-build:t1-stage-1"],
+    );
+    assert!(stage_2.success());
+    let check = b.buildah.run_in(
+        "mb-build:t1",
+        &["sha256sum", "/hard/image/app/clash/clash-rs"],
+    );
+    assert!(
+        check.stdout.contains(&sha256_hex(CLASH)),
+        "{}",
+        check.combined()
+    );
+    // The asset was fetched once, from the locked URL.
+    assert_eq!(
+        b.world.hits(&format!(
+            "/github/Watfaq/clash-rs/releases/download/v0.10.8/{ASSET}"
+        )),
+        1
+    );
+}

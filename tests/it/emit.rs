@@ -1,0 +1,309 @@
+//! `modelbench emit`: deterministic, offline, refuses stale or incomplete locks, and keeps
+//! secrets and the proxy out of the Dockerfiles and installation scripts.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::support::project::Project;
+use crate::support::registry::{self, IndexKind};
+use crate::support::world::{FixtureRelease, World};
+
+fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                let relative = entry
+                    .path()
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                files.insert(relative, std::fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+    files
+}
+
+const EXTRA: &str = r#"
+[proxy]
+address = "proxy.internal.example"
+port = "${HOST_PORT_PROXY:-7890}"
+
+[ssh]
+# The SSH server needs openssh-server from apt, which has no resolver yet: users only.
+enable = false
+port = 22
+host-port = "${HOST_PORT_SSH:-2222}"
+
+[[users]]
+name = "peid"
+uid = 3100
+gid = 1100
+password = "s3cret-Pa55"
+pubkey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly test@host"
+
+[stage-2.release.clash-rs]
+repo = "Watfaq/clash-rs"
+version = "latest"
+asset = "clash-rs-{triple}"
+dest = "/hard/image/app/clash/clash-rs"
+
+[stage-2.storage.workspace]
+type = "host"
+host-path = ".container/workspace"
+
+[stage-2.mount.home_peid]
+type = "auto-volume"
+dst-path = "/home/peid"
+
+[stage-2]
+ports = ["8888:8888"]
+"#;
+
+/// A locked project (base + clash-rs, users, proxy, storage), with its world still up.
+fn locked_project(gpu: bool) -> (Project, World, String) {
+    let registry = registry::shared();
+    let world = World::start();
+    world.github_release_fixture(
+        "Watfaq",
+        "clash-rs",
+        &[
+            FixtureRelease::new("v0.10.8", "2026-07-23T10:00:00Z").asset(
+                "clash-rs-x86_64-unknown-linux-musl",
+                b"clash amd64".to_vec(),
+            ),
+        ],
+    );
+    let repo = format!("emit-test/base-{}", world.addr().port());
+    registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
+    let base = registry.reference(&repo, "1");
+    let project = Project::new();
+    project.spec(&format!(
+        "[image]\nname = \"mb-test\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\ngpu = {gpu}\n\n[base]\nimage = \"{base}\"\n{EXTRA}"
+    ));
+    project.sources(Some(&world.github_api()), &[&registry.host()]);
+    project.lock_ok(&[]);
+    (project, world, base)
+}
+
+#[test]
+fn emit_is_offline_and_byte_identical() {
+    let (project, world, _) = locked_project(true);
+    drop(world); // nothing answers any more: emit must not need it
+    let output = project.emit(&["--out", "out-a"]);
+    assert!(output.success(), "{}", output.stderr);
+    assert!(
+        output.stderr.contains("plain-text password"),
+        "the plain password is warned about: {}",
+        output.stderr
+    );
+    project.emit(&["--out", "out-b"]);
+    let a = read_tree(&project.path("out-a"));
+    let b = read_tree(&project.path("out-b"));
+    assert_eq!(a, b);
+    for file in [
+        "stage-1.Dockerfile",
+        "stage-2.Dockerfile",
+        "merged.Dockerfile",
+        "docker-compose.yml",
+        "build.sh",
+        "build-merged.sh",
+        "run.sh",
+        "installation/common/modelbench-fetch.sh",
+        "installation/stage-1/users.tsv",
+        "installation/stage-2/artifacts.tsv",
+    ] {
+        assert!(
+            a.contains_key(file),
+            "{file} missing; emitted: {:?}",
+            a.keys().collect::<Vec<_>>()
+        );
+    }
+    // Default output directory: build/<spec name>/.
+    project.emit(&[]);
+    assert_eq!(read_tree(&project.out_dir()), a);
+}
+
+#[test]
+fn emit_dockerfiles_pin_base_by_digest_and_state_their_guarantee() {
+    let (project, _world, base) = locked_project(false);
+    project.emit(&[]);
+    let lock = project.lock_toml();
+    let digest = crate::support::project::artifact(&lock, "oci", "base")["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stage_1 = project.read("build/test/stage-1.Dockerfile");
+    let repository = base.rsplit_once(':').unwrap().0;
+    assert!(
+        stage_1.contains(&format!("FROM {repository}@{digest}")),
+        "{stage_1}"
+    );
+    assert!(
+        stage_1.contains(&format!("# base: {base} (pinned by digest)")),
+        "{stage_1}"
+    );
+    let lock_sha = crate::support::sha256_hex(&project.lock_bytes());
+    assert!(
+        stage_1.contains(&format!("(sha256:{lock_sha})")),
+        "the header names the lock's hash: {stage_1}"
+    );
+    assert!(stage_1.contains("modelbench lock --check"), "{stage_1}");
+    assert!(
+        stage_1.contains(lock["spec-hash"].as_str().unwrap()),
+        "{stage_1}"
+    );
+    let merged = project.read("build/test/merged.Dockerfile");
+    if std::env::var_os("SHOW_EMIT").is_some() {
+        println!(
+            "{merged}\n{}",
+            project.read("build/test/docker-compose.yml")
+        );
+    }
+    assert!(merged.contains(&format!("FROM {repository}@{digest} AS stage-1")));
+    assert!(merged.contains("FROM stage-1 AS stage-2"));
+    assert!(merged.contains("modelbench-fetch.sh /modelbench/installation/stage-2/artifacts.tsv clash-rs /hard/image/app/clash/clash-rs 0755"));
+    let artifacts = project.read("build/test/installation/stage-2/artifacts.tsv");
+    let clash = crate::support::project::artifact(&lock, "github-release", "clash-rs");
+    let pin = crate::support::project::pin(clash, "linux/amd64");
+    assert!(
+        artifacts.contains(&format!(
+            "clash-rs\tlinux/amd64\t{}\t11\t{}",
+            pin["hash"].as_str().unwrap(),
+            pin["urls"][0].as_str().unwrap()
+        )),
+        "{artifacts}"
+    );
+}
+
+#[test]
+fn emit_keeps_password_and_proxy_out_of_dockerfiles_and_image_scripts() {
+    let (project, _world, _) = locked_project(true);
+    project.emit(&[]);
+    let files = read_tree(&project.out_dir());
+    for (name, bytes) in &files {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text.contains("s3cret-Pa55"),
+            "the password leaked into {name}"
+        );
+        // The proxy is only passed to the builder (compose args, build scripts), never baked in.
+        if name.ends_with("Dockerfile") || name.starts_with("installation/") {
+            assert!(
+                !text.contains("proxy.internal.example"),
+                "the proxy leaked into {name}"
+            );
+            assert!(
+                !text.to_lowercase().contains("http_proxy"),
+                "a proxy variable in {name}"
+            );
+        }
+    }
+    let users = String::from_utf8_lossy(&files["installation/stage-1/users.tsv"]).into_owned();
+    assert!(
+        users.starts_with("peid\t3100\t1100\t$6$"),
+        "a SHA-512 crypt hash: {users}"
+    );
+    assert!(
+        String::from_utf8_lossy(&files["installation/stage-1/keys/peid.pub"])
+            .starts_with("ssh-ed25519 ")
+    );
+
+    let compose = String::from_utf8_lossy(&files["docker-compose.yml"]).into_owned();
+    assert!(
+        compose.contains("http_proxy: \"http://proxy.internal.example:${HOST_PORT_PROXY:-7890}\""),
+        "{compose}"
+    );
+    assert!(
+        compose.contains("\"host.docker.internal:host-gateway\""),
+        "{compose}"
+    );
+    assert!(compose.contains("- \"8888:8888\""), "{compose}");
+    assert!(compose.contains("capabilities: [gpu]"), "{compose}");
+    assert!(
+        compose.contains("- \".container/workspace:/hard/volume/workspace\""),
+        "{compose}"
+    );
+    assert!(compose.contains("- \"home_peid:/home/peid\""), "{compose}");
+    assert!(
+        compose.contains("image: \"mb-test:t1-stage-1\""),
+        "{compose}"
+    );
+    assert!(compose.contains("image: \"mb-test:t1\""), "{compose}");
+}
+
+#[test]
+fn emit_refuses_missing_stale_or_incomplete_locks() {
+    let (project, _world, base) = locked_project(false);
+    // No lock at the given path.
+    let output = project.emit(&["--lock", "nope.lock"]);
+    assert_eq!(output.status, Some(1));
+    assert!(
+        output
+            .stderr
+            .contains("no lock at nope.lock; run `modelbench lock` first"),
+        "{}",
+        output.stderr
+    );
+
+    // A setting changed that pins nothing: plain emit warns, --locked refuses.
+    let spec = project.read("specs/test.toml");
+    project.spec(&spec.replace("tag = \"t1\"", "tag = \"t9\""));
+    let output = project.emit(&[]);
+    assert!(output.success(), "{}", output.stderr);
+    assert!(
+        output.stderr.contains("warning: the lock"),
+        "{}",
+        output.stderr
+    );
+    let output = project.emit(&["--locked"]);
+    assert_eq!(output.status, Some(1));
+    assert!(
+        output
+            .stderr
+            .contains("was made for another version of the spec"),
+        "{}",
+        output.stderr
+    );
+
+    // A changed constraint: emit refuses even without --locked, naming the artifact.
+    project.spec(&spec.replace("version = \"latest\"", "version = \"v0.10.7\""));
+    let output = project.emit(&[]);
+    assert_eq!(output.status, Some(1));
+    assert!(
+        output
+            .stderr
+            .contains("github-release `clash-rs` in the lock"),
+        "{}",
+        output.stderr
+    );
+
+    // An artifact the lock does not have.
+    project.spec(&format!(
+        "{spec}\n[stage-2.url.extra]\nurl = \"https://example.com/x\"\nsha256 = \"{}\"\ndest = \"/x\"\n",
+        "a".repeat(64)
+    ));
+    let output = project.emit(&[]);
+    assert_eq!(output.status, Some(1));
+    assert!(
+        output
+            .stderr
+            .contains("url `extra` is in the spec but not in the lock"),
+        "{}",
+        output.stderr
+    );
+    let _ = base;
+
+    // A lock edited by hand into something unreadable.
+    std::fs::write(project.lock_path(), "version = 1\nspec-hash = 3\n").unwrap();
+    project.spec(&spec);
+    let output = project.emit(&[]);
+    assert_eq!(output.status, Some(1));
+    assert!(output.stderr.contains("invalid lock"), "{}", output.stderr);
+}

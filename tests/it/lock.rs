@@ -1,0 +1,653 @@
+//! `modelbench lock` against the loopback world (GitHub API + downloads) and the real
+//! registry: resolution of each kind, pin keeping, `--update`, `--check`, `--offline`,
+//! and every failure leaving the previous lock byte-for-byte intact.
+
+use crate::support::project::{Project, artifact, pin};
+use crate::support::registry::{self, IndexKind};
+use crate::support::world::{DigestMode, Fault, FixtureAsset, FixtureRelease, SumsStyle, World};
+use crate::support::{run_fail, sha256_hex};
+
+const AMD64: &str = "clash-rs-x86_64-unknown-linux-musl";
+const ARM64: &str = "clash-rs-aarch64-unknown-linux-musl";
+
+/// clash-rs-like releases: v0.10.8 stable, v0.10.7 older, and a newer rolling prerelease
+/// tagged `latest`, which `latest` must never pick.
+fn clash_releases() -> Vec<FixtureRelease> {
+    vec![
+        FixtureRelease::new("v0.10.7", "2026-06-01T10:00:00Z")
+            .asset(AMD64, b"clash 0.10.7 amd64".to_vec())
+            .asset(ARM64, b"clash 0.10.7 arm64".to_vec()),
+        FixtureRelease::new("v0.10.8", "2026-07-23T10:00:00Z")
+            .asset(AMD64, b"clash 0.10.8 amd64".to_vec())
+            .asset(ARM64, b"clash 0.10.8 arm64".to_vec()),
+        FixtureRelease::new("latest", "2026-11-20T10:00:00Z")
+            .prerelease()
+            .asset(AMD64, b"clash nightly amd64".to_vec())
+            .asset(ARM64, b"clash nightly arm64".to_vec()),
+    ]
+}
+
+struct Setup {
+    project: Project,
+    world: World,
+    base: String,
+}
+
+/// A project whose base is a two-platform index in the real registry and whose stage 2
+/// takes clash-rs from the world's GitHub.
+fn setup(version: &str, releases: &[FixtureRelease]) -> Setup {
+    let registry = registry::shared();
+    let world = World::start();
+    world.github_release_fixture("Watfaq", "clash-rs", releases);
+    let repo = format!("lock-test/base-{}", world.addr().port());
+    registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
+    let base = registry.reference(&repo, "1");
+    let project = Project::new();
+    project.spec(&spec_text(&base, version));
+    project.sources(Some(&world.github_api()), &[&registry.host()]);
+    Setup {
+        project,
+        world,
+        base,
+    }
+}
+
+fn spec_text(base: &str, version: &str) -> String {
+    format!(
+        r#"[image]
+name = "mb-test"
+tag = "t1"
+platforms = ["linux/amd64", "linux/arm64"]
+
+[base]
+image = "{base}"
+
+[stage-2.release.clash-rs]
+repo = "Watfaq/clash-rs"
+version = "{version}"
+asset = "clash-rs-{{triple}}"
+dest = "/hard/image/app/clash/clash-rs"
+"#
+    )
+}
+
+#[test]
+fn lock_latest_pins_newest_stable_release_and_base_digests() {
+    let s = setup("latest", &clash_releases());
+    let output = s.project.lock_ok(&[]);
+    assert!(
+        output.stderr.contains("Locking 2 artifact(s): 2 added"),
+        "{}",
+        output.stderr
+    );
+
+    let lock = s.project.lock_toml();
+    assert_eq!(lock["version"].as_integer(), Some(1));
+    let clash = artifact(&lock, "github-release", "clash-rs");
+    assert_eq!(
+        clash["version"].as_str(),
+        Some("v0.10.8"),
+        "the rolling `latest` prerelease must not win"
+    );
+    assert_eq!(clash["requested"].as_str(), Some("latest"));
+    let amd64 = pin(clash, "linux/amd64");
+    assert_eq!(
+        amd64["hash"].as_str().unwrap(),
+        format!("sha256:{}", sha256_hex(b"clash 0.10.8 amd64"))
+    );
+    assert_eq!(amd64["file"].as_str(), Some(AMD64));
+    assert_eq!(amd64["size"].as_integer(), Some(18));
+    let arm64 = pin(clash, "linux/arm64");
+    assert_eq!(
+        arm64["hash"].as_str().unwrap(),
+        format!("sha256:{}", sha256_hex(b"clash 0.10.8 arm64"))
+    );
+
+    // The base: index digest and one manifest digest per platform, as the registry has them.
+    let base = artifact(&lock, "oci", "base");
+    let registry = registry::shared();
+    let repo = s.base.split_once('/').unwrap().1.split(':').next().unwrap();
+    let index = registry.get_manifest(repo, "1", registry::ACCEPT_ALL);
+    let index_digest = format!("sha256:{}", sha256_hex(&index.body));
+    assert_eq!(base["digest"].as_str(), Some(index_digest.as_str()));
+    let index_json: serde_json::Value = serde_json::from_slice(&index.body).unwrap();
+    for (platform, arch) in [("linux/amd64", "amd64"), ("linux/arm64", "arm64")] {
+        let entry = index_json["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["platform"]["architecture"] == arch)
+            .unwrap();
+        assert_eq!(
+            pin(base, platform)["hash"].as_str(),
+            entry["digest"].as_str()
+        );
+    }
+    assert_eq!(
+        base["images"][0].as_str().unwrap(),
+        format!("{}@{index_digest}", s.base.rsplit_once(':').unwrap().0)
+    );
+}
+
+#[test]
+fn lock_twice_is_byte_identical_and_second_run_writes_nothing() {
+    let s = setup("latest", &clash_releases());
+    s.project.lock_ok(&[]);
+    let first = s.project.lock_bytes();
+    let modified = std::fs::metadata(s.project.lock_path())
+        .unwrap()
+        .modified()
+        .unwrap();
+    let output = s.project.lock_ok(&[]);
+    assert!(
+        output.stderr.contains("lock unchanged"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(first, s.project.lock_bytes());
+    assert_eq!(
+        modified,
+        std::fs::metadata(s.project.lock_path())
+            .unwrap()
+            .modified()
+            .unwrap()
+    );
+
+    // A fresh lock of the same upstream state, in a new directory, is the same bytes.
+    std::fs::remove_file(s.project.lock_path()).unwrap();
+    s.project.lock_ok(&[]);
+    assert_eq!(first, s.project.lock_bytes());
+    let text = String::from_utf8(first).unwrap();
+    assert!(text.starts_with("# @generated by modelbench lock"));
+    assert!(!text.contains('\r'));
+}
+
+#[test]
+fn lock_keeps_pins_and_update_moves_them() {
+    let s = setup("latest", &clash_releases()[..1]);
+    s.project.lock_ok(&[]);
+    assert_eq!(
+        artifact(&s.project.lock_toml(), "github-release", "clash-rs")["version"].as_str(),
+        Some("v0.10.7")
+    );
+    // Upstream publishes v0.10.8: a plain `lock` keeps the pin (as cargo does) ...
+    s.world
+        .github_release_fixture("Watfaq", "clash-rs", &clash_releases());
+    let before = s.project.lock_bytes();
+    s.world.clear_log();
+    s.project.lock_ok(&[]);
+    assert_eq!(before, s.project.lock_bytes());
+    assert!(
+        s.world.requests().is_empty(),
+        "a satisfied lock must not touch the network: {:?}",
+        s.world.requests()
+    );
+    // ... and `--update clash-rs` moves it, reporting the change.
+    let output = s.project.lock_ok(&["--update", "clash-rs"]);
+    assert!(
+        output
+            .stderr
+            .contains("Updating github-release clash-rs v0.10.7 -> v0.10.8"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(
+        artifact(&s.project.lock_toml(), "github-release", "clash-rs")["version"].as_str(),
+        Some("v0.10.8")
+    );
+}
+
+#[test]
+fn lock_changed_constraint_reresolves_only_that_artifact() {
+    let s = setup("latest", &clash_releases());
+    s.project.lock_ok(&[]);
+    let base_before = artifact(&s.project.lock_toml(), "oci", "base").clone();
+    s.project.spec(&spec_text(&s.base, "v0.10.7"));
+    s.world.clear_log();
+    s.project.lock_ok(&[]);
+    let lock = s.project.lock_toml();
+    assert_eq!(
+        artifact(&lock, "github-release", "clash-rs")["version"].as_str(),
+        Some("v0.10.7")
+    );
+    assert_eq!(artifact(&lock, "oci", "base"), &base_before);
+    // `0.10.7` finds the `v0.10.7` tag too.
+    s.project.spec(&spec_text(&s.base, "0.10.7"));
+    s.project.lock_ok(&[]);
+    assert_eq!(
+        artifact(&s.project.lock_toml(), "github-release", "clash-rs")["version"].as_str(),
+        Some("v0.10.7")
+    );
+}
+
+#[test]
+fn lock_semver_range_picks_highest_match() {
+    let s = setup("~0.10.7, <0.10.8", &clash_releases());
+    s.project.lock_ok(&[]);
+    assert_eq!(
+        artifact(&s.project.lock_toml(), "github-release", "clash-rs")["version"].as_str(),
+        Some("v0.10.7")
+    );
+    s.project.spec(&spec_text(&s.base, "^0.10"));
+    s.project.lock_ok(&[]);
+    assert_eq!(
+        artifact(&s.project.lock_toml(), "github-release", "clash-rs")["version"].as_str(),
+        Some("v0.10.8")
+    );
+}
+
+#[test]
+fn lock_hash_from_sums_file_when_api_has_no_digest() {
+    for (style, mode) in [
+        (SumsStyle::Text, DigestMode::Null),
+        (SumsStyle::Binary, DigestMode::Absent),
+    ] {
+        let release = FixtureRelease::new("v0.9.5", "2025-01-01T00:00:00Z")
+            .asset_with(FixtureAsset::new(AMD64, b"old amd64".to_vec()).digest_mode(mode))
+            .asset_with(FixtureAsset::new(ARM64, b"old arm64".to_vec()).digest_mode(mode))
+            .sums_file(style);
+        let s = setup("latest", &[release]);
+        s.project.lock_ok(&[]);
+        let lock = s.project.lock_toml();
+        let clash = artifact(&lock, "github-release", "clash-rs");
+        assert_eq!(
+            pin(clash, "linux/amd64")["hash"].as_str().unwrap(),
+            format!("sha256:{}", sha256_hex(b"old amd64"))
+        );
+        let download = format!("/github/Watfaq/clash-rs/releases/download/v0.9.5/{AMD64}");
+        assert_eq!(
+            s.world.hits(&download),
+            0,
+            "the sums file should make a download unnecessary"
+        );
+    }
+}
+
+#[test]
+fn lock_downloads_and_hashes_when_nothing_is_published() {
+    let release = FixtureRelease::new("v0.9.6", "2025-02-01T00:00:00Z")
+        .asset_with(
+            FixtureAsset::new(AMD64, b"no digest amd64".to_vec()).digest_mode(DigestMode::Null),
+        )
+        .asset_with(
+            FixtureAsset::new(ARM64, b"no digest arm64".to_vec()).digest_mode(DigestMode::Null),
+        );
+    let s = setup("latest", &[release]);
+    s.project.lock_ok(&[]);
+    let lock = s.project.lock_toml();
+    assert_eq!(
+        pin(artifact(&lock, "github-release", "clash-rs"), "linux/arm64")["hash"]
+            .as_str()
+            .unwrap(),
+        format!("sha256:{}", sha256_hex(b"no digest arm64"))
+    );
+}
+
+#[test]
+fn lock_retries_transient_faults() {
+    let s = setup("latest", &clash_releases());
+    s.world.faults(
+        "/api/repos/Watfaq/clash-rs/releases/latest",
+        [Fault::Status(503), Fault::RetryAfter(429, 1), Fault::Reset],
+    );
+    s.project.lock_ok(&[]);
+    assert_eq!(
+        s.world.hits("/api/repos/Watfaq/clash-rs/releases/latest"),
+        4
+    );
+}
+
+#[test]
+fn lock_failure_names_the_artifact_and_leaves_the_old_lock_untouched() {
+    let s = setup("latest", &clash_releases());
+    s.project.lock_ok(&[]);
+    let before = s.project.lock_bytes();
+
+    // The spec now asks for a tag that does not exist.
+    s.project.spec(&spec_text(&s.base, "v9.9.9"));
+    let output = s.project.lock(&[]);
+    assert_eq!(output.status, Some(1), "{}", output.stderr);
+    assert!(
+        output.stderr.contains("github-release `clash-rs` (v9.9.9)"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("no release tagged v9.9.9"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("was left unchanged"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(before, s.project.lock_bytes());
+
+    // An asset pattern that matches nothing lists what the release has.
+    s.project
+        .spec(&spec_text(&s.base, "latest").replace("clash-rs-{triple}", "clash-{triple}.zip"));
+    let output = s.project.lock(&[]);
+    assert_eq!(output.status, Some(1));
+    assert!(
+        output
+            .stderr
+            .contains("has no asset `clash-x86_64-unknown-linux-musl.zip` for linux/amd64"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains(AMD64),
+        "available assets are listed: {}",
+        output.stderr
+    );
+    assert_eq!(before, s.project.lock_bytes());
+}
+
+#[test]
+fn lock_unreachable_source_is_a_clear_error() {
+    let s = setup("latest", &clash_releases());
+    // Port 9 (discard) on loopback: nothing listens.
+    s.project.sources(
+        Some("http://127.0.0.1:9/api"),
+        &[&registry::shared().host()],
+    );
+    let output = s.project.lock(&[]);
+    assert_eq!(output.status, Some(1));
+    assert!(
+        output.stderr.contains("github-release `clash-rs`"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output
+            .stderr
+            .contains("cannot fetch http://127.0.0.1:9/api/repos/Watfaq/clash-rs/releases/latest"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        !s.project.lock_path().exists(),
+        "no lock may be written on failure"
+    );
+}
+
+#[test]
+fn lock_persistent_server_errors_give_up_after_bounded_retries() {
+    let s = setup("latest", &clash_releases());
+    s.world.faults(
+        "/api/repos/Watfaq/clash-rs/releases/latest",
+        [
+            Fault::Status(502),
+            Fault::Status(502),
+            Fault::Status(502),
+            Fault::Status(502),
+            Fault::Status(502),
+        ],
+    );
+    let output = s.project.lock(&[]);
+    assert_eq!(output.status, Some(1));
+    assert!(
+        output.stderr.contains("after 4 attempt(s)"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(
+        s.world.hits("/api/repos/Watfaq/clash-rs/releases/latest"),
+        4
+    );
+}
+
+#[test]
+fn lock_check_passes_on_fresh_lock_and_fails_when_stale_or_missing() {
+    let s = setup("latest", &clash_releases());
+    let output = s.project.lock(&["--check"]);
+    assert_eq!(output.status, Some(1));
+    assert!(output.stderr.contains("no lock at"), "{}", output.stderr);
+
+    s.project.lock_ok(&[]);
+    let before = s.project.lock_bytes();
+    s.project.lock_ok(&["--check"]);
+
+    // Comments and formatting do not make a lock stale ...
+    let spec = s.project.read("specs/test.toml");
+    s.project
+        .spec(&format!("# a comment\n{}", spec.replace('\n', "\r\n")));
+    s.project.lock_ok(&["--check"]);
+
+    // ... a changed constraint does, and --check writes nothing.
+    s.project.spec(&spec_text(&s.base, "v0.10.7"));
+    let output = s.project.lock(&["--check"]);
+    assert_eq!(output.status, Some(1));
+    assert!(
+        output
+            .stderr
+            .contains("github-release `clash-rs` changed in the spec"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(before, s.project.lock_bytes());
+
+    // A changed setting that pins nothing still makes the lock stale (spec-hash).
+    s.project
+        .spec(&spec_text(&s.base, "latest").replace("tag = \"t1\"", "tag = \"t2\""));
+    let output = s.project.lock(&["--check"]);
+    assert_eq!(output.status, Some(1));
+    assert!(
+        output.stderr.contains("the spec changed since locking"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn lock_check_detects_hand_edited_lock() {
+    let s = setup("latest", &clash_releases());
+    s.project.lock_ok(&[]);
+    let text = String::from_utf8(s.project.lock_bytes()).unwrap();
+    // Removing an artifact from the lock by hand.
+    let start = text.find("[[artifact]]\nkind = \"oci\"").unwrap();
+    let end = text[start + 1..]
+        .find("[[artifact]]")
+        .map(|i| i + start + 1)
+        .unwrap_or(text.len());
+    std::fs::write(
+        s.project.lock_path(),
+        format!("{}{}", &text[..start], &text[end..]),
+    )
+    .unwrap();
+    let output = s.project.lock(&["--check"]);
+    assert_eq!(output.status, Some(1));
+    assert!(
+        output.stderr.contains("oci `base` is not locked"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn lock_offline_keeps_pins_and_refuses_to_resolve() {
+    let s = setup("latest", &clash_releases());
+    let output = s.project.lock(&["--offline"]);
+    assert_eq!(output.status, Some(1));
+    assert!(
+        output.stderr.contains("--offline: these need the network"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("github-release `clash-rs`"),
+        "{}",
+        output.stderr
+    );
+    assert!(s.world.requests().is_empty(), "{:?}", s.world.requests());
+
+    s.project.lock_ok(&[]);
+    s.world.clear_log();
+    // A spec change that pins nothing: --offline rewrites the spec-hash without the network.
+    s.project
+        .spec(&spec_text(&s.base, "latest").replace("tag = \"t1\"", "tag = \"t2\""));
+    s.project.lock_ok(&["--offline"]);
+    s.project.lock_ok(&["--check"]);
+    assert!(s.world.requests().is_empty());
+}
+
+#[test]
+fn lock_base_through_bearer_token_challenge() {
+    let world = World::start();
+    world.github_release_fixture("Watfaq", "clash-rs", &clash_releases());
+    // A single-arch Docker manifest behind a Docker-Hub-style token challenge.
+    let registry = registry::shared();
+    let repo = format!("lock-test/token-{}", world.addr().port());
+    registry.push_single_manifest(&repo, "1");
+    let manifest = registry.get_manifest(&repo, "1", registry::ACCEPT_ALL);
+    let content_type = manifest.header("content-type").unwrap().to_string();
+    let fixture = world.token_registry_fixture(&repo, "1", &content_type, &manifest.body);
+    // The config blob is served by the world too (behind the same token).
+    let config_digest =
+        serde_json::from_slice::<serde_json::Value>(&manifest.body).unwrap()["config"]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let config =
+        crate::support::http::get(&registry.url(&format!("/v2/{repo}/blobs/{config_digest}")))
+            .unwrap();
+    let blob_path = format!("/v2/{repo}/blobs/{config_digest}");
+    world.get(
+        &blob_path,
+        crate::support::world::Response::bytes(config.body),
+    );
+
+    let project = Project::new();
+    let spec = spec_text(&format!("{}/{repo}:1", fixture.host), "latest").replace(
+        "platforms = [\"linux/amd64\", \"linux/arm64\"]",
+        "platforms = [\"linux/amd64\"]",
+    );
+    project.spec(&spec);
+    project.sources(Some(&world.github_api()), &[&fixture.host]);
+    project.lock_ok(&[]);
+    let lock = project.lock_toml();
+    let base = artifact(&lock, "oci", "base");
+    assert_eq!(base["digest"].as_str(), Some(fixture.digest.as_str()));
+    assert_eq!(
+        pin(base, "linux/amd64")["hash"].as_str(),
+        Some(fixture.digest.as_str())
+    );
+    let token_requests = world
+        .requests()
+        .iter()
+        .filter(|(_, path, _)| path.starts_with("/token"))
+        .count();
+    assert!(token_requests >= 1, "{:?}", world.requests());
+
+    // The same single-arch image cannot serve a two-platform spec.
+    project.spec(&spec_text(&format!("{}/{repo}:1", fixture.host), "latest"));
+    let output = project.lock(&[]);
+    assert_eq!(output.status, Some(1));
+    assert!(
+        output
+            .stderr
+            .contains("single-platform (linux/amd64) but the spec asks for linux/arm64"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn lock_docker_list_and_attestations() {
+    let registry = registry::shared();
+    let world = World::start();
+    world.github_release_fixture("Watfaq", "clash-rs", &clash_releases());
+    for (index, with_attestations) in [("list", false), ("attested", true)] {
+        let repo = format!("lock-test/{index}-{}", world.addr().port());
+        let pushed = if with_attestations {
+            registry.push_two_platform_index_with_attestations(&repo, "1")
+        } else {
+            registry.push_two_platform_index(&repo, "1", IndexKind::DockerList)
+        };
+        let project = Project::new();
+        project.spec(&spec_text(&registry.reference(&repo, "1"), "latest"));
+        project.sources(Some(&world.github_api()), &[&registry.host()]);
+        project.lock_ok(&[]);
+        let lock = project.lock_toml();
+        let base = artifact(&lock, "oci", "base");
+        assert_eq!(base["digest"].as_str(), Some(pushed.index_digest.as_str()));
+        for platform in ["linux/amd64", "linux/arm64"] {
+            assert_eq!(
+                pin(base, platform)["hash"].as_str(),
+                Some(pushed.digest_for(platform))
+            );
+        }
+    }
+}
+
+#[test]
+fn lock_rejects_a_registry_that_lies_about_the_digest() {
+    let world = World::start();
+    world.github_release_fixture("Watfaq", "clash-rs", &clash_releases());
+    let registry = registry::shared();
+    let repo = format!("lock-test/liar-{}", world.addr().port());
+    registry.push_single_manifest(&repo, "1");
+    let manifest = registry.get_manifest(&repo, "1", registry::ACCEPT_ALL);
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    world.get(
+        &format!("/v2/{repo}/manifests/1"),
+        crate::support::world::Response::bytes(manifest.body.clone())
+            .header("Content-Type", manifest.header("content-type").unwrap())
+            .header("Docker-Content-Digest", &wrong),
+    );
+    let project = Project::new();
+    let host = world.addr().to_string();
+    project.spec(&spec_text(&format!("{host}/{repo}:1"), "latest").replace(
+        "platforms = [\"linux/amd64\", \"linux/arm64\"]",
+        "platforms = [\"linux/amd64\"]",
+    ));
+    project.sources(Some(&world.github_api()), &[&host]);
+    let output = project.lock(&[]);
+    assert_eq!(output.status, Some(1));
+    assert!(
+        output
+            .stderr
+            .contains(&format!("says manifest 1 has digest {wrong}")),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn lock_refuses_plain_http_without_opt_in() {
+    let s = setup("latest", &clash_releases());
+    // The registry is named without the http opt-in in the sources file.
+    let world_api = s.world.github_api();
+    s.project.write(
+        "sources.toml",
+        &format!("[upstream]\ngithub-api = \"{world_api}\"\n"),
+    );
+    let output = s.project.lock(&[]);
+    assert_eq!(output.status, Some(1));
+    assert!(output.stderr.contains("oci `base`"), "{}", output.stderr);
+}
+
+#[test]
+fn lock_reports_parts_without_a_resolver_in_one_message() {
+    let s = setup("latest", &clash_releases());
+    let spec = format!(
+        "{}\n[[users]]\nname = \"peid\"\nuid = 3100\ngid = 1100\n\n[stage-1]\napt = [\"nano\", \"libgl1-mesa-glx | libgl1\"]\n",
+        spec_text(&s.base, "latest")
+    );
+    s.project.spec(&spec);
+    let output =
+        run_fail(
+            &mut s
+                .project
+                .command(&["lock", "specs/test.toml", "--sources", "sources.toml"]),
+        );
+    assert!(
+        output
+            .stderr
+            .contains("not resolvable yet: apt (2 packages)"),
+        "{}",
+        output.stderr
+    );
+    assert!(s.world.requests().is_empty());
+}

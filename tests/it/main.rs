@@ -1,0 +1,10 @@
+//! The one integration-test binary: one module per command or concern.
+
+mod support;
+
+mod build;
+mod emit;
+mod lock;
+mod peer_docker_reference;
+mod spec;
+mod world_selftest;

@@ -1,0 +1,106 @@
+//! Shared test infrastructure: the loopback [`world`] (fake upstreams with fault injection), a real
+//! OCI [`registry`], real [`buildah`] builds, and helpers to run the `modelbench` binary.
+//!
+//! Not every test module uses every helper, hence the module-wide `dead_code` allowance.
+
+#![allow(dead_code)]
+
+pub mod buildah;
+pub mod http;
+pub mod project;
+pub mod registry;
+pub mod world;
+
+use std::fmt::Write as _;
+use std::process::{Command, Stdio};
+
+use sha2::{Digest, Sha256};
+
+/// A fresh temp dir, removed when dropped.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("modelbench-it-")
+        .tempdir()
+        .expect("create a temp dir")
+}
+
+/// The `modelbench` binary under test, isolated from the caller's environment: no
+/// `MODELBENCH_SOURCES` (tests pass their own sources file), no `GITHUB_TOKEN`, and `NO_COLOR=1`
+/// so output compares as plain text.
+pub fn modelbench() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelbench"));
+    cmd.env_remove("MODELBENCH_SOURCES")
+        .env_remove("GITHUB_TOKEN")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// What a finished command left behind.
+#[derive(Clone, Debug)]
+pub struct Output {
+    /// The exit code; `None` if killed by a signal.
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.status == Some(0)
+    }
+
+    /// stdout followed by stderr.
+    pub fn combined(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// Print everything to the test's captured output, under `title`.
+    pub fn print(&self, title: &str) {
+        let mut text = String::new();
+        let _ = writeln!(text, "---- {title}: exit {:?}", self.status);
+        let _ = writeln!(text, "---- stdout:\n{}", self.stdout);
+        let _ = writeln!(text, "---- stderr:\n{}", self.stderr);
+        eprintln!("{text}");
+    }
+}
+
+/// Run `cmd` to completion, capturing stdout and stderr.
+pub fn run(cmd: &mut Command) -> Output {
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"));
+    Output {
+        status: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Run `cmd` and expect exit 0; on anything else print its output and panic.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let output = run(cmd);
+    if !output.success() {
+        output.print(&format!("{cmd:?}"));
+        panic!(
+            "expected success from {cmd:?}, got exit {:?}",
+            output.status
+        );
+    }
+    output
+}
+
+/// Run `cmd` and expect a non-zero exit; on success print its output and panic.
+pub fn run_fail(cmd: &mut Command) -> Output {
+    let output = run(cmd);
+    if output.success() {
+        output.print(&format!("{cmd:?}"));
+        panic!("expected {cmd:?} to fail, but it succeeded");
+    }
+    output
+}
+
+/// Lowercase hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}

@@ -1,0 +1,130 @@
+//! A project directory for CLI tests: a spec, a sources file pointing at the loopback
+//! world and registry, and the lock/emit commands run in it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{Output, modelbench, run};
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        Project {
+            dir: super::temp_dir(),
+        }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn write(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path(relative))
+            .unwrap_or_else(|e| panic!("cannot read {relative}: {e}"))
+    }
+
+    pub fn exists(&self, relative: &str) -> bool {
+        self.path(relative).exists()
+    }
+
+    /// `specs/test.toml`.
+    pub fn spec(&self, text: &str) -> PathBuf {
+        self.write("specs/test.toml", text)
+    }
+
+    /// A sources file: `github-api` on the world (when given), and plain-http registries.
+    pub fn sources(&self, github_api: Option<&str>, registries: &[&str]) -> PathBuf {
+        let mut text = String::from("[upstream]\n");
+        if let Some(api) = github_api {
+            text.push_str(&format!("github-api = \"{api}\"\n"));
+        }
+        text.push_str("[registry]\n");
+        for host in registries {
+            text.push_str(&format!("\"{host}\" = \"http://{host}\"\n"));
+        }
+        self.write("sources.toml", &text)
+    }
+
+    /// `modelbench <args>` run in the project directory.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = modelbench();
+        cmd.current_dir(self.dir.path()).args(args);
+        // Tests inject faults: keep the retry backoff short.
+        cmd.env("MODELBENCH_RETRY_BASE_MS", "20");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        run(&mut self.command(args))
+    }
+
+    /// `modelbench lock specs/test.toml --sources sources.toml <extra>`.
+    pub fn lock(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["lock", "specs/test.toml", "--sources", "sources.toml"];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    pub fn lock_ok(&self, extra: &[&str]) -> Output {
+        let output = self.lock(extra);
+        if !output.success() {
+            output.print("modelbench lock");
+            panic!("lock failed");
+        }
+        output
+    }
+
+    pub fn emit(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["emit", "specs/test.toml"];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    /// The default lock path for `specs/test.toml`.
+    pub fn lock_path(&self) -> PathBuf {
+        self.path("lock/test/bench.lock")
+    }
+
+    pub fn lock_bytes(&self) -> Vec<u8> {
+        std::fs::read(self.lock_path()).expect("a lock was written")
+    }
+
+    pub fn lock_toml(&self) -> toml::Table {
+        toml::from_str(&String::from_utf8(self.lock_bytes()).unwrap()).unwrap()
+    }
+
+    pub fn out_dir(&self) -> PathBuf {
+        self.path("build/test")
+    }
+}
+
+/// The artifact table of a lock by kind and name.
+pub fn artifact<'a>(lock: &'a toml::Table, kind: &str, name: &str) -> &'a toml::Table {
+    lock["artifact"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_table().unwrap())
+        .find(|a| a["kind"].as_str() == Some(kind) && a["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no {kind} `{name}` in the lock"))
+}
+
+pub fn pin<'a>(artifact: &'a toml::Table, platform: &str) -> &'a toml::Table {
+    artifact["platform"][platform].as_table().unwrap()
+}
+
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}
