@@ -13,3 +13,4 @@ pub mod platform;
 pub mod resolve;
 pub mod sources;
 pub mod spec;
+pub mod tools;

@@ -22,6 +22,7 @@ use serde::Deserialize;
 /// Upstreams a sources file may name, with their canonical base URLs.
 pub const UPSTREAMS: &[(&str, &str)] = &[
     ("github-api", "https://api.github.com"),
+    ("github-raw", "https://raw.githubusercontent.com"),
     ("nodejs", "https://nodejs.org/dist"),
     ("npm", "https://registry.npmjs.org"),
     ("pypi", "https://pypi.org"),

@@ -7,7 +7,8 @@
 # artifact and platform: name, platform (or "all"), hash (sha256:<hex>), size, then the
 # locked URLs in the order to try them. Each URL is downloaded to a temp file, its size
 # and sha256 checked, and only a file that matches is moved to DEST. Nothing unverified
-# is ever left at DEST. Works with curl or wget (busybox included) and sha256sum.
+# is ever left at DEST. Works with curl, wget (busybox included) or apt's apt-helper,
+# and sha256sum.
 set -eu
 
 die() {
@@ -44,13 +45,18 @@ case $expected in
     *) die "\`$name\`: unsupported hash $expected" ;;
 esac
 
+apt_helper=/usr/lib/apt/apt-helper
 download() {
     if command -v curl >/dev/null 2>&1; then
         curl --fail --silent --show-error --location --retry 3 --output "$2" "$1"
     elif command -v wget >/dev/null 2>&1; then
         wget -q -O "$2" "$1"
+    elif [ -x "$apt_helper" ]; then
+        # Debian and Ubuntu images without curl or wget (the CUDA images purge curl)
+        # still have apt's downloader, https and proxy support included.
+        "$apt_helper" -o Debug::NoDropPrivs=true download-file "$1" "$2" >/dev/null
     else
-        die "neither curl nor wget is installed in the image"
+        die "no downloader in the image: install curl or wget first"
     fi
 }
 

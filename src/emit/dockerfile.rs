@@ -14,13 +14,14 @@ const INSTALL: &str = "/modelbench/installation";
 
 pub(super) struct Context<'a> {
     spec: &'a LoadedSpec,
+    lock: &'a Lock,
     header: String,
     base_image: String,
     base_tag: String,
 }
 
 impl<'a> Context<'a> {
-    pub fn new(spec: &'a LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Context<'a> {
+    pub fn new(spec: &'a LoadedSpec, lock: &'a Lock, inputs: &EmitInputs) -> Context<'a> {
         let base = lock.find("oci", "base").expect("checked by emit");
         let base_image = base.images.first().cloned().unwrap_or_default();
         let spec_path = spec.path.display();
@@ -39,6 +40,7 @@ impl<'a> Context<'a> {
         );
         Context {
             spec,
+            lock,
             header,
             base_image,
             base_tag: spec.spec.base.image.get_ref().clone(),
@@ -104,6 +106,7 @@ impl<'a> Context<'a> {
             let _ = writeln!(out, "EXPOSE {}", ssh.port);
         }
         out.push_str(&fetch_steps(1, &spec.stage_1));
+        out.push_str(&super::tools::install_steps(1, &spec.stage_1, self.lock));
         let _ = writeln!(out, "\nENTRYPOINT [\"{INSTALL}/entrypoint.sh\"]");
         out
     }
@@ -115,6 +118,7 @@ impl<'a> Context<'a> {
         let _ = writeln!(out, "COPY installation/common/ {INSTALL}/");
         let _ = writeln!(out, "COPY installation/stage-2/ {INSTALL}/stage-2/");
         out.push_str(&fetch_steps(2, &spec.stage_2));
+        out.push_str(&super::tools::install_steps(2, &spec.stage_2, self.lock));
         let _ = writeln!(out, "\nENTRYPOINT [\"{INSTALL}/entrypoint.sh\"]");
         out
     }

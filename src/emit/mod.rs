@@ -6,6 +6,7 @@
 mod compose;
 mod dockerfile;
 mod scripts;
+mod tools;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -147,14 +148,29 @@ pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitt
     check_lock(spec, lock, inputs, &mut emitted)?;
     let context = dockerfile::Context::new(spec, lock, inputs);
 
-    for (stage_number, stage) in [(1, &spec.spec.stage_1), (2, &spec.spec.stage_2)] {
-        let placements = placements(stage);
-        let manifest = scripts::artifacts_tsv(lock, &placements);
+    for (stage_number, stage) in [(1u8, &spec.spec.stage_1), (2u8, &spec.spec.stage_2)] {
+        let manifest = scripts::artifacts_tsv(lock, &fetched_names(stage));
         emitted.add(
             &format!("installation/stage-{stage_number}/artifacts.tsv"),
             manifest,
             false,
         );
+        for (user, files) in tools::home_files(&spec.spec, stage_number, stage) {
+            for (path, text) in files {
+                emitted.add(
+                    &format!("installation/stage-{stage_number}/home/{user}/{path}"),
+                    text,
+                    false,
+                );
+            }
+        }
+        if !stage.tools.is_empty() {
+            emitted.add(
+                &format!("installation/stage-{stage_number}/check-tools.sh"),
+                tools::check_script(stage, lock),
+                true,
+            );
+        }
     }
     let users = scripts::users(spec, inputs, &mut emitted)?;
     emitted.add("installation/stage-1/users.tsv", users.tsv, false);
@@ -178,6 +194,20 @@ pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitt
         emitted.add(&path, text, true);
     }
     Ok(emitted)
+}
+
+/// Every lock entry a stage downloads: releases, url files and the tools' artifacts.
+pub(crate) fn fetched_names(stage: &Stage) -> Vec<String> {
+    let mut names: Vec<String> = placements(stage).into_iter().map(|p| p.name).collect();
+    for tool in stage.tools.keys() {
+        names.extend(
+            crate::tools::artifact_names(tool)
+                .iter()
+                .map(|n| n.to_string()),
+        );
+    }
+    names.sort();
+    names
 }
 
 /// The release and url artifacts a stage places in the image, sorted by name.

@@ -70,6 +70,17 @@ pub struct ReleaseRequest {
     pub asset: String,
     /// Target triple per platform (`linux/amd64` → `x86_64-unknown-linux-musl`).
     pub triples: BTreeMap<String, String>,
+    /// What precedes the version in tags (`bun-v` for bun), for exact versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag_prefix: Option<String>,
+    /// Pin this file of the repository at the release's tag (served raw by GitHub),
+    /// platform-independent, instead of a release asset: nvm publishes no assets, and a
+    /// tag's archive tarball is not byte-stable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_file: Option<String>,
+    /// Further URLs serving the same asset bytes, tried after GitHub (`{tag}`, `{file}`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mirror_urls: Vec<String>,
 }
 
 impl ReleaseRequest {
@@ -79,6 +90,9 @@ impl ReleaseRequest {
             version: release.version.get_ref().clone(),
             asset: release.asset.get_ref().clone(),
             triples: release.triple.clone(),
+            tag_prefix: None,
+            source_file: None,
+            mirror_urls: Vec::new(),
         }
     }
 
@@ -125,9 +139,50 @@ pub async fn resolve(
     name: &str,
     request: &ReleaseRequest,
 ) -> Result<Artifact, Problem> {
-    let constraint = ReleaseConstraint::parse(&request.version).map_err(Problem::msg)?;
+    let mut constraint = ReleaseConstraint::parse(&request.version).map_err(Problem::msg)?;
+    if let (ReleaseConstraint::Tag(tag), Some(prefix)) = (&constraint, &request.tag_prefix)
+        && !tag.starts_with(prefix.as_str())
+    {
+        constraint = ReleaseConstraint::Tag(format!("{prefix}{}", tag.trim_start_matches('v')));
+    }
     let release = find_release(ctx, &request.repo, &constraint).await?;
-    pin_assets(ctx, name, request, &release).await
+    match &request.source_file {
+        Some(file) => pin_source_file(ctx, name, request, &release, file).await,
+        None => pin_assets(ctx, name, request, &release).await,
+    }
+}
+
+/// Pin a repository file at the release tag; hashed by downloading it.
+async fn pin_source_file(
+    ctx: &Context,
+    name: &str,
+    request: &ReleaseRequest,
+    release: &GithubRelease,
+    file: &str,
+) -> Result<Artifact, Problem> {
+    let url = format!(
+        "{}/{}/{}/{file}",
+        ctx.sources.upstream("github-raw"),
+        request.repo,
+        release.tag_name
+    );
+    let downloaded = ctx
+        .client
+        .download(&format!("{name} {file}"), &url, None)
+        .await?;
+    let mut artifact = super::artifact(release.tag_name.clone());
+    artifact.published = release.published_at.clone();
+    artifact.release_url = release.html_url.clone();
+    artifact.platform.insert(
+        crate::lock::ALL_PLATFORMS.to_string(),
+        Pin {
+            file: file.rsplit('/').next().unwrap_or(file).to_string(),
+            urls: vec![url],
+            hash: downloaded.sha256,
+            size: Some(downloaded.size),
+        },
+    );
+    Ok(artifact)
 }
 
 /// The release a constraint selects.
@@ -250,11 +305,17 @@ pub async fn pin_assets(
                 }
             }
         };
+        let mut urls = vec![asset.browser_download_url.clone()];
+        urls.extend(request.mirror_urls.iter().map(|template| {
+            template
+                .replace("{tag}", &release.tag_name)
+                .replace("{file}", &file)
+        }));
         artifact.platform.insert(
             platform.to_string(),
             Pin {
                 file: file.clone(),
-                urls: vec![asset.browser_download_url.clone()],
+                urls,
                 hash,
                 size: asset.size,
             },
@@ -347,6 +408,9 @@ mod tests {
             version: "latest".into(),
             asset: "clash-rs-{triple}".into(),
             triples: BTreeMap::from([("linux/arm64".into(), "aarch64-unknown-linux-gnu".into())]),
+            tag_prefix: None,
+            source_file: None,
+            mirror_urls: Vec::new(),
         };
         assert_eq!(
             request.asset_name(Platform::LinuxAmd64, "v0.10.8"),

@@ -11,6 +11,7 @@
 //! Result<Artifact, Problem>`.
 
 pub mod github_release;
+pub mod nodejs;
 pub mod oci;
 pub mod sums;
 pub mod url;
@@ -87,6 +88,7 @@ impl std::error::Error for ResolveFailures {}
 pub enum Kind {
     Oci,
     GithubRelease,
+    Nodejs,
     Url,
 }
 
@@ -95,6 +97,7 @@ impl Kind {
         match self {
             Kind::Oci => "oci",
             Kind::GithubRelease => "github-release",
+            Kind::Nodejs => "nodejs",
             Kind::Url => "url",
         }
     }
@@ -112,6 +115,7 @@ impl fmt::Display for Kind {
 pub enum Detail {
     Oci(oci::OciRequest),
     GithubRelease(github_release::ReleaseRequest),
+    Nodejs(nodejs::NodeRequest),
     Url(url::UrlRequest),
 }
 
@@ -171,6 +175,9 @@ pub fn plan(spec: &Spec) -> Plan {
     }];
     let stages = [&spec.stage_1, &spec.stage_2];
     for stage in stages {
+        for (tool, settings) in &stage.tools {
+            requests.extend(crate::tools::requests(tool, settings, spec));
+        }
         for (name, release) in &stage.release {
             requests.push(Request {
                 kind: Kind::GithubRelease,
@@ -201,14 +208,6 @@ pub fn plan(spec: &Spec) -> Plan {
             part: "apt",
             count: apt,
             unit: "package",
-        });
-    }
-    let tools = count(&|s| s.tools.len());
-    if tools > 0 {
-        pending.push(Pending {
-            part: "tools",
-            count: tools,
-            unit: "tool",
         });
     }
     let npm = count(&|s| s.npm_global.len());
@@ -342,6 +341,7 @@ async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Probl
         Detail::GithubRelease(detail) => {
             github_release::resolve(ctx, &request.name, detail).await?
         }
+        Detail::Nodejs(detail) => nodejs::resolve(ctx, &request.name, detail).await?,
         Detail::Url(detail) => url::resolve(ctx, &request.name, detail).await?,
     };
     // The common fields are the driver's business, not each resolver's.

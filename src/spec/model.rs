@@ -197,6 +197,9 @@ pub struct Tool {
     /// bun only: the build for CPUs without AVX2.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub baseline: bool,
+    /// node only: the nvm release whose layout and `nvm.sh` the image uses (default `latest`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvm: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ use super::model::Spec;
 use crate::image_ref::ImageRef;
 use crate::platform::Platform;
 use crate::resolve::github_release::ReleaseConstraint;
+use crate::resolve::nodejs::NodeConstraint;
 
 pub struct Invalid {
     pub span: Range<usize>,
@@ -66,6 +67,22 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
         }
     }
 
+    for (tool, settings) in &spec.stage_2.tools {
+        if spec.stage_1.tools.contains_key(tool) {
+            return Err(invalid(
+                &settings.version,
+                format!("tool `{tool}` is in both stages; keep one"),
+            ));
+        }
+    }
+    for (tool, settings) in &spec.stage_2.tools {
+        if spec.stage_1.tools.contains_key(tool) {
+            return Err(invalid(
+                &settings.version,
+                format!("tool `{tool}` is in both stages; keep one"),
+            ));
+        }
+    }
     for (stage_name, stage) in [("stage-1", &spec.stage_1), ("stage-2", &spec.stage_2)] {
         for (tool, settings) in &stage.tools {
             if !KNOWN_TOOLS.contains(&tool.as_str()) {
@@ -91,6 +108,44 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
                     &settings.version,
                     format!("tool `{tool}` has an empty version"),
                 ));
+            }
+            if tool == "node" {
+                NodeConstraint::parse(settings.version.get_ref()).map_err(|message| {
+                    invalid(&settings.version, format!("tool `node`: {message}"))
+                })?;
+            } else {
+                ReleaseConstraint::parse(settings.version.get_ref()).map_err(|message| {
+                    invalid(&settings.version, format!("tool `{tool}`: {message}"))
+                })?;
+            }
+            if let Some(nvm) = &settings.nvm {
+                if tool != "node" {
+                    return Err(invalid(
+                        nvm,
+                        format!("`nvm` applies to tool `node` only, not `{tool}`"),
+                    ));
+                }
+                ReleaseConstraint::parse(nvm.get_ref())
+                    .map_err(|message| invalid(nvm, format!("tool `node`: nvm {message}")))?;
+            }
+            if settings.baseline && tool != "bun" {
+                return Err(invalid(
+                    &settings.version,
+                    format!("`baseline` applies to tool `bun` only, not `{tool}`"),
+                ));
+            }
+            for artifact in crate::tools::artifact_names(tool) {
+                let taken = [&spec.stage_1, &spec.stage_2].iter().any(|stage| {
+                    stage.release.contains_key(*artifact) || stage.url.contains_key(*artifact)
+                });
+                if taken {
+                    return Err(invalid(
+                        &settings.version,
+                        format!(
+                            "tool `{tool}` installs `{artifact}`, which is also the name of a release or url entry"
+                        ),
+                    ));
+                }
             }
         }
         for (name, release) in &stage.release {

@@ -7,4 +7,5 @@ mod emit;
 mod lock;
 mod peer_docker_reference;
 mod spec;
+mod tools;
 mod world_selftest;

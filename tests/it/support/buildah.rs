@@ -241,3 +241,82 @@ fn is_static_elf(path: &Path) -> bool {
             .is_some_and(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) != PT_INTERP)
     })
 }
+
+/// Where [`debian_base`] pushes, under the registry host.
+pub const DEBIAN_BASE_REPO: &str = "modelbench-test/debian-minbase";
+
+/// A real glibc base: `debootstrap --variant=minbase bookworm` from Debian's archive
+/// (reachable from the test machines), plus `passwd` (useradd) and `unzip` (bun's zips),
+/// pushed to `registry` once per process. The rootfs tarball is cached under
+/// `target/test-cache/` so local reruns skip debootstrap.
+pub fn debian_base(registry: &Registry) -> String {
+    static BASES: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    let bases = BASES.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut bases = bases.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(reference) = bases.get(&registry.host()) {
+        return reference.clone();
+    }
+    let tarball = debian_rootfs_tarball();
+    let dir = super::temp_dir();
+    let buildah = Buildah::new(&dir.path().join("storage"));
+    let container = buildah.ok(&["from", "--quiet", "scratch"]);
+    let container = container.stdout.trim();
+    buildah.ok(&["add", "--quiet", container, tarball.to_str().unwrap(), "/"]);
+    buildah.ok(&[
+        "config",
+        "--env",
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "--cmd",
+        "/bin/bash",
+        container,
+    ]);
+    let local = "localhost/modelbench-test-debian:1";
+    buildah.ok(&["commit", "--quiet", "--timestamp", "0", container, local]);
+    let reference = format!("{}/{DEBIAN_BASE_REPO}:bookworm", registry.host());
+    buildah.ok(&[
+        "push",
+        "--quiet",
+        "--tls-verify=false",
+        local,
+        &format!("docker://{reference}"),
+    ]);
+    bases.insert(registry.host(), reference.clone());
+    reference
+}
+
+fn debian_rootfs_tarball() -> PathBuf {
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-cache");
+    fs::create_dir_all(&cache).expect("create target/test-cache");
+    let tarball = cache.join("debian-bookworm-minbase-passwd-unzip.tar");
+    if tarball.exists() {
+        return tarball;
+    }
+    let dir = super::temp_dir();
+    let rootfs = dir.path().join("rootfs");
+    let mut cmd = Command::new("debootstrap");
+    cmd.args([
+        "--variant=minbase",
+        "--include=passwd,unzip",
+        "bookworm",
+        rootfs.to_str().unwrap(),
+        "http://deb.debian.org/debian",
+    ]);
+    let output = run(&mut cmd);
+    if !output.success() {
+        output.print("debootstrap");
+        panic!("debootstrap failed (it needs Debian's archive and root)");
+    }
+    // Caches of the bootstrap itself are not part of a base image.
+    let _ = fs::remove_dir_all(rootfs.join("var/cache/apt/archives"));
+    let partial = cache.join(format!("debian-rootfs.{}.tar", std::process::id()));
+    let mut tar = Command::new("tar");
+    tar.arg("-C").arg(&rootfs).arg("-cf").arg(&partial).arg(".");
+    let output = run(&mut tar);
+    assert!(
+        output.success(),
+        "tar of the rootfs failed: {}",
+        output.stderr
+    );
+    fs::rename(&partial, &tarball).expect("move the rootfs tarball into the cache");
+    tarball
+}
