@@ -33,6 +33,8 @@ pub enum Command {
     Lock(LockArgs),
     /// Write the build context (Dockerfiles, compose file, scripts) from spec and lock, offline.
     Emit(EmitArgs),
+    /// Run a built image's self-check and look for a proxy or password in its ENV and history.
+    CheckImage(crate::check_image::CheckImageArgs),
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +89,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Lock(args) => lock(args),
         Command::Emit(args) => emit_command(args),
+        Command::CheckImage(args) => crate::check_image::run(args),
     }
 }
 

@@ -6,6 +6,7 @@
 mod compose;
 mod dockerfile;
 mod scripts;
+mod self_check;
 mod tools;
 
 use std::collections::BTreeMap;
@@ -164,13 +165,11 @@ pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitt
                 );
             }
         }
-        if !stage.tools.is_empty() {
-            emitted.add(
-                &format!("installation/stage-{stage_number}/check-tools.sh"),
-                tools::check_script(stage, lock),
-                true,
-            );
-        }
+        emitted.add(
+            &format!("installation/stage-{stage_number}/self-check.sh"),
+            self_check::script(&spec.spec, lock, inputs.lock_path, stage_number),
+            true,
+        );
     }
     let users = scripts::users(spec, inputs, &mut emitted)?;
     emitted.add("installation/stage-1/users.tsv", users.tsv, false);

@@ -26,6 +26,10 @@ pub(super) const STATIC_SCRIPTS: &[(&str, &str)] = &[
         include_str!("../../installation/common/setup-home.sh"),
     ),
     (
+        "installation/common/self-check-lib.sh",
+        include_str!("../../installation/common/self-check-lib.sh"),
+    ),
+    (
         "installation/common/entrypoint.sh",
         include_str!("../../installation/common/entrypoint.sh"),
     ),

@@ -25,6 +25,17 @@ pub struct Spec {
     pub stage_1: Stage,
     #[serde(default, rename = "stage-2")]
     pub stage_2: Stage,
+    #[serde(default)]
+    pub checks: Checks,
+}
+
+/// What the image's self-check verifies beyond the lock.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Checks {
+    /// Python modules that must import in the final image (`cv2`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub python_imports: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -138,6 +138,91 @@ fn build_merged_puts_locked_asset_in_place_and_fails_on_one_changed_byte() {
         linked.stdout
     );
 
+    // The image checks itself as the last build step ...
+    assert!(
+        output
+            .combined()
+            .contains("ok   clash-rs at /hard/image/app/clash/clash-rs: "),
+        "{}",
+        output.combined()
+    );
+    // ... and on demand: `modelbench check-image` through buildah, clean image first.
+    let engine_args = b.buildah.global_args();
+    let mut check_image = vec![
+        "check-image".to_string(),
+        "mb-build:t1".into(),
+        "--engine".into(),
+        "buildah".into(),
+    ];
+    check_image.extend(engine_args.iter().map(|a| format!("--engine-arg={a}")));
+    let check_image: Vec<&str> = check_image.iter().map(String::as_str).collect();
+    let clean = b.project.run(&check_image);
+    assert!(clean.success(), "{}{}", clean.stdout, clean.stderr);
+    assert!(
+        clean.stdout.contains("checks, ") && clean.stdout.contains("ok"),
+        "{}",
+        clean.stdout
+    );
+    // One thing broken at a time, each named by the self-check.
+    for (name, breakage, expected) in [
+        (
+            "proxy",
+            "echo 'http_proxy=http://10.0.0.1:7890' >> /etc/environment",
+            "fail no proxy baked in: proxy settings in: /etc/environment",
+        ),
+        (
+            "file",
+            "echo extra >> /hard/image/app/clash/config.yaml",
+            "fail clash-config at /hard/image/app/clash/config.yaml: expected sha256:",
+        ),
+        (
+            "missing",
+            "rm /hard/image/app/clash/clash-rs",
+            "fail clash-rs at /hard/image/app/clash/clash-rs: missing",
+        ),
+    ] {
+        let container = b
+            .buildah
+            .ok(&["from", "--quiet", "mb-build:t1"])
+            .stdout
+            .trim()
+            .to_string();
+        b.buildah
+            .ok(&["run", &container, "--", "sh", "-c", breakage]);
+        let image = format!("mb-build:broken-{name}");
+        b.buildah.ok(&["commit", "--quiet", &container, &image]);
+        b.buildah.ok(&["rm", &container]);
+        let mut args = check_image.clone();
+        args[1] = &image;
+        let broken = b.project.run(&args);
+        assert_eq!(broken.status, Some(1), "{name}: {}", broken.stdout);
+        assert!(
+            broken.stdout.contains(expected),
+            "{name}: {}",
+            broken.stdout
+        );
+        assert!(
+            broken
+                .stderr
+                .contains(&format!("image {image} does not match its lock")),
+            "{}",
+            broken.stderr
+        );
+    }
+    // --json for CI: one document with every result.
+    let mut args = check_image.clone();
+    args.push("--json");
+    let json = b.project.run(&args);
+    let doc: serde_json::Value = serde_json::from_str(json.stdout.trim()).expect("valid JSON");
+    assert_eq!(doc["failed"], 0);
+    assert!(
+        doc["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["check"] == "clash-rs at /hard/image/app/clash/clash-rs")
+    );
+
     // Upstream now serves different bytes under the locked URL: the build must fail and
     // say which artifact, the locked hash and what it got.
     let mut tampered = CLASH.to_vec();

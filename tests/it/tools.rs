@@ -501,13 +501,14 @@ tools.bun = {{ version = "latest", user = "peid" }}
     let build = buildah.bud(&out, &out.join("merged.Dockerfile"), "mb-tools:t1", &[]);
     assert!(build.success(), "the tools build must succeed");
     let log = build.combined();
+    // Each stage ends with its self-check: stage 1 checks uv, stage 2 everything.
     for line in [
-        "ok   uv 0.12.5 (peid)",
-        "ok   node 22.11.0 (peid)",
-        "ok   pixi 0.77.0 (peid)",
-        "ok   bun 1.4.5 (peid)",
-        "1 checks, 1 ok",
-        "3 checks, 3 ok",
+        "ok   uv version for peid: 0.12.5",
+        "ok   node version for peid: 22.11.0",
+        "ok   pixi version for peid: 0.77.0",
+        "ok   bun version for peid: 1.4.5",
+        "3 checks, 2 ok, 1 skipped",
+        "6 checks, 5 ok, 1 skipped",
     ] {
         assert!(
             log.contains(line),
@@ -553,6 +554,34 @@ tools.bun = {{ version = "latest", user = "peid" }}
             check.stdout
         );
     }
+
+    // A tool at another version than locked: the self-check names it.
+    let container = buildah
+        .ok(&["from", "--quiet", "mb-tools:t1"])
+        .stdout
+        .trim()
+        .to_string();
+    buildah.ok(&["run", &container, "--", "sh", "-c", "cp -r /home/peid/.nvm/versions/node/v22.11.0 /home/peid/.nvm/versions/node/v22.10.0 && printf '#!/bin/sh\\necho v22.10.0\\n' > /home/peid/.nvm/versions/node/v22.10.0/bin/node && echo v22.10.0 > /home/peid/.nvm/alias/default"]);
+    let broken = buildah.run(&[
+        "run",
+        &container,
+        "--",
+        "/usr/local/bin/modelbench-self-check",
+    ]);
+    assert!(!broken.success());
+    assert!(
+        broken
+            .stdout
+            .contains("fail node version for peid: expected 22.11.0"),
+        "{}",
+        broken.stdout
+    );
+    assert!(
+        broken.stdout.contains("ok   uv version for peid: 0.12.5"),
+        "{}",
+        broken.stdout
+    );
+    buildah.ok(&["rm", &container]);
 
     // One changed byte in the node tarball (both URLs) fails the build, naming node.
     let mut tampered = up.node_tarball.clone();

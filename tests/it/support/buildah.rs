@@ -61,6 +61,15 @@ impl Buildah {
         cmd
     }
 
+    /// The global options that select this store (for commands run outside [`Buildah`]).
+    pub fn global_args(&self) -> Vec<String> {
+        vec![
+            format!("--root={}", self.root.display()),
+            format!("--runroot={}", self.runroot.display()),
+            "--storage-driver=vfs".to_string(),
+        ]
+    }
+
     /// Run `buildah <args>`; prints its output when it fails.
     pub fn run(&self, args: &[&str]) -> Output {
         let mut cmd = self.command();

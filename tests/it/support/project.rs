@@ -63,6 +63,8 @@ impl Project {
         cmd.current_dir(self.dir.path()).args(args);
         // Tests inject faults: keep the retry backoff short.
         cmd.env("MODELBENCH_RETRY_BASE_MS", "20");
+        // `check-image` may drive buildah: these machines only run its chroot isolation.
+        cmd.env("BUILDAH_ISOLATION", "chroot");
         cmd
     }
 

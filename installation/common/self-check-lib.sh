@@ -1,0 +1,161 @@
+#!/bin/sh
+# The image checks itself: the functions a generated self-check.sh calls, one line of
+# output per check and a summary ("41 checks, 41 ok"), or JSON with --json. Sourced, not
+# run. Options of the generated script:
+#
+#   --build   running as a build step: skip the GPU and the process environment (the
+#             builder's proxy args are set during RUN steps by design)
+#   --json    one JSON document instead of lines
+set -u
+
+selfcheck_total=0
+selfcheck_failed=0
+selfcheck_skipped=0
+selfcheck_build=0
+selfcheck_json=0
+selfcheck_items=""
+
+selfcheck_begin() {
+    for arg in "$@"; do
+        case $arg in
+            --build) selfcheck_build=1 ;;
+            --json) selfcheck_json=1 ;;
+            *)
+                echo "self-check: unknown option $arg" >&2
+                exit 2
+                ;;
+        esac
+    done
+}
+
+# json_string TEXT: TEXT as a JSON string (quotes, backslashes, tabs, newlines).
+json_string() {
+    tab=$(printf '\t')
+    printf '%s' "$1" |
+        sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e "s/$tab/\\\\t/g" |
+        awk 'BEGIN { ORS = ""; printf "%s", "\"" } NR > 1 { printf "%s", "\\n" } { print } END { printf "%s", "\"" }'
+}
+
+# selfcheck_platform: the OCI platform of the running image.
+selfcheck_platform() {
+    case $(uname -m) in
+        x86_64 | amd64) echo linux/amd64 ;;
+        aarch64 | arm64) echo linux/arm64 ;;
+        *) echo "linux/$(uname -m)" ;;
+    esac
+}
+
+# report STATUS NAME DETAIL
+report() {
+    selfcheck_total=$((selfcheck_total + 1))
+    case $1 in
+        fail) selfcheck_failed=$((selfcheck_failed + 1)) ;;
+        skip) selfcheck_skipped=$((selfcheck_skipped + 1)) ;;
+    esac
+    if [ "$selfcheck_json" = 1 ]; then
+        item="{\"check\":$(json_string "$2"),\"status\":\"$1\",\"detail\":$(json_string "$3")}"
+        selfcheck_items="${selfcheck_items:+$selfcheck_items,}$item"
+    else
+        printf '%-4s %s: %s\n' "$1" "$2" "$3"
+    fi
+}
+
+as_user() {
+    # A login shell of the user, as `runuser -l USER -c 'bash -lc "CMD"'` gives.
+    if command -v runuser >/dev/null 2>&1; then
+        runuser -l "$1" -c "bash -lc '$2'" 2>&1
+    else
+        su -l "$1" -c "bash -lc '$2'" 2>&1
+    fi
+}
+
+# check_version USER TOOL EXPECTED CMD: CMD prints EXPECTED as a whole version.
+check_version() {
+    out=$(as_user "$1" "$4")
+    case " $out " in
+        *[!0-9.]"$3"[!0-9.]*) report ok "$2 version for $1" "$3" ;;
+        *) report fail "$2 version for $1" "expected $3, \`$4\` printed: $out" ;;
+    esac
+}
+
+# check_file NAME PATH SHA256: a locked file is at its path with its locked hash.
+check_file() {
+    if [ ! -f "$2" ]; then
+        report fail "$1 at $2" "missing"
+        return
+    fi
+    actual=$(sha256sum "$2" | cut -d ' ' -f1)
+    if [ "$actual" = "$3" ]; then
+        report ok "$1 at $2" "sha256:$3"
+    else
+        report fail "$1 at $2" "expected sha256:$3, got sha256:$actual"
+    fi
+}
+
+# check_no_proxy: no proxy setting persisted in the image.
+check_no_proxy() {
+    found=""
+    for file in /etc/environment /etc/profile /etc/bash.bashrc /etc/apt/apt.conf /etc/apt/apt.conf.d/*; do
+        [ -f "$file" ] || continue
+        if grep -Eiq '(https?|ftp|all)_proxy|Acquire::https?::Proxy' "$file"; then
+            found="$found $file"
+        fi
+    done
+    if [ -n "$found" ]; then
+        report fail "no proxy baked in" "proxy settings in:$found"
+    else
+        report ok "no proxy baked in" "/etc/environment and apt config are clean"
+    fi
+    if [ "$selfcheck_build" = 1 ]; then
+        report skip "no proxy in the environment" "build step: the builder's proxy args are set by design"
+    elif env | grep -Eiq '^(https?|ftp|all)_proxy='; then
+        report fail "no proxy in the environment" "$(env | grep -Ei '^(https?|ftp|all)_proxy=' | cut -d= -f1 | tr '\n' ' ')"
+    else
+        report ok "no proxy in the environment" "no *_proxy variable"
+    fi
+}
+
+# check_apt_mirror URL: apt sources point at the mirror.
+check_apt_mirror() {
+    if grep -rqsF "$1" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        report ok "apt mirror" "$1"
+    else
+        report fail "apt mirror" "no apt source uses $1"
+    fi
+}
+
+# check_python_import MODULE
+check_python_import() {
+    if out=$(python3 -c "import $1" 2>&1); then
+        report ok "python import $1" "imports"
+    else
+        report fail "python import $1" "$out"
+    fi
+}
+
+# check_gpu: nvidia-smi runs when a GPU is there; no GPU is a skip, not a failure.
+check_gpu() {
+    if [ "$selfcheck_build" = 1 ]; then
+        report skip "gpu" "build step"
+    elif ! command -v nvidia-smi >/dev/null 2>&1; then
+        report skip "gpu" "no nvidia-smi (run with --gpus all to check the GPU)"
+    elif out=$(nvidia-smi -L 2>&1); then
+        report ok "gpu" "$(printf '%s' "$out" | head -n 1)"
+    else
+        report skip "gpu" "no GPU visible: $(printf '%s' "$out" | head -n 1)"
+    fi
+}
+
+selfcheck_end() {
+    passed=$((selfcheck_total - selfcheck_failed - selfcheck_skipped))
+    if [ "$selfcheck_json" = 1 ]; then
+        printf '{"checks":%s,"ok":%s,"failed":%s,"skipped":%s,"results":[%s]}\n' \
+            "$selfcheck_total" "$passed" "$selfcheck_failed" "$selfcheck_skipped" "$selfcheck_items"
+    else
+        summary="$selfcheck_total checks, $passed ok"
+        [ "$selfcheck_failed" -gt 0 ] && summary="$summary, $selfcheck_failed failed"
+        [ "$selfcheck_skipped" -gt 0 ] && summary="$summary, $selfcheck_skipped skipped"
+        echo "$summary"
+    fi
+    [ "$selfcheck_failed" -eq 0 ]
+}
