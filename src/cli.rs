@@ -9,7 +9,6 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::emit::{self, EmitInputs};
 use crate::lock::Lock;
-use crate::net::Client;
 use crate::resolve::{self, Change, UpdatePolicy};
 use crate::sources::Sources;
 use crate::spec::LoadedSpec;
@@ -33,8 +32,24 @@ pub enum Command {
     Lock(LockArgs),
     /// Write the build context (Dockerfiles, compose file, scripts) from spec and lock, offline.
     Emit(EmitArgs),
+    /// Move pins forward under the spec's [bump] policy; with --pr, one pull request per group.
+    Bump(crate::bump::BumpArgs),
+    /// Compare two locks: one row per changed artifact and platform (markdown or JSON).
+    Diff(crate::bump::DiffArgs),
+    /// Explain why an artifact or closure member is in the lock: its spec entry and dependency paths.
+    Why(crate::why::WhyArgs),
+    /// Write a CycloneDX 1.5 or SPDX 2.3 SBOM (JSON) of everything the lock pins.
+    Sbom(crate::sbom::SbomArgs),
+    /// Convert a PeiDocker user_config.yml into a modelbench spec.
+    ImportPei(crate::import_pei::ImportPeiArgs),
+    /// Print a shell completion script.
+    Completions(crate::completions::CompletionsArgs),
+    /// Print the man page (roff), or write one page per command with --dir.
+    Man(crate::completions::ManArgs),
     /// Run a built image's self-check and look for a proxy or password in its ENV and history.
     CheckImage(crate::check_image::CheckImageArgs),
+    /// Check that every locked URL still serves the locked bytes (for a scheduled CI job).
+    Verify(crate::verify::VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -48,10 +63,10 @@ pub struct SpecArgs {
 }
 
 impl SpecArgs {
-    fn lock_path(&self, spec: &LoadedSpec) -> PathBuf {
+    pub(crate) fn lock_path(&self, spec: &LoadedSpec) -> PathBuf {
         self.lock
             .clone()
-            .unwrap_or_else(|| Path::new("lock").join(&spec.name).join("bench.lock"))
+            .unwrap_or_else(|| spec.default_lock_path())
     }
 }
 
@@ -90,6 +105,18 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Lock(args) => lock(args),
         Command::Emit(args) => emit_command(args),
         Command::CheckImage(args) => crate::check_image::run(args),
+        Command::Bump(args) => crate::bump::run_bump(args),
+        Command::Diff(args) => crate::bump::run_diff(args),
+        Command::Why(args) => crate::why::run(args),
+        Command::Sbom(args) => crate::sbom::run(args),
+        Command::ImportPei(args) => crate::import_pei::run(args),
+        Command::Completions(args) => {
+            crate::completions::completions(&args, &mut <Cli as clap::CommandFactory>::command())
+        }
+        Command::Man(args) => {
+            crate::completions::man(&args, &mut <Cli as clap::CommandFactory>::command())
+        }
+        Command::Verify(args) => crate::verify::run(args),
     }
 }
 
@@ -102,12 +129,11 @@ fn lock(args: LockArgs) -> Result<()> {
     let lock_path = args.spec.lock_path(&spec);
     let existing = Lock::read(&lock_path)?;
     let plan = resolve::plan(&spec.spec);
-    if !plan.pending.is_empty() {
-        let parts: Vec<String> = plan.pending.iter().map(ToString::to_string).collect();
+    if let Some(pending) = plan.pending_summary() {
         bail!(
             "{}: not resolvable yet: {}; these parts of the spec are parsed and validated, but this version of modelbench cannot lock them",
             spec.path.display(),
-            parts.join(", ")
+            pending
         );
     }
     let policy = match &args.update {
@@ -182,18 +208,12 @@ fn lock(args: LockArgs) -> Result<()> {
         Some(path) => Sources::load(path)?,
         None => Sources::default(),
     };
-    let ctx = resolve::Context {
-        client: Client::new(args.offline, sources.insecure_hosts()),
+    let ctx = resolve::Context::new(
+        &spec.spec,
         sources,
-        platforms: spec
-            .spec
-            .image
-            .platform_names()
-            .iter()
-            .map(|p| crate::platform::Platform::parse(p).expect("validated"))
-            .collect(),
-        github_token: std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()),
-    };
+        args.offline,
+        std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()),
+    );
     if !todo.is_empty() {
         status("Resolving", format!("{} artifact(s)", todo.len()));
     }

@@ -4,14 +4,19 @@
 //! [`resolve`] into a deterministic lock ([`lock`]); [`emit`] turns spec + lock into a
 //! build context that fetches exactly the locked bytes and fails closed.
 
+pub mod bump;
 pub mod check_image;
 pub mod cli;
+pub mod completions;
 pub mod emit;
 pub mod image_ref;
+pub mod import_pei;
 pub mod lock;
 pub mod net;
 pub mod platform;
 pub mod resolve;
+pub mod sbom;
 pub mod sources;
 pub mod spec;
 pub mod tools;
+pub mod why;

@@ -12,7 +12,7 @@ fn q(text: &str) -> String {
     serde_json::to_string(text).expect("strings serialize")
 }
 
-pub(super) fn compose(spec: &LoadedSpec) -> String {
+pub(super) fn compose(spec: &LoadedSpec, source_date_epoch: i64) -> String {
     let s = &spec.spec;
     let mut out = String::new();
     let _ = writeln!(
@@ -24,24 +24,23 @@ pub(super) fn compose(spec: &LoadedSpec) -> String {
     out.push_str("services:\n");
     let stage_1_image = format!("{}:{}", s.image.name, s.image.stage_1_tag());
     let final_image = format!("{}:{}", s.image.name, s.image.tag);
-    service(
-        &mut out,
-        spec,
-        "stage-1",
-        &stage_1_image,
-        "stage-1.Dockerfile",
-        None,
-        &s.stage_1,
-    );
-    service(
-        &mut out,
-        spec,
-        "stage-2",
-        &final_image,
-        "stage-2.Dockerfile",
-        Some(&stage_1_image),
-        &s.stage_2,
-    );
+    let epoch = source_date_epoch.to_string();
+    let stage_1 = Service {
+        name: "stage-1",
+        image: &stage_1_image,
+        dockerfile: "stage-1.Dockerfile",
+        base: None,
+        stage: &s.stage_1,
+    };
+    service(&mut out, spec, &stage_1, &epoch);
+    let stage_2 = Service {
+        name: "stage-2",
+        image: &final_image,
+        dockerfile: "stage-2.Dockerfile",
+        base: Some(&stage_1_image),
+        stage: &s.stage_2,
+    };
+    service(&mut out, spec, &stage_2, &epoch);
     // `docker compose run --rm self-check [--json]`: the image checks itself against the lock.
     let _ = writeln!(
         out,
@@ -70,16 +69,25 @@ pub(super) fn compose(spec: &LoadedSpec) -> String {
     out
 }
 
-fn service(
-    out: &mut String,
-    spec: &LoadedSpec,
-    name: &str,
-    image: &str,
-    dockerfile: &str,
-    base: Option<&str>,
-    stage: &Stage,
-) {
+/// One stage as a compose service.
+struct Service<'a> {
+    name: &'a str,
+    image: &'a str,
+    dockerfile: &'a str,
+    /// The image this stage builds on (stage 2: stage 1's tag).
+    base: Option<&'a str>,
+    stage: &'a Stage,
+}
+
+fn service(out: &mut String, spec: &LoadedSpec, service: &Service, source_date_epoch: &str) {
     let s = &spec.spec;
+    let Service {
+        name,
+        image,
+        dockerfile,
+        base,
+        stage,
+    } = *service;
     let _ = writeln!(out, "  {name}:");
     let _ = writeln!(out, "    image: {}", q(image));
     out.push_str("    build:\n      context: .\n");
@@ -89,7 +97,11 @@ fn service(
     for platform in &platforms {
         let _ = writeln!(out, "        - {}", q(platform));
     }
-    let mut args = Vec::new();
+    // Timestamps from the lock, not the clock (BuildKit reads SOURCE_DATE_EPOCH).
+    let mut args = vec![(
+        "SOURCE_DATE_EPOCH".to_string(),
+        source_date_epoch.to_string(),
+    )];
     if let Some(base) = base {
         args.push(("BASE_IMAGE".to_string(), base.to_string()));
     }

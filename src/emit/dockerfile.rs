@@ -11,6 +11,11 @@ use crate::lock::Lock;
 use crate::spec::{LoadedSpec, Stage, mirror_urls};
 
 const INSTALL: &str = "/modelbench/installation";
+/// The parser directive, then hadolint's one exception: consecutive `RUN`s are deliberate
+/// (one per locked artifact or tool, each verified, cached and reported on its own).
+const PREAMBLE: &str = "# syntax=docker/dockerfile:1\n\
+                        # One RUN per locked artifact or tool: each is verified and cached on its own.\n\
+                        # hadolint global ignore=DL3059\n";
 
 pub(super) struct Context<'a> {
     spec: &'a LoadedSpec,
@@ -31,12 +36,14 @@ impl<'a> Context<'a> {
              # and the build fails if any byte differs.\n\
              #   lock: {} (sha256:{})\n\
              #   spec: {spec_path} (normalized {})\n\
-             # Re-check both: modelbench lock --check {spec_path} --lock {} && modelbench emit --locked {spec_path} --lock {}\n",
+             # Re-check both: modelbench lock --check {spec_path} --lock {} && modelbench emit --locked {spec_path} --lock {}\n\
+             # Reproducible: build with SOURCE_DATE_EPOCH={} (the lock's newest release date), as build.sh does.\n",
             inputs.lock_path,
             sha256_hex(inputs.lock_bytes),
             spec.hash,
             inputs.lock_path,
             inputs.lock_path,
+            lock.source_date_epoch(),
         );
         Context {
             spec,
@@ -48,7 +55,7 @@ impl<'a> Context<'a> {
     }
 
     pub fn stage_1_file(&self) -> String {
-        let mut out = String::from("# syntax=docker/dockerfile:1\n");
+        let mut out = String::from(PREAMBLE);
         out.push_str(&self.header);
         let _ = writeln!(out, "\n# base: {} (pinned by digest)", self.base_tag);
         let _ = writeln!(out, "FROM {}", self.base_image);
@@ -58,7 +65,7 @@ impl<'a> Context<'a> {
 
     pub fn stage_2_file(&self) -> String {
         let image = &self.spec.spec.image;
-        let mut out = String::from("# syntax=docker/dockerfile:1\n");
+        let mut out = String::from(PREAMBLE);
         out.push_str(&self.header);
         let _ = writeln!(
             out,
@@ -72,7 +79,7 @@ impl<'a> Context<'a> {
     }
 
     pub fn merged_file(&self) -> String {
-        let mut out = String::from("# syntax=docker/dockerfile:1\n");
+        let mut out = String::from(PREAMBLE);
         out.push_str(&self.header);
         let _ = writeln!(out, "\n# base: {} (pinned by digest)", self.base_tag);
         let _ = writeln!(out, "FROM {} AS stage-1", self.base_image);

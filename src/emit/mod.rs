@@ -3,6 +3,7 @@
 //! same bytes. Every download in the emitted build goes through
 //! `installation/common/modelbench-fetch.sh`, which checks the locked hash before use.
 
+mod bake;
 mod compose;
 mod dockerfile;
 mod scripts;
@@ -77,6 +78,9 @@ pub struct EmittedFile {
 pub struct Emitted {
     pub files: BTreeMap<String, EmittedFile>,
     pub warnings: Vec<String>,
+    /// Modification time of every written file: the lock's SOURCE_DATE_EPOCH, so `COPY`
+    /// layers do not depend on when emit ran.
+    pub mtime: i64,
 }
 
 impl Emitted {
@@ -112,6 +116,13 @@ impl Emitted {
                 std::fs::create_dir_all(dir).map_err(io(dir))?;
             }
             std::fs::write(&path, &file.bytes).map_err(io(&path))?;
+            let mtime =
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(self.mtime.max(0) as u64);
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(mtime))
+                .map_err(io(&path))?;
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
@@ -145,7 +156,10 @@ pub(crate) struct Placement {
 }
 
 pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitted, EmitError> {
-    let mut emitted = Emitted::default();
+    let mut emitted = Emitted {
+        mtime: lock.source_date_epoch(),
+        ..Emitted::default()
+    };
     check_lock(spec, lock, inputs, &mut emitted)?;
     let context = dockerfile::Context::new(spec, lock, inputs);
 
@@ -188,8 +202,17 @@ pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitt
     emitted.add("stage-1.Dockerfile", context.stage_1_file(), false);
     emitted.add("stage-2.Dockerfile", context.stage_2_file(), false);
     emitted.add("merged.Dockerfile", context.merged_file(), false);
-    emitted.add("docker-compose.yml", compose::compose(spec), false);
-    for (path, text) in scripts::build_scripts(spec) {
+    emitted.add(
+        "docker-compose.yml",
+        compose::compose(spec, lock.source_date_epoch()),
+        false,
+    );
+    emitted.add(
+        "docker-bake.hcl",
+        bake::bake(spec, lock.source_date_epoch()),
+        false,
+    );
+    for (path, text) in scripts::build_scripts(spec, lock.source_date_epoch()) {
         emitted.add(&path, text, true);
     }
     Ok(emitted)
@@ -234,9 +257,8 @@ fn check_lock(
     emitted: &mut Emitted,
 ) -> Result<(), EmitError> {
     let plan = resolve::plan(&spec.spec);
-    if !plan.pending.is_empty() {
-        let parts: Vec<String> = plan.pending.iter().map(ToString::to_string).collect();
-        return Err(EmitError::Pending(parts.join(", ")));
+    if let Some(pending) = plan.pending_summary() {
+        return Err(EmitError::Pending(pending));
     }
     for request in &plan.requests {
         let Some(pinned) = lock.find(request.kind.as_str(), &request.name) else {

@@ -183,7 +183,7 @@ pub(super) fn links_tsv(spec: &LoadedSpec) -> String {
 }
 
 /// `build.sh` (both stages), `build-merged.sh` and `run.sh`, for docker or buildah.
-pub(super) fn build_scripts(spec: &LoadedSpec) -> Vec<(String, String)> {
+pub(super) fn build_scripts(spec: &LoadedSpec, source_date_epoch: i64) -> Vec<(String, String)> {
     let s = &spec.spec;
     let stage_1 = format!("{}:{}", s.image.name, s.image.stage_1_tag());
     let final_image = format!("{}:{}", s.image.name, s.image.tag);
@@ -201,11 +201,16 @@ pub(super) fn build_scripts(spec: &LoadedSpec) -> Vec<(String, String)> {
 set -eu
 cd "$(dirname "$0")"
 
+# Timestamps come from the lock (its newest release date), never the clock, so two
+# builds of one lock give the same image.
+SOURCE_DATE_EPOCH=${{SOURCE_DATE_EPOCH:-{source_date_epoch}}}
+export SOURCE_DATE_EPOCH
+
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
-    build() {{ docker build "$@"; }}
+    build() {{ docker build --build-arg "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH" "$@"; }}
     hosts="--add-host=host.docker.internal:host-gateway"
 elif command -v buildah >/dev/null 2>&1; then
-    build() {{ buildah bud --layers "$@"; }}
+    build() {{ buildah bud --layers --timestamp "$SOURCE_DATE_EPOCH" "$@"; }}
     hosts=""
 else
     echo "build: neither a docker daemon nor buildah is available" >&2
@@ -220,6 +225,7 @@ if [ -n "$proxy" ] && [ -z "${{MODELBENCH_NO_PROXY:-}}" ]; then
 fi
 "#,
         spec = spec.path.display(),
+        source_date_epoch = source_date_epoch,
         proxy_note = if proxy.is_empty() {
             "none in this spec".to_string()
         } else {

@@ -174,6 +174,18 @@ impl Lock {
         }
     }
 
+    /// `SOURCE_DATE_EPOCH` for builds from this lock: the newest upstream release date it
+    /// records (midnight UTC for date-only values), or 0. From the lock, never the clock,
+    /// so two builds of one lock get the same timestamps.
+    pub fn source_date_epoch(&self) -> i64 {
+        self.artifacts
+            .iter()
+            .filter_map(|a| a.published.as_deref())
+            .filter_map(epoch_of_date)
+            .max()
+            .unwrap_or(0)
+    }
+
     pub fn find(&self, kind: &str, name: &str) -> Option<&Artifact> {
         self.artifacts
             .iter()
@@ -283,6 +295,41 @@ impl Lock {
     }
 }
 
+/// Seconds since the epoch of `YYYY-MM-DD` or an RFC 3339 UTC time
+/// (`YYYY-MM-DDTHH:MM:SS[.fff]Z`); `None` for anything else.
+pub fn epoch_of_date(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    if bytes.len() < 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let seconds = if bytes.len() >= 19 && (bytes[10] == b'T' || bytes[10] == b' ') {
+        number(11..13)? * 3600 + number(14..16)? * 60 + number(17..19)?
+    } else if bytes.len() == 10 {
+        0
+    } else {
+        return None;
+    };
+    // Days from 1970-01-01 to the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + seconds)
+}
+
 /// Write a file through a temp file in the same directory and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
@@ -295,4 +342,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.as_file().sync_all()?;
     file.persist(path).map_err(|err| err.error)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::epoch_of_date;
+
+    #[test]
+    fn dates_to_epoch_seconds() {
+        assert_eq!(epoch_of_date("1970-01-01"), Some(0));
+        assert_eq!(epoch_of_date("2026-07-23T10:00:00Z"), Some(1_784_800_800));
+        assert_eq!(epoch_of_date("2000-03-01"), Some(951_868_800));
+        assert_eq!(epoch_of_date("2026-13-01"), None);
+        assert_eq!(epoch_of_date("soon"), None);
+    }
 }

@@ -259,6 +259,7 @@ impl Client {
                 },
                 Err(Retry::Fatal(err)) => return Err(err),
                 Err(Retry::Transient(message)) => (None, message),
+                Err(Retry::After(duration, message)) => (Some(duration), message),
             };
             if attempt >= ATTEMPTS {
                 return Err(NetError::Transport {
@@ -372,13 +373,27 @@ impl Client {
                     });
                 }
                 Err(Retry::Fatal(err)) => return Err(err),
-                Err(Retry::Transient(message)) if attempt >= ATTEMPTS => {
+                Err(Retry::Transient(message) | Retry::After(_, message))
+                    if attempt >= ATTEMPTS =>
+                {
                     return Err(NetError::Transport {
                         url: redact(url),
                         attempts: attempt,
                         message,
                     });
                 }
+                Err(Retry::After(duration, _)) if duration > LONGEST_WAIT => {
+                    return Err(NetError::RateLimited {
+                        url: redact(url),
+                        message: format!(
+                            "asked to wait {} s (longer than {} s); retry later",
+                            duration.as_secs(),
+                            LONGEST_WAIT.as_secs()
+                        ),
+                    });
+                }
+                // The server said how long: a download honours `Retry-After` as a document does.
+                Err(Retry::After(duration, _)) => tokio::time::sleep(duration).await,
                 Err(Retry::Transient(_)) => tokio::time::sleep(self.backoff(attempt)).await,
             }
         }
@@ -411,7 +426,8 @@ impl Client {
             };
             return match retry_wait(&fetched) {
                 Wait::No => Err(Retry::Fatal(status_error(&fetched))),
-                _ => Err(Retry::Transient(format!("answered {status}"))),
+                Wait::Backoff => Err(Retry::Transient(format!("answered {status}"))),
+                Wait::For(duration) => Err(Retry::After(duration, format!("answered {status}"))),
             };
         }
         let announced = response.content_length();
@@ -442,6 +458,8 @@ impl Client {
 
 enum Retry {
     Transient(String),
+    /// Transient, and the server named the wait (`Retry-After`, a rate-limit reset).
+    After(Duration, String),
     Fatal(NetError),
 }
 
@@ -470,7 +488,8 @@ fn retry_wait(fetched: &Fetched) -> Wait {
             Duration::from_secs(reset.saturating_sub(now) + 1)
         });
     match status {
-        429 | 403 if retry_after.or(rate_reset).is_some() => {
+        // RFC 9110 §10.2.3: `Retry-After` also comes with 503 (maintenance, overload).
+        429 | 403 | 503 if retry_after.or(rate_reset).is_some() => {
             Wait::For(retry_after.or(rate_reset).unwrap())
         }
         429 | 500 | 502 | 503 | 504 => Wait::Backoff,

@@ -40,6 +40,29 @@ pub struct Context {
     pub github_token: Option<String>,
 }
 
+impl Context {
+    /// The context for resolving `spec`: one client (offline or not, http allowed only
+    /// where the sources file names it), the spec's platforms, `GITHUB_TOKEN` if set.
+    pub fn new(
+        spec: &crate::spec::Spec,
+        sources: Sources,
+        offline: bool,
+        github_token: Option<String>,
+    ) -> Context {
+        Context {
+            client: Client::new(offline, sources.insecure_hosts()),
+            sources,
+            platforms: spec
+                .image
+                .platform_names()
+                .iter()
+                .map(|p| Platform::parse(p).expect("validated with the spec"))
+                .collect(),
+            github_token,
+        }
+    }
+}
+
 /// What went wrong resolving one artifact.
 #[derive(Debug, thiserror::Error)]
 pub enum Problem {
@@ -161,6 +184,19 @@ impl fmt::Display for Pending {
 pub struct Plan {
     pub requests: Vec<Request>,
     pub pending: Vec<Pending>,
+}
+
+impl Plan {
+    /// `apt (23 packages), npm (2 tools)`: the parts no resolver handles yet, or `None`.
+    pub fn pending_summary(&self) -> Option<String> {
+        (!self.pending.is_empty()).then(|| {
+            self.pending
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
 }
 
 /// Turn a spec into requests, and list what cannot be resolved yet.

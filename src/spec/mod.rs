@@ -54,6 +54,11 @@ pub struct LoadedSpec {
 }
 
 impl LoadedSpec {
+    /// `lock/<spec name>/bench.lock`, where every command looks unless told `--lock`.
+    pub fn default_lock_path(&self) -> PathBuf {
+        Path::new("lock").join(&self.name).join("bench.lock")
+    }
+
     pub fn load(path: &Path) -> Result<LoadedSpec, SpecError> {
         let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
             path: path.to_path_buf(),

@@ -27,6 +27,10 @@ pub struct Spec {
     pub stage_2: Stage,
     #[serde(default)]
     pub checks: Checks,
+    /// How `modelbench bump` may move pins (groups, cooldowns, majors, frozen). Not part
+    /// of the normalized spec: a policy change does not make the lock stale.
+    #[serde(default, skip_serializing)]
+    pub bump: Option<crate::bump::policy::BumpPolicy>,
 }
 
 /// What the image's self-check verifies beyond the lock.

@@ -3,9 +3,12 @@
 mod support;
 
 mod build;
+mod bump;
 mod emit;
+mod hermetic;
 mod lock;
 mod peer_docker_reference;
 mod spec;
 mod tools;
+mod ux;
 mod world_selftest;

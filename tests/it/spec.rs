@@ -153,6 +153,10 @@ fn spec_shipped_seed_parses_and_names_every_pending_part() {
             output.stderr
         );
     }
-    assert!(!output.stderr.contains("tools ("), "the tools resolve now: {}", output.stderr);
+    assert!(
+        !output.stderr.contains("tools ("),
+        "the tools resolve now: {}",
+        output.stderr
+    );
     assert!(!project.path("bench.lock").exists());
 }

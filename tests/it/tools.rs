@@ -60,15 +60,15 @@ fn version_script(text: &str) -> String {
 /// The fixture nvm.sh: what login shells rely on — switch to the `default` alias.
 const NVM_SH: &str = "# fixture nvm.sh\nif [ -f \"$NVM_DIR/alias/default\" ]; then\n  PATH=\"$NVM_DIR/versions/node/$(cat \"$NVM_DIR/alias/default\")/bin:$PATH\"\n  export PATH\nfi\n";
 
-struct Upstreams {
-    world: World,
-    node_tarball: Vec<u8>,
+pub(crate) struct Upstreams {
+    pub world: World,
+    pub node_tarball: Vec<u8>,
 }
 
 /// nodejs dist (index.json, SHASUMS256.txt, tarballs; also under a mirror path), and
 /// GitHub releases for nvm (raw nvm.sh), uv (.sha256 sidecar), pixi (API digest) and bun
 /// (SHASUMS256.txt).
-fn upstreams() -> Upstreams {
+pub(crate) fn upstreams() -> Upstreams {
     let world = World::start();
     let index = json!([
         {"version": "v23.3.0", "date": "2026-11-01", "files": ["linux-arm64", "linux-x64", "src"], "lts": false, "security": false},
@@ -179,7 +179,7 @@ fn upstreams() -> Upstreams {
     }
 }
 
-fn sources(project: &Project, world: &World, registry_host: Option<&str>) {
+pub(crate) fn sources(project: &Project, world: &World, registry_host: Option<&str>) {
     let mut text = format!(
         "[upstream]\ngithub-api = \"{}\"\ngithub-raw = \"{}\"\nnodejs = \"{}\"\n[registry]\n",
         world.github_api(),

@@ -1,0 +1,806 @@
+//! What changed between two locks, for a reviewer: one row per changed artifact and
+//! platform, a loud warning for every hash that moved without its version (an upstream
+//! republish), closures summarized with their full list folded away.
+//!
+//! [`diff`] is a pure function of the two locks and both renderings are deterministic
+//! (artifacts by kind and name, platforms and packages sorted, no clock), so a pull request
+//! body made from it only changes when the locks do.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::lock::{Artifact, Lock, Package, Pin};
+
+/// How one artifact, platform pin or closure member changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeKind {
+    Added,
+    Removed,
+    /// A new version (and with it new hashes).
+    Updated,
+    /// Same version, different bytes: upstream replaced what the version points to.
+    Republished,
+    /// Same version and bytes; something else moved (URLs, mirrors, the constraint).
+    Changed,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Added => "added",
+            ChangeKind::Removed => "removed",
+            ChangeKind::Updated => "updated",
+            ChangeKind::Republished => "republished",
+            ChangeKind::Changed => "changed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Summary {
+    pub added: usize,
+    pub removed: usize,
+    pub updated: usize,
+    pub republished: usize,
+    pub changed: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LockDiff {
+    pub summary: Summary,
+    pub artifacts: Vec<ArtifactDiff>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ArtifactDiff {
+    pub kind: String,
+    pub name: String,
+    pub change: ChangeKind,
+    pub old_version: Option<String>,
+    pub new_version: Option<String>,
+    pub old_requested: Option<String>,
+    pub new_requested: Option<String>,
+    /// Upstream release dates, as the lock records them.
+    pub old_published: Option<String>,
+    pub new_published: Option<String>,
+    /// OCI index digests.
+    pub old_digest: Option<String>,
+    pub new_digest: Option<String>,
+    pub link: Option<Link>,
+    pub platforms: Vec<PlatformDiff>,
+    pub closure: Option<ClosureDiff>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Link {
+    /// `compare` (a GitHub compare page) or `release`.
+    pub label: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PlatformDiff {
+    pub platform: String,
+    pub change: ChangeKind,
+    pub old_file: Option<String>,
+    pub new_file: Option<String>,
+    pub old_hash: Option<String>,
+    pub new_hash: Option<String>,
+    pub hash_changed: bool,
+    pub old_size: Option<u64>,
+    pub new_size: Option<u64>,
+    pub size_delta: Option<i64>,
+    pub urls_changed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ClosureDiff {
+    pub added: usize,
+    pub removed: usize,
+    /// New version or new bytes.
+    pub changed: usize,
+    /// Of `changed`: same version, new bytes.
+    pub republished: usize,
+    pub per_platform: Vec<ClosureCount>,
+    /// The members the spec asked for, where they changed.
+    pub requested: Vec<PackageDiff>,
+    /// Every member that changed.
+    pub packages: Vec<PackageDiff>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ClosureCount {
+    pub platform: String,
+    pub added: usize,
+    pub removed: usize,
+    pub changed: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PackageDiff {
+    pub platform: String,
+    pub name: String,
+    pub path: Option<String>,
+    pub change: ChangeKind,
+    pub old_version: Option<String>,
+    pub new_version: Option<String>,
+    pub old_hash: Option<String>,
+    pub new_hash: Option<String>,
+    pub requested: bool,
+}
+
+impl LockDiff {
+    pub fn is_empty(&self) -> bool {
+        self.artifacts.is_empty()
+    }
+
+    /// The artifacts whose hashes moved without their version.
+    pub fn republished(&self) -> impl Iterator<Item = &ArtifactDiff> {
+        self.artifacts.iter().filter(|a| a.is_republish())
+    }
+}
+
+impl ArtifactDiff {
+    /// Same version, new bytes somewhere (a pin, the OCI index, a closure member).
+    pub fn is_republish(&self) -> bool {
+        self.change == ChangeKind::Republished
+            || self
+                .closure
+                .as_ref()
+                .is_some_and(|closure| closure.republished > 0)
+    }
+}
+
+/// Compare two locks. `old` may be absent (everything is added).
+pub fn diff(old: Option<&Lock>, new: &Lock) -> LockDiff {
+    let empty = Vec::new();
+    let old_artifacts = old.map_or(&empty, |l| &l.artifacts);
+    let old_map: BTreeMap<_, _> = old_artifacts.iter().map(|a| (a.key(), a)).collect();
+    let new_map: BTreeMap<_, _> = new.artifacts.iter().map(|a| (a.key(), a)).collect();
+    let keys: BTreeSet<_> = old_map.keys().chain(new_map.keys()).cloned().collect();
+    let mut artifacts = Vec::new();
+    let mut summary = Summary::default();
+    for key in keys {
+        let old = old_map.get(&key).copied();
+        let new = new_map.get(&key).copied();
+        if let Some(d) = artifact_diff(old, new) {
+            match d.change {
+                ChangeKind::Added => summary.added += 1,
+                ChangeKind::Removed => summary.removed += 1,
+                ChangeKind::Updated => summary.updated += 1,
+                ChangeKind::Republished => summary.republished += 1,
+                ChangeKind::Changed if d.is_republish() => summary.republished += 1,
+                ChangeKind::Changed => summary.changed += 1,
+            }
+            artifacts.push(d);
+        }
+    }
+    LockDiff { summary, artifacts }
+}
+
+fn artifact_diff(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<ArtifactDiff> {
+    if old == new {
+        return None;
+    }
+    let either = new.or(old).expect("one side exists");
+    let same_version = matches!((old, new), (Some(o), Some(n)) if o.version == n.version);
+
+    let platform_keys: BTreeSet<&String> = old
+        .map(|a| a.platform.keys().collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(
+            new.map(|a| a.platform.keys().collect::<Vec<_>>())
+                .unwrap_or_default(),
+        )
+        .collect();
+    let mut platforms = Vec::new();
+    for platform in platform_keys {
+        let old_pin = old.and_then(|a| a.platform.get(platform));
+        let new_pin = new.and_then(|a| a.platform.get(platform));
+        if let Some(d) = platform_diff(platform, old_pin, new_pin, same_version) {
+            platforms.push(d);
+        }
+    }
+
+    let old_digest = old.and_then(|a| a.digest.clone());
+    let new_digest = new.and_then(|a| a.digest.clone());
+    let closure = if old.is_some_and(|a| !a.packages.is_empty())
+        || new.is_some_and(|a| !a.packages.is_empty())
+    {
+        Some(closure_diff(
+            old.map_or(&[][..], |a| &a.packages),
+            new.map_or(&[][..], |a| &a.packages),
+        ))
+    } else {
+        None
+    };
+
+    let change = match (old, new) {
+        (None, _) => ChangeKind::Added,
+        (_, None) => ChangeKind::Removed,
+        (Some(o), Some(n)) if o.version != n.version => ChangeKind::Updated,
+        _ => {
+            let digest_moved =
+                old_digest.is_some() && new_digest.is_some() && old_digest != new_digest;
+            if digest_moved
+                || platforms
+                    .iter()
+                    .any(|p| p.change == ChangeKind::Republished)
+            {
+                ChangeKind::Republished
+            } else {
+                ChangeKind::Changed
+            }
+        }
+    };
+
+    Some(ArtifactDiff {
+        kind: either.kind.clone(),
+        name: either.name.clone(),
+        change,
+        old_version: old.map(|a| a.version.clone()),
+        new_version: new.map(|a| a.version.clone()),
+        old_requested: old.map(|a| a.requested.clone()),
+        new_requested: new.map(|a| a.requested.clone()),
+        old_published: old.and_then(|a| a.published.clone()),
+        new_published: new.and_then(|a| a.published.clone()),
+        old_digest,
+        new_digest,
+        link: link(old, new),
+        platforms,
+        closure,
+    })
+}
+
+fn platform_diff(
+    platform: &str,
+    old: Option<&Pin>,
+    new: Option<&Pin>,
+    same_version: bool,
+) -> Option<PlatformDiff> {
+    if old == new {
+        return None;
+    }
+    let hash_changed = old.map(|p| &p.hash) != new.map(|p| &p.hash);
+    let change = match (old, new) {
+        (None, _) => ChangeKind::Added,
+        (_, None) => ChangeKind::Removed,
+        _ if hash_changed && same_version => ChangeKind::Republished,
+        _ if hash_changed => ChangeKind::Updated,
+        _ => ChangeKind::Changed,
+    };
+    let old_size = old.and_then(|p| p.size);
+    let new_size = new.and_then(|p| p.size);
+    let size_delta = match (old_size, new_size) {
+        (Some(a), Some(b)) => i64::try_from(b)
+            .ok()
+            .zip(i64::try_from(a).ok())
+            .map(|(b, a)| b - a),
+        _ => None,
+    };
+    Some(PlatformDiff {
+        platform: platform.to_string(),
+        change,
+        old_file: old.map(|p| p.file.clone()),
+        new_file: new.map(|p| p.file.clone()),
+        old_hash: old.map(|p| p.hash.to_string()),
+        new_hash: new.map(|p| p.hash.to_string()),
+        hash_changed,
+        old_size,
+        new_size,
+        size_delta,
+        urls_changed: matches!((old, new), (Some(o), Some(n)) if o.urls != n.urls),
+    })
+}
+
+type PackageKey = (String, String, String);
+
+fn package_key(p: &Package) -> PackageKey {
+    (
+        p.platform.clone(),
+        p.name.clone(),
+        p.path.clone().unwrap_or_default(),
+    )
+}
+
+fn closure_diff(old: &[Package], new: &[Package]) -> ClosureDiff {
+    let old_map: BTreeMap<PackageKey, &Package> = old.iter().map(|p| (package_key(p), p)).collect();
+    let new_map: BTreeMap<PackageKey, &Package> = new.iter().map(|p| (package_key(p), p)).collect();
+    let keys: BTreeSet<&PackageKey> = old_map.keys().chain(new_map.keys()).collect();
+    let mut packages = Vec::new();
+    let mut counts: BTreeMap<String, ClosureCount> = BTreeMap::new();
+    for key in keys {
+        let o = old_map.get(key).copied();
+        let n = new_map.get(key).copied();
+        let change = match (o, n) {
+            (None, Some(_)) => ChangeKind::Added,
+            (Some(_), None) => ChangeKind::Removed,
+            (Some(o), Some(n)) if o.version != n.version || o.build != n.build => {
+                ChangeKind::Updated
+            }
+            (Some(o), Some(n)) if o.hash != n.hash => ChangeKind::Republished,
+            _ => continue,
+        };
+        let count = counts.entry(key.0.clone()).or_insert_with(|| ClosureCount {
+            platform: key.0.clone(),
+            added: 0,
+            removed: 0,
+            changed: 0,
+        });
+        match change {
+            ChangeKind::Added => count.added += 1,
+            ChangeKind::Removed => count.removed += 1,
+            _ => count.changed += 1,
+        }
+        let version = |p: &Package| match &p.build {
+            Some(build) => format!("{}={build}", p.version),
+            None => p.version.clone(),
+        };
+        packages.push(PackageDiff {
+            platform: key.0.clone(),
+            name: key.1.clone(),
+            path: n.or(o).and_then(|p| p.path.clone()),
+            change,
+            old_version: o.map(version),
+            new_version: n.map(version),
+            old_hash: o.map(|p| p.hash.to_string()),
+            new_hash: n.map(|p| p.hash.to_string()),
+            requested: n.or(o).is_some_and(|p| p.requested),
+        });
+    }
+    let count = |kind: &[ChangeKind]| packages.iter().filter(|p| kind.contains(&p.change)).count();
+    ClosureDiff {
+        added: count(&[ChangeKind::Added]),
+        removed: count(&[ChangeKind::Removed]),
+        changed: count(&[ChangeKind::Updated, ChangeKind::Republished]),
+        republished: count(&[ChangeKind::Republished]),
+        per_platform: counts.into_values().collect(),
+        requested: packages.iter().filter(|p| p.requested).cloned().collect(),
+        packages,
+    }
+}
+
+/// A compare page for GitHub releases when both tags are known, else the release page.
+fn link(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Link> {
+    if let (Some(o), Some(n)) = (old, new)
+        && o.version != n.version
+        && let Some(repo) = n
+            .release_url
+            .as_deref()
+            .or(o.release_url.as_deref())
+            .and_then(github_repo_of_release)
+    {
+        return Some(Link {
+            label: "compare".into(),
+            url: format!(
+                "https://github.com/{repo}/compare/{}...{}",
+                o.version, n.version
+            ),
+        });
+    }
+    new.or(old)
+        .and_then(|a| a.release_url.clone())
+        .map(|url| Link {
+            label: "release".into(),
+            url,
+        })
+}
+
+/// `https://github.com/{owner}/{repo}/releases/tag/{tag}` → `owner/repo`.
+fn github_repo_of_release(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("https://github.com/")?;
+    let mut parts = rest.split('/');
+    let owner = parts.next().filter(|s| !s.is_empty())?;
+    let repo = parts.next().filter(|s| !s.is_empty())?;
+    (parts.next() == Some("releases")).then(|| format!("{owner}/{repo}"))
+}
+
+// ---- rendering ----
+
+/// Rendering choices for markdown.
+#[derive(Debug, Clone, Copy)]
+pub struct MarkdownOptions {
+    /// Include the folded full list of closure members.
+    pub full_lists: bool,
+    /// Heading level of the sections (`###` = 3).
+    pub heading: usize,
+}
+
+impl Default for MarkdownOptions {
+    fn default() -> Self {
+        MarkdownOptions {
+            full_lists: true,
+            heading: 3,
+        }
+    }
+}
+
+pub fn to_json(diff: &LockDiff) -> String {
+    let mut text = serde_json::to_string_pretty(diff).expect("a diff serializes");
+    text.push('\n');
+    text
+}
+
+pub fn to_markdown(diff: &LockDiff, options: MarkdownOptions) -> String {
+    let h = "#".repeat(options.heading.clamp(1, 5));
+    let mut out = String::new();
+    if diff.is_empty() {
+        out.push_str("No changes.\n");
+        return out;
+    }
+    let _ = writeln!(out, "{}\n", summary_line(diff));
+
+    let republished: Vec<&ArtifactDiff> = diff.republished().collect();
+    if !republished.is_empty() {
+        out.push_str("> [!WARNING]\n");
+        out.push_str("> **Same version, new bytes: upstream republished.** These kept their version but their hashes changed. Find out why before merging:\n");
+        for a in &republished {
+            let _ = writeln!(out, "> - {}", republish_note(a));
+        }
+        out.push('\n');
+    }
+
+    out.push_str("| Artifact | Kind | Platform | Version | Hash | Size | Released | Link |\n");
+    out.push_str("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for a in &diff.artifacts {
+        let version = version_cell(a);
+        let released = a
+            .new_published
+            .as_deref()
+            .or(a.old_published.as_deref())
+            .map(date_of)
+            .unwrap_or("—");
+        let link = a
+            .link
+            .as_ref()
+            .map(|l| format!("[{}]({})", l.label, l.url))
+            .unwrap_or_else(|| "—".into());
+        let mut rows: Vec<(String, String, String)> = a
+            .platforms
+            .iter()
+            .map(|p| (p.platform.clone(), hash_cell(p), size_cell(p)))
+            .collect();
+        if let Some(closure) = &a.closure {
+            for count in &closure.per_platform {
+                rows.push((
+                    count.platform.clone(),
+                    format!(
+                        "closure: +{} −{} ~{}",
+                        count.added, count.removed, count.changed
+                    ),
+                    "—".into(),
+                ));
+            }
+        }
+        if let (Some(old), Some(new)) = (&a.old_digest, &a.new_digest)
+            && old != new
+        {
+            let warn = if a.old_version == a.new_version {
+                "⚠️ "
+            } else {
+                ""
+            };
+            rows.insert(
+                0,
+                (
+                    "(index)".into(),
+                    format!("{warn}{} → {}", short_hash(old), short_hash(new)),
+                    "—".into(),
+                ),
+            );
+        }
+        if rows.is_empty() {
+            rows.push(("—".into(), "unchanged".into(), "—".into()));
+        }
+        for (platform, hash, size) in rows {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                cell(&a.name),
+                cell(&a.kind),
+                cell(&platform),
+                version,
+                hash,
+                size,
+                released,
+                link
+            );
+        }
+    }
+
+    let closures: Vec<&ArtifactDiff> = diff
+        .artifacts
+        .iter()
+        .filter(|a| a.closure.is_some())
+        .collect();
+    if !closures.is_empty() {
+        let _ = writeln!(out, "\n{h} Closures");
+        for a in closures {
+            let closure = a.closure.as_ref().expect("filtered");
+            let _ = writeln!(
+                out,
+                "\n**{} `{}`**: {} added, {} removed, {} changed{}",
+                cell(&a.kind),
+                a.name,
+                closure.added,
+                closure.removed,
+                closure.changed,
+                if closure.republished > 0 {
+                    format!(
+                        " (⚠️ {} republished: same version, new bytes)",
+                        closure.republished
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            if !closure.requested.is_empty() {
+                let listed: Vec<String> = closure
+                    .requested
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "`{}` {} ({})",
+                            p.name,
+                            version_change(p.old_version.as_deref(), p.new_version.as_deref()),
+                            p.platform
+                        )
+                    })
+                    .collect();
+                let _ = writeln!(out, "\nRequested: {}", listed.join(", "));
+            }
+            if options.full_lists && !closure.packages.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "\n<details><summary>All {} member changes</summary>\n",
+                    closure.packages.len()
+                );
+                out.push_str("| Package | Platform | Change | Version | Hash |\n");
+                out.push_str("| --- | --- | --- | --- | --- |\n");
+                for p in &closure.packages {
+                    let name = match &p.path {
+                        Some(path) if !path.is_empty() => {
+                            format!("{} (`{}`)", cell(&p.name), cell(path))
+                        }
+                        _ => cell(&p.name),
+                    };
+                    let hash = match (&p.old_hash, &p.new_hash) {
+                        (Some(o), Some(n)) if o == n => "unchanged".to_string(),
+                        (o, n) => format!(
+                            "{}{} → {}",
+                            if p.change == ChangeKind::Republished {
+                                "⚠️ "
+                            } else {
+                                ""
+                            },
+                            o.as_deref().map(short_hash).unwrap_or_else(|| "—".into()),
+                            n.as_deref().map(short_hash).unwrap_or_else(|| "—".into())
+                        ),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "| {name} | {} | {} | {} | {hash} |",
+                        cell(&p.platform),
+                        p.change.as_str(),
+                        version_change(p.old_version.as_deref(), p.new_version.as_deref()),
+                    );
+                }
+                out.push_str("\n</details>\n");
+            } else if !options.full_lists && !closure.packages.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "\n{} member changes are listed by `modelbench diff` (left out here for size).",
+                    closure.packages.len()
+                );
+            }
+        }
+    }
+    out
+}
+
+pub fn summary_line(diff: &LockDiff) -> String {
+    let s = &diff.summary;
+    let n = diff.artifacts.len();
+    let mut parts = Vec::new();
+    for (count, what) in [
+        (s.updated, "updated"),
+        (s.republished, "⚠️ republished (same version, new bytes)"),
+        (s.added, "added"),
+        (s.removed, "removed"),
+        (s.changed, "changed otherwise"),
+    ] {
+        if count > 0 {
+            parts.push(format!("{count} {what}"));
+        }
+    }
+    format!(
+        "**{n} artifact{} changed**: {}.",
+        if n == 1 { "" } else { "s" },
+        parts.join(", ")
+    )
+}
+
+fn republish_note(a: &ArtifactDiff) -> String {
+    let mut places: Vec<String> = a
+        .platforms
+        .iter()
+        .filter(|p| p.change == ChangeKind::Republished)
+        .map(|p| p.platform.clone())
+        .collect();
+    if a.old_digest != a.new_digest && a.old_digest.is_some() && a.new_digest.is_some() {
+        places.insert(0, "image index".into());
+    }
+    if let Some(closure) = &a.closure {
+        for p in closure
+            .packages
+            .iter()
+            .filter(|p| p.change == ChangeKind::Republished)
+        {
+            places.push(format!(
+                "`{}` {} ({})",
+                p.name,
+                p.new_version.as_deref().unwrap_or(""),
+                p.platform
+            ));
+        }
+    }
+    let what = if a.kind == "oci" {
+        "the tag now points to different image bytes"
+    } else {
+        "new bytes under the same version"
+    };
+    format!(
+        "**{}** ({}) `{}`: {what}: {}",
+        cell(&a.name),
+        cell(&a.kind),
+        a.new_version.as_deref().unwrap_or(""),
+        places.join(", ")
+    )
+}
+
+fn version_cell(a: &ArtifactDiff) -> String {
+    let mut text = match (a.old_version.as_deref(), a.new_version.as_deref()) {
+        (Some(o), Some(n)) if o == n => format!("`{}` (same)", cell(o)),
+        (o, n) => version_change(o, n),
+    };
+    if let (Some(o), Some(n)) = (&a.old_requested, &a.new_requested)
+        && o != n
+    {
+        let _ = write!(text, " (constraint `{}` → `{}`)", cell(o), cell(n));
+    }
+    text
+}
+
+fn version_change(old: Option<&str>, new: Option<&str>) -> String {
+    let show = |v: Option<&str>| {
+        v.map(|v| format!("`{}`", cell(v)))
+            .unwrap_or_else(|| "—".into())
+    };
+    format!("{} → {}", show(old), show(new))
+}
+
+fn hash_cell(p: &PlatformDiff) -> String {
+    if !p.hash_changed {
+        return if p.urls_changed {
+            "unchanged (URLs changed)".into()
+        } else {
+            "unchanged".into()
+        };
+    }
+    let old = p
+        .old_hash
+        .as_deref()
+        .map(short_hash)
+        .unwrap_or_else(|| "—".into());
+    let new = p
+        .new_hash
+        .as_deref()
+        .map(short_hash)
+        .unwrap_or_else(|| "—".into());
+    if p.change == ChangeKind::Republished {
+        format!("⚠️ **{old} → {new}** (same version)")
+    } else {
+        format!("{old} → {new}")
+    }
+}
+
+fn size_cell(p: &PlatformDiff) -> String {
+    match (p.old_size, p.new_size, p.size_delta) {
+        (Some(o), Some(n), Some(0)) if o == n => human_size(n),
+        (Some(o), Some(n), Some(delta)) => {
+            let sign = if delta < 0 { "-" } else { "+" };
+            format!(
+                "{} → {} ({sign}{})",
+                human_size(o),
+                human_size(n),
+                human_size(delta.unsigned_abs())
+            )
+        }
+        (None, Some(n), _) => human_size(n),
+        (Some(o), None, _) => format!("{} → —", human_size(o)),
+        _ => "—".into(),
+    }
+}
+
+/// `sha256:0123456789ab…`
+fn short_hash(hash: &str) -> String {
+    let (algorithm, hex) = hash.split_once(':').unwrap_or(("", hash));
+    let short: String = hex.chars().take(12).collect();
+    if algorithm.is_empty() {
+        format!("`{short}`")
+    } else {
+        format!("`{algorithm}:{short}`")
+    }
+}
+
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// `2026-07-23T10:00:00Z` → `2026-07-23`.
+fn date_of(published: &str) -> &str {
+    published
+        .get(..10)
+        .filter(|d| d.as_bytes().get(4) == Some(&b'-'))
+        .unwrap_or(published)
+}
+
+/// A table cell: no pipes or newlines that would break the row.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(human_size(18), "18 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(5 * 1024 * 1024), "5.0 MiB");
+    }
+
+    #[test]
+    fn compare_links_only_for_github_releases() {
+        assert_eq!(
+            github_repo_of_release("https://github.com/Watfaq/clash-rs/releases/tag/v0.10.8"),
+            Some("Watfaq/clash-rs".into())
+        );
+        assert_eq!(
+            github_repo_of_release("https://example.com/a/b/releases/tag/x"),
+            None
+        );
+        assert_eq!(github_repo_of_release("https://github.com/a/b"), None);
+    }
+
+    #[test]
+    fn identical_locks_have_no_diff() {
+        let lock = Lock::new("sha256:x".into(), Vec::new());
+        let d = diff(Some(&lock), &lock);
+        assert!(d.is_empty());
+        assert_eq!(to_markdown(&d, MarkdownOptions::default()), "No changes.\n");
+    }
+}
