@@ -19,4 +19,5 @@ pub mod sbom;
 pub mod sources;
 pub mod spec;
 pub mod tools;
+pub mod verify;
 pub mod why;

@@ -1,0 +1,531 @@
+//! `modelbench verify`: does every locked URL still serve the locked bytes?
+//!
+//! Upstreams rot: NVIDIA deletes end-of-life CUDA tags, archives drop old `.deb`s, a
+//! mirror falls behind. `verify` asks every URL of the lock (or of a deterministic sample
+//! of its artifacts): an OCI pin with a `HEAD` of its manifest by digest, compared with
+//! `Docker-Content-Digest` (a `GET` hashed when the registry sends no digest); a file by
+//! downloading and hashing it, streaming, through the one [`Client`]. It reports every
+//! artifact with a URL that no longer serves its bytes and which of its URLs still do,
+//! and fails (exit 1) when some file of an artifact has no working URL left. Fit for a
+//! scheduled CI job: read-only, and the lock is the only input that matters.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use crate::cli::SpecArgs;
+use crate::lock::{Artifact, Lock};
+use crate::net::{Client, DOCUMENT_LIMIT, Hash, NetError};
+use crate::sources::Sources;
+use crate::spec::LoadedSpec;
+
+/// How many URLs are checked at once (the client's per-host limits apply on top).
+const CONCURRENCY: usize = 8;
+const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// A sources file (see README "Sources file"); its plain-http base URLs are the hosts
+    /// whose http URLs in the lock may be fetched.
+    #[arg(long, env = "MODELBENCH_SOURCES")]
+    pub sources: Option<PathBuf>,
+    /// Check only N artifacts, chosen deterministically from the lock's content.
+    #[arg(long, value_name = "N")]
+    pub sample: Option<usize>,
+}
+
+/// One thing an artifact promises: a file (or manifest) with a hash, and where it is.
+#[derive(Debug, Clone)]
+struct Unit {
+    /// `linux/amd64`, `all`, `index`, or a closure member's name and version.
+    label: String,
+    expected: Hash,
+    size: Option<u64>,
+    manifest: bool,
+    urls: Vec<String>,
+}
+
+/// The outcome of asking one URL for one unit's bytes.
+type Answer = std::result::Result<(), String>;
+
+pub fn run(args: VerifyArgs) -> Result<()> {
+    let spec = LoadedSpec::load(&args.spec.spec)?;
+    let lock_path = args
+        .spec
+        .lock
+        .clone()
+        .unwrap_or_else(|| Path::new("lock").join(&spec.name).join("bench.lock"));
+    let Some(lock) = Lock::read(&lock_path)? else {
+        bail!("no lock at {}; run `modelbench lock`", lock_path.display());
+    };
+    if lock.spec_hash != spec.hash {
+        eprintln!(
+            "warning: the lock {} was made for another version of {}; verifying what it pins",
+            lock_path.display(),
+            spec.path.display()
+        );
+    }
+    let sources = match &args.sources {
+        Some(path) => Sources::load(path)?,
+        None => Sources::default(),
+    };
+    let client = Client::new(false, sources.insecure_hosts());
+
+    let chosen = sample(&lock, args.sample);
+    let plan: Vec<(&Artifact, Vec<Unit>)> = chosen.iter().map(|a| (*a, units(a))).collect();
+    let urls: usize = plan
+        .iter()
+        .flat_map(|(_, units)| units)
+        .map(|u| u.urls.len())
+        .sum();
+    println!(
+        "Verifying {} of {} artifact(s) in {} ({urls} URL(s))",
+        chosen.len(),
+        lock.artifacts.len(),
+        lock_path.display()
+    );
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let answers = runtime.block_on(check_all(&client, &plan));
+
+    let mut broken = Vec::new();
+    let mut rotted = 0;
+    for (artifact, units) in &plan {
+        let title = format!("{} {} {}", artifact.kind, artifact.name, artifact.version);
+        let mut lines = String::new();
+        let mut artifact_broken = false;
+        for unit in units {
+            let results: Vec<(&String, &Answer)> = unit
+                .urls
+                .iter()
+                .map(|url| (url, &answers[&(url.clone(), unit.expected.clone())]))
+                .collect();
+            let failed: Vec<_> = results.iter().filter(|(_, a)| a.is_err()).collect();
+            if failed.is_empty() {
+                continue;
+            }
+            let working: Vec<String> = results
+                .iter()
+                .filter(|(_, a)| a.is_ok())
+                .map(|(url, _)| crate::net::redact(url))
+                .collect();
+            for (url, answer) in &failed {
+                let _ = writeln!(
+                    lines,
+                    "    {}: {}: {}",
+                    unit.label,
+                    crate::net::redact(url),
+                    answer
+                        .as_ref()
+                        .err()
+                        .map(String::as_str)
+                        .unwrap_or_default()
+                );
+            }
+            if working.is_empty() {
+                artifact_broken = true;
+                let _ = writeln!(lines, "    {}: no URL serves {}", unit.label, unit.expected);
+            } else {
+                let _ = writeln!(
+                    lines,
+                    "    {}: still served by {}",
+                    unit.label,
+                    working.join(", ")
+                );
+            }
+        }
+        if lines.is_empty() {
+            println!("{:>12} {title}", "ok");
+        } else if artifact_broken {
+            println!("{:>12} {title}\n{}", "BROKEN", lines.trim_end());
+            broken.push(format!("{} `{}`", artifact.kind, artifact.name));
+        } else {
+            rotted += 1;
+            println!("{:>12} {title}\n{}", "rotted", lines.trim_end());
+        }
+    }
+    println!(
+        "Verified {} artifact(s): {} ok, {rotted} rotted but still served, {} with no working URL",
+        plan.len(),
+        plan.len() - rotted - broken.len(),
+        broken.len()
+    );
+    if !broken.is_empty() {
+        bail!(
+            "{} artifact(s) of {} have no working URL: {}",
+            broken.len(),
+            lock_path.display(),
+            broken.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The artifacts to check: all of them, or `n` chosen by a hash of the lock's content, so
+/// the same lock always gives the same sample.
+fn sample(lock: &Lock, n: Option<usize>) -> Vec<&Artifact> {
+    let mut all: Vec<&Artifact> = lock.artifacts.iter().collect();
+    let Some(n) = n else {
+        return all;
+    };
+    all.sort_by_cached_key(|a| {
+        Sha256::digest(format!("{}\n{}\n{}", lock.spec_hash, a.kind, a.name).as_bytes())
+    });
+    all.truncate(n);
+    all.sort_by_key(|a| a.key());
+    all
+}
+
+/// What an artifact promises, unit by unit.
+fn units(artifact: &Artifact) -> Vec<Unit> {
+    if artifact.kind == "oci" {
+        return oci_units(artifact);
+    }
+    let mut units: Vec<Unit> = artifact
+        .platform
+        .iter()
+        .map(|(platform, pin)| Unit {
+            label: format!("{platform} {}", pin.file),
+            expected: pin.hash.clone(),
+            size: pin.size,
+            manifest: false,
+            urls: pin.urls.clone(),
+        })
+        .collect();
+    units.extend(artifact.packages.iter().map(|package| Unit {
+        label: format!(
+            "{} {} ({})",
+            package.name, package.version, package.platform
+        ),
+        expected: package.hash.clone(),
+        size: package.size,
+        manifest: false,
+        urls: package.urls.clone(),
+    }));
+    units
+}
+
+/// An image: its index (or single manifest) and each platform's manifest, at every
+/// registry the lock names (`…/v2/<repo>/manifests/<digest>`, mirror first).
+fn oci_units(artifact: &Artifact) -> Vec<Unit> {
+    let mut bases: Vec<String> = Vec::new();
+    for pin in artifact.platform.values() {
+        for url in &pin.urls {
+            if let Some((base, _)) = url.rsplit_once("/manifests/")
+                && !bases.iter().any(|b| b == base)
+            {
+                bases.push(base.to_string());
+            }
+        }
+    }
+    let at = |digest: &Hash| -> Vec<String> {
+        bases
+            .iter()
+            .map(|base| format!("{base}/manifests/{digest}"))
+            .collect()
+    };
+    let mut units = Vec::new();
+    let mut seen = BTreeSet::new();
+    if let Some(digest) = artifact
+        .digest
+        .as_deref()
+        .and_then(|d| d.parse::<Hash>().ok())
+    {
+        seen.insert(digest.clone());
+        // A single-platform image's manifest is its own "index".
+        let single = artifact.platform.values().any(|pin| pin.hash == digest);
+        units.push(Unit {
+            label: if single { "manifest" } else { "index" }.into(),
+            urls: at(&digest),
+            expected: digest,
+            size: None,
+            manifest: true,
+        });
+    }
+    for (platform, pin) in &artifact.platform {
+        if seen.insert(pin.hash.clone()) {
+            units.push(Unit {
+                label: platform.clone(),
+                urls: at(&pin.hash),
+                expected: pin.hash.clone(),
+                size: pin.size,
+                manifest: true,
+            });
+        }
+    }
+    units
+}
+
+/// Ask every distinct (URL, hash) once, concurrently.
+async fn check_all(
+    client: &Client,
+    plan: &[(&Artifact, Vec<Unit>)],
+) -> BTreeMap<(String, Hash), Answer> {
+    let mut work: BTreeMap<(String, Hash), (String, &Unit)> = BTreeMap::new();
+    for (artifact, units) in plan {
+        for unit in units {
+            for url in &unit.urls {
+                work.entry((url.clone(), unit.expected.clone()))
+                    .or_insert_with(|| (format!("{} {}", artifact.name, unit.label), unit));
+            }
+        }
+    }
+    futures_util::stream::iter(work)
+        .map(|((url, expected), (what, unit))| async move {
+            let answer = if unit.manifest {
+                check_manifest(client, &url, &expected).await
+            } else {
+                check_file(client, &what, &url, &expected, unit.size).await
+            };
+            ((url, expected), answer)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await
+}
+
+async fn check_file(
+    client: &Client,
+    what: &str,
+    url: &str,
+    expected: &Hash,
+    size: Option<u64>,
+) -> Answer {
+    match client.download(what, url, Some(expected)).await {
+        Ok(downloaded) => match size {
+            Some(size) if size != downloaded.size => {
+                Err(format!("serves {} bytes, {size} locked", downloaded.size))
+            }
+            _ => Ok(()),
+        },
+        Err(NetError::HashMismatch { actual, .. }) => {
+            Err(format!("serves other bytes ({actual}, {expected} locked)"))
+        }
+        Err(err) => Err(describe(err)),
+    }
+}
+
+/// `HEAD` the manifest by digest and compare `Docker-Content-Digest`; without that header,
+/// `GET` it and hash the bytes. Registries that want a bearer token get one, anonymously.
+async fn check_manifest(client: &Client, url: &str, expected: &Hash) -> Answer {
+    let mut token: Option<String> = None;
+    for _ in 0..2 {
+        let authorization = token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("accept", MANIFEST_ACCEPT)];
+        if let Some(value) = &authorization {
+            headers.push(("authorization", value.as_str()));
+        }
+        let head = client.head(url, &headers).await.map_err(describe)?;
+        let status = head.status.as_u16();
+        if status == 401 && token.is_none() {
+            let challenge = head
+                .header("www-authenticate")
+                .ok_or_else(|| "answered 401 without a challenge".to_string())?;
+            token = Some(bearer_token(client, challenge, url).await?);
+            continue;
+        }
+        // Some registries refuse HEAD: fall through to GET.
+        if head.status.is_success() {
+            if let Some(claimed) = head.header("docker-content-digest") {
+                return if claimed == expected.to_string() {
+                    Ok(())
+                } else {
+                    Err(format!("serves manifest {claimed} under digest {expected}"))
+                };
+            }
+        } else if status != 405 && status != 501 {
+            return Err(status_text(status));
+        }
+        let fetched = client
+            .get(url, &headers, DOCUMENT_LIMIT)
+            .await
+            .map_err(describe)?;
+        if !fetched.status.is_success() {
+            return Err(status_text(fetched.status.as_u16()));
+        }
+        let actual = Hash::of_sha256(&fetched.body);
+        return if &actual == expected {
+            Ok(())
+        } else {
+            Err(format!("serves other bytes ({actual}, {expected} locked)"))
+        };
+    }
+    Err("still answered 401 with a token".into())
+}
+
+/// An anonymous pull token from the realm of a `Bearer` challenge.
+async fn bearer_token(client: &Client, challenge: &str, url: &str) -> Result<String, String> {
+    let params = parse_challenge(challenge)
+        .ok_or_else(|| format!("unsupported auth challenge `{challenge}`"))?;
+    let realm = params
+        .get("realm")
+        .ok_or_else(|| format!("auth challenge without realm: `{challenge}`"))?;
+    let mut token_url =
+        url::Url::parse(realm).map_err(|err| format!("auth realm `{realm}`: {err}"))?;
+    let repository = url
+        .split_once("/v2/")
+        .and_then(|(_, rest)| rest.rsplit_once("/manifests/"))
+        .map(|(repo, _)| repo.to_string())
+        .unwrap_or_default();
+    {
+        let mut query = token_url.query_pairs_mut();
+        if let Some(service) = params.get("service") {
+            query.append_pair("service", service);
+        }
+        let scope = params
+            .get("scope")
+            .cloned()
+            .unwrap_or_else(|| format!("repository:{repository}:pull"));
+        query.append_pair("scope", &scope);
+    }
+    #[derive(serde::Deserialize)]
+    struct TokenAnswer {
+        token: Option<String>,
+        access_token: Option<String>,
+    }
+    let answer: TokenAnswer = client
+        .get_ok(token_url.as_str(), &[], 1024 * 1024)
+        .await
+        .map_err(describe)?
+        .json()
+        .map_err(describe)?;
+    answer
+        .token
+        .or(answer.access_token)
+        .ok_or_else(|| format!("token endpoint {realm} answered without a token"))
+}
+
+/// `Bearer realm="…",service="…",scope="…"` → its parameters (lowercase keys).
+fn parse_challenge(challenge: &str) -> Option<BTreeMap<String, String>> {
+    let trimmed = challenge.trim();
+    let (scheme, rest) = trimmed.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let mut params = BTreeMap::new();
+    let mut rest = rest.trim();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=')?;
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let (value, after) = match after.strip_prefix('"') {
+            Some(quoted) => {
+                let end = quoted.find('"')?;
+                (&quoted[..end], &quoted[end + 1..])
+            }
+            None => after.split_once(',').unwrap_or((after, "")),
+        };
+        params.insert(key, value.to_string());
+        rest = after.trim_start_matches([',', ' ']);
+    }
+    Some(params)
+}
+
+fn status_text(status: u16) -> String {
+    match status {
+        404 => "gone (404)".into(),
+        410 => "gone (410)".into(),
+        401 | 403 => format!("refused ({status})"),
+        other => format!("answered {other}"),
+    }
+}
+
+/// A network error for the report: the URL is already on the line, so only what happened.
+fn describe(err: NetError) -> String {
+    match err {
+        NetError::Status { status, .. } => status_text(status),
+        NetError::Transport {
+            attempts, message, ..
+        } => format!("unreachable after {attempts} attempt(s): {message}"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::Pin;
+
+    fn artifact(kind: &str, name: &str) -> Artifact {
+        let mut artifact = crate::resolve::artifact("1");
+        artifact.kind = kind.into();
+        artifact.name = name.into();
+        artifact
+    }
+
+    #[test]
+    fn challenges() {
+        let params = parse_challenge(
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:nvidia/cuda:pull""#,
+        )
+        .unwrap();
+        assert_eq!(params["realm"], "https://auth.docker.io/token");
+        assert_eq!(params["service"], "registry.docker.io");
+        assert_eq!(params["scope"], "repository:nvidia/cuda:pull");
+        assert!(parse_challenge("Basic realm=\"x\"").is_none());
+        assert!(parse_challenge("Bearer").is_none());
+        assert!(parse_challenge("Bearer realm=\"unterminated").is_none());
+    }
+
+    #[test]
+    fn oci_units_cover_index_and_platforms_at_every_registry() {
+        let index = format!("sha256:{}", "1".repeat(64));
+        let amd64: Hash = format!("sha256:{}", "2".repeat(64)).parse().unwrap();
+        let mut base = artifact("oci", "base");
+        base.digest = Some(index.clone());
+        base.platform.insert(
+            "linux/amd64".into(),
+            Pin {
+                file: "manifest".into(),
+                urls: vec![
+                    format!("https://mirror.example/v2/nvidia/cuda/manifests/{amd64}"),
+                    format!("https://registry-1.docker.io/v2/nvidia/cuda/manifests/{amd64}"),
+                ],
+                hash: amd64.clone(),
+                size: Some(1000),
+            },
+        );
+        let units = units(&base);
+        assert_eq!(units.len(), 2);
+        assert_eq!(units[0].label, "index");
+        assert_eq!(
+            units[0].urls,
+            [
+                format!("https://mirror.example/v2/nvidia/cuda/manifests/{index}"),
+                format!("https://registry-1.docker.io/v2/nvidia/cuda/manifests/{index}"),
+            ]
+        );
+        assert!(units.iter().all(|u| u.manifest));
+    }
+
+    #[test]
+    fn samples_are_deterministic_and_bounded() {
+        let mut lock = Lock::new("sha256:x".into(), Vec::new());
+        for name in ["a", "b", "c", "d", "e"] {
+            lock.artifacts.push(artifact("url", name));
+        }
+        let names = |n| {
+            sample(&lock, n)
+                .iter()
+                .map(|a| a.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(None).len(), 5);
+        assert_eq!(names(Some(2)).len(), 2);
+        assert_eq!(names(Some(2)), names(Some(2)));
+        assert_eq!(names(Some(9)).len(), 5);
+    }
+}
