@@ -4,6 +4,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use std::io::IsTerminal;
+
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
@@ -86,6 +88,57 @@ pub struct LockArgs {
     /// Write nothing; fail if the lock is missing or does not match the spec.
     #[arg(long, conflicts_with_all = ["update"])]
     pub check: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// How a command talks: live progress on a terminal, plain lines otherwise.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print only errors.
+    #[arg(long, short = 'q', conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print every resolution and retry (MODELBENCH_DEBUG=1 does the same).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    /// Print a JSON summary on stdout (schema in README "Machine-readable output").
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Progress for `lock`: a live `[done/total]` line on a terminal, one line per
+/// resolution in logs (with `--verbose`), nothing with `--quiet` or `--json`.
+struct Progress {
+    live: bool,
+    lines: bool,
+    total: std::sync::atomic::AtomicUsize,
+    done: std::sync::atomic::AtomicUsize,
+}
+
+impl resolve::Reporter for Progress {
+    fn started(&self, total: usize) {
+        self.total.store(total, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn finished(&self, request: &resolve::Request, version: Option<&str>) {
+        let done = self.done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let total = self.total.load(std::sync::atomic::Ordering::SeqCst);
+        if self.live {
+            eprint!(
+                "\r\x1b[2K{:>12} [{done}/{total}] {} {}",
+                "Resolving", request.kind, request.name
+            );
+            if done == total {
+                eprint!("\r\x1b[2K");
+            }
+        } else if self.lines {
+            let outcome = version.unwrap_or("failed");
+            eprintln!(
+                "{:>12} {} {} {outcome} [{done}/{total}]",
+                "Resolved", request.kind, request.name
+            );
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -208,13 +261,23 @@ fn lock(args: LockArgs) -> Result<()> {
         Some(path) => Sources::load(path)?,
         None => Sources::default(),
     };
-    let ctx = resolve::Context::new(
+    let mut ctx = resolve::Context::new(
         &spec.spec,
         sources,
         args.offline,
         std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()),
     );
-    if !todo.is_empty() {
+    let talk = !args.output.quiet && !args.output.json;
+    if args.output.verbose {
+        crate::net::set_verbose(true);
+    }
+    ctx.reporter = Some(Box::new(Progress {
+        live: talk && std::io::stderr().is_terminal(),
+        lines: talk && args.output.verbose,
+        total: Default::default(),
+        done: Default::default(),
+    }));
+    if !todo.is_empty() && !args.output.quiet && !args.output.json {
         status("Resolving", format!("{} artifact(s)", todo.len()));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -241,23 +304,79 @@ fn lock(args: LockArgs) -> Result<()> {
         })?;
 
     let changes = resolve::changes(existing.as_ref(), &new_lock);
-    for change in &changes {
-        eprintln!("{change}");
+    let talk = !args.output.quiet && !args.output.json;
+    if talk {
+        for change in &changes {
+            eprintln!("{change}");
+        }
     }
     let count = |f: fn(&Change) -> bool| changes.iter().filter(|c| f(c)).count();
+    let added = count(|c| matches!(c, Change::Added { .. }));
+    let updated = count(|c| matches!(c, Change::Updated { .. } | Change::Rehashed { .. }));
+    let removed = count(|c| matches!(c, Change::Removed { .. }));
     let written = new_lock.write(&lock_path)?;
-    status(
-        "Locking",
-        format!(
-            "{} artifact(s): {} added, {} updated, {} removed{}",
-            new_lock.artifacts.len(),
-            count(|c| matches!(c, Change::Added { .. })),
-            count(|c| matches!(c, Change::Updated { .. } | Change::Rehashed { .. })),
-            count(|c| matches!(c, Change::Removed { .. })),
-            if written { "" } else { " (lock unchanged)" }
-        ),
-    );
+    if talk {
+        status(
+            "Locking",
+            format!(
+                "{} artifact(s): {added} added, {updated} updated, {removed} removed{}",
+                new_lock.artifacts.len(),
+                if written { "" } else { " (lock unchanged)" }
+            ),
+        );
+    }
+    if args.output.json {
+        let changes: Vec<serde_json::Value> = changes.iter().map(change_json).collect();
+        let summary = serde_json::json!({
+            "schema": "modelbench-lock/1",
+            "lock": lock_path.display().to_string(),
+            "written": written,
+            "artifacts": new_lock.artifacts.len(),
+            "added": added,
+            "updated": updated,
+            "removed": removed,
+            "changes": changes,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).expect("JSON values serialize")
+        );
+    }
     Ok(())
+}
+
+fn change_json(change: &Change) -> serde_json::Value {
+    match change {
+        Change::Added {
+            kind,
+            name,
+            version,
+        } => {
+            serde_json::json!({"change": "added", "kind": kind, "name": name, "to": version})
+        }
+        Change::Updated {
+            kind,
+            name,
+            from,
+            to,
+        } => {
+            serde_json::json!({"change": "updated", "kind": kind, "name": name, "from": from, "to": to})
+        }
+        Change::Rehashed {
+            kind,
+            name,
+            version,
+        } => {
+            serde_json::json!({"change": "rehashed", "kind": kind, "name": name, "from": version, "to": version})
+        }
+        Change::Removed {
+            kind,
+            name,
+            version,
+        } => {
+            serde_json::json!({"change": "removed", "kind": kind, "name": name, "from": version})
+        }
+    }
 }
 
 fn emit_command(args: EmitArgs) -> Result<()> {

@@ -609,8 +609,17 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Print retries and other detail on stderr (`--verbose`; also `MODELBENCH_DEBUG=1`).
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn tracing_debug(message: &str) {
-    if std::env::var_os("MODELBENCH_DEBUG").is_some() {
+    if VERBOSE.load(std::sync::atomic::Ordering::Relaxed)
+        || std::env::var_os("MODELBENCH_DEBUG").is_some()
+    {
         eprintln!("debug: {message}");
     }
 }

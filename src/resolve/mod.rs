@@ -38,6 +38,16 @@ pub struct Context {
     pub sources: Sources,
     pub platforms: Vec<Platform>,
     pub github_token: Option<String>,
+    /// Told about each resolution as it finishes (progress output); none by default.
+    pub reporter: Option<Box<dyn Reporter>>,
+}
+
+/// Progress of a run, for the terminal or a log. Called from the resolving tasks.
+pub trait Reporter: Send + Sync {
+    /// `total` requests need the network.
+    fn started(&self, total: usize);
+    /// One finished; `version` is `None` when it failed.
+    fn finished(&self, request: &Request, version: Option<&str>);
 }
 
 impl Context {
@@ -59,6 +69,7 @@ impl Context {
                 .map(|p| Platform::parse(p).expect("validated with the spec"))
                 .collect(),
             github_token,
+            reporter: None,
         }
     }
 }
@@ -341,16 +352,21 @@ pub async fn resolve(
         })
         .collect();
 
+    if let Some(reporter) = &ctx.reporter {
+        reporter.started(todo.len());
+    }
     let results: Vec<Result<Artifact, ResolveError>> = futures_util::stream::iter(todo)
         .map(|request| async move {
-            resolve_one(ctx, request)
-                .await
-                .map_err(|problem| ResolveError {
-                    kind: request.kind,
-                    name: request.name.clone(),
-                    requested: request.requested.clone(),
-                    problem,
-                })
+            let result = resolve_one(ctx, request).await;
+            if let Some(reporter) = &ctx.reporter {
+                reporter.finished(request, result.as_ref().ok().map(|a| a.version.as_str()));
+            }
+            result.map_err(|problem| ResolveError {
+                kind: request.kind,
+                name: request.name.clone(),
+                requested: request.requested.clone(),
+                problem,
+            })
         })
         .buffer_unordered(CONCURRENCY)
         .collect()

@@ -651,3 +651,44 @@ fn lock_reports_parts_without_a_resolver_in_one_message() {
     );
     assert!(s.world.requests().is_empty());
 }
+
+#[test]
+fn lock_json_quiet_and_verbose_outputs() {
+    let s = setup("latest", &clash_releases());
+    let output = s.project.lock_ok(&["--json"]);
+    let doc: serde_json::Value =
+        serde_json::from_str(&output.stdout).expect("--json prints JSON on stdout");
+    assert_eq!(doc["schema"], "modelbench-lock/1");
+    assert_eq!(doc["written"], true);
+    assert_eq!(doc["artifacts"], 2);
+    assert_eq!(doc["added"], 2);
+    let changes = doc["changes"].as_array().unwrap();
+    assert!(
+        changes
+            .iter()
+            .any(|c| c["change"] == "added" && c["name"] == "clash-rs" && c["to"] == "v0.10.8")
+    );
+    assert!(
+        output.stderr.is_empty(),
+        "--json keeps stderr for errors: {}",
+        output.stderr
+    );
+
+    let output = s.project.lock_ok(&["--update", "--quiet"]);
+    assert!(
+        output.stderr.is_empty() && output.stdout.is_empty(),
+        "{}{}",
+        output.stdout,
+        output.stderr
+    );
+
+    // Not a terminal: --verbose gives one line per resolution.
+    let output = s.project.lock_ok(&["--update", "clash-rs", "--verbose"]);
+    assert!(
+        output
+            .stderr
+            .contains("Resolved github-release clash-rs v0.10.8 [1/1]"),
+        "{}",
+        output.stderr
+    );
+}

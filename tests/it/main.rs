@@ -10,5 +10,6 @@ mod lock;
 mod peer_docker_reference;
 mod spec;
 mod tools;
+mod tour;
 mod ux;
 mod world_selftest;
