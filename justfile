@@ -25,8 +25,9 @@ ci: test
     cargo clippy --all-targets -- -D warnings
     ! grep -rnE 'dbg!|todo!\(|unimplemented!\(' src tests
 
-# Hermeticity and reproducibility, measured: an emitted build in its own network
-# namespace (only the loopback fixture world and registry reachable) may fetch nothing
-# but locked URLs; two builds from one lock give one image digest; locks are stable.
+# An emitted build in its own network namespace (only the loopback world and registry
+# reachable) may fetch nothing but locked URLs; two builds of one lock give one digest.
+
+# Prove hermetic builds, bit-identical rebuilds and stable locks (prints the figures).
 hermetic:
     cargo test --test it hermetic -- --nocapture
