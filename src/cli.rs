@@ -151,6 +151,10 @@ pub struct EmitArgs {
     /// Refuse a lock that does not match the spec exactly.
     #[arg(long)]
     pub locked: bool,
+    /// Also write the GitHub Actions workflow that opens bump pull requests on a schedule
+    /// (`.github/workflows/modelbench-bump.yml`, relative to the current directory).
+    #[arg(long)]
+    pub github_workflow: bool,
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -411,6 +415,20 @@ fn emit_command(args: EmitArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| Path::new("build").join(&spec.name));
     emitted.write(&out)?;
+    if args.github_workflow {
+        let options = crate::bump::workflow::WorkflowOptions {
+            spec_path: args.spec.spec.display().to_string(),
+            lock_path: args.spec.lock.as_ref().map(|p| p.display().to_string()),
+            ..Default::default()
+        };
+        let path = Path::new(crate::bump::workflow::WORKFLOW_PATH);
+        crate::lock::write_atomic(
+            path,
+            crate::bump::workflow::github_workflow(&options).as_bytes(),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
+        status("Wrote", path.display());
+    }
     status(
         "Emitted",
         format!("{} files to {}", emitted.files.len(), out.display()),

@@ -12,9 +12,11 @@ set -eu
 }
 mirror=${1%/}/
 ports=${2%/}/
+# Tests point this at a fake root; in the image it is empty.
+root=${MODELBENCH_ROOT:-}
 
 switched=0
-deb822=/etc/apt/sources.list.d/ubuntu.sources
+deb822=$root/etc/apt/sources.list.d/ubuntu.sources
 if [ -f "$deb822" ]; then
     sed -i \
         -e "s|^URIs: http://archive.ubuntu.com/ubuntu/*$|URIs: $mirror|" \
@@ -22,7 +24,7 @@ if [ -f "$deb822" ]; then
         "$deb822"
     switched=1
 fi
-legacy=/etc/apt/sources.list
+legacy=$root/etc/apt/sources.list
 if [ -f "$legacy" ] && grep -q '^deb ' "$legacy"; then
     sed -i \
         -e "s|http://archive.ubuntu.com/ubuntu/*|$mirror|g" \

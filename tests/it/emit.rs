@@ -307,3 +307,108 @@ fn emit_refuses_missing_stale_or_incomplete_locks() {
     assert_eq!(output.status, Some(1));
     assert!(output.stderr.contains("invalid lock"), "{}", output.stderr);
 }
+
+/// Ubuntu 24.04's deb822 sources as the images ship them (sources.md §8).
+const NOBLE_SOURCES: &str = "Types: deb\nURIs: http://archive.ubuntu.com/ubuntu/\nSuites: noble noble-updates noble-backports\nComponents: main universe restricted multiverse\nSigned-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg\n\n## Ubuntu security updates. Aside from URIs and Suites,\n## this should mirror your choices in the previous section.\nTypes: deb\nURIs: http://security.ubuntu.com/ubuntu/\nSuites: noble-security\nComponents: main universe restricted multiverse\nSigned-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg\n";
+
+#[test]
+fn emit_apt_mirror_script_switches_deb822_and_legacy_sources() {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/installation/stage-1/setup-apt-mirror.sh"
+    );
+    let root = crate::support::temp_dir();
+    let sources_d = root.path().join("etc/apt/sources.list.d");
+    std::fs::create_dir_all(&sources_d).unwrap();
+    std::fs::write(sources_d.join("ubuntu.sources"), NOBLE_SOURCES).unwrap();
+    std::fs::write(
+        root.path().join("etc/apt/sources.list"),
+        "# Ubuntu sources have moved to /etc/apt/sources.list.d/ubuntu.sources\n",
+    )
+    .unwrap();
+    let (ubuntu, ports) = modelbench::spec::mirror_urls::apt("tuna");
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg(script)
+        .arg(&ubuntu)
+        .arg(&ports)
+        .env("MODELBENCH_ROOT", root.path());
+    let output = crate::support::run(&mut cmd);
+    assert!(output.success(), "{}", output.stderr);
+    let switched = std::fs::read_to_string(sources_d.join("ubuntu.sources")).unwrap();
+    assert!(
+        switched.contains("URIs: https://mirrors.tuna.tsinghua.edu.cn/ubuntu/\n"),
+        "{switched}"
+    );
+    assert!(
+        switched.contains("URIs: http://security.ubuntu.com/ubuntu/\n"),
+        "security stays official: {switched}"
+    );
+    assert_eq!(switched.matches("URIs:").count(), 2);
+
+    // arm64 images point at ports; the classic one-line format is switched too.
+    std::fs::write(
+        sources_d.join("ubuntu.sources"),
+        NOBLE_SOURCES.replace(
+            "http://archive.ubuntu.com/ubuntu/",
+            "http://ports.ubuntu.com/ubuntu-ports/",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        root.path().join("etc/apt/sources.list"),
+        "deb http://archive.ubuntu.com/ubuntu/ jammy main\n",
+    )
+    .unwrap();
+    let output = crate::support::run(&mut cmd);
+    assert!(output.success(), "{}", output.stderr);
+    let switched = std::fs::read_to_string(sources_d.join("ubuntu.sources")).unwrap();
+    assert!(
+        switched.contains("URIs: https://mirrors.tuna.tsinghua.edu.cn/ubuntu-ports/\n"),
+        "{switched}"
+    );
+    let legacy = std::fs::read_to_string(root.path().join("etc/apt/sources.list")).unwrap();
+    assert_eq!(
+        legacy,
+        "deb https://mirrors.tuna.tsinghua.edu.cn/ubuntu/ jammy main\n"
+    );
+
+    // No Ubuntu sources at all: a clear failure, not a silent no-op.
+    let empty = crate::support::temp_dir();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg(script)
+        .arg(&ubuntu)
+        .arg(&ports)
+        .env("MODELBENCH_ROOT", empty.path());
+    let output = crate::support::run(&mut cmd);
+    assert!(!output.success());
+    assert!(
+        output.stderr.contains("no Ubuntu apt sources found"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn emit_writes_the_bump_workflow_when_asked() {
+    let (project, _world, _) = locked_project(false);
+    let output = project.emit(&["--github-workflow"]);
+    assert!(output.success(), "{}", output.stderr);
+    let workflow = project.read(".github/workflows/modelbench-bump.yml");
+    assert!(
+        workflow.contains("modelbench bump specs/test.toml --pr"),
+        "{workflow}"
+    );
+    assert!(workflow.contains("schedule:"), "{workflow}");
+    assert!(
+        workflow.contains("THE TOKEN MATTERS"),
+        "the token caveat is stated: {workflow}"
+    );
+    assert!(
+        workflow.contains("secrets.MODELBENCH_BUMP_TOKEN"),
+        "{workflow}"
+    );
+    // Without the flag nothing is written outside the output directory.
+    std::fs::remove_file(project.path(".github/workflows/modelbench-bump.yml")).unwrap();
+    project.emit(&[]);
+    assert!(!project.exists(".github/workflows/modelbench-bump.yml"));
+}

@@ -692,3 +692,83 @@ fn lock_json_quiet_and_verbose_outputs() {
         output.stderr
     );
 }
+
+#[test]
+fn lock_sends_github_token_to_the_api_only() {
+    let s = setup("latest", &clash_releases());
+    let output = crate::support::run(
+        s.project
+            .command(&["lock", "specs/test.toml", "--sources", "sources.toml"])
+            .env("GITHUB_TOKEN", "ghp_fixture_token"),
+    );
+    assert!(output.success(), "{}", output.stderr);
+    let log = s.world.request_log();
+    let api: Vec<_> = log.iter().filter(|r| r.path.starts_with("/api/")).collect();
+    assert!(!api.is_empty());
+    for request in api {
+        assert_eq!(
+            request.header("authorization"),
+            Some("Bearer ghp_fixture_token"),
+            "{}",
+            request.path
+        );
+    }
+    for request in log.iter().filter(|r| !r.path.starts_with("/api/")) {
+        assert_eq!(
+            request.header("authorization"),
+            None,
+            "no token outside the API: {}",
+            request.path
+        );
+    }
+    assert!(!output.stderr.contains("ghp_fixture_token"));
+}
+
+#[test]
+fn lock_rate_limits_are_waited_out_or_reported() {
+    // A short Retry-After on a 403 (GitHub's secondary limit) is waited out.
+    let s = setup("latest", &clash_releases());
+    s.world.fault(
+        "/api/repos/Watfaq/clash-rs/releases/latest",
+        Fault::RetryAfter(403, 1),
+    );
+    s.project.lock_ok(&[]);
+    assert_eq!(
+        s.world.hits("/api/repos/Watfaq/clash-rs/releases/latest"),
+        2
+    );
+
+    // The primary limit exhausted for an hour: reported, not slept through.
+    let s = setup("latest", &clash_releases());
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    s.world.get(
+        "/api/repos/Watfaq/clash-rs/releases/latest",
+        crate::support::world::Response::json(
+            serde_json::json!({"message": "API rate limit exceeded"}),
+        )
+        .with_status(403)
+        .header("x-ratelimit-remaining", "0")
+        .header("x-ratelimit-reset", reset.to_string()),
+    );
+    let started = std::time::Instant::now();
+    let output = s.project.lock(&[]);
+    assert_eq!(output.status, Some(1));
+    assert!(
+        output.stderr.contains("rate limited by"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("set GITHUB_TOKEN"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "no hour-long sleep"
+    );
+}
