@@ -10,6 +10,7 @@
 //! spec and `async fn resolve(ctx: &Context, name: &str, request: &KindRequest) ->
 //! Result<Artifact, Problem>`.
 
+pub mod apt;
 pub mod github_release;
 pub mod nodejs;
 pub mod oci;

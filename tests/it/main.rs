@@ -2,6 +2,7 @@
 
 mod support;
 
+mod apt;
 mod build;
 mod bump;
 mod emit;

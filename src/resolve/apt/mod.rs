@@ -1,0 +1,280 @@
+//! `apt`: a package list (`nano`, `libgl1-mesa-glx | libgl1`, …) → the whole closure of
+//! `.deb` files apt would install on top of the base image, per platform, each with its
+//! pool path, sha256, size and URLs (mirror first, canonical archive after, snapshot
+//! last).
+//!
+//! The chain of trust is apt's: the Release is verified against the archive keyring
+//! ([`openpgp`]), the `Packages` index against the Release ([`index`]), and each `.deb`
+//! hash comes from that index. The closure is chosen as `apt-get install` chooses it
+//! ([`closure`]): apt's candidate policy and marking order over the base image's dpkg
+//! status, checked against `apt-get install -s` on real data (`tests/it/apt.rs`).
+//!
+//! Submodules: [`version`] (dpkg version ordering), [`control`] (deb822, Release,
+//! Packages, status), [`index`] (fetching and checking indices), [`openpgp`]
+//! (signatures), [`closure`] (the solver, free of I/O).
+
+pub mod closure;
+pub mod control;
+pub mod index;
+pub mod openpgp;
+pub mod version;
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use closure::{Choice, Index, Options, SolveError, Wanted};
+pub use index::{Archive, Snapshot};
+
+use super::{Context, Problem};
+use crate::lock::{Artifact, Package};
+use crate::net::Hash;
+
+/// What one apt artifact asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct AptRequest {
+    /// Spec entries, in order; `a | b` picks the first that exists.
+    pub packages: Vec<String>,
+    /// Install `Recommends` (apt's default: yes).
+    pub recommends: bool,
+    /// Sources in apt's order (priority ties go to the earlier one).
+    pub archives: Vec<Archive>,
+    /// What the base image already has installed.
+    pub status: StatusSource,
+}
+
+/// Where the dpkg status of the base comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "from")]
+pub enum StatusSource {
+    /// A status file named by the spec; its hash is part of the request so a changed
+    /// file re-resolves.
+    File { path: String, sha256: String },
+    /// `/var/lib/dpkg/status` read from the base image's layers (not implemented yet).
+    BaseImage { image: String },
+    /// A scratch base: nothing installed.
+    Empty,
+}
+
+impl StatusSource {
+    /// Name a status file (read now, to hash it).
+    pub fn from_file(path: &str) -> Result<StatusSource, String> {
+        let bytes = std::fs::read(path)
+            .map_err(|err| format!("cannot read dpkg status file `{path}`: {err}"))?;
+        Ok(StatusSource::File {
+            path: path.to_string(),
+            sha256: hex::encode(Sha256::digest(&bytes)),
+        })
+    }
+
+    fn read(&self) -> Result<String, Problem> {
+        match self {
+            StatusSource::Empty => Ok(String::new()),
+            StatusSource::File { path, sha256 } => {
+                let bytes = std::fs::read(path).map_err(|err| {
+                    Problem::msg(format!("cannot read dpkg status file `{path}`: {err}"))
+                })?;
+                let actual = hex::encode(Sha256::digest(&bytes));
+                if &actual != sha256 {
+                    return Err(Problem::msg(format!(
+                        "dpkg status file `{path}` changed since the request was planned (sha256 {actual}, expected {sha256})"
+                    )));
+                }
+                String::from_utf8(bytes)
+                    .map_err(|_| Problem::msg(format!("dpkg status file `{path}` is not UTF-8")))
+            }
+            StatusSource::BaseImage { image } => Err(Problem::msg(format!(
+                "reading the dpkg status from the base image ({image}) is not implemented yet; name a status file"
+            ))),
+        }
+    }
+}
+
+/// Resolve the closure for every platform of the context.
+pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<Artifact, Problem> {
+    let wanted: Vec<Wanted> = request
+        .packages
+        .iter()
+        .map(|p| Wanted::parse(p))
+        .collect::<Result<_, _>>()
+        .map_err(Problem::msg)?;
+    if wanted.is_empty() {
+        return Err(Problem::msg(format!("apt `{name}` lists no package")));
+    }
+    if request.archives.is_empty() {
+        return Err(Problem::msg(format!(
+            "apt `{name}` names no archive to install from"
+        )));
+    }
+    let status = request.status.read()?;
+    let keyrings = request
+        .archives
+        .iter()
+        .map(load_keyring)
+        .collect::<Result<Vec<_>, _>>()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+
+    let mut packages = Vec::new();
+    let mut newest_release = None;
+    for platform in &ctx.platforms {
+        let arch = platform.arch();
+        let serving: Vec<(usize, &Archive)> = request
+            .archives
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.serves(arch))
+            .collect();
+        if serving.is_empty() {
+            return Err(Problem::msg(format!(
+                "no archive of apt `{name}` serves {arch}"
+            )));
+        }
+        let mut fetched =
+            futures_util::future::try_join_all(serving.iter().map(|(number, archive)| {
+                index::fetch_archive(
+                    &ctx.client,
+                    *number,
+                    archive,
+                    arch,
+                    keyrings[*number].as_ref(),
+                    now,
+                )
+            }))
+            .await?
+            .concat();
+        for date in fetched
+            .iter()
+            .filter_map(|f| f.date.as_deref())
+            .filter_map(index::parse_date)
+        {
+            newest_release = newest_release.max(Some(date));
+        }
+        let labels: Vec<(String, i32)> = fetched
+            .iter()
+            .map(|f| (f.label.clone(), f.priority))
+            .collect();
+        let texts: Vec<String> = fetched
+            .iter_mut()
+            .map(|f| std::mem::take(&mut f.text))
+            .collect();
+        let status = status.clone();
+        let wanted = wanted.clone();
+        let options = Options {
+            arch: arch.to_string(),
+            recommends: request.recommends,
+        };
+        let choices = tokio::task::spawn_blocking(move || {
+            let indices: Vec<Index<'_>> = texts
+                .iter()
+                .zip(&labels)
+                .map(|(text, (label, priority))| Index {
+                    text,
+                    priority: *priority,
+                    label: label.clone(),
+                })
+                .collect();
+            closure::solve(&indices, &status, &wanted, &options)
+        })
+        .await
+        .map_err(|err| Problem::msg(format!("the apt solver stopped: {err}")))?
+        .map_err(|err| Problem::msg(format!("{arch}: {err}")))?;
+        for choice in choices {
+            let source = &fetched[choice.index];
+            let archive = &request.archives[source.archive];
+            if choice.sha256.is_empty() || choice.filename.is_empty() {
+                return Err(Problem::msg(format!(
+                    "{} {} in {} has no Filename or SHA256 field",
+                    choice.name, choice.version, source.label
+                )));
+            }
+            let hash = Hash::sha256_hex(&choice.sha256).map_err(|err| {
+                Problem::msg(format!("{} {}: {err}", choice.name, choice.version))
+            })?;
+            let mut urls = archive.file_urls(&choice.filename);
+            if let Some(snapshot) = &source.snapshot {
+                urls.push(format!(
+                    "{snapshot}/{}",
+                    choice.filename.trim_start_matches("./")
+                ));
+            }
+            let file = choice
+                .filename
+                .rsplit('/')
+                .next()
+                .unwrap_or(&choice.filename)
+                .to_string();
+            packages.push(Package {
+                name: choice.name,
+                version: choice.version,
+                platform: platform.as_str().to_string(),
+                arch: Some(choice.arch),
+                build: None,
+                subdir: None,
+                path: None,
+                file,
+                urls,
+                hash,
+                size: Some(choice.size),
+                requested: choice.requested,
+                required_by: choice.required_by,
+            });
+        }
+    }
+    packages.sort_by(|a, b| {
+        (&a.platform, &a.name, &a.version, &a.file).cmp(&(
+            &b.platform,
+            &b.name,
+            &b.version,
+            &b.file,
+        ))
+    });
+    let mut artifact = super::artifact(closure_version(&packages));
+    artifact.published = newest_release.map(index::rfc3339);
+    artifact.packages = packages;
+    Ok(artifact)
+}
+
+/// The artifact's version: a digest of what gets installed, so any change in the
+/// closure (a version, a hash, a member) shows as an update.
+pub fn closure_version(packages: &[Package]) -> String {
+    let lines: BTreeSet<String> = packages
+        .iter()
+        .map(|p| format!("{} {} {} {}\n", p.platform, p.name, p.version, p.hash))
+        .collect();
+    let mut hasher = Sha256::new();
+    for line in &lines {
+        hasher.update(line.as_bytes());
+    }
+    format!("sha256:{}", hex::encode(hasher.finalize()))
+}
+
+fn load_keyring(archive: &Archive) -> Result<Option<openpgp::Keyring>, Problem> {
+    if archive.signed_by.is_empty() {
+        if archive.trusted {
+            return Ok(None);
+        }
+        return Err(Problem::msg(format!(
+            "archive {} names no keyring (signed-by) and is not marked trusted",
+            archive
+                .uris
+                .first()
+                .map(String::as_str)
+                .unwrap_or("(no URI)")
+        )));
+    }
+    let mut keyring = openpgp::Keyring::default();
+    for path in &archive.signed_by {
+        let bytes = std::fs::read(path)
+            .map_err(|err| Problem::msg(format!("cannot read keyring `{path}`: {err}")))?;
+        keyring.merge(
+            openpgp::Keyring::parse(&bytes)
+                .map_err(|err| Problem::msg(format!("keyring `{path}`: {err}")))?,
+        );
+    }
+    Ok(Some(keyring))
+}

@@ -1,0 +1,883 @@
+//! apt: Debian version ordering against dpkg's own test vectors, archive metadata on a
+//! loopback world (signatures, hashes, mirrors, flat repositories, snapshots), and the
+//! closure against `apt-get install -s` on real Debian data (opt-in, cached).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use modelbench::net::Client;
+use modelbench::platform::Platform;
+use modelbench::resolve::apt::closure::{Index, Universe, Wanted};
+use modelbench::resolve::apt::openpgp::Keyring;
+use modelbench::resolve::apt::version::{self, Relation, Severity, Version};
+use modelbench::resolve::apt::{self as apt, AptRequest, Archive, StatusSource};
+use modelbench::resolve::{Context, Problem};
+use modelbench::sources::Sources;
+use serde_json::Value;
+
+use crate::support::world::{Response, World};
+
+const PEER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/peer/debian-version.json"
+);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/apt");
+
+// ---------------------------------------------------------------------------------------
+// dpkg's version vectors
+
+fn cmp_sign(ordering: std::cmp::Ordering) -> i64 {
+    ordering as i64
+}
+
+fn relation(op: &str) -> Relation {
+    Relation::parse(op).unwrap_or_else(|| panic!("unknown relation {op}"))
+}
+
+#[test]
+fn peer_debian_versions_every_mode() {
+    let data: Value =
+        serde_json::from_str(&std::fs::read_to_string(PEER).expect("read the peer vectors"))
+            .expect("json");
+    let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let mut record = |mode: &'static str, ok: bool, what: String| {
+        let entry = counts.entry(mode).or_default();
+        entry.0 += 1;
+        if ok {
+            entry.1 += 1;
+        } else {
+            failures.push(format!("{mode}: {what}"));
+        }
+    };
+    let lenient = |text: &str| Version::parse_lenient(text).map(|(v, _)| v);
+
+    for case in data["compare"].as_array().expect("compare") {
+        let (a, b) = (case["a"].as_str().unwrap(), case["b"].as_str().unwrap());
+        let want = case["cmp"].as_i64().unwrap();
+        let result = match (lenient(a), lenient(b)) {
+            (Ok(va), Ok(vb)) => {
+                let mut ok = cmp_sign(va.cmp(&vb)) == want && cmp_sign(vb.cmp(&va)) == -want;
+                for (version, parts) in [(&va, &case["a_parts"]), (&vb, &case["b_parts"])] {
+                    if parts.is_object() {
+                        ok &= i64::from(version.epoch()) == parts["epoch"].as_i64().unwrap()
+                            && version.upstream() == parts["upstream"].as_str().unwrap()
+                            && version.revision() == parts["revision"].as_str().unwrap();
+                    }
+                }
+                // Equal versions must hash alike (they key maps in the solver).
+                if want == 0 {
+                    use std::hash::{BuildHasher, RandomState};
+                    let state = RandomState::new();
+                    ok &= state.hash_one(&va) == state.hash_one(&vb);
+                }
+                (
+                    ok,
+                    format!("{a} vs {b}: got {:?}, want {want}", va.cmp(&vb)),
+                )
+            }
+            (ra, rb) => (false, format!("{a} vs {b}: parse {ra:?} {rb:?}")),
+        };
+        record("compare", result.0, result.1);
+    }
+
+    for case in data["relate"].as_array().expect("relate") {
+        let (a, b, op) = (
+            case["a"].as_str().unwrap(),
+            case["b"].as_str().unwrap(),
+            case["op"].as_str().unwrap(),
+        );
+        let want = case["result"].as_bool().unwrap();
+        let got = lenient(a)
+            .unwrap()
+            .relate(relation(op), &lenient(b).unwrap());
+        record("relate", got == want, format!("{a} {op} {b}: got {got}"));
+    }
+
+    for case in data["parse_valid"].as_array().expect("parse_valid") {
+        let text = case["version"].as_str().unwrap();
+        let result = match Version::parse(text) {
+            Ok(v) => (
+                i64::from(v.epoch()) == case["epoch"].as_i64().unwrap()
+                    && v.upstream() == case["upstream"].as_str().unwrap()
+                    && v.revision() == case["revision"].as_str().unwrap()
+                    && v.has_revision() != case["revision"].as_str().unwrap().is_empty(),
+                format!(
+                    "{text:?}: {} / {} / {}",
+                    v.epoch(),
+                    v.upstream(),
+                    v.revision()
+                ),
+            ),
+            Err(err) => (false, format!("{text:?}: {err}")),
+        };
+        record("parse_valid", result.0, result.1);
+    }
+
+    for case in data["invalid"].as_array().expect("invalid") {
+        let text = case["version"].as_str().unwrap();
+        let strict_rejects = Version::parse(text).is_err();
+        let ok = match case.get("severity").and_then(Value::as_str) {
+            Some("error") => {
+                strict_rejects
+                    && matches!(Version::parse_lenient(text), Err(e) if e.severity == Severity::Error)
+            }
+            Some("warning") => {
+                strict_rejects
+                    && matches!(Version::parse_lenient(text), Ok((_, Some(w))) if w.severity == Severity::Warning)
+            }
+            Some(other) => panic!("unknown severity {other}"),
+            None => strict_rejects,
+        };
+        record(
+            "invalid",
+            ok,
+            format!(
+                "{text:?} ({:?}): strict {:?}, lenient {:?}",
+                case.get("severity"),
+                Version::parse(text),
+                Version::parse_lenient(text)
+            ),
+        );
+    }
+
+    for case in data["sorted"].as_array().expect("sorted") {
+        let mut items: Vec<String> = case["unsorted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        let want: Vec<String> = case["sorted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        match case["function"].as_str().unwrap() {
+            "version_compare" => items.sort_by_key(|a| lenient(a).unwrap()),
+            "version_compare_part" => items.sort_by(|a, b| version::compare_part(a, b)),
+            "version_compare_string" => items.sort_by(|a, b| version::compare_string(a, b)),
+            other => panic!("unknown sort function {other}"),
+        }
+        record(
+            "sorted",
+            items == want,
+            format!("{}: got {items:?}", case["function"]),
+        );
+    }
+
+    for case in data["components"].as_array().expect("components") {
+        let text = case["version"].as_str().unwrap();
+        let v = lenient(text).unwrap();
+        let ok = v.has_epoch() == case["has_epoch"].as_bool().unwrap()
+            && v.has_revision() == case["has_revision"].as_bool().unwrap();
+        record(
+            "components",
+            ok,
+            format!(
+                "{text}: epoch {} revision {}",
+                v.has_epoch(),
+                v.has_revision()
+            ),
+        );
+    }
+
+    let summary: Vec<String> = counts
+        .iter()
+        .map(|(mode, (total, passed))| format!("{mode} {passed}/{total}"))
+        .collect();
+    eprintln!("debian-version.json: {}", summary.join(", "));
+    let expected = [
+        ("compare", 52),
+        ("components", 5),
+        ("invalid", 72),
+        ("parse_valid", 17),
+        ("relate", 15),
+        ("sorted", 3),
+    ];
+    for (mode, count) in expected {
+        assert_eq!(
+            counts.get(mode).map(|c| c.0),
+            Some(count),
+            "case count of {mode}"
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Archive metadata on loopback
+
+/// Serve every file of `tests/fixtures/apt/<dir>` under `prefix`.
+fn serve_dir(world: &World, dir: &str, prefix: &str) {
+    fn walk(world: &World, root: &Path, at: &Path, prefix: &str) {
+        for entry in std::fs::read_dir(at).expect("read fixture dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                walk(world, root, &path, prefix);
+            } else {
+                let relative = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                world.get(
+                    &format!("{prefix}/{relative}"),
+                    Response::bytes(std::fs::read(&path).unwrap()),
+                );
+            }
+        }
+    }
+    let root = Path::new(FIXTURES).join(dir);
+    walk(world, &root, &root, prefix);
+}
+
+fn keyring(name: &str) -> String {
+    format!("{FIXTURES}/keyring/{name}")
+}
+
+fn context(world: &World, platforms: Vec<Platform>) -> Context {
+    Context {
+        client: Client::new(false, vec![world.addr().to_string()]),
+        sources: Sources::default(),
+        platforms,
+        github_token: None,
+        reporter: None,
+    }
+}
+
+fn archive(uris: Vec<String>, suites: &[&str], components: &[&str]) -> Archive {
+    Archive {
+        uris,
+        suites: suites.iter().map(|s| s.to_string()).collect(),
+        components: components.iter().map(|s| s.to_string()).collect(),
+        signed_by: vec![keyring("test-archive.gpg")],
+        trusted: false,
+        architectures: vec![],
+        snapshot: None,
+        priority: None,
+    }
+}
+
+fn request(packages: &[&str], archives: Vec<Archive>) -> AptRequest {
+    AptRequest {
+        packages: packages.iter().map(|s| s.to_string()).collect(),
+        recommends: true,
+        archives,
+        status: StatusSource::Empty,
+    }
+}
+
+fn run(ctx: &Context, request: &AptRequest) -> Result<modelbench::lock::Artifact, Problem> {
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(apt::resolve(ctx, "test", request))
+}
+
+#[test]
+fn closure_from_a_signed_archive_with_mirror_canonical_and_snapshot_urls() {
+    let world = World::start();
+    serve_dir(&world, "repo", "/mirror");
+    serve_dir(&world, "repo", "/canonical");
+    let ctx = context(&world, vec![Platform::LinuxAmd64, Platform::LinuxArm64]);
+    let request = request(
+        &["hello", "tool"],
+        vec![archive(
+            vec![world.url("/mirror"), world.url("/canonical")],
+            &["stable", "stable-backports"],
+            &["main"],
+        )],
+    );
+    let artifact = run(&ctx, &request).expect("resolves");
+    let names: Vec<(String, String, String)> = artifact
+        .packages
+        .iter()
+        .map(|p| (p.platform.clone(), p.name.clone(), p.version.clone()))
+        .collect();
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let here: BTreeSet<&str> = names
+            .iter()
+            .filter(|(p, _, _)| p == platform)
+            .map(|(_, n, _)| n.as_str())
+            .collect();
+        // hello 2.10 from stable (backports is NotAutomatic + ButAutomaticUpgrades: 100 < 500),
+        // libgreet1 (first alternative), the recommended doc, tool's python3:any and an
+        // editor (nano: Priority important beats vim-tiny's optional).
+        assert_eq!(
+            here,
+            BTreeSet::from([
+                "hello",
+                "hello-doc",
+                "libc6",
+                "libgreet1",
+                "nano",
+                "python3",
+                "tool"
+            ]),
+            "{platform}"
+        );
+    }
+    let hello = artifact
+        .packages
+        .iter()
+        .find(|p| p.name == "hello" && p.platform == "linux/arm64")
+        .unwrap();
+    assert_eq!(hello.version, "2.10-3");
+    assert_eq!(hello.arch.as_deref(), Some("arm64"));
+    assert!(hello.requested);
+    assert_eq!(hello.file, "hello_2.10-3_arm64.deb");
+    assert_eq!(
+        hello.urls,
+        vec![
+            world.url("/mirror/pool/main/h/hello/hello_2.10-3_arm64.deb"),
+            world.url("/canonical/pool/main/h/hello/hello_2.10-3_arm64.deb"),
+            // The Release's `Snapshots:` template, six hours after its Date.
+            "http://snapshot.invalid/test/20260711T161637Z/pool/main/h/hello/hello_2.10-3_arm64.deb".to_string(),
+        ]
+    );
+    assert_eq!(hello.size, Some(53000));
+    let libc = artifact
+        .packages
+        .iter()
+        .find(|p| p.name == "libc6" && p.platform == "linux/amd64")
+        .unwrap();
+    assert!(!libc.requested);
+    assert_eq!(
+        libc.required_by,
+        vec!["hello", "libgreet1", "nano", "python3"]
+    );
+    assert!(artifact.version.starts_with("sha256:"));
+    assert_eq!(artifact.published.as_deref(), Some("2026-07-11T10:16:37Z"));
+    // The mirror answered; the canonical host was never asked.
+    assert_eq!(world.hits("/canonical/dists/stable/InRelease"), 0);
+}
+
+#[test]
+fn mirror_down_falls_back_to_the_canonical_archive() {
+    let world = World::start();
+    serve_dir(&world, "repo", "/canonical");
+    let ctx = context(&world, vec![Platform::LinuxAmd64]);
+    let request = request(
+        &["hello"],
+        vec![archive(
+            vec![world.url("/down"), world.url("/canonical")],
+            &["stable"],
+            &["main"],
+        )],
+    );
+    let artifact = run(&ctx, &request).expect("resolves through the second URI");
+    let hello = artifact
+        .packages
+        .iter()
+        .find(|p| p.name == "hello")
+        .unwrap();
+    assert_eq!(
+        hello.urls[0],
+        world.url("/down/pool/main/h/hello/hello_2.10-3_amd64.deb")
+    );
+    assert_eq!(
+        hello.urls[1],
+        world.url("/canonical/pool/main/h/hello/hello_2.10-3_amd64.deb")
+    );
+}
+
+#[test]
+fn release_and_detached_signature_when_there_is_no_inrelease() {
+    let world = World::start();
+    serve_dir(&world, "repo", "/r");
+    world.get("/r/dists/stable/InRelease", Response::status(404));
+    let ctx = context(&world, vec![Platform::LinuxAmd64]);
+    let mut source = archive(vec![world.url("/r")], &["stable"], &["main"]);
+    source.signed_by = vec![keyring("test-archive.asc")];
+    let artifact =
+        run(&ctx, &request(&["hello"], vec![source])).expect("Release + Release.gpg verify");
+    assert!(artifact.packages.iter().any(|p| p.name == "hello"));
+    assert_eq!(world.hits("/r/dists/stable/Release.gpg"), 1);
+}
+
+#[test]
+fn wrong_keyring_and_tampered_release_are_refused() {
+    let world = World::start();
+    serve_dir(&world, "repo", "/r");
+    let ctx = context(&world, vec![Platform::LinuxAmd64]);
+    let mut source = archive(vec![world.url("/r")], &["stable"], &["main"]);
+    source.signed_by = vec![keyring("other.gpg")];
+    let err = run(&ctx, &request(&["hello"], vec![source.clone()]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no good signature") && err.contains("unknown key"),
+        "{err}"
+    );
+
+    let inrelease =
+        std::fs::read_to_string(format!("{FIXTURES}/repo/dists/stable/InRelease")).unwrap();
+    let tampered = inrelease.replacen("Label: modelbench test", "Label: modelbench evil", 1);
+    world.get("/r/dists/stable/InRelease", Response::text(tampered));
+    source.signed_by = vec![keyring("test-archive.gpg")];
+    let err = run(&ctx, &request(&["hello"], vec![source.clone()]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("BAD signature"), "{err}");
+
+    // No keyring and not marked trusted: refused before any fetch.
+    source.signed_by.clear();
+    let err = run(&ctx, &request(&["hello"], vec![source.clone()]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("names no keyring"), "{err}");
+    // `trusted` takes the unsigned text (the index hashes are still checked).
+    world.get("/r/dists/stable/InRelease", Response::bytes(inrelease));
+    source.trusted = true;
+    run(&ctx, &request(&["hello"], vec![source])).expect("trusted source");
+}
+
+#[test]
+fn an_index_that_does_not_match_the_release_hash_is_refused() {
+    let world = World::start();
+    serve_dir(&world, "repo", "/r");
+    let mut xz = std::fs::read(format!(
+        "{FIXTURES}/repo/dists/stable/main/binary-amd64/Packages.xz"
+    ))
+    .unwrap();
+    let last = xz.len() - 20;
+    xz[last] ^= 0x55;
+    world.get(
+        "/r/dists/stable/main/binary-amd64/Packages.xz",
+        Response::bytes(xz),
+    );
+    let ctx = context(&world, vec![Platform::LinuxAmd64]);
+    let err = run(
+        &ctx,
+        &request(
+            &["hello"],
+            vec![archive(vec![world.url("/r")], &["stable"], &["main"])],
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("sha256 mismatch") && err.contains("Packages.xz"),
+        "{err}"
+    );
+}
+
+#[test]
+fn flat_repository_like_nvidias() {
+    let world = World::start();
+    serve_dir(&world, "flat", "/cuda/repos/ubuntu2404/x86_64");
+    let ctx = context(&world, vec![Platform::LinuxAmd64]);
+    let base = world.url("/cuda/repos/ubuntu2404/x86_64/");
+    let mut source = archive(vec![base.clone()], &["/"], &[]);
+    source.architectures = vec!["amd64".into()];
+    let artifact =
+        run(&ctx, &request(&["cuda-keyring"], vec![source])).expect("flat repo resolves");
+    let names: Vec<&str> = artifact.packages.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, vec!["cuda-keyring", "cuda-toolkit-config-common"]);
+    assert_eq!(
+        artifact.packages[0].urls,
+        vec![world.url("/cuda/repos/ubuntu2404/x86_64/cuda-keyring_1.1-1_all.deb")]
+    );
+    assert_eq!(artifact.packages[0].arch.as_deref(), Some("all"));
+}
+
+#[test]
+fn missing_packages_name_the_suites_and_the_closest_names() {
+    let world = World::start();
+    serve_dir(&world, "repo", "/r");
+    let ctx = context(&world, vec![Platform::LinuxAmd64]);
+    let source = archive(vec![world.url("/r")], &["stable"], &["main"]);
+    let err = run(&ctx, &request(&["helo"], vec![source.clone()]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no package `helo` in stable/main for amd64") && err.contains("hello"),
+        "{err}"
+    );
+    let artifact = run(&ctx, &request(&["libgl1-mesa-glx | hello"], vec![source]))
+        .expect("second alternative");
+    assert!(
+        artifact
+            .packages
+            .iter()
+            .any(|p| p.name == "hello" && p.requested)
+    );
+}
+
+#[test]
+fn status_file_leaves_installed_packages_alone() {
+    let world = World::start();
+    serve_dir(&world, "repo", "/r");
+    let ctx = context(&world, vec![Platform::LinuxAmd64]);
+    let dir = crate::support::temp_dir();
+    let status = dir.path().join("status");
+    std::fs::write(
+        &status,
+        "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 2.36-9\n\n\
+         Package: libgreet0\nStatus: install ok installed\nArchitecture: amd64\nVersion: 0.9-1\n",
+    )
+    .unwrap();
+    let mut request = request(
+        &["hello"],
+        vec![archive(vec![world.url("/r")], &["stable"], &["main"])],
+    );
+    request.recommends = false;
+    request.status = StatusSource::from_file(status.to_str().unwrap()).unwrap();
+    let artifact = run(&ctx, &request).expect("resolves");
+    let names: Vec<&str> = artifact.packages.iter().map(|p| p.name.as_str()).collect();
+    // libc6 is installed; libgreet0 (second alternative) is installed, so no libgreet1.
+    assert_eq!(names, vec!["hello"]);
+    std::fs::write(&status, "").unwrap();
+    let err = run(&ctx, &request).unwrap_err().to_string();
+    assert!(
+        err.contains("changed since the request was planned"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The oracle: apt-get itself on Debian bookworm main amd64 and a minbase status
+
+/// Package sets compared with apt, each with and without Recommends. (Desktop-sized sets
+/// such as `gnome-core`, 1085 packages, agree as well but take apt's simulation over ten
+/// seconds each.)
+const ORACLE_SETS: &[(&str, &[&str])] = &[
+    (
+        "seed editors and tools",
+        &[
+            "nano", "micro", "mc", "tmux", "curl", "wget", "git", "git-lfs", "unzip",
+        ],
+    ),
+    (
+        "seed GUI/vision",
+        &[
+            "qimgv",
+            "libgl1-mesa-glx | libgl1",
+            "libglib2.0-0",
+            "libsm6",
+            "libxext6",
+            "libxrender1",
+            "x11-apps",
+            "xauth",
+            "libopencv-dev",
+        ],
+    ),
+    ("seed python", &["python3", "python3-pip", "python3-venv"]),
+    (
+        "whole seed list",
+        &[
+            "nano",
+            "micro",
+            "mc",
+            "tmux",
+            "curl",
+            "wget",
+            "git",
+            "git-lfs",
+            "unzip",
+            "qimgv",
+            "libgl1-mesa-glx | libgl1",
+            "libglib2.0-0",
+            "libsm6",
+            "libxext6",
+            "libxrender1",
+            "x11-apps",
+            "xauth",
+            "libopencv-dev",
+            "python3",
+            "python3-pip",
+            "python3-venv",
+        ],
+    ),
+    ("build tools", &["build-essential", "cmake", "pkg-config"]),
+    (
+        "ssh server and network",
+        &[
+            "openssh-server",
+            "ca-certificates",
+            "iproute2",
+            "iputils-ping",
+            "dnsutils",
+        ],
+    ),
+    ("media", &["ffmpeg", "imagemagick"]),
+    ("web stack (php alternatives)", &["apache2", "php"]),
+    ("mail (virtual mail-transport-agent)", &["mutt"]),
+    (
+        "java (alternatives, virtual java runtimes)",
+        &["default-jre-headless"],
+    ),
+];
+
+struct OracleData {
+    dir: PathBuf,
+    packages: String,
+    status: String,
+}
+
+fn oracle_dir() -> PathBuf {
+    std::env::var_os("MODELBENCH_APT_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/apt-oracle"))
+}
+
+/// The cached index and status, fetched once with `MODELBENCH_LIVE=1`.
+fn oracle_data() -> Option<OracleData> {
+    let dir = oracle_dir();
+    let files = ["InRelease", "Packages", "minbase.status"];
+    if !files.iter().all(|f| dir.join(f).is_file()) {
+        if std::env::var("MODELBENCH_LIVE").as_deref() != Ok("1") {
+            eprintln!(
+                "apt oracle skipped: no cached data in {} (run once with MODELBENCH_LIVE=1, as root, with debootstrap and apt-get)",
+                dir.display()
+            );
+            return None;
+        }
+        fetch_oracle_data(&dir);
+    }
+    Some(OracleData {
+        packages: std::fs::read_to_string(dir.join("Packages")).expect("cached Packages"),
+        status: std::fs::read_to_string(dir.join("minbase.status")).expect("cached status"),
+        dir,
+    })
+}
+
+/// Fetch bookworm main amd64 through modelbench's own index code (signature and hashes
+/// checked against the system's Debian keyring), and make a minbase with debootstrap.
+fn fetch_oracle_data(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("create the oracle cache");
+    let keyring = "/usr/share/keyrings/debian-archive-keyring.gpg";
+    let source = Archive {
+        uris: vec!["https://deb.debian.org/debian".into()],
+        suites: vec!["bookworm".into()],
+        components: vec!["main".into()],
+        signed_by: vec![keyring.into()],
+        trusted: false,
+        architectures: vec![],
+        snapshot: None,
+        priority: None,
+    };
+    let client = Client::new(false, vec![]);
+    let keys =
+        Keyring::parse(&std::fs::read(keyring).expect("Debian keyring")).expect("keyring parses");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let indices = runtime
+        .block_on(apt::index::fetch_archive(
+            &client,
+            0,
+            &source,
+            "amd64",
+            Some(&keys),
+            now,
+        ))
+        .expect("bookworm main amd64 fetches and verifies");
+    let inrelease = runtime
+        .block_on(client.get_ok(
+            "https://deb.debian.org/debian/dists/bookworm/InRelease",
+            &[],
+            64 << 20,
+        ))
+        .expect("InRelease")
+        .body;
+    std::fs::write(dir.join("Packages"), &indices[0].text).unwrap();
+    std::fs::write(dir.join("InRelease"), inrelease).unwrap();
+    let target = dir.join("minbase");
+    let status = Command::new("debootstrap")
+        .args(["--variant=minbase", "bookworm"])
+        .arg(&target)
+        .arg("https://deb.debian.org/debian")
+        .status()
+        .expect("run debootstrap (needs root)");
+    assert!(status.success(), "debootstrap failed");
+    std::fs::copy(
+        target.join("var/lib/dpkg/status"),
+        dir.join("minbase.status"),
+    )
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&target);
+}
+
+/// `Inst` lines of `apt-get install -s` on the cached data, as `name version`. `root` is
+/// apt's scratch directory, shared by the runs of one test so its cache is built once.
+fn apt_get_inst(
+    data: &OracleData,
+    root: &Path,
+    names: &[String],
+    recommends: bool,
+) -> Option<BTreeSet<String>> {
+    let lists = root.join("lists");
+    std::fs::create_dir_all(lists.join("partial")).unwrap();
+    std::fs::create_dir_all(root.join("empty")).unwrap();
+    let index = lists.join("deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages");
+    if !index.exists() {
+        std::fs::copy(
+            data.dir.join("InRelease"),
+            lists.join("deb.debian.org_debian_dists_bookworm_InRelease"),
+        )
+        .unwrap();
+        std::fs::copy(data.dir.join("Packages"), index).unwrap();
+    }
+    std::fs::write(
+        root.join("sources.list"),
+        "deb http://deb.debian.org/debian bookworm main\n",
+    )
+    .unwrap();
+    let empty = root.join("empty");
+    std::fs::write(
+        root.join("apt.conf"),
+        format!(
+            "Dir::Etc::Parts \"{}\";\nDir::Etc::main \"/dev/null\";\n",
+            empty.display()
+        ),
+    )
+    .unwrap();
+    let opt = |k: &str, v: &Path| format!("{k}={}", v.display());
+    let output = Command::new("apt-get")
+        .env("APT_CONFIG", root.join("apt.conf"))
+        .args(["install", "-s", "-q"])
+        .arg("-o")
+        .arg(opt("Dir::State::status", &data.dir.join("minbase.status")))
+        .arg("-o")
+        .arg(opt("Dir::State::Lists", &lists))
+        .arg("-o")
+        .arg(opt("Dir::Cache", &root.join("cache")))
+        .arg("-o")
+        .arg(opt("Dir::Etc::SourceList", &root.join("sources.list")))
+        .arg("-o")
+        .arg(opt("Dir::Etc::SourceParts", &empty))
+        .arg("-o")
+        .arg("Dir::Etc::Preferences=/dev/null")
+        .arg("-o")
+        .arg(opt("Dir::Etc::PreferencesParts", &empty))
+        .arg("-o")
+        .arg(opt(
+            "Dir::State::extended_states",
+            &root.join("extended_states"),
+        ))
+        .args([
+            "-o",
+            "APT::Architecture=amd64",
+            "-o",
+            "APT::Architectures=amd64",
+            "-o",
+            "Debug::NoLocking=1",
+        ])
+        .arg("-o")
+        .arg(format!("APT::Install-Recommends={recommends}"))
+        .args(["-o", "APT::Install-Suggests=false"])
+        .args(names)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "apt-get failed:\n{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(
+        text.lines()
+            .filter_map(|line| line.strip_prefix("Inst "))
+            .map(|rest| {
+                let name = rest.split_whitespace().next().unwrap();
+                let version = rest
+                    .split('(')
+                    .nth(1)
+                    .unwrap()
+                    .split_whitespace()
+                    .next()
+                    .unwrap();
+                format!("{name} {version}")
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn oracle_closure_equals_apt_get_install_simulation() {
+    let Some(data) = oracle_data() else { return };
+    if Command::new("apt-get").arg("--version").output().is_err() {
+        eprintln!("apt oracle skipped: apt-get is not installed");
+        return;
+    }
+    // The cached InRelease is Debian's, signed: check it with the system keyring too.
+    if let Ok(keyring) = std::fs::read("/usr/share/keyrings/debian-archive-keyring.gpg") {
+        let keys = Keyring::parse(&keyring).unwrap();
+        let inrelease = std::fs::read_to_string(data.dir.join("InRelease")).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let verified = keys.verify_cleartext(&inrelease, now).map(|v| v.signers);
+        assert!(
+            verified.is_ok(),
+            "Debian's InRelease verifies: {verified:?}"
+        );
+        let tampered = inrelease.replacen("Origin: Debian", "Origin: Debiam", 1);
+        let refused = keys.verify_cleartext(&tampered, now);
+        assert!(
+            refused.is_err(),
+            "a changed InRelease is refused: {refused:?}"
+        );
+    }
+    let index = [Index {
+        text: &data.packages,
+        priority: 500,
+        label: "bookworm/main".into(),
+    }];
+    let universe = Universe::build(&index, &data.status, "amd64").expect("universe");
+    eprintln!(
+        "oracle: {} packages, {} installed in the minbase",
+        universe.package_count(),
+        universe.installed_count()
+    );
+    let mut report = Vec::new();
+    let mut failures = Vec::new();
+    let apt_root = crate::support::temp_dir();
+    for (title, set) in ORACLE_SETS {
+        let wanted: Vec<Wanted> = set.iter().map(|w| Wanted::parse(w).unwrap()).collect();
+        let names = universe
+            .picked_names(&wanted)
+            .expect("every name exists in bookworm");
+        for recommends in [true, false] {
+            let ours: BTreeSet<String> = universe
+                .solve(&wanted, recommends)
+                .unwrap_or_else(|err| panic!("{title}: {err}"))
+                .into_iter()
+                .map(|c| format!("{} {}", c.name, c.version))
+                .collect();
+            let Some(theirs) = apt_get_inst(&data, apt_root.path(), &names, recommends) else {
+                eprintln!("apt oracle skipped: apt-get did not run");
+                return;
+            };
+            let line = format!(
+                "{title} (recommends {}): modelbench {} / apt {} {}",
+                if recommends { "on" } else { "off" },
+                ours.len(),
+                theirs.len(),
+                if ours == theirs { "equal" } else { "DIFFERENT" }
+            );
+            report.push(line.clone());
+            if ours != theirs {
+                let extra: Vec<&String> = ours.difference(&theirs).collect();
+                let missing: Vec<&String> = theirs.difference(&ours).collect();
+                failures.push(format!(
+                    "{line}\n  only modelbench: {extra:?}\n  only apt: {missing:?}"
+                ));
+            }
+        }
+    }
+    eprintln!("{}", report.join("\n"));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(report.len() >= 16);
+}
