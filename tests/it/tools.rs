@@ -611,3 +611,64 @@ tools.bun = {{ version = "latest", user = "peid" }}
     );
     let _ = Path::new("");
 }
+
+/// Opt-in (`MODELBENCH_LIVE=1`): the real registries where tools are also published serve
+/// bytes that match the digests they state, through modelbench's own client — uv's newest
+/// release on PyPI (sha256) and the `bun` package on npm (sha512 integrity).
+#[test]
+fn tools_live_registries_serve_what_they_state() {
+    if std::env::var_os("MODELBENCH_LIVE").is_none() {
+        eprintln!("skipped: set MODELBENCH_LIVE=1 to check PyPI and the npm registry");
+        return;
+    }
+    use modelbench::net::{Client, Hash};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = Client::new(false, Vec::new());
+        let fetched = client
+            .get_ok("https://pypi.org/pypi/uv/json", &[], 64 << 20)
+            .await
+            .unwrap();
+        let uv: serde_json::Value = fetched.json().unwrap();
+        let smallest = uv["urls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .min_by_key(|f| f["size"].as_u64().unwrap_or(u64::MAX))
+            .unwrap();
+        let expected = Hash::sha256_hex(smallest["digests"]["sha256"].as_str().unwrap()).unwrap();
+        // Mirrors serve relative file URLs (sources.md): resolve against the document's URL.
+        let url = url::Url::parse(&fetched.url)
+            .unwrap()
+            .join(smallest["url"].as_str().unwrap())
+            .unwrap();
+        let url = url.as_str();
+        let got = client.download("uv", url, Some(&expected)).await.unwrap();
+        println!(
+            "uv {}: {} verified ({} bytes)",
+            uv["info"]["version"], smallest["filename"], got.size
+        );
+
+        let bun: serde_json::Value = client
+            .get_ok(
+                "https://registry.npmjs.org/bun",
+                &[("accept", "application/vnd.npm.install-v1+json")],
+                64 << 20,
+            )
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        let latest = bun["dist-tags"]["latest"].as_str().unwrap();
+        let dist = &bun["versions"][latest]["dist"];
+        let integrity = Hash::from_sri(dist["integrity"].as_str().unwrap()).unwrap();
+        let got = client
+            .download("bun", dist["tarball"].as_str().unwrap(), Some(&integrity))
+            .await
+            .unwrap();
+        println!(
+            "bun {latest}: npm tarball verified against its sha512 integrity ({} bytes)",
+            got.size
+        );
+    });
+}
