@@ -124,6 +124,56 @@ check_apt_mirror() {
     fi
 }
 
+# dpkg_installed: "package version arch" of every installed package, sorted.
+dpkg_installed() {
+    dpkg-query -W -f '${db:Status-Status} ${Package} ${Version} ${Architecture}\n' 2>/dev/null |
+        awk '$1 == "installed" { print $2, $3, $4 }' | LC_ALL=C sort -u
+}
+
+# check_debs DEBS_TSV: every locked package of the platform is installed at its locked
+# version and architecture.
+check_debs() {
+    name="apt packages of $(basename "$(dirname "$1")")"
+    if ! command -v dpkg-query >/dev/null 2>&1; then
+        report fail "$name" "no dpkg-query in the image"
+        return
+    fi
+    current=$(dpkg_installed)
+    here=$(selfcheck_platform)
+    missing=""
+    count=0
+    tab=$(printf '\t')
+    while IFS="$tab" read -r p package version arch _; do
+        case $p in "#"* | "") continue ;; esac
+        [ "$p" = "$here" ] || continue
+        count=$((count + 1))
+        if ! printf '%s\n' "$current" | grep -qxF "$package $version $arch"; then
+            now=$(printf '%s\n' "$current" | awk -v p="$package" '$1 == p { print $2, $3 }' | tr '\n' ' ')
+            missing="$missing $package=$version:$arch (installed: ${now:-none})"
+        fi
+    done <"$1"
+    if [ -n "$missing" ]; then
+        report fail "$name" "not as locked:$missing"
+    else
+        report ok "$name" "$count locked package(s) installed at their locked versions"
+    fi
+}
+
+# check_dpkg_unchanged RECORD: the installed packages are exactly those the build left
+# (RECORD, written by install-debs.sh after it checked them against the lock).
+check_dpkg_unchanged() {
+    if [ ! -f "$1" ]; then
+        report fail "dpkg unchanged since the build" "no record $1"
+        return
+    fi
+    diff=$(dpkg_installed | LC_ALL=C diff "$1" - | grep '^[<>]' | sed -e 's/^</removed or changed:/' -e 's/^>/not in the lock:/' | tr '\n' ';' | sed 's/;$//')
+    if [ -n "$diff" ]; then
+        report fail "dpkg unchanged since the build" "$diff"
+    else
+        report ok "dpkg unchanged since the build" "$(wc -l <"$1" | tr -d ' ') installed package(s), as built"
+    fi
+}
+
 # check_python_import MODULE
 check_python_import() {
     if out=$(python3 -c "import $1" 2>&1); then

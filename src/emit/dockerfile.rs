@@ -102,6 +102,7 @@ impl<'a> Context<'a> {
                 "\n# apt mirror ({mirror}), kept for use at run time\nRUN sh {INSTALL}/stage-1/setup-apt-mirror.sh {ubuntu} {ports}"
             );
         }
+        out.push_str(&super::apt::install_step(self.lock, 1));
         if !spec.users.is_empty() {
             let _ = writeln!(
                 out,
@@ -125,6 +126,7 @@ impl<'a> Context<'a> {
         out.push_str("ARG TARGETPLATFORM\n");
         let _ = writeln!(out, "COPY installation/common/ {INSTALL}/");
         let _ = writeln!(out, "COPY installation/stage-2/ {INSTALL}/stage-2/");
+        out.push_str(&super::apt::install_step(self.lock, 2));
         out.push_str(&fetch_steps(2, &spec.stage_2));
         out.push_str(&super::tools::install_steps(2, &spec.stage_2, self.lock));
         out.push_str(&super::self_check::build_step(2));

@@ -3,6 +3,7 @@
 //! same bytes. Every download in the emitted build goes through
 //! `installation/common/modelbench-fetch.sh`, which checks the locked hash before use.
 
+mod apt;
 mod bake;
 mod compose;
 mod dockerfile;
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::lock::Lock;
-use crate::resolve::{self, Kind};
+use crate::resolve;
 use crate::spec::{LoadedSpec, Stage};
 
 #[derive(Debug, thiserror::Error)]
@@ -164,7 +165,8 @@ pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitt
     let context = dockerfile::Context::new(spec, lock, inputs);
 
     for (stage_number, stage) in [(1u8, &spec.spec.stage_1), (2u8, &spec.spec.stage_2)] {
-        let manifest = scripts::artifacts_tsv(lock, &fetched_names(stage));
+        let mut manifest = scripts::artifacts_tsv(lock, &fetched_names(stage));
+        apt::add_stage(lock, stage_number, &mut manifest, &mut emitted);
         emitted.add(
             &format!("installation/stage-{stage_number}/artifacts.tsv"),
             manifest,
@@ -280,7 +282,7 @@ fn check_lock(
             });
         }
         for platform in &request.platforms {
-            if request.kind != Kind::Oci && pinned.pin(platform).is_none() {
+            if !resolve::covers(pinned, platform) {
                 return Err(EmitError::Changed {
                     kind: request.kind.to_string(),
                     name: request.name.clone(),

@@ -38,6 +38,10 @@ pub(super) const STATIC_SCRIPTS: &[(&str, &str)] = &[
         include_str!("../../installation/stage-1/setup-apt-mirror.sh"),
     ),
     (
+        "installation/stage-1/install-debs.sh",
+        include_str!("../../installation/stage-1/install-debs.sh"),
+    ),
+    (
         "installation/stage-1/setup-users.sh",
         include_str!("../../installation/stage-1/setup-users.sh"),
     ),

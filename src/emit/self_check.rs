@@ -58,6 +58,7 @@ pub(super) fn script(spec: &Spec, lock: &Lock, lock_path: &str, stage_number: u8
             );
         }
     }
+    out.push_str(&super::apt::self_check_lines(lock, stage_number));
     out.push_str("check_no_proxy\n");
     if let Some(mirror) = spec.mirrors.apt.as_ref().filter(|_| spec.apt.keep_mirror) {
         let (ubuntu, ports) = mirror_urls::apt(mirror);

@@ -121,6 +121,7 @@ impl std::error::Error for ResolveFailures {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
+    Apt,
     Oci,
     GithubRelease,
     Nodejs,
@@ -130,6 +131,7 @@ pub enum Kind {
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
+            Kind::Apt => "apt",
             Kind::Oci => "oci",
             Kind::GithubRelease => "github-release",
             Kind::Nodejs => "nodejs",
@@ -148,6 +150,7 @@ impl fmt::Display for Kind {
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum Detail {
+    Apt(apt::AptRequest),
     Oci(oci::OciRequest),
     GithubRelease(github_release::ReleaseRequest),
     Nodejs(nodejs::NodeRequest),
@@ -246,18 +249,11 @@ pub fn plan(spec: &Spec) -> Plan {
         }
     }
 
+    requests.extend(apt_requests(spec, &platforms));
+
     let mut pending = Vec::new();
     let count =
         |f: &dyn Fn(&crate::spec::Stage) -> usize| stages.iter().map(|s| f(s)).sum::<usize>();
-    let ssh_server = usize::from(spec.ssh.as_ref().is_some_and(|s| s.enable));
-    let apt = count(&|s| s.apt.len()) + ssh_server;
-    if apt > 0 {
-        pending.push(Pending {
-            part: "apt",
-            count: apt,
-            unit: "package",
-        });
-    }
     let npm = count(&|s| s.npm_global.len());
     if npm > 0 {
         pending.push(Pending {
@@ -284,6 +280,162 @@ pub fn plan(spec: &Spec) -> Plan {
     }
     requests.sort_by_key(Request::key);
     Plan { requests, pending }
+}
+
+/// The apt packages of each stage, as the spec lists them: stage 1 gets
+/// `openssh-server` when the SSH server is enabled.
+pub fn apt_packages(spec: &Spec) -> [Vec<String>; 2] {
+    let entries = |stage: &crate::spec::Stage| -> Vec<String> {
+        stage
+            .apt
+            .iter()
+            .map(|p| p.get_ref().trim().to_string())
+            .collect()
+    };
+    let mut stage_1 = entries(&spec.stage_1);
+    if spec.ssh.as_ref().is_some_and(|s| s.enable) && !stage_1.iter().any(|p| p == "openssh-server")
+    {
+        stage_1.push("openssh-server".to_string());
+    }
+    [stage_1, entries(&spec.stage_2)]
+}
+
+/// Default keyring of the Ubuntu archives (the host's copy, as apt on Ubuntu has it).
+pub const UBUNTU_KEYRING: &str = "/usr/share/keyrings/ubuntu-archive-keyring.gpg";
+
+/// One apt request per stage with packages (`stage-1`, `stage-2`). Stage 2 is solved
+/// together with stage 1's list (`earlier`) so both closures are consistent, and locks
+/// only what stage 1 does not already install.
+fn apt_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
+    let [stage_1, stage_2] = apt_packages(spec);
+    let archives = apt_archives(spec);
+    let status = match spec.apt.status.as_ref().map(|s| s.get_ref().as_str()) {
+        Some("empty") => apt::StatusSource::Empty,
+        Some(path) => apt::StatusSource::File {
+            path: path.to_string(),
+            // Unreadable: resolution reports the read error.
+            sha256: std::fs::read(spec.dir.join(path))
+                .map(|bytes| hex::encode(Sha256::digest(bytes)))
+                .unwrap_or_default(),
+        },
+        None => apt::StatusSource::BaseImage {
+            image: spec.base.image.get_ref().clone(),
+            mirror: spec.base.registry_mirror.clone(),
+        },
+    };
+    let mut requests = Vec::new();
+    for (name, packages, earlier) in [
+        ("stage-1", &stage_1, &Vec::new()),
+        ("stage-2", &stage_2, &stage_1),
+    ] {
+        if packages.is_empty() {
+            continue;
+        }
+        requests.push(Request {
+            kind: Kind::Apt,
+            name: name.to_string(),
+            requested: packages.join(", "),
+            detail: Detail::Apt(apt::AptRequest {
+                packages: packages.clone(),
+                recommends: spec.apt.recommends,
+                archives: archives.clone(),
+                status: status.clone(),
+                earlier: earlier.clone(),
+                dir: spec.dir.clone(),
+            }),
+            platforms: platforms.to_vec(),
+        });
+    }
+    requests
+}
+
+/// The spec's `[[apt.archives]]`, else Ubuntu noble for the base: the `[mirrors] apt`
+/// mirror first, then archive.ubuntu.com (amd64) or ports.ubuntu.com (arm64); security
+/// updates from security.ubuntu.com.
+fn apt_archives(spec: &Spec) -> Vec<apt::Archive> {
+    if !spec.apt.archives.is_empty() {
+        return spec
+            .apt
+            .archives
+            .iter()
+            .map(|a| apt::Archive {
+                uris: a.uris.iter().map(|u| u.get_ref().clone()).collect(),
+                suites: a.suites.iter().map(|s| s.get_ref().clone()).collect(),
+                components: a.components.clone(),
+                signed_by: a.signed_by.iter().map(|k| k.get_ref().clone()).collect(),
+                trusted: a.trusted,
+                architectures: a.architectures.clone(),
+                snapshot: a.snapshot.as_ref().map(|s| apt::Snapshot {
+                    base: s.base.as_ref().map(|b| b.get_ref().clone()),
+                    timestamp: s.timestamp.as_ref().map(|t| t.get_ref().clone()),
+                }),
+                priority: None,
+            })
+            .collect();
+    }
+    let keyring = spec
+        .apt
+        .keyring
+        .as_ref()
+        .map(|k| k.get_ref().clone())
+        .unwrap_or_else(|| UBUNTU_KEYRING.to_string());
+    let components: Vec<String> = ["main", "restricted", "universe", "multiverse"]
+        .map(String::from)
+        .to_vec();
+    let mirror = spec
+        .mirrors
+        .apt
+        .as_deref()
+        .map(crate::spec::mirror_urls::apt);
+    let archive = |uris: Vec<String>, suites: &[&str], arch: &str, snapshot: &str| apt::Archive {
+        uris,
+        suites: suites.iter().map(|s| s.to_string()).collect(),
+        components: components.clone(),
+        signed_by: vec![keyring.clone()],
+        trusted: false,
+        architectures: vec![arch.to_string()],
+        snapshot: Some(apt::Snapshot {
+            base: Some(snapshot.to_string()),
+            timestamp: None,
+        }),
+        priority: None,
+    };
+    let mut archives = Vec::new();
+    for (arch, canonical, security, snapshot) in [
+        (
+            "amd64",
+            "http://archive.ubuntu.com/ubuntu",
+            "http://security.ubuntu.com/ubuntu",
+            "https://snapshot.ubuntu.com/ubuntu",
+        ),
+        (
+            "arm64",
+            "http://ports.ubuntu.com/ubuntu-ports",
+            "http://ports.ubuntu.com/ubuntu-ports",
+            "https://snapshot.ubuntu.com/ubuntu-ports",
+        ),
+    ] {
+        let mut uris: Vec<String> = mirror
+            .as_ref()
+            .map(|(ubuntu, ports)| if arch == "amd64" { ubuntu } else { ports })
+            .map(|m| m.trim_end_matches('/').to_string())
+            .into_iter()
+            .collect();
+        uris.push(canonical.to_string());
+        archives.push(archive(
+            uris,
+            &["noble", "noble-updates", "noble-backports"],
+            arch,
+            snapshot,
+        ));
+        archives.push(archive(
+            vec![security.to_string()],
+            &["noble-security"],
+            arch,
+            snapshot,
+        ));
+    }
+    archives
 }
 
 /// Which existing pins may be replaced.
@@ -325,11 +477,19 @@ pub fn needs_resolution<'a>(
 }
 
 fn still_satisfies(pinned: &Artifact, request: &Request) -> bool {
-    pinned.request_hash == request.hash()
-        && request
-            .platforms
-            .iter()
-            .all(|p| pinned.pin(p).is_some() || pinned.kind == Kind::Oci.as_str())
+    pinned.request_hash == request.hash() && request.platforms.iter().all(|p| covers(pinned, p))
+}
+
+/// Whether a lock entry has what `platform` needs: a pin, the index (oci), or closure
+/// members (apt).
+pub fn covers(pinned: &Artifact, platform: &str) -> bool {
+    if pinned.kind == Kind::Oci.as_str() {
+        return true;
+    }
+    if pinned.kind == Kind::Apt.as_str() {
+        return pinned.packages.iter().any(|p| p.platform == platform);
+    }
+    pinned.pin(platform).is_some()
 }
 
 /// Resolve a plan into a lock. The existing lock's pins are reused where allowed.
@@ -390,6 +550,7 @@ pub async fn resolve(
 
 async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Problem> {
     let mut artifact = match &request.detail {
+        Detail::Apt(detail) => apt::resolve(ctx, &request.name, detail).await?,
         Detail::Oci(detail) => oci::resolve(ctx, &request.name, detail).await?,
         Detail::GithubRelease(detail) => {
             github_release::resolve(ctx, &request.name, detail).await?
@@ -530,4 +691,102 @@ pub fn changes(old: Option<&Lock>, new: &Lock) -> Vec<Change> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_of(extra: &str) -> Plan {
+        let text = format!(
+            "[image]\nname = \"x\"\ntag = \"t\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n\
+             [base]\nimage = \"nvidia/cuda:12.8.1-cudnn-devel-ubuntu24.04\"\n{extra}"
+        );
+        let spec = crate::spec::LoadedSpec::from_str(std::path::Path::new("specs/x.toml"), &text)
+            .unwrap_or_else(|err| panic!("{err}"));
+        plan(&spec.spec)
+    }
+
+    fn apt_detail<'a>(plan: &'a Plan, name: &str) -> &'a apt::AptRequest {
+        let request = plan
+            .requests
+            .iter()
+            .find(|r| r.kind == Kind::Apt && r.name == name)
+            .unwrap_or_else(|| panic!("no apt request {name}"));
+        match &request.detail {
+            Detail::Apt(detail) => detail,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn apt_requests_per_stage_with_ubuntu_defaults_behind_the_mirror() {
+        let plan = plan_of(
+            "[mirrors]\napt = \"tuna\"\n[apt]\nrecommends = false\nstatus = \"empty\"\n\
+             [ssh]\nhost-port = \"2222\"\n\
+             [stage-1]\napt = [\"nano\", \"libgl1-mesa-glx | libgl1\"]\n\
+             [stage-2]\napt = [\"tmux\"]\n",
+        );
+        assert!(plan.pending.iter().all(|p| p.part != "apt"));
+        let one = apt_detail(&plan, "stage-1");
+        assert_eq!(
+            one.packages,
+            ["nano", "libgl1-mesa-glx | libgl1", "openssh-server"]
+        );
+        assert!(!one.recommends);
+        assert!(one.earlier.is_empty());
+        assert_eq!(one.status, apt::StatusSource::Empty);
+        let amd64 = &one.archives[0];
+        assert_eq!(
+            amd64.uris,
+            [
+                "https://mirrors.tuna.tsinghua.edu.cn/ubuntu",
+                "http://archive.ubuntu.com/ubuntu"
+            ]
+        );
+        assert_eq!(amd64.suites, ["noble", "noble-updates", "noble-backports"]);
+        assert_eq!(
+            amd64.components,
+            ["main", "restricted", "universe", "multiverse"]
+        );
+        assert_eq!(one.archives[1].uris, ["http://security.ubuntu.com/ubuntu"]);
+        assert_eq!(one.archives[1].suites, ["noble-security"]);
+        assert_eq!(
+            one.archives[2].uris,
+            [
+                "https://mirrors.tuna.tsinghua.edu.cn/ubuntu-ports",
+                "http://ports.ubuntu.com/ubuntu-ports"
+            ]
+        );
+        assert_eq!(one.archives[2].architectures, ["arm64"]);
+        let two = apt_detail(&plan, "stage-2");
+        assert_eq!(two.packages, ["tmux"]);
+        assert_eq!(two.earlier, one.packages);
+    }
+
+    #[test]
+    fn apt_archives_from_the_spec_and_the_base_image_status_by_default() {
+        let plan = plan_of(
+            "[[apt.archives]]\nuris = [\"https://deb.example/debian\"]\nsuites = [\"bookworm\"]\n\
+             components = [\"main\"]\nsigned-by = [\"keys/archive.gpg\"]\n\
+             snapshot = { base = \"https://snapshot.example/debian\", timestamp = \"20260701T000000Z\" }\n\
+             [stage-2]\napt = [\"git\"]\n",
+        );
+        assert!(plan.requests.iter().all(|r| r.name != "stage-1"));
+        let two = apt_detail(&plan, "stage-2");
+        assert!(two.earlier.is_empty());
+        assert_eq!(two.archives.len(), 1);
+        assert_eq!(two.archives[0].signed_by, ["keys/archive.gpg"]);
+        assert_eq!(two.dir, std::path::Path::new("specs"));
+        assert_eq!(
+            two.archives[0]
+                .snapshot
+                .as_ref()
+                .unwrap()
+                .timestamp
+                .as_deref(),
+            Some("20260701T000000Z")
+        );
+        assert!(matches!(two.status, apt::StatusSource::BaseImage { .. }));
+    }
 }

@@ -407,6 +407,160 @@ struct ImageConfig {
     variant: Option<String>,
 }
 
+/// One platform's image layers in the registry that served them, for reading files out
+/// of the image (apt reads the base's dpkg status this way).
+pub(crate) struct Layers {
+    api: String,
+    repository: String,
+    auth: Auth,
+    /// `(digest, media type)`, bottom layer first.
+    pub layers: Vec<(String, String)>,
+}
+
+/// The layers of `image` for `platform`, asking the mirror first as [`resolve`] does.
+pub(crate) async fn layers(
+    ctx: &Context,
+    image: &str,
+    mirror: Option<&str>,
+    platform: Platform,
+) -> Result<Layers, Problem> {
+    let reference = ImageRef::parse_normalized(image)
+        .map_err(|err| Problem::msg(format!("not an image reference: {err}")))?;
+    let canonical_host = reference
+        .domain
+        .clone()
+        .unwrap_or_else(|| "docker.io".into());
+    let wanted = reference
+        .digest
+        .clone()
+        .or_else(|| reference.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    let mut registries = Vec::new();
+    if let Some(mirror) = mirror {
+        registries.push(Registry {
+            host: mirror.to_string(),
+            api: ctx.sources.registry(mirror),
+        });
+    }
+    registries.push(Registry {
+        host: canonical_host.clone(),
+        api: ctx.sources.registry(&canonical_host),
+    });
+    let mut last_problem = None;
+    for registry in &registries {
+        match layers_at(ctx, registry, &reference.path, &wanted, platform).await {
+            Ok(layers) => return Ok(layers),
+            Err(problem) => last_problem = Some(problem),
+        }
+    }
+    Err(last_problem.expect("at least the canonical registry was asked"))
+}
+
+async fn layers_at(
+    ctx: &Context,
+    registry: &Registry,
+    repository: &str,
+    wanted: &str,
+    platform: Platform,
+) -> Result<Layers, Problem> {
+    let mut auth = Auth::default();
+    let top = fetch_manifest(ctx, registry, repository, wanted, &mut auth).await?;
+    let top_digest = Hash::of_sha256(&top.body).to_string();
+    if wanted.starts_with("sha256:") && wanted != top_digest {
+        return Err(Problem::msg(format!(
+            "{} served manifest {wanted} with digest {top_digest}",
+            registry.host
+        )));
+    }
+    let media_type = media_type(&top)?;
+    let body = if media_type == OCI_INDEX || media_type == DOCKER_LIST {
+        let index: Index = serde_json::from_slice(&top.body).map_err(|err| {
+            Problem::msg(format!("{} sent an invalid index: {err}", registry.host))
+        })?;
+        let entry = index
+            .manifests
+            .iter()
+            .find(|m| m.platform.as_ref().is_some_and(|p| p.matches(platform)))
+            .ok_or_else(|| Problem::msg(format!("no manifest for {platform} in the index")))?;
+        let child = fetch_manifest(ctx, registry, repository, &entry.digest, &mut auth).await?;
+        if Hash::of_sha256(&child.body).to_string() != entry.digest {
+            return Err(Problem::msg(format!(
+                "manifest for {platform}: the bytes do not hash to {}",
+                entry.digest
+            )));
+        }
+        child.body
+    } else {
+        top.body
+    };
+    let manifest: LayeredManifest = serde_json::from_slice(&body).map_err(|err| {
+        Problem::msg(format!("{} sent an invalid manifest: {err}", registry.host))
+    })?;
+    Ok(Layers {
+        api: registry.api.clone(),
+        repository: repository.to_string(),
+        auth,
+        layers: manifest
+            .layers
+            .into_iter()
+            .map(|l| (l.digest, l.media_type.unwrap_or_default()))
+            .collect(),
+    })
+}
+
+/// A layer blob of at most `limit` bytes, checked against its digest.
+pub(crate) async fn blob(
+    ctx: &Context,
+    layers: &mut Layers,
+    digest: &str,
+    limit: u64,
+) -> Result<Vec<u8>, Problem> {
+    let url = format!("{}/v2/{}/blobs/{digest}", layers.api, layers.repository);
+    let mut fetched = None;
+    for _ in 0..2 {
+        let authorization = layers.auth.bearer.as_ref().map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("accept", "*/*")];
+        if let Some(value) = &authorization {
+            headers.push(("authorization", value.as_str()));
+        }
+        let answer = ctx.client.get(&url, &headers, limit).await?;
+        if answer.status.as_u16() == 401
+            && layers.auth.bearer.is_none()
+            && let Some(challenge) = answer.header("www-authenticate")
+        {
+            let challenge = challenge.to_string();
+            layers.auth.bearer = Some(fetch_token(ctx, &challenge, &layers.repository).await?);
+            continue;
+        }
+        fetched = Some(answer);
+        break;
+    }
+    let fetched = fetched.ok_or_else(|| Problem::msg(format!("{url} refused the token")))?;
+    if !fetched.status.is_success() {
+        return Err(Problem::msg(format!("{url} answered {}", fetched.status)));
+    }
+    let actual = Hash::of_sha256(&fetched.body).to_string();
+    if actual != digest {
+        return Err(Problem::msg(format!(
+            "layer {digest}: the bytes served hash to {actual}"
+        )));
+    }
+    Ok(fetched.body)
+}
+
+#[derive(Deserialize)]
+struct LayeredManifest {
+    #[serde(default)]
+    layers: Vec<LayerDescriptor>,
+}
+
+#[derive(Deserialize)]
+struct LayerDescriptor {
+    digest: String,
+    #[serde(rename = "mediaType")]
+    media_type: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,7 +68,7 @@ impl LoadedSpec {
     }
 
     pub fn from_str(path: &Path, text: &str) -> Result<LoadedSpec, SpecError> {
-        let spec: Spec = toml::from_str(text).map_err(|err| {
+        let mut spec: Spec = toml::from_str(text).map_err(|err| {
             let (line, column) = err
                 .span()
                 .map(|span| line_column(text, span.start))
@@ -80,6 +80,7 @@ impl LoadedSpec {
                 message: err.to_string().trim_end().to_string(),
             }
         })?;
+        spec.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         validate::validate(&spec).map_err(|invalid| {
             let (line, column) = line_column(text, invalid.span.start);
             SpecError::Invalid {

@@ -31,6 +31,10 @@ pub struct Spec {
     /// of the normalized spec: a policy change does not make the lock stale.
     #[serde(default, skip_serializing)]
     pub bump: Option<crate::bump::policy::BumpPolicy>,
+    /// The directory of the spec file: relative paths in the spec (keyrings, a dpkg
+    /// status file) are relative to it. Set by the loader, not part of the normalized spec.
+    #[serde(skip)]
+    pub dir: std::path::PathBuf,
 }
 
 /// What the image's self-check verifies beyond the lock.
@@ -149,6 +153,18 @@ pub struct AptSettings {
     /// Install `Recommends` (apt's default is yes; the seed spec says no).
     #[serde(default = "default_true")]
     pub recommends: bool,
+    /// Where packages come from, in apt's order. Unset: the Ubuntu archive of the base
+    /// (noble, -updates, -backports, -security), the `[mirrors] apt` mirror first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub archives: Vec<AptArchive>,
+    /// What the base image already has installed: a dpkg status file (relative to the
+    /// spec), or `"empty"` for a base without dpkg. Unset: read from the base image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Spanned<String>>,
+    /// The keyring that signs the default (Ubuntu) archives; default
+    /// `/usr/share/keyrings/ubuntu-archive-keyring.gpg`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyring: Option<Spanned<String>>,
 }
 
 impl Default for AptSettings {
@@ -156,8 +172,46 @@ impl Default for AptSettings {
         AptSettings {
             keep_mirror: true,
             recommends: true,
+            archives: Vec::new(),
+            status: None,
+            keyring: None,
         }
     }
+}
+
+/// One apt source (`[[apt.archives]]`), like a deb822 `.sources` stanza.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AptArchive {
+    /// Base URIs, tried in order (mirror first, canonical after); same archive behind each.
+    pub uris: Vec<Spanned<String>>,
+    /// `noble noble-updates`; a flat repository has one suite ending in `/`.
+    pub suites: Vec<Spanned<String>>,
+    /// `main universe`; empty for a flat repository.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+    /// Keyring files (relative to the spec) that must have signed the Release.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signed_by: Vec<Spanned<String>>,
+    /// `[trusted=yes]`: an unsigned Release (the index and `.deb` hashes are still checked).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub trusted: bool,
+    /// Debian architectures served (empty: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub architectures: Vec<String>,
+    /// A snapshot service for the `.deb` files: `{ base = "https://snapshot.ubuntu.com/ubuntu",
+    /// timestamp = "20260701T000000Z" }` (either may be left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<AptSnapshot>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AptSnapshot {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Spanned<String>>,
 }
 
 /// What one stage adds. Stage 1 is the system layer, stage 2 the user's tools.

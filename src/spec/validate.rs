@@ -229,5 +229,130 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
             }
         }
     }
+    validate_apt(&spec.apt)
+}
+
+/// `[apt]`: archives that can be fetched, paths that are not empty.
+fn validate_apt(apt: &super::model::AptSettings) -> Result<(), Invalid> {
+    for path in apt.status.iter().chain(&apt.keyring) {
+        if path.get_ref().trim().is_empty() {
+            return Err(invalid(path, "`apt`: an empty path"));
+        }
+    }
+    for (number, archive) in apt.archives.iter().enumerate() {
+        let at = |what: &str| format!("`apt.archives` #{}: {what}", number + 1);
+        let Some(first) = archive.uris.first() else {
+            return Err(Invalid {
+                span: 0..0,
+                message: at("`uris` is empty: name at least one base URI"),
+            });
+        };
+        for uri in &archive.uris {
+            let parsed = url::Url::parse(uri.get_ref()).map_err(|err| {
+                invalid(uri, at(&format!("`{}` is not a URL: {err}", uri.get_ref())))
+            })?;
+            if !matches!(parsed.scheme(), "https" | "http") {
+                return Err(invalid(
+                    uri,
+                    at("only http and https archives can be fetched"),
+                ));
+            }
+        }
+        let Some(suite) = archive.suites.first() else {
+            return Err(invalid(
+                first,
+                at("`suites` is empty: name at least one suite"),
+            ));
+        };
+        let flat = archive.suites.iter().all(|s| s.get_ref().ends_with('/'));
+        if flat && !archive.components.is_empty() {
+            return Err(invalid(
+                suite,
+                at("a flat repository (suite ending in `/`) has no components"),
+            ));
+        }
+        if !flat && archive.components.is_empty() {
+            return Err(invalid(
+                suite,
+                at("`components` is empty: name at least one (`main`)"),
+            ));
+        }
+        if !archive.trusted && archive.signed_by.is_empty() {
+            return Err(invalid(
+                first,
+                at("name the keyring that signs it (`signed-by`), or mark it `trusted = true`"),
+            ));
+        }
+        for keyring in &archive.signed_by {
+            if keyring.get_ref().trim().is_empty() {
+                return Err(invalid(keyring, at("an empty `signed-by` path")));
+            }
+        }
+        if let Some(snapshot) = &archive.snapshot {
+            if let Some(base) = &snapshot.base {
+                url::Url::parse(base.get_ref()).map_err(|err| {
+                    invalid(base, at(&format!("snapshot `base` is not a URL: {err}")))
+                })?;
+            }
+            if let Some(timestamp) = &snapshot.timestamp {
+                let t = timestamp.get_ref().as_bytes();
+                let valid = t.len() == 16
+                    && t[8] == b'T'
+                    && t[15] == b'Z'
+                    && t[..8].iter().chain(&t[9..15]).all(u8::is_ascii_digit);
+                if !valid {
+                    return Err(invalid(
+                        timestamp,
+                        at("snapshot `timestamp` must look like 20260701T000000Z"),
+                    ));
+                }
+            }
+        }
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn error(extra: &str) -> String {
+        let text = format!(
+            "[image]\nname = \"x\"\ntag = \"t\"\nplatforms = [\"linux/amd64\"]\n\
+             [base]\nimage = \"debian:bookworm\"\n{extra}"
+        );
+        match crate::spec::LoadedSpec::from_str(Path::new("x.toml"), &text) {
+            Ok(_) => panic!("accepted: {extra}"),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    #[test]
+    fn apt_archives_are_checked_with_spans() {
+        let err = error(
+            "[[apt.archives]]\nuris = [\"ftp://deb.example/debian\"]\nsuites = [\"bookworm\"]\ncomponents = [\"main\"]\ntrusted = true\n",
+        );
+        assert!(err.contains("x.toml:8:"), "{err}");
+        assert!(err.contains("only http and https"), "{err}");
+        let err = error(
+            "[[apt.archives]]\nuris = [\"https://deb.example/debian\"]\nsuites = [\"bookworm\"]\n",
+        );
+        assert!(err.contains("`components` is empty"), "{err}");
+        let err = error(
+            "[[apt.archives]]\nuris = [\"https://deb.example/debian\"]\nsuites = [\"bookworm\"]\ncomponents = [\"main\"]\n",
+        );
+        assert!(err.contains("signed-by"), "{err}");
+        let err = error(
+            "[[apt.archives]]\nuris = [\"https://deb.example/cuda\"]\nsuites = [\"/\"]\ncomponents = [\"main\"]\ntrusted = true\n",
+        );
+        assert!(err.contains("flat repository"), "{err}");
+        let err = error(
+            "[[apt.archives]]\nuris = [\"https://deb.example/debian\"]\nsuites = [\"bookworm\"]\ncomponents = [\"main\"]\ntrusted = true\nsnapshot = { timestamp = \"2026-07-01\" }\n",
+        );
+        assert!(err.contains("20260701T000000Z"), "{err}");
+        let err = error("[apt]\nstatus = \"\"\n");
+        assert!(err.contains("empty path"), "{err}");
+        let err = error("[apt]\nstatuss = \"x\"\n");
+        assert!(err.contains("unknown field"), "{err}");
+    }
 }

@@ -272,6 +272,8 @@ fn request(packages: &[&str], archives: Vec<Archive>) -> AptRequest {
         recommends: true,
         archives,
         status: StatusSource::Empty,
+        earlier: Vec::new(),
+        dir: Default::default(),
     }
 }
 

@@ -632,7 +632,7 @@ fn lock_refuses_plain_http_without_opt_in() {
 fn lock_reports_parts_without_a_resolver_in_one_message() {
     let s = setup("latest", &clash_releases());
     let spec = format!(
-        "{}\n[[users]]\nname = \"peid\"\nuid = 3100\ngid = 1100\n\n[stage-1]\napt = [\"nano\", \"libgl1-mesa-glx | libgl1\"]\n",
+        "{}\n[[users]]\nname = \"peid\"\nuid = 3100\ngid = 1100\n\n[stage-1]\npixi-global = [\"jq\", \"yq\"]\n",
         spec_text(&s.base, "latest")
     );
     s.project.spec(&spec);
@@ -645,7 +645,7 @@ fn lock_reports_parts_without_a_resolver_in_one_message() {
     assert!(
         output
             .stderr
-            .contains("not resolvable yet: apt (2 packages)"),
+            .contains("not resolvable yet: conda (2 tools)"),
         "{}",
         output.stderr
     );

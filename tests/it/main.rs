@@ -3,6 +3,7 @@
 mod support;
 
 mod apt;
+mod apt_build;
 mod build;
 mod bump;
 mod emit;

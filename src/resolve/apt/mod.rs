@@ -13,6 +13,7 @@
 //! Packages, status), [`index`] (fetching and checking indices), [`openpgp`]
 //! (signatures), [`closure`] (the solver, free of I/O).
 
+pub mod base_status;
 pub mod closure;
 pub mod control;
 pub mod index;
@@ -43,6 +44,13 @@ pub struct AptRequest {
     pub archives: Vec<Archive>,
     /// What the base image already has installed.
     pub status: StatusSource,
+    /// Packages an earlier stage installs (its spec entries): solved together with
+    /// `packages` so the result is consistent with them, and left out of this closure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier: Vec<String>,
+    /// Relative keyring and status paths are relative to this directory (the spec's).
+    #[serde(skip)]
+    pub dir: std::path::PathBuf,
 }
 
 /// Where the dpkg status of the base comes from.
@@ -52,8 +60,13 @@ pub enum StatusSource {
     /// A status file named by the spec; its hash is part of the request so a changed
     /// file re-resolves.
     File { path: String, sha256: String },
-    /// `/var/lib/dpkg/status` read from the base image's layers (not implemented yet).
-    BaseImage { image: String },
+    /// `/var/lib/dpkg/status` read from the base image's layers, per platform
+    /// ([`base_status`]), through the registry mirror first when there is one.
+    BaseImage {
+        image: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mirror: Option<String>,
+    },
     /// A scratch base: nothing installed.
     Empty,
 }
@@ -69,11 +82,11 @@ impl StatusSource {
         })
     }
 
-    fn read(&self) -> Result<String, Problem> {
+    fn read(&self, dir: &std::path::Path) -> Result<String, Problem> {
         match self {
             StatusSource::Empty => Ok(String::new()),
             StatusSource::File { path, sha256 } => {
-                let bytes = std::fs::read(path).map_err(|err| {
+                let bytes = std::fs::read(dir.join(path)).map_err(|err| {
                     Problem::msg(format!("cannot read dpkg status file `{path}`: {err}"))
                 })?;
                 let actual = hex::encode(Sha256::digest(&bytes));
@@ -85,9 +98,9 @@ impl StatusSource {
                 String::from_utf8(bytes)
                     .map_err(|_| Problem::msg(format!("dpkg status file `{path}` is not UTF-8")))
             }
-            StatusSource::BaseImage { image } => Err(Problem::msg(format!(
-                "reading the dpkg status from the base image ({image}) is not implemented yet; name a status file"
-            ))),
+            StatusSource::BaseImage { .. } => {
+                unreachable!("read per platform by base_status")
+            }
         }
     }
 }
@@ -108,11 +121,20 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
             "apt `{name}` names no archive to install from"
         )));
     }
-    let status = request.status.read()?;
+    let earlier: Vec<Wanted> = request
+        .earlier
+        .iter()
+        .map(|p| Wanted::parse(p))
+        .collect::<Result<_, _>>()
+        .map_err(Problem::msg)?;
+    let status = match &request.status {
+        StatusSource::BaseImage { .. } => None,
+        other => Some(other.read(&request.dir)?),
+    };
     let keyrings = request
         .archives
         .iter()
-        .map(load_keyring)
+        .map(|archive| load_keyring(archive, &request.dir))
         .collect::<Result<Vec<_>, _>>()?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -162,8 +184,15 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
             .iter_mut()
             .map(|f| std::mem::take(&mut f.text))
             .collect();
-        let status = status.clone();
+        let status = match (&status, &request.status) {
+            (Some(text), _) => text.clone(),
+            (None, StatusSource::BaseImage { image, mirror }) => {
+                base_status::read(ctx, image, mirror.as_deref(), *platform).await?
+            }
+            (None, _) => unreachable!("only the base image is read per platform"),
+        };
         let wanted = wanted.clone();
+        let earlier = earlier.clone();
         let options = Options {
             arch: arch.to_string(),
             recommends: request.recommends,
@@ -178,11 +207,38 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
                     label: label.clone(),
                 })
                 .collect();
-            closure::solve(&indices, &status, &wanted, &options)
+            if earlier.is_empty() {
+                return Ok((
+                    Vec::new(),
+                    closure::solve(&indices, &status, &wanted, &options)?,
+                ));
+            }
+            // On top of an earlier stage: solve both lists together (what the image
+            // ends up with); this stage installs what the earlier one alone does not.
+            let before = closure::solve(&indices, &status, &earlier, &options)?;
+            let all: Vec<Wanted> = earlier.iter().chain(&wanted).cloned().collect();
+            Ok::<_, SolveError>((before, closure::solve(&indices, &status, &all, &options)?))
         })
         .await
         .map_err(|err| Problem::msg(format!("the apt solver stopped: {err}")))?
         .map_err(|err| Problem::msg(format!("{arch}: {err}")))?;
+        let (before, together) = choices;
+        let mut choices = Vec::new();
+        for choice in together {
+            let earlier_member = before
+                .iter()
+                .find(|b| b.name == choice.name && b.arch == choice.arch);
+            match earlier_member {
+                Some(b) if b.version == choice.version => continue,
+                Some(b) => {
+                    return Err(Problem::msg(format!(
+                        "{arch}: `{name}` would need {} {} instead of the earlier stage's {}; move the package to the earlier stage",
+                        choice.name, choice.version, b.version
+                    )));
+                }
+                None => choices.push(choice),
+            }
+        }
         for choice in choices {
             let source = &fetched[choice.index];
             let archive = &request.archives[source.archive];
@@ -253,7 +309,10 @@ pub fn closure_version(packages: &[Package]) -> String {
     format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
-fn load_keyring(archive: &Archive) -> Result<Option<openpgp::Keyring>, Problem> {
+fn load_keyring(
+    archive: &Archive,
+    dir: &std::path::Path,
+) -> Result<Option<openpgp::Keyring>, Problem> {
     if archive.signed_by.is_empty() {
         if archive.trusted {
             return Ok(None);
@@ -269,7 +328,7 @@ fn load_keyring(archive: &Archive) -> Result<Option<openpgp::Keyring>, Problem> 
     }
     let mut keyring = openpgp::Keyring::default();
     for path in &archive.signed_by {
-        let bytes = std::fs::read(path)
+        let bytes = std::fs::read(dir.join(path))
             .map_err(|err| Problem::msg(format!("cannot read keyring `{path}`: {err}")))?;
         keyring.merge(
             openpgp::Keyring::parse(&bytes)
