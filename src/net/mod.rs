@@ -171,6 +171,11 @@ impl Client {
         }
     }
 
+    /// Whether a plain-http URL would be fetched (its host was allowed explicitly).
+    pub fn allows_plain_http(&self, url: &str) -> bool {
+        reqwest::Url::parse(url).is_ok_and(|u| u.scheme() == "http" && self.is_insecure_allowed(&u))
+    }
+
     fn is_insecure_allowed(&self, url: &reqwest::Url) -> bool {
         let host = url.host_str().unwrap_or_default();
         let authority = match url.port() {

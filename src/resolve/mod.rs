@@ -60,8 +60,25 @@ impl Context {
         offline: bool,
         github_token: Option<String>,
     ) -> Context {
+        // Signed apt archives may be plain http (Ubuntu's own are): their Release is
+        // signature-checked and every index and .deb hash-checked against it. Unsigned
+        // (`trusted`) archives get no such allowance.
+        let mut insecure_hosts = sources.insecure_hosts();
+        for archive in apt_archives(spec).iter().filter(|a| !a.trusted) {
+            for uri in &archive.uris {
+                if let Ok(url) = ::url::Url::parse(uri)
+                    && url.scheme() == "http"
+                    && let Some(host) = url.host_str()
+                {
+                    insecure_hosts.push(match url.port() {
+                        Some(port) => format!("{host}:{port}"),
+                        None => host.to_string(),
+                    });
+                }
+            }
+        }
         Context {
-            client: Client::new(offline, sources.insecure_hosts()),
+            client: Client::new(offline, insecure_hosts),
             sources,
             platforms: spec
                 .image
@@ -695,6 +712,26 @@ pub fn changes(old: Option<&Lock>, new: &Lock) -> Vec<Change> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn signed_apt_archives_may_be_plain_http_nothing_else() {
+        let spec: Spec = toml::from_str(
+            "[image]\nname = \"x\"\ntag = \"t\"\nplatforms = [\"linux/amd64\"]\n[base]\nimage = \"ubuntu:24.04\"\n",
+        )
+        .unwrap();
+        let ctx = Context::new(&spec, Sources::default(), true, None);
+        assert!(
+            ctx.client
+                .allows_plain_http("http://archive.ubuntu.com/ubuntu/dists/noble/InRelease")
+        );
+        assert!(
+            ctx.client
+                .allows_plain_http("http://security.ubuntu.com/ubuntu/pool/x.deb")
+        );
+        assert!(!ctx.client.allows_plain_http("http://api.github.com/repos"));
+        assert!(!ctx.client.allows_plain_http("http://example.com/x"));
+    }
+
     use super::*;
 
     fn plan_of(extra: &str) -> Plan {
