@@ -14,9 +14,14 @@ fn tour() {
     up.world.github_release_fixture(
         "Watfaq",
         "clash-rs",
-        &[FixtureRelease::new("v0.10.7", "2026-06-01T10:00:00Z").asset("clash-rs-x86_64-unknown-linux-musl", b"0.10.7".to_vec())],
+        &[FixtureRelease::new("v0.10.7", "2026-06-01T10:00:00Z")
+            .asset("clash-rs-x86_64-unknown-linux-musl", b"0.10.7".to_vec())],
     );
-    registry.push_two_platform_index("nvidia/cuda", "12.8.1-cudnn-devel-ubuntu24.04", IndexKind::Oci);
+    registry.push_two_platform_index(
+        "nvidia/cuda",
+        "12.8.1-cudnn-devel-ubuntu24.04",
+        IndexKind::Oci,
+    );
     let project = Project::new();
     project.spec(&format!(
         r#"[image]
@@ -48,7 +53,12 @@ dest = "/hard/image/app/clash/clash-rs"
     crate::tools::sources(&project, &up.world, Some(&registry.host()));
     let show = |args: &[&str]| {
         let output = project.run(args);
-        println!("$ modelbench {}\n{}{}", args.join(" "), output.stdout, output.stderr);
+        println!(
+            "$ modelbench {}\n{}{}",
+            args.join(" "),
+            output.stdout,
+            output.stderr
+        );
     };
     show(&["lock", "specs/test.toml", "--sources", "sources.toml"]);
     show(&["emit", "specs/test.toml", "--locked"]);
@@ -58,8 +68,10 @@ dest = "/hard/image/app/clash/clash-rs"
         "Watfaq",
         "clash-rs",
         &[
-            FixtureRelease::new("v0.10.7", "2026-06-01T10:00:00Z").asset("clash-rs-x86_64-unknown-linux-musl", b"0.10.7".to_vec()),
-            FixtureRelease::new("v0.10.8", "2026-07-23T10:00:00Z").asset("clash-rs-x86_64-unknown-linux-musl", b"0.10.8".to_vec()),
+            FixtureRelease::new("v0.10.7", "2026-06-01T10:00:00Z")
+                .asset("clash-rs-x86_64-unknown-linux-musl", b"0.10.7".to_vec()),
+            FixtureRelease::new("v0.10.8", "2026-07-23T10:00:00Z")
+                .asset("clash-rs-x86_64-unknown-linux-musl", b"0.10.8".to_vec()),
         ],
     );
     show(&["bump", "specs/test.toml", "--sources", "sources.toml"]);
