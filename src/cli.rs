@@ -211,34 +211,7 @@ fn lock(args: LockArgs) -> Result<()> {
         let Some(existing) = &existing else {
             bail!("no lock at {}; run `modelbench lock`", lock_path.display());
         };
-        let mut stale: Vec<String> = todo
-            .iter()
-            .map(|r| match existing.find(r.kind.as_str(), &r.name) {
-                Some(_) => format!(
-                    "{} `{}` changed in the spec (now `{}`)",
-                    r.kind, r.name, r.requested
-                ),
-                None => format!("{} `{}` is not locked", r.kind, r.name),
-            })
-            .collect();
-        for artifact in &existing.artifacts {
-            if !plan
-                .requests
-                .iter()
-                .any(|r| r.kind.as_str() == artifact.kind && r.name == artifact.name)
-            {
-                stale.push(format!(
-                    "{} `{}` is locked but no longer in the spec",
-                    artifact.kind, artifact.name
-                ));
-            }
-        }
-        if existing.spec_hash != spec.hash && stale.is_empty() {
-            stale.push(format!(
-                "the spec changed since locking (spec-hash {} in the lock, {} now)",
-                existing.spec_hash, spec.hash
-            ));
-        }
+        let stale = resolve::staleness(&plan, existing, &spec.hash);
         if !stale.is_empty() {
             bail!(
                 "lock {} is stale:\n  {}",
@@ -386,19 +359,7 @@ fn change_json(change: &Change) -> serde_json::Value {
 fn emit_command(args: EmitArgs) -> Result<()> {
     let spec = LoadedSpec::load(&args.spec.spec)?;
     let lock_path = args.spec.lock_path(&spec);
-    let lock_bytes = match std::fs::read(&lock_path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            bail!(
-                "no lock at {}; run `modelbench lock` first",
-                lock_path.display()
-            )
-        }
-        Err(err) => {
-            return Err(err).with_context(|| format!("cannot read {}", lock_path.display()));
-        }
-    };
-    let lock = Lock::parse(&lock_path, &String::from_utf8_lossy(&lock_bytes))?;
+    let (lock_bytes, lock) = Lock::read_required(&lock_path)?;
     let lock_display = lock_path.display().to_string();
     let inputs = EmitInputs {
         lock_path: &lock_display,

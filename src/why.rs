@@ -73,19 +73,7 @@ pub(crate) fn load_inputs(args: &crate::cli::SpecArgs) -> Result<Inputs> {
     let spec_text = std::fs::read_to_string(&args.spec)
         .with_context(|| format!("cannot read {}", args.spec.display()))?;
     let lock_path = args.lock_path(&spec);
-    let lock_bytes = match std::fs::read(&lock_path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            bail!(
-                "no lock at {}; run `modelbench lock` first",
-                lock_path.display()
-            )
-        }
-        Err(err) => {
-            return Err(err).with_context(|| format!("cannot read {}", lock_path.display()));
-        }
-    };
-    let lock = Lock::parse(&lock_path, &String::from_utf8_lossy(&lock_bytes))?;
+    let (lock_bytes, lock) = Lock::read_required(&lock_path)?;
     Ok(Inputs {
         spec,
         spec_text,

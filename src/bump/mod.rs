@@ -276,29 +276,7 @@ async fn bump(args: &BumpArgs, env: &Environment) -> Result<()> {
 
 /// Bump moves pins of a lock that answers the spec; a spec edit is `lock`'s business.
 fn check_in_sync(plan: &Plan, old: &Lock, spec: &LoadedSpec, lock_path: &Path) -> Result<()> {
-    let mut stale: Vec<String> =
-        resolve::needs_resolution(plan, Some(old), &UpdatePolicy::KeepPins)
-            .iter()
-            .map(|r| match old.find(r.kind.as_str(), &r.name) {
-                Some(_) => format!("{} `{}` changed in the spec", r.kind, r.name),
-                None => format!("{} `{}` is not locked", r.kind, r.name),
-            })
-            .collect();
-    for artifact in &old.artifacts {
-        if !plan
-            .requests
-            .iter()
-            .any(|r| r.kind.as_str() == artifact.kind && r.name == artifact.name)
-        {
-            stale.push(format!(
-                "{} `{}` is locked but no longer in the spec",
-                artifact.kind, artifact.name
-            ));
-        }
-    }
-    if stale.is_empty() && old.spec_hash != spec.hash {
-        stale.push("the spec changed since locking".into());
-    }
+    let stale = resolve::staleness(plan, old, &spec.hash);
     if !stale.is_empty() {
         bail!(
             "the lock {} does not match the spec: {}; run `modelbench lock` first, then bump",

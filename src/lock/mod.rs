@@ -39,6 +39,8 @@ pub const ALL_PLATFORMS: &str = "all";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
+    #[error("no lock at {path}; run `modelbench lock` first")]
+    Missing { path: PathBuf },
     #[error("cannot read lock `{path}`: {source}")]
     Read {
         path: PathBuf,
@@ -279,6 +281,27 @@ impl Lock {
                 source,
             }),
         }
+    }
+
+    /// The lock a command needs (emit, why, sbom, verify): its exact bytes (headers name
+    /// their hash) and the parsed lock; a missing lock says to run `modelbench lock`.
+    pub fn read_required(path: &Path) -> Result<(Vec<u8>, Lock), LockError> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(LockError::Missing {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(source) => {
+                return Err(LockError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let lock = Lock::parse(path, &String::from_utf8_lossy(&bytes))?;
+        Ok((bytes, lock))
     }
 
     /// Write atomically; returns false (and touches nothing) when the bytes are unchanged.

@@ -509,6 +509,40 @@ pub fn covers(pinned: &Artifact, platform: &str) -> bool {
     pinned.pin(platform).is_some()
 }
 
+/// Why a lock does not match the spec it is checked against, one reason per entry;
+/// empty when it matches (what `lock --check`, `emit --locked` and `bump` rely on).
+pub fn staleness(plan: &Plan, lock: &Lock, spec_hash: &str) -> Vec<String> {
+    let mut stale: Vec<String> = needs_resolution(plan, Some(lock), &UpdatePolicy::KeepPins)
+        .iter()
+        .map(|r| match lock.find(r.kind.as_str(), &r.name) {
+            Some(_) => format!(
+                "{} `{}` changed in the spec (now `{}`)",
+                r.kind, r.name, r.requested
+            ),
+            None => format!("{} `{}` is not locked", r.kind, r.name),
+        })
+        .collect();
+    for artifact in &lock.artifacts {
+        let requested = plan
+            .requests
+            .iter()
+            .any(|r| r.kind.as_str() == artifact.kind && r.name == artifact.name);
+        if !requested {
+            stale.push(format!(
+                "{} `{}` is locked but no longer in the spec",
+                artifact.kind, artifact.name
+            ));
+        }
+    }
+    if stale.is_empty() && lock.spec_hash != spec_hash {
+        stale.push(format!(
+            "the spec changed since locking (spec-hash {} in the lock, {spec_hash} now)",
+            lock.spec_hash
+        ));
+    }
+    stale
+}
+
 /// Resolve a plan into a lock. The existing lock's pins are reused where allowed.
 pub async fn resolve(
     ctx: &Context,

@@ -1030,7 +1030,7 @@ fn bump_refuses_a_lock_behind_its_spec() {
     s.write_spec("^0.10", "");
     let out = s.bump_fail(&[], None);
     assert!(
-        out.stderr.contains("does not match the spec: github-release `clash-rs` changed in the spec; run `modelbench lock` first"),
+        out.stderr.contains("does not match the spec: github-release `clash-rs` changed in the spec (now `^0.10`); run `modelbench lock` first"),
         "{}",
         out.stderr
     );
