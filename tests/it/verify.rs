@@ -1,0 +1,383 @@
+//! `modelbench verify`: lock against the loopback world, then let upstreams rot (a route
+//! deleted, a body replaced) and check the report and the exit code: rot that a mirror
+//! still covers is reported with the URL that works (exit 0); an artifact with no working
+//! URL fails the run (exit 1) and is named.
+
+use serde_json::json;
+
+use crate::support::project::Project;
+use crate::support::registry::{self, ACCEPT_ALL, IndexKind};
+use crate::support::world::{FixtureRelease, Response, World};
+use crate::support::{Output, sha256_hex};
+
+const CARD: &[u8] = b"model card: fixture weights\n";
+
+struct Setup {
+    project: Project,
+    world: World,
+    /// The single-arch base's manifest path on the world's token registry.
+    base_manifest: String,
+}
+
+/// A spec with a single-arch base on the world's token registry (so it can rot), node
+/// from a mirror and the canonical dist, nvm, a release asset and a url file.
+fn setup() -> Setup {
+    let world = World::start();
+    let registry = registry::shared();
+    let repo = format!("verify/token-{}", world.addr().port());
+    let digest = registry.push_single_manifest(&repo, "1");
+    let manifest = registry.get_manifest(&repo, "1", ACCEPT_ALL);
+    let content_type = manifest.header("content-type").unwrap().to_string();
+    let fixture = world.token_registry_fixture(&repo, "1", &content_type, &manifest.body);
+    assert_eq!(fixture.digest, digest);
+    let config_digest =
+        serde_json::from_slice::<serde_json::Value>(&manifest.body).unwrap()["config"]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let config =
+        crate::support::http::get(&registry.url(&format!("/v2/{repo}/blobs/{config_digest}")))
+            .unwrap();
+    world.get(
+        &format!("/v2/{repo}/blobs/{config_digest}"),
+        Response::bytes(config.body),
+    );
+
+    world.get(
+        "/nodejs/dist/index.json",
+        Response::json(json!([
+            {"version": "v22.11.0", "date": "2026-10-29", "files": ["linux-x64"], "lts": "Jod"},
+        ])),
+    );
+    let tarball = b"node v22.11.0 linux-x64".to_vec();
+    world.get(
+        "/nodejs/dist/v22.11.0/SHASUMS256.txt",
+        Response::text(format!(
+            "{}  node-v22.11.0-linux-x64.tar.gz\n",
+            sha256_hex(&tarball)
+        )),
+    );
+    for path in [
+        "/nodejs/dist/v22.11.0/node-v22.11.0-linux-x64.tar.gz",
+        "/npmmirror/node/v22.11.0/node-v22.11.0-linux-x64.tar.gz",
+    ] {
+        world.get(path, Response::bytes(tarball.clone()));
+    }
+    world.github_release_fixture(
+        "nvm-sh",
+        "nvm",
+        &[FixtureRelease::new("v0.40.3", "2026-04-23T00:00:00Z")],
+    );
+    world.get(
+        "/raw/nvm-sh/nvm/v0.40.3/nvm.sh",
+        Response::text("# fixture nvm.sh\n"),
+    );
+    world.github_release_fixture(
+        "Watfaq",
+        "clash-rs",
+        &[
+            FixtureRelease::new("v0.10.8", "2026-07-23T10:00:00Z").asset(
+                "clash-rs-x86_64-unknown-linux-musl",
+                b"clash amd64".to_vec(),
+            ),
+        ],
+    );
+    world.get("/files/card.txt", Response::bytes(CARD.to_vec()));
+
+    let project = Project::new();
+    project.spec(&format!(
+        r#"[image]
+name = "mb-verify"
+tag = "t1"
+platforms = ["linux/amd64"]
+
+[base]
+image = "{host}/{repo}:1"
+
+[mirrors]
+nodejs = "{mirror}"
+
+[[users]]
+name = "peid"
+uid = 3100
+gid = 1100
+
+[stage-2]
+tools.node = {{ version = "lts", user = "peid" }}
+
+[stage-2.release.clash-rs]
+repo = "Watfaq/clash-rs"
+version = "latest"
+asset = "clash-rs-{{triple}}"
+dest = "/opt/clash-rs"
+
+[stage-2.url.card]
+url = "{card}"
+sha256 = "{card_sha}"
+dest = "/opt/card.txt"
+"#,
+        host = fixture.host,
+        mirror = world.url("/npmmirror/node"),
+        card = world.url("/files/card.txt"),
+        card_sha = sha256_hex(CARD),
+    ));
+    project.write(
+        "sources.toml",
+        &format!(
+            "[upstream]\ngithub-api = \"{}\"\ngithub-raw = \"{}\"\nnodejs = \"{}\"\n[registry]\n\"{host}\" = \"http://{host}\"\n",
+            world.github_api(),
+            world.url("/raw"),
+            world.url("/nodejs/dist"),
+            host = fixture.host,
+        ),
+    );
+    project.lock_ok(&[]);
+    Setup {
+        project,
+        world,
+        base_manifest: format!("/v2/{repo}/manifests/{digest}"),
+    }
+}
+
+fn verify(project: &Project, extra: &[&str]) -> Output {
+    let mut args = vec!["verify", "specs/test.toml", "--sources", "sources.toml"];
+    args.extend_from_slice(extra);
+    project.run(&args)
+}
+
+#[test]
+fn verify_passes_on_a_fresh_lock_and_asks_every_url() {
+    let s = setup();
+    s.world.clear_log();
+    let output = verify(&s.project, &[]);
+    assert_eq!(output.status, Some(0), "{}", output.combined());
+    assert!(
+        output.stdout.contains(
+            "Verified 5 artifact(s): 5 ok, 0 rotted but still served, 0 with no working URL"
+        ),
+        "{}",
+        output.stdout
+    );
+    for line in ["ok oci base 1", "ok nodejs node v22.11.0", "ok url card"] {
+        let (verb, rest) = line.split_once(' ').unwrap();
+        assert!(
+            output.stdout.contains(&format!("{verb:>12} {rest}")),
+            "`{line}` missing:\n{}",
+            output.stdout
+        );
+    }
+    let requests = s.world.requests();
+    // The base: HEAD by digest, through the bearer-token challenge; no manifest download.
+    assert!(
+        requests
+            .iter()
+            .any(|(m, p, status)| m == "HEAD" && *p == s.base_manifest && *status == 200),
+        "{requests:?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|(m, p, _)| m == "GET" && p.contains("/manifests/")),
+        "{requests:?}"
+    );
+    assert!(requests.iter().any(|(_, p, _)| p.starts_with("/token")));
+    // Both node URLs, mirror and canonical, were downloaded.
+    for path in [
+        "/npmmirror/node/v22.11.0/node-v22.11.0-linux-x64.tar.gz",
+        "/nodejs/dist/v22.11.0/node-v22.11.0-linux-x64.tar.gz",
+        "/files/card.txt",
+        "/raw/nvm-sh/nvm/v0.40.3/nvm.sh",
+    ] {
+        assert_eq!(s.world.hits(path), 1, "{path}: {requests:?}");
+    }
+    // Nothing was written.
+    assert!(!s.project.exists("build"));
+}
+
+#[test]
+fn verify_reports_rot_that_a_mirror_still_covers() {
+    let s = setup();
+    // nodejs.org dropped the tarball; the mirror still has it.
+    let canonical = "/nodejs/dist/v22.11.0/node-v22.11.0-linux-x64.tar.gz";
+    s.world.get(canonical, Response::status(404));
+    let output = verify(&s.project, &[]);
+    assert_eq!(output.status, Some(0), "{}", output.combined());
+    let stdout = &output.stdout;
+    assert!(
+        stdout.contains(&format!("{:>12} nodejs node v22.11.0", "rotted")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "linux/amd64 node-v22.11.0-linux-x64.tar.gz: {}: gone (404)",
+            s.world.url(canonical)
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "still served by {}",
+            s.world
+                .url("/npmmirror/node/v22.11.0/node-v22.11.0-linux-x64.tar.gz")
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("4 ok, 1 rotted but still served, 0 with no working URL"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn verify_fails_when_an_artifact_has_no_working_url() {
+    let s = setup();
+    // The url file now serves other bytes, and the base's manifest is gone (EOL tag deleted).
+    s.world
+        .replace_body("/files/card.txt", b"model card: retrained\n".to_vec());
+    s.world.get(&s.base_manifest, Response::status(404));
+    let output = verify(&s.project, &[]);
+    assert_eq!(output.status, Some(1), "{}", output.combined());
+    let stdout = &output.stdout;
+    assert!(
+        stdout.contains(&format!("{:>12} url card", "BROKEN")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "serves other bytes (sha256:{}, sha256:{} locked)",
+            sha256_hex(b"model card: retrained\n"),
+            sha256_hex(CARD)
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{:>12} oci base 1", "BROKEN")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("gone (404)"), "{stdout}");
+    assert!(
+        output.stderr.contains(
+            "2 artifact(s) of lock/test/bench.lock have no working URL: oci `base`, url `card`"
+        ),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn verify_sample_checks_a_fixed_subset() {
+    let s = setup();
+    let first = verify(&s.project, &["--sample", "2"]);
+    assert_eq!(first.status, Some(0), "{}", first.combined());
+    assert!(
+        first.stdout.starts_with("Verifying 2 of 5 artifact(s)"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains("Verified 2 artifact(s): 2 ok"),
+        "{}",
+        first.stdout
+    );
+    let second = verify(&s.project, &["--sample", "2"]);
+    assert_eq!(
+        first.stdout, second.stdout,
+        "the same lock gives the same sample"
+    );
+}
+
+#[test]
+fn verify_registry_mirror_rot_is_covered_by_the_canonical_registry() {
+    let world = World::start();
+    let registry = registry::shared();
+    let repo = format!("verify/mirrored-{}", world.addr().port());
+    let pushed = registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
+    // The world plays a pull-through mirror holding copies of the same manifests.
+    let mut paths = Vec::new();
+    for reference in std::iter::once("1".to_string())
+        .chain(std::iter::once(pushed.index_digest.clone()))
+        .chain(pushed.manifests.iter().map(|(_, d)| d.clone()))
+    {
+        let served = registry.get_manifest(&repo, &reference, ACCEPT_ALL);
+        let path = format!("/v2/{repo}/manifests/{reference}");
+        world.get(
+            &path,
+            Response::bytes(served.body.clone())
+                .header("Content-Type", served.header("content-type").unwrap())
+                .header(
+                    "Docker-Content-Digest",
+                    format!("sha256:{}", sha256_hex(&served.body)),
+                ),
+        );
+        paths.push(path);
+    }
+    let project = Project::new();
+    project.spec(&format!(
+        "[image]\nname = \"mb-verify\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[base]\nimage = \"{}\"\nregistry-mirror = \"{}\"\n",
+        registry.reference(&repo, "1"),
+        world.addr()
+    ));
+    project.write(
+        "sources.toml",
+        &format!(
+            "[registry]\n\"{reg}\" = \"http://{reg}\"\n\"{mirror}\" = \"http://{mirror}\"\n",
+            reg = registry.host(),
+            mirror = world.addr()
+        ),
+    );
+    project.lock_ok(&[]);
+    let output = verify(&project, &[]);
+    assert_eq!(output.status, Some(0), "{}", output.combined());
+    assert!(
+        output.stdout.contains("1 ok, 0 rotted"),
+        "{}",
+        output.stdout
+    );
+
+    // The mirror evicted the image: reported, and the canonical registry still has it.
+    for path in &paths {
+        world.get(path, Response::status(404));
+    }
+    let output = verify(&project, &[]);
+    assert_eq!(output.status, Some(0), "{}", output.combined());
+    let stdout = &output.stdout;
+    assert!(
+        stdout.contains(&format!("{:>12} oci base 1", "rotted")),
+        "{stdout}"
+    );
+    for digest in
+        std::iter::once(&pushed.index_digest).chain(pushed.manifests.iter().map(|(_, d)| d))
+    {
+        assert!(
+            stdout.contains(&format!(
+                "{}: gone (404)",
+                world.url(&format!("/v2/{repo}/manifests/{digest}"))
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!(
+                "still served by {}",
+                registry.url(&format!("/v2/{repo}/manifests/{digest}"))
+            )),
+            "{stdout}"
+        );
+    }
+}
+
+#[test]
+fn verify_without_a_lock_is_an_error() {
+    let project = Project::new();
+    project.spec(
+        "[image]\nname = \"mb\"\ntag = \"t\"\nplatforms = [\"linux/amd64\"]\n\n[base]\nimage = \"example.com/x:1\"\n",
+    );
+    let output = project.run(&["verify", "specs/test.toml"]);
+    assert_eq!(output.status, Some(1), "{}", output.combined());
+    assert!(
+        output
+            .stderr
+            .contains("no lock at lock/test/bench.lock; run `modelbench lock`"),
+        "{}",
+        output.stderr
+    );
+}
