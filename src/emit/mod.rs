@@ -6,6 +6,7 @@
 mod apt;
 mod bake;
 mod compose;
+pub mod npm;
 mod dockerfile;
 mod scripts;
 mod self_check;

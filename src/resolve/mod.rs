@@ -13,6 +13,7 @@
 pub mod apt;
 pub mod github_release;
 pub mod nodejs;
+pub mod npm;
 pub mod oci;
 pub mod sums;
 pub mod url;

@@ -12,6 +12,7 @@ mod fuzz_regressions;
 mod hermetic;
 mod lint;
 mod lock;
+mod npm;
 mod peer_docker_reference;
 mod spec;
 mod tools;

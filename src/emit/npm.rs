@@ -1,0 +1,459 @@
+//! Install files for one npm-closure artifact: a private `package.json` and either
+//! npm's `package-lock.json` (lockfile v3, for `npm ci`) or bun's text `bun.lock` (for
+//! `bun install --frozen-lockfile`), generated from the locked closure so that neither
+//! tool resolves anything at build time. Both check every tarball against the locked
+//! `sha512` integrity.
+//!
+//! Both lock files describe one tree for every platform, as npm and bun write them:
+//! packages for other platforms are listed with their `os`/`cpu`/`libc` and skipped by
+//! the installer, which refuses a lock without them. Output is a pure function of the
+//! artifact and its facts: keys sorted, no timestamps.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::lock::{ALL_PLATFORMS, Artifact, Package};
+use crate::resolve::npm::{Facts, Installer, NO_PLATFORM, NpmFacts};
+
+/// The `name` of the generated root package: it must differ from every dependency's.
+pub fn root_name(artifact: &Artifact) -> String {
+    let slug: String = artifact
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("modelbench-{}", slug.trim_matches('-'))
+}
+
+/// One entry per tree location (the lock lists a location once per platform).
+fn locations(artifact: &Artifact) -> BTreeMap<&str, &Package> {
+    let mut out = BTreeMap::new();
+    for package in &artifact.packages {
+        if let Some(path) = package.path.as_deref() {
+            out.entry(path).or_insert(package);
+        }
+    }
+    out
+}
+
+/// The requested top-level package.
+fn top(artifact: &Artifact) -> Option<&Package> {
+    artifact.packages.iter().find(|p| p.requested)
+}
+
+/// Its folder under `node_modules` (the package name, or an alias).
+fn artifact_folder(artifact: &Artifact) -> &str {
+    top(artifact)
+        .and_then(|p| p.path.as_deref())
+        .and_then(|p| p.strip_prefix("node_modules/"))
+        .unwrap_or(&artifact.name)
+}
+
+/// The folder name at the end of a location (`@scope/name` for scoped packages).
+fn folder(location: &str) -> &str {
+    match location.rfind("node_modules/") {
+        Some(i) => &location[i + "node_modules/".len()..],
+        None => location,
+    }
+}
+
+/// Packages whose install scripts the tool needs, by name: those with install scripts
+/// that some locked platform installs and that are not optional. Optional packages
+/// with install scripts (native add-ons built from source, as in gemini-cli) are left
+/// untrusted: the tool works without them, and bun skips what it does not trust.
+fn scripted(artifact: &Artifact, facts: &Facts) -> Vec<String> {
+    let mut names: Vec<String> = artifact
+        .packages
+        .iter()
+        .filter(|p| p.platform != NO_PLATFORM)
+        .filter(|p| {
+            p.path
+                .as_ref()
+                .and_then(|l| facts.get(l))
+                .is_some_and(|f| f.install_script && !f.optional)
+        })
+        .map(|p| p.name.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The private project that installs the tool: its one dependency at the locked
+/// version. Packages whose install scripts must run are listed as trusted: bun runs
+/// only those (`trustedDependencies`); npm ≥ 11.19 reads `allowScripts` (exact
+/// versions) and older npm ignores it.
+pub fn package_json(artifact: &Artifact, facts: &Facts, installer: Installer) -> String {
+    let mut root = serde_json::Map::new();
+    root.insert("name".into(), json!(root_name(artifact)));
+    root.insert("version".into(), json!("0.0.0"));
+    root.insert("private".into(), json!(true));
+    if let Some(top) = top(artifact) {
+        root.insert(
+            "dependencies".into(),
+            json!({ artifact_folder(artifact): top.version }),
+        );
+    }
+    let trusted = scripted(artifact, facts);
+    if !trusted.is_empty() {
+        match installer {
+            Installer::Bun => {
+                root.insert("trustedDependencies".into(), json!(trusted));
+            }
+            Installer::Npm => {
+                let mut allow = serde_json::Map::new();
+                for package in &artifact.packages {
+                    if trusted.contains(&package.name) && package.platform != NO_PLATFORM {
+                        allow.insert(format!("{}@{}", package.name, package.version), json!(true));
+                    }
+                }
+                root.insert("allowScripts".into(), serde_json::Value::Object(allow));
+            }
+        }
+    }
+    let mut text =
+        serde_json::to_string_pretty(&serde_json::Value::Object(root)).expect("JSON serializes");
+    text.push('\n');
+    text
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PackageLock<'a> {
+    name: String,
+    version: &'static str,
+    lockfile_version: u32,
+    requires: bool,
+    packages: BTreeMap<String, LockEntry<'a>>,
+}
+
+/// A `packages` entry, fields in npm's order.
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct LockEntry<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resolved: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    integrity: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    optional: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    peer: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dependencies: Option<&'a BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    optional_dependencies: Option<&'a BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer_dependencies: Option<&'a BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer_dependencies_meta: Option<BTreeMap<&'a str, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bundle_dependencies: Option<&'a Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bin: Option<&'a BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    os: Option<&'a Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu: Option<&'a Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    libc: Option<&'a Vec<String>>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    has_install_script: bool,
+}
+
+fn some_map(map: &BTreeMap<String, String>) -> Option<&BTreeMap<String, String>> {
+    (!map.is_empty()).then_some(map)
+}
+
+fn some_list(list: &Vec<String>) -> Option<&Vec<String>> {
+    (!list.is_empty()).then_some(list)
+}
+
+fn covers(artifact: &Artifact, platform: &str) -> bool {
+    artifact
+        .packages
+        .iter()
+        .any(|p| p.platform == ALL_PLATFORMS || p.platform == platform)
+}
+
+/// `package-lock.json` (lockfile v3) for `npm ci`: `resolved` is the first locked URL,
+/// `integrity` the locked sha512. The lock is the same for every platform (npm skips
+/// what `os`/`cpu`/`libc` exclude); `platform` only has to be one the artifact covers.
+pub fn package_lock(artifact: &Artifact, facts: &Facts, platform: &str) -> String {
+    debug_assert!(
+        covers(artifact, platform),
+        "artifact `{}` is not locked for {platform}",
+        artifact.name
+    );
+    let empty = NpmFacts::default();
+    let root_deps: BTreeMap<String, String> = top(artifact)
+        .map(|t| BTreeMap::from([(artifact_folder(artifact).to_string(), t.version.clone())]))
+        .unwrap_or_default();
+    let mut packages = BTreeMap::new();
+    packages.insert(
+        String::new(),
+        LockEntry {
+            name: Some(root_name(artifact)),
+            version: Some("0.0.0"),
+            dependencies: Some(&root_deps),
+            ..LockEntry::default()
+        },
+    );
+    for (location, package) in locations(artifact) {
+        let f = facts.get(location).unwrap_or(&empty);
+        let name = (folder(location) != package.name).then(|| package.name.clone());
+        let meta = (!f.optional_peers.is_empty()).then(|| {
+            f.optional_peers
+                .iter()
+                .map(|p| (p.as_str(), json!({ "optional": true })))
+                .collect::<BTreeMap<_, _>>()
+        });
+        packages.insert(
+            location.to_string(),
+            LockEntry {
+                name,
+                version: Some(&package.version),
+                resolved: package.urls.first().map(String::as_str),
+                integrity: Some(package.hash.to_sri()),
+                optional: f.optional,
+                peer: f.peer,
+                dependencies: some_map(&f.dependencies),
+                optional_dependencies: some_map(&f.optional_dependencies),
+                peer_dependencies: some_map(&f.peer_dependencies),
+                peer_dependencies_meta: meta,
+                bundle_dependencies: some_list(&f.bundled),
+                bin: some_map(&f.bin),
+                os: some_list(&f.os),
+                cpu: some_list(&f.cpu),
+                libc: some_list(&f.libc),
+                has_install_script: f.install_script,
+            },
+        );
+    }
+    let lock = PackageLock {
+        name: root_name(artifact),
+        version: "0.0.0",
+        lockfile_version: 3,
+        requires: true,
+        packages,
+    };
+    let mut text = serde_json::to_string_pretty(&lock).expect("JSON serializes");
+    text.push('\n');
+    text
+}
+
+/// bun's text lock (`bun.lock`, lockfile version 2 as bun 1.3+ writes it). Keys are
+/// tree paths without `node_modules/` (`parent/child`); each entry is `[name@version,
+/// tarball URL, metadata, integrity]`. Like [`package_lock`], one file for every
+/// platform.
+pub fn bun_lock(artifact: &Artifact, facts: &Facts, platform: &str) -> String {
+    debug_assert!(
+        covers(artifact, platform),
+        "artifact `{}` is not locked for {platform}",
+        artifact.name
+    );
+    let empty = NpmFacts::default();
+    let mut out = String::new();
+    out.push_str(
+        "{\n  \"lockfileVersion\": 2,\n  \"configVersion\": 1,\n  \"workspaces\": {\n    \"\": {\n",
+    );
+    let _ = writeln!(out, "      \"name\": {},", quote(&root_name(artifact)));
+    if let Some(top) = top(artifact) {
+        out.push_str("      \"dependencies\": {\n");
+        let _ = writeln!(
+            out,
+            "        {}: {},",
+            quote(artifact_folder(artifact)),
+            quote(&top.version)
+        );
+        out.push_str("      },\n");
+    }
+    out.push_str("    },\n  },\n");
+    let trusted = scripted(artifact, facts);
+    if !trusted.is_empty() {
+        out.push_str("  \"trustedDependencies\": [\n");
+        for name in &trusted {
+            let _ = writeln!(out, "    {},", quote(name));
+        }
+        out.push_str("  ],\n");
+    }
+    out.push_str("  \"packages\": {\n");
+    let mut keyed: Vec<(usize, String, &str, &Package)> = locations(artifact)
+        .into_iter()
+        .map(|(location, package)| {
+            let key = location
+                .split("/node_modules/")
+                .map(|part| part.trim_start_matches("node_modules/"))
+                .collect::<Vec<_>>()
+                .join("/");
+            (
+                location.matches("node_modules/").count(),
+                key,
+                location,
+                package,
+            )
+        })
+        .collect();
+    keyed.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    for (i, (_, key, location, package)) in keyed.into_iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let f = facts.get(location).unwrap_or(&empty);
+        let _ = writeln!(
+            out,
+            "    {}: [{}, {}, {}, {}],",
+            quote(&key),
+            quote(&format!("{}@{}", package.name, package.version)),
+            quote(package.urls.first().map(String::as_str).unwrap_or("")),
+            bun_meta(f),
+            quote(&package.hash.to_sri())
+        );
+    }
+    out.push_str("  }\n}\n");
+    out
+}
+
+/// The metadata object of a `bun.lock` entry, in bun's field order.
+fn bun_meta(f: &NpmFacts) -> String {
+    let map = |m: &BTreeMap<String, String>| {
+        let inner: Vec<String> = m
+            .iter()
+            .map(|(k, v)| format!("{}: {}", quote(k), quote(v)))
+            .collect();
+        format!("{{ {} }}", inner.join(", "))
+    };
+    let list = |l: &[String]| match l {
+        [one] => quote(one),
+        many => format!(
+            "[ {}, ]",
+            many.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let mut fields: Vec<String> = Vec::new();
+    if !f.dependencies.is_empty() {
+        fields.push(format!("\"dependencies\": {}", map(&f.dependencies)));
+    }
+    if !f.optional_dependencies.is_empty() {
+        fields.push(format!(
+            "\"optionalDependencies\": {}",
+            map(&f.optional_dependencies)
+        ));
+    }
+    if !f.peer_dependencies.is_empty() {
+        fields.push(format!(
+            "\"peerDependencies\": {}",
+            map(&f.peer_dependencies)
+        ));
+    }
+    if !f.optional_peers.is_empty() {
+        let peers: Vec<String> = f.optional_peers.iter().map(|p| quote(p)).collect();
+        fields.push(format!("\"optionalPeers\": [{}]", peers.join(", ")));
+    }
+    if !f.os.is_empty() {
+        fields.push(format!("\"os\": {}", list(&f.os)));
+    }
+    if !f.cpu.is_empty() {
+        fields.push(format!("\"cpu\": {}", list(&f.cpu)));
+    }
+    if !f.libc.is_empty() {
+        fields.push(format!("\"libc\": {}", list(&f.libc)));
+    }
+    if f.install_script {
+        fields.push("\"hasInstallScript\": true".into());
+    }
+    if !f.bin.is_empty() {
+        fields.push(format!("\"bin\": {}", map(&f.bin)));
+    }
+    if fields.is_empty() {
+        "{}".into()
+    } else {
+        format!("{{ {} }}", fields.join(", "))
+    }
+}
+
+fn quote(text: &str) -> String {
+    serde_json::to_string(text).expect("strings serialize")
+}
+
+/// What a platform's installed tree must contain, one `path name@version` line per
+/// package, sorted: the build compares it with the output of [`TREE_JS`].
+pub fn expected_tree(artifact: &Artifact, platform: &str) -> String {
+    let mut lines: Vec<String> = artifact
+        .packages
+        .iter()
+        .filter(|p| p.platform == ALL_PLATFORMS || p.platform == platform)
+        .filter_map(|p| {
+            p.path
+                .as_ref()
+                .map(|path| format!("{path} {}@{}\n", p.name, p.version))
+        })
+        .collect();
+    lines.sort();
+    lines.dedup();
+    lines.concat()
+}
+
+/// What a platform's installed tree must contain regardless of layout, one
+/// `name@version` line per installed copy, sorted. bun takes every resolution from
+/// `bun.lock` but hoists by its own rules, so its tree is compared by this (the second
+/// column of [`TREE_JS`]'s output, sorted).
+pub fn expected_packages(artifact: &Artifact, platform: &str) -> String {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut lines: Vec<String> = Vec::new();
+    for p in &artifact.packages {
+        let on = p.platform == ALL_PLATFORMS || p.platform == platform;
+        if on && p.path.is_some() && seen.insert(p.path.clone()) {
+            lines.push(format!("{}@{}\n", p.name, p.version));
+        }
+    }
+    lines.sort();
+    lines.concat()
+}
+
+/// A Node.js script that prints an installed tree in [`expected_tree`]'s format: it
+/// walks `node_modules` (scoped folders and nested `node_modules` included) of the
+/// directory given as its argument and reads each `package.json`. Bundled dependencies
+/// are part of their parent's tarball (and its integrity), so they are not listed.
+pub const TREE_JS: &str = r#"'use strict'
+const fs = require('fs')
+const path = require('path')
+const root = process.argv[2] || '.'
+const lines = []
+const walk = (rel, bundled) => {
+  const dir = path.join(root, rel)
+  let names
+  try { names = fs.readdirSync(dir) } catch { return }
+  for (const name of names) {
+    if (name.startsWith('.')) continue
+    if (name.startsWith('@')) {
+      for (const inner of fs.readdirSync(path.join(dir, name))) visit(`${rel}/${name}/${inner}`, `${name}/${inner}`, bundled)
+    } else {
+      visit(`${rel}/${name}`, name, bundled)
+    }
+  }
+}
+const visit = (rel, name, bundled) => {
+  if (bundled.includes(name)) return
+  const pj = JSON.parse(fs.readFileSync(path.join(root, rel, 'package.json'), 'utf8'))
+  lines.push(`${rel} ${pj.name}@${pj.version}`)
+  let inner = pj.bundleDependencies || pj.bundledDependencies || []
+  if (inner === true) inner = Object.keys(pj.dependencies || {})
+  walk(`${rel}/node_modules`, Array.isArray(inner) ? inner : [])
+}
+walk('node_modules', [])
+process.stdout.write(lines.sort().map((l) => l + '\n').join(''))
+"#;
