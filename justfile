@@ -31,3 +31,7 @@ ci: test
 # Prove hermetic builds, bit-identical rebuilds and stable locks (prints the figures).
 hermetic:
     cargo test --test it hermetic -- --nocapture
+
+# Fuzz every parser target for SECONDS each (cargo-fuzz on stable via RUSTC_BOOTSTRAP).
+fuzz SECONDS="600":
+    sh fuzz/run.sh {{SECONDS}}
