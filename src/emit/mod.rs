@@ -6,8 +6,8 @@
 mod apt;
 mod bake;
 mod compose;
-pub mod npm;
 mod dockerfile;
+pub mod npm;
 mod scripts;
 mod self_check;
 mod tools;

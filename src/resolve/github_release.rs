@@ -264,7 +264,8 @@ pub async fn pin_assets(
     let mut artifact = super::artifact(release.tag_name.clone());
     artifact.published = release.published_at.clone();
     artifact.release_url = release.html_url.clone();
-    let mut sums_documents: Option<Vec<String>> = None;
+    // Checksum documents fetched so far, by asset name: each is fetched at most once.
+    let mut sums_documents: BTreeMap<String, String> = BTreeMap::new();
     for platform in &ctx.platforms {
         let file = request.asset_name(*platform, &release.tag_name);
         let asset = release
@@ -288,12 +289,7 @@ pub async fn pin_assets(
                 Problem::msg(format!("asset `{file}` has an unreadable digest: {err}"))
             })?,
             None => {
-                if sums_documents.is_none() {
-                    sums_documents = Some(fetch_sums(ctx, release, &file).await?);
-                }
-                let from_sums = sums_documents
-                    .as_ref()
-                    .and_then(|docs| docs.iter().find_map(|doc| sums::lookup(doc, &file)));
+                let from_sums = published_sha256(ctx, release, &file, &mut sums_documents).await?;
                 match from_sums {
                     Some(hash) => hash,
                     None => {
@@ -324,27 +320,39 @@ pub async fn pin_assets(
     Ok(artifact)
 }
 
-/// The published checksum documents of a release that may cover `file`: the
-/// `<file>.sha256` sidecar and the aggregate sums files.
-async fn fetch_sums(
+/// The sha256 a release publishes for `file`: from the aggregate sums files, else from
+/// the file's own `<file>.sha256` sidecar (whose bare-hex form counts only for that file).
+async fn published_sha256(
     ctx: &Context,
     release: &GithubRelease,
     file: &str,
-) -> Result<Vec<String>, Problem> {
+    fetched: &mut BTreeMap<String, String>,
+) -> Result<Option<Hash>, Problem> {
     let sidecar = format!("{file}.sha256");
-    let mut documents = Vec::new();
     for asset in &release.assets {
-        let wanted = SUMS_FILES.contains(&asset.name.as_str()) || asset.name.ends_with(".sha256");
-        if !wanted || (asset.name.ends_with(".sha256") && asset.name != sidecar) {
+        let aggregate = SUMS_FILES.contains(&asset.name.as_str());
+        if !aggregate && asset.name != sidecar {
             continue;
         }
-        let fetched = ctx
-            .client
-            .get_ok(&asset.browser_download_url, &[], 16 * 1024 * 1024)
-            .await?;
-        documents.push(fetched.text());
+        if !fetched.contains_key(&asset.name) {
+            let document = ctx
+                .client
+                .get_ok(&asset.browser_download_url, &[], 16 * 1024 * 1024)
+                .await?
+                .text();
+            fetched.insert(asset.name.clone(), document);
+        }
+        let document = &fetched[&asset.name];
+        let hash = if aggregate {
+            sums::lookup_entry(document, file)
+        } else {
+            sums::lookup(document, file)
+        };
+        if hash.is_some() {
+            return Ok(hash);
+        }
     }
-    Ok(documents)
+    Ok(None)
 }
 
 async fn api_get<T: serde::de::DeserializeOwned>(ctx: &Context, url: &str) -> Result<T, Problem> {

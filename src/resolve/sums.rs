@@ -28,16 +28,25 @@ pub fn parse_sha256_sums(text: &str) -> BTreeMap<String, Hash> {
     sums
 }
 
-/// The sha256 for `file` in a sums document: an exact entry, else an entry whose path
-/// ends in `/file`, else — for a single-line sidecar — its only value.
-pub fn lookup(text: &str, file: &str) -> Option<Hash> {
+/// The sha256 for `file` in a sums document listing several files: an exact entry, else
+/// an entry whose path ends in `/file`.
+pub fn lookup_entry(text: &str, file: &str) -> Option<Hash> {
     let sums = parse_sha256_sums(text);
     if let Some(hash) = sums.get(file) {
         return Some(hash.clone());
     }
     let suffix = format!("/{file}");
-    if let Some((_, hash)) = sums.iter().find(|(name, _)| name.ends_with(&suffix)) {
-        return Some(hash.clone());
+    sums.iter()
+        .find(|(name, _)| name.ends_with(&suffix))
+        .map(|(_, hash)| hash.clone())
+}
+
+/// The sha256 for `file` in its own sidecar (`<file>.sha256`): an entry as above, else —
+/// for a sidecar that holds only the hex — its only value. Never use this on a document
+/// that covers other files: the bare value would be taken for the wrong file.
+pub fn lookup(text: &str, file: &str) -> Option<Hash> {
+    if let Some(hash) = lookup_entry(text, file) {
+        return Some(hash);
     }
     // `shasum -a 256 x > x.sha256` sidecars sometimes hold only the hex.
     let trimmed = text.trim_start_matches('\u{feff}').trim();

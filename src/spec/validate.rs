@@ -26,6 +26,19 @@ fn invalid<T>(at: &Spanned<T>, message: impl Into<String>) -> Invalid {
 /// The tools `[stage-N.tools]` knows how to install.
 pub const KNOWN_TOOLS: &[&str] = &["bun", "node", "pixi", "uv"];
 
+/// Names, paths and modes go into `RUN` lines and generated shell scripts unquoted, so
+/// they are held to characters that need no quoting.
+fn is_shell_safe(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._/+-@:".contains(&b))
+}
+
+fn is_mode(text: &str) -> bool {
+    (3..=4).contains(&text.len()) && text.bytes().all(|b| (b'0'..=b'7').contains(&b))
+}
+
 pub fn validate(spec: &Spec) -> Result<(), Invalid> {
     if spec.image.platforms.is_empty() {
         return Err(Invalid {
@@ -54,6 +67,18 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
             return Err(invalid(
                 &user.name,
                 format!("user `{}` is defined twice", user.name.get_ref()),
+            ));
+        }
+        let valid_name = user.name.get_ref().bytes().enumerate().all(|(i, b)| {
+            b.is_ascii_lowercase() || b == b'_' || (i > 0 && (b.is_ascii_digit() || b == b'-'))
+        });
+        if !valid_name || user.name.get_ref().is_empty() {
+            return Err(invalid(
+                &user.name,
+                format!(
+                    "`{}` is not a user name (lowercase letters, digits, `_`, `-`)",
+                    user.name.get_ref()
+                ),
             ));
         }
         if user.password.is_some() && user.password_hash.is_some() {
@@ -157,6 +182,15 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
                     format!("release `{name}`: `repo` must be `owner/name`, got `{repo}`"),
                 ));
             }
+            if !is_shell_safe(name) || !is_shell_safe(&release.dest) || !is_mode(&release.mode) {
+                return Err(invalid(
+                    &release.asset,
+                    format!(
+                        "release `{name}`: name and `dest` may use letters, digits and `._/+-@:` only, `mode` must be octal like 0755 (got `{}`, `{}`)",
+                        release.dest, release.mode
+                    ),
+                ));
+            }
             ReleaseConstraint::parse(release.version.get_ref()).map_err(|message| {
                 invalid(&release.version, format!("release `{name}`: {message}"))
             })?;
@@ -171,6 +205,15 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
             }
         }
         for (name, file) in &stage.url {
+            if !is_shell_safe(name) || !is_shell_safe(&file.dest) || !is_mode(&file.mode) {
+                return Err(invalid(
+                    &file.url,
+                    format!(
+                        "url `{name}`: name and `dest` may use letters, digits and `._/+-@:` only, `mode` must be octal like 0644 (got `{}`, `{}`)",
+                        file.dest, file.mode
+                    ),
+                ));
+            }
             let sha = file.sha256.get_ref();
             if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(invalid(

@@ -772,3 +772,42 @@ fn lock_rate_limits_are_waited_out_or_reported() {
         "no hour-long sleep"
     );
 }
+
+/// Regression (found by the fault runs' probe): with one hex-only `.sha256` sidecar per
+/// asset, each platform must get its own asset's hash, not the first platform's.
+#[test]
+fn lock_per_asset_hex_only_sidecars_pin_each_platform() {
+    let mut release = FixtureRelease::new("v0.9.7", "2025-03-01T00:00:00Z");
+    for (name, bytes) in [
+        (AMD64, b"sidecar amd64".to_vec()),
+        (ARM64, b"sidecar arm64".to_vec()),
+    ] {
+        let sidecar = format!("{}\n", sha256_hex(&bytes));
+        release = release
+            .asset_with(FixtureAsset::new(name, bytes).digest_mode(DigestMode::Null))
+            .asset_with(
+                FixtureAsset::new(&format!("{name}.sha256"), sidecar.into_bytes())
+                    .digest_mode(DigestMode::Null),
+            );
+    }
+    let s = setup("latest", &[release]);
+    s.project.lock_ok(&[]);
+    let lock = s.project.lock_toml();
+    let clash = artifact(&lock, "github-release", "clash-rs");
+    assert_eq!(
+        pin(clash, "linux/amd64")["hash"].as_str().unwrap(),
+        format!("sha256:{}", sha256_hex(b"sidecar amd64"))
+    );
+    assert_eq!(
+        pin(clash, "linux/arm64")["hash"].as_str().unwrap(),
+        format!("sha256:{}", sha256_hex(b"sidecar arm64"))
+    );
+    for name in [AMD64, ARM64] {
+        let path = format!("/github/Watfaq/clash-rs/releases/download/v0.9.7/{name}");
+        assert_eq!(
+            s.world.hits(&path),
+            0,
+            "the sidecar makes a download unnecessary"
+        );
+    }
+}

@@ -155,3 +155,25 @@ fn spec_shipped_seed_parses_and_names_every_pending_part() {
     );
     assert!(!project.path("bench.lock").exists());
 }
+
+#[test]
+fn spec_values_that_reach_shell_lines_are_held_to_safe_characters() {
+    let release = |dest: &str, mode: &str| {
+        format!(
+            "{GOOD}\n[stage-2.release.x]\nrepo = \"a/b\"\nversion = \"latest\"\nasset = \"x\"\ndest = \"{dest}\"\nmode = \"{mode}\"\n"
+        )
+    };
+    let stderr = lock_error(&release("/opt/x; rm -rf /", "0755"));
+    assert!(
+        stderr.contains("release `x`: name and `dest` may use"),
+        "{stderr}"
+    );
+    let stderr = lock_error(&release("/opt/my tool", "0755"));
+    assert!(stderr.contains("`/opt/my tool`"), "{stderr}");
+    let stderr = lock_error(&release("/opt/x", "rwx"));
+    assert!(stderr.contains("`mode` must be octal"), "{stderr}");
+    let stderr = lock_error(&format!(
+        "{GOOD}\n[[users]]\nname = \"Peid$(id)\"\nuid = 1\ngid = 1\n"
+    ));
+    assert!(stderr.contains("is not a user name"), "{stderr}");
+}
