@@ -298,7 +298,7 @@ fn closure_lock() -> String {
         ] {
             let file = format!("{name}-{version}-{build}.conda");
             t.push_str(&format!(
-                "\n[[artifact.package]]\nname = \"{name}\"\nversion = \"{version}\"\nplatform = \"{platform}\"\nbuild = \"{build}\"\nsubdir = \"{subdir}\"\nfile = \"{file}\"\nurls = [\"https://conda.anaconda.org/conda-forge/{subdir}/{file}\"]\nhash = \"sha256:{}\"\n",
+                "\n[[artifact.package]]\nname = \"{name}\"\nversion = \"{version}\"\nplatform = \"{platform}\"\nbuild = \"{build}\"\nsubdir = \"{subdir}\"\nfile = \"{file}\"\nurls = [\"https://prefix.dev/conda-forge/{subdir}/{file}\"]\nhash = \"sha256:{}\"\n",
                 h(&format!("{subdir}/{file}"))
             ));
             match required_by {
