@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
@@ -39,6 +39,9 @@ pub struct VerifyArgs {
     /// Check only N artifacts, chosen deterministically from the lock's content.
     #[arg(long, value_name = "N")]
     pub sample: Option<usize>,
+    /// Print one JSON document (schema `modelbench-verify/1`) instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// One thing an artifact promises: a file (or manifest) with a hash, and where it is.
@@ -57,14 +60,8 @@ type Answer = std::result::Result<(), String>;
 
 pub fn run(args: VerifyArgs) -> Result<()> {
     let spec = LoadedSpec::load(&args.spec.spec)?;
-    let lock_path = args
-        .spec
-        .lock
-        .clone()
-        .unwrap_or_else(|| Path::new("lock").join(&spec.name).join("bench.lock"));
-    let Some(lock) = Lock::read(&lock_path)? else {
-        bail!("no lock at {}; run `modelbench lock`", lock_path.display());
-    };
+    let lock_path = args.spec.lock_path(&spec);
+    let (_, lock) = Lock::read_required(&lock_path)?;
     if lock.spec_hash != spec.hash {
         eprintln!(
             "warning: the lock {} was made for another version of {}; verifying what it pins",
@@ -85,12 +82,19 @@ pub fn run(args: VerifyArgs) -> Result<()> {
         .flat_map(|(_, units)| units)
         .map(|u| u.urls.len())
         .sum();
-    println!(
+    // Human lines go to stdout unless --json asks for one document there instead.
+    let say = |text: String| {
+        if !args.json {
+            println!("{text}");
+        }
+    };
+    say(format!(
         "Verifying {} of {} artifact(s) in {} ({urls} URL(s))",
         chosen.len(),
         lock.artifacts.len(),
         lock_path.display()
-    );
+    ));
+    let mut report = Vec::new();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -104,6 +108,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
         let title = format!("{} {} {}", artifact.kind, artifact.name, artifact.version);
         let mut lines = String::new();
         let mut artifact_broken = false;
+        let mut problems = Vec::new();
         for unit in units {
             let results: Vec<(&String, &Answer)> = unit
                 .urls
@@ -120,6 +125,12 @@ pub fn run(args: VerifyArgs) -> Result<()> {
                 .map(|(url, _)| crate::net::redact(url))
                 .collect();
             for (url, answer) in &failed {
+                problems.push(serde_json::json!({
+                    "unit": unit.label,
+                    "url": crate::net::redact(url),
+                    "error": answer.as_ref().err(),
+                    "still_served_by": working,
+                }));
                 let _ = writeln!(
                     lines,
                     "    {}: {}: {}",
@@ -144,22 +155,48 @@ pub fn run(args: VerifyArgs) -> Result<()> {
                 );
             }
         }
-        if lines.is_empty() {
-            println!("{:>12} {title}", "ok");
+        let status = if lines.is_empty() {
+            say(format!("{:>12} {title}", "ok"));
+            "ok"
         } else if artifact_broken {
-            println!("{:>12} {title}\n{}", "BROKEN", lines.trim_end());
+            say(format!("{:>12} {title}\n{}", "BROKEN", lines.trim_end()));
             broken.push(format!("{} `{}`", artifact.kind, artifact.name));
+            "broken"
         } else {
             rotted += 1;
-            println!("{:>12} {title}\n{}", "rotted", lines.trim_end());
-        }
+            say(format!("{:>12} {title}\n{}", "rotted", lines.trim_end()));
+            "rotted"
+        };
+        report.push(serde_json::json!({
+            "kind": artifact.kind,
+            "name": artifact.name,
+            "version": artifact.version,
+            "status": status,
+            "problems": problems,
+        }));
     }
-    println!(
+    say(format!(
         "Verified {} artifact(s): {} ok, {rotted} rotted but still served, {} with no working URL",
         plan.len(),
         plan.len() - rotted - broken.len(),
         broken.len()
-    );
+    ));
+    if args.json {
+        let document = serde_json::json!({
+            "schema": "modelbench-verify/1",
+            "lock": lock_path.display().to_string(),
+            "checked": plan.len(),
+            "of": lock.artifacts.len(),
+            "ok": plan.len() - rotted - broken.len(),
+            "rotted": rotted,
+            "broken": broken.len(),
+            "artifacts": report,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&document).expect("JSON values serialize")
+        );
+    }
     if !broken.is_empty() {
         bail!(
             "{} artifact(s) of {} have no working URL: {}",

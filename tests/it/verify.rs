@@ -381,3 +381,30 @@ fn verify_without_a_lock_is_an_error() {
         output.stderr
     );
 }
+
+#[test]
+fn verify_json_reports_each_artifact_for_ci() {
+    let s = setup();
+    let canonical = "/nodejs/dist/v22.11.0/node-v22.11.0-linux-x64.tar.gz";
+    s.world.get(canonical, Response::status(404));
+    let output = verify(&s.project, &["--json"]);
+    assert_eq!(output.status, Some(0), "{}", output.combined());
+    let doc: serde_json::Value = serde_json::from_str(&output.stdout).expect("one JSON document");
+    assert_eq!(doc["schema"], "modelbench-verify/1");
+    assert_eq!(doc["ok"], 4);
+    assert_eq!(doc["rotted"], 1);
+    assert_eq!(doc["broken"], 0);
+    let node = doc["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "node")
+        .unwrap();
+    assert_eq!(node["status"], "rotted");
+    assert_eq!(node["problems"][0]["url"], s.world.url(canonical));
+    assert_eq!(
+        node["problems"][0]["still_served_by"][0],
+        s.world
+            .url("/npmmirror/node/v22.11.0/node-v22.11.0-linux-x64.tar.gz")
+    );
+}
