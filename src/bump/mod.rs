@@ -72,6 +72,9 @@ pub struct BumpArgs {
     /// The GitHub repository for `--pr` [default: `[bump] repository`, else $GITHUB_REPOSITORY].
     #[arg(long, value_name = "OWNER/NAME", requires = "pr")]
     pub repo: Option<String>,
+    /// Also print the decision as one JSON document on stdout (schema `modelbench-bump/1`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `modelbench diff`.
@@ -237,6 +240,9 @@ async fn bump(args: &BumpArgs, env: &Environment) -> Result<()> {
 
     let decision = decide(&ctx, &plan, &old, &candidate, &policy, env.now, &spec.hash).await?;
     report(&old, &decision, env.now);
+    if args.json {
+        println!("{}", decision_json(&old, &decision, args.dry_run));
+    }
     if decision.accepted.is_empty() {
         status(
             "Finished",
@@ -641,6 +647,46 @@ fn apply<'a>(old: &Lock, replacements: impl IntoIterator<Item = &'a Artifact>) -
         })
         .collect();
     Lock::new(old.spec_hash.clone(), artifacts)
+}
+
+/// The decision for CI: what moves (version and whether only the hash changed) and what
+/// the policy held back, with why.
+fn decision_json(old: &Lock, decision: &Decision, dry_run: bool) -> String {
+    let changes: Vec<serde_json::Value> = decision
+        .accepted
+        .values()
+        .filter_map(|new| {
+            let current = old.find(&new.kind, &new.name)?;
+            Some(serde_json::json!({
+                "kind": new.kind,
+                "name": new.name,
+                "from": current.version,
+                "to": new.version,
+                "republish": current.version == new.version,
+                "published": new.published,
+            }))
+        })
+        .collect();
+    let held: Vec<serde_json::Value> = decision
+        .held
+        .iter()
+        .map(|h| {
+            serde_json::json!({
+                "kind": h.kind,
+                "name": h.name,
+                "version": h.version,
+                "reason": h.reason,
+                "instead": h.instead,
+            })
+        })
+        .collect();
+    let document = serde_json::json!({
+        "schema": "modelbench-bump/1",
+        "dry_run": dry_run,
+        "changes": changes,
+        "held": held,
+    });
+    serde_json::to_string_pretty(&document).expect("JSON values serialize")
 }
 
 fn report(old: &Lock, decision: &Decision, now: DateTime<Utc>) {

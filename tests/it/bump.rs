@@ -1413,3 +1413,37 @@ fn diff_flags_a_same_version_hash_change_loudly() {
         out.stderr
     );
 }
+
+#[test]
+fn bump_json_states_changes_and_what_was_held() {
+    let s = Setup::new("latest", "[bump.group.clis]\nartifacts = [\"clash-rs\"]\n");
+    s.releases(&[clash("v0.10.7", 60)], &[helper("h1.0.0", 90)]);
+    s.project.lock_ok(&[]);
+    s.releases(
+        &[
+            clash("v0.10.7", 60),
+            clash("v0.10.8", 30),
+            clash("v0.11.0", 10),
+        ],
+        &[helper("h1.0.0", 90)],
+    );
+    let out = s.bump_ok(&["--dry-run", "--json"], None);
+    let doc: serde_json::Value =
+        serde_json::from_str(&out.stdout).expect("one JSON document on stdout");
+    assert_eq!(doc["schema"], "modelbench-bump/1");
+    assert_eq!(doc["dry_run"], true);
+    let change = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "clash-rs")
+        .expect("clash-rs moves");
+    assert_eq!(change["from"], "v0.10.7");
+    assert_eq!(change["to"], "v0.10.8");
+    assert_eq!(change["republish"], false);
+    let held = &doc["held"][0];
+    assert_eq!(held["version"], "v0.11.0");
+    assert_eq!(held["instead"], "v0.10.8");
+    assert!(held["reason"].as_str().unwrap().contains("major update"));
+    assert_eq!(s.version("clash-rs"), "v0.10.7", "--dry-run writes nothing");
+}
