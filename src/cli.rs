@@ -106,13 +106,25 @@ pub struct OutputArgs {
     pub json: bool,
 }
 
-/// Progress for `lock`: a live `[done/total]` line on a terminal, one line per
-/// resolution in logs (with `--verbose`), nothing with `--quiet` or `--json`.
-struct Progress {
+/// Progress for `lock` and `bump`: a live `[done/total]` line on a terminal, one line
+/// per resolution in logs (with `--verbose`), nothing with `--quiet` or `--json`.
+pub(crate) struct Progress {
     live: bool,
     lines: bool,
     total: std::sync::atomic::AtomicUsize,
     done: std::sync::atomic::AtomicUsize,
+}
+
+impl Progress {
+    /// `talk`: anything may be printed; `lines`: one line per resolution off a terminal.
+    pub(crate) fn new(talk: bool, lines: bool) -> Progress {
+        Progress {
+            live: talk && std::io::stderr().is_terminal(),
+            lines: talk && lines,
+            total: Default::default(),
+            done: Default::default(),
+        }
+    }
 }
 
 impl resolve::Reporter for Progress {
@@ -248,12 +260,7 @@ fn lock(args: LockArgs) -> Result<()> {
     if args.output.verbose {
         crate::net::set_verbose(true);
     }
-    ctx.reporter = Some(Box::new(Progress {
-        live: talk && std::io::stderr().is_terminal(),
-        lines: talk && args.output.verbose,
-        total: Default::default(),
-        done: Default::default(),
-    }));
+    ctx.reporter = Some(Box::new(Progress::new(talk, args.output.verbose)));
     if !todo.is_empty() && !args.output.quiet && !args.output.json {
         status("Resolving", format!("{} artifact(s)", todo.len()));
     }

@@ -218,7 +218,8 @@ async fn bump(args: &BumpArgs, env: &Environment) -> Result<()> {
         return Ok(());
     }
 
-    let ctx = context(&spec, args.sources.as_deref(), env)?;
+    let mut ctx = context(&spec, args.sources.as_deref(), env)?;
+    ctx.reporter = Some(Box::new(crate::cli::Progress::new(!args.json, false)));
     status(
         "Resolving",
         format!("{} artifact(s) with updates allowed", selected.len()),
