@@ -368,7 +368,16 @@ async fn check_manifest(client: &Client, url: &str, expected: &Hash) -> Answer {
             let challenge = head
                 .header("www-authenticate")
                 .ok_or_else(|| "answered 401 without a challenge".to_string())?;
-            token = Some(bearer_token(client, challenge, url).await?);
+            let repository = url
+                .split_once("/v2/")
+                .and_then(|(_, rest)| rest.rsplit_once("/manifests/"))
+                .map(|(repo, _)| repo.to_string())
+                .unwrap_or_default();
+            token = Some(
+                crate::resolve::oci::bearer_token(client, challenge, &repository)
+                    .await
+                    .map_err(|problem| problem.to_string())?,
+            );
             continue;
         }
         // Some registries refuse HEAD: fall through to GET.
@@ -398,77 +407,6 @@ async fn check_manifest(client: &Client, url: &str, expected: &Hash) -> Answer {
         };
     }
     Err("still answered 401 with a token".into())
-}
-
-/// An anonymous pull token from the realm of a `Bearer` challenge.
-async fn bearer_token(client: &Client, challenge: &str, url: &str) -> Result<String, String> {
-    let params = parse_challenge(challenge)
-        .ok_or_else(|| format!("unsupported auth challenge `{challenge}`"))?;
-    let realm = params
-        .get("realm")
-        .ok_or_else(|| format!("auth challenge without realm: `{challenge}`"))?;
-    let mut token_url =
-        url::Url::parse(realm).map_err(|err| format!("auth realm `{realm}`: {err}"))?;
-    let repository = url
-        .split_once("/v2/")
-        .and_then(|(_, rest)| rest.rsplit_once("/manifests/"))
-        .map(|(repo, _)| repo.to_string())
-        .unwrap_or_default();
-    {
-        let mut query = token_url.query_pairs_mut();
-        if let Some(service) = params.get("service") {
-            query.append_pair("service", service);
-        }
-        let scope = params
-            .get("scope")
-            .cloned()
-            .unwrap_or_else(|| format!("repository:{repository}:pull"));
-        query.append_pair("scope", &scope);
-    }
-    #[derive(serde::Deserialize)]
-    struct TokenAnswer {
-        token: Option<String>,
-        access_token: Option<String>,
-    }
-    let answer: TokenAnswer = client
-        .get_ok(token_url.as_str(), &[], 1024 * 1024)
-        .await
-        .map_err(describe)?
-        .json()
-        .map_err(describe)?;
-    answer
-        .token
-        .or(answer.access_token)
-        .ok_or_else(|| format!("token endpoint {realm} answered without a token"))
-}
-
-/// `Bearer realm="…",service="…",scope="…"` → its parameters (lowercase keys).
-fn parse_challenge(challenge: &str) -> Option<BTreeMap<String, String>> {
-    let trimmed = challenge.trim();
-    let (scheme, rest) = trimmed.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let mut params = BTreeMap::new();
-    let mut rest = rest.trim();
-    while !rest.is_empty() {
-        let (key, after) = rest.split_once('=')?;
-        let key = key
-            .trim()
-            .trim_start_matches(',')
-            .trim()
-            .to_ascii_lowercase();
-        let (value, after) = match after.strip_prefix('"') {
-            Some(quoted) => {
-                let end = quoted.find('"')?;
-                (&quoted[..end], &quoted[end + 1..])
-            }
-            None => after.split_once(',').unwrap_or((after, "")),
-        };
-        params.insert(key, value.to_string());
-        rest = after.trim_start_matches([',', ' ']);
-    }
-    Some(params)
 }
 
 fn status_text(status: u16) -> String {
@@ -501,20 +439,6 @@ mod tests {
         artifact.kind = kind.into();
         artifact.name = name.into();
         artifact
-    }
-
-    #[test]
-    fn challenges() {
-        let params = parse_challenge(
-            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:nvidia/cuda:pull""#,
-        )
-        .unwrap();
-        assert_eq!(params["realm"], "https://auth.docker.io/token");
-        assert_eq!(params["service"], "registry.docker.io");
-        assert_eq!(params["scope"], "repository:nvidia/cuda:pull");
-        assert!(parse_challenge("Basic realm=\"x\"").is_none());
-        assert!(parse_challenge("Bearer").is_none());
-        assert!(parse_challenge("Bearer realm=\"unterminated").is_none());
     }
 
     #[test]

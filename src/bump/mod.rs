@@ -38,7 +38,6 @@ use clap::{Args, ValueEnum};
 
 use crate::cli::SpecArgs;
 use crate::lock::{Artifact, Lock};
-use crate::net::DOCUMENT_LIMIT;
 use crate::resolve::github_release::{GithubRelease, ReleaseConstraint, version_of_tag};
 use crate::resolve::{self, Detail, Plan, Request, UpdatePolicy};
 use crate::sources::Sources;
@@ -610,22 +609,14 @@ async fn fallback(
 
 /// A repository's releases, newest first (at most ten pages of 100).
 async fn list_releases(ctx: &resolve::Context, repo: &str) -> Result<Vec<GithubRelease>> {
-    let authorization = ctx.github_token.as_ref().map(|t| format!("Bearer {t}"));
-    let mut headers = vec![
-        ("accept", "application/vnd.github+json"),
-        ("x-github-api-version", "2022-11-28"),
-    ];
-    if let Some(value) = &authorization {
-        headers.push(("authorization", value.as_str()));
-    }
     let mut all = Vec::new();
     for page in 1..=10 {
         let url = format!(
             "{}/repos/{repo}/releases?per_page=100&page={page}",
             ctx.sources.upstream("github-api")
         );
-        let fetched = ctx.client.get_ok(&url, &headers, DOCUMENT_LIMIT).await?;
-        let releases: Vec<GithubRelease> = fetched.json()?;
+        let releases: Vec<GithubRelease> =
+            crate::resolve::github_release::api_get(ctx, &url).await?;
         let count = releases.len();
         all.extend(releases);
         if count < 100 {

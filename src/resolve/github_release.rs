@@ -355,7 +355,11 @@ async fn published_sha256(
     Ok(None)
 }
 
-async fn api_get<T: serde::de::DeserializeOwned>(ctx: &Context, url: &str) -> Result<T, Problem> {
+/// GET from the GitHub API with its media type, API version and `GITHUB_TOKEN` (only here).
+pub(crate) async fn api_get<T: serde::de::DeserializeOwned>(
+    ctx: &Context,
+    url: &str,
+) -> Result<T, Problem> {
     let authorization = ctx.github_token.as_ref().map(|t| format!("Bearer {t}"));
     let mut headers = vec![
         ("accept", "application/vnd.github+json"),

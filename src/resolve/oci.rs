@@ -263,7 +263,7 @@ async fn get_authorized(
             let challenge = fetched
                 .header("www-authenticate")
                 .ok_or_else(|| Problem::msg(format!("{url} answered 401 without a challenge")))?;
-            auth.bearer = Some(fetch_token(ctx, challenge, repository).await?);
+            auth.bearer = Some(bearer_token(&ctx.client, challenge, repository).await?);
             continue;
         }
         return Err(match fetched.status.as_u16() {
@@ -280,7 +280,12 @@ async fn get_authorized(
     )))
 }
 
-async fn fetch_token(ctx: &Context, challenge: &str, repository: &str) -> Result<String, Problem> {
+/// An anonymous pull token from the realm a `Bearer` challenge names (a mirror's too).
+pub(crate) async fn bearer_token(
+    client: &crate::net::Client,
+    challenge: &str,
+    repository: &str,
+) -> Result<String, Problem> {
     let params = parse_challenge(challenge)
         .ok_or_else(|| Problem::msg(format!("unsupported auth challenge `{challenge}`")))?;
     let realm = params
@@ -304,8 +309,7 @@ async fn fetch_token(ctx: &Context, challenge: &str, repository: &str) -> Result
         token: Option<String>,
         access_token: Option<String>,
     }
-    let answer: TokenAnswer = ctx
-        .client
+    let answer: TokenAnswer = client
         .get_ok(token_url.as_str(), &[], 1024 * 1024)
         .await?
         .json()?;
@@ -315,32 +319,31 @@ async fn fetch_token(ctx: &Context, challenge: &str, repository: &str) -> Result
         .ok_or_else(|| Problem::msg(format!("token endpoint {realm} answered without a token")))
 }
 
-/// `Bearer realm="…",service="…",scope="…"` → its parameters.
-fn parse_challenge(challenge: &str) -> Option<BTreeMap<String, String>> {
-    let rest = challenge
-        .trim()
-        .strip_prefix("Bearer ")
-        .or_else(|| challenge.trim().strip_prefix("bearer "))?;
+/// `Bearer realm="…",service="…",scope="…"` → its parameters (lowercase keys).
+pub(crate) fn parse_challenge(challenge: &str) -> Option<BTreeMap<String, String>> {
+    let trimmed = challenge.trim();
+    let (scheme, rest) = trimmed.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
     let mut params = BTreeMap::new();
-    let mut chars = rest.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
-            chars.next();
-        }
-        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=')).collect();
-        if key.is_empty() {
-            break;
-        }
-        chars.next(); // '='
-        let value: String = if chars.peek() == Some(&'"') {
-            chars.next();
-            let value = std::iter::from_fn(|| chars.next_if(|c| *c != '"')).collect();
-            chars.next();
-            value
-        } else {
-            std::iter::from_fn(|| chars.next_if(|c| *c != ',')).collect()
+    let mut rest = rest.trim();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=')?;
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let (value, after) = match after.strip_prefix('"') {
+            Some(quoted) => {
+                let end = quoted.find('"')?;
+                (&quoted[..end], &quoted[end + 1..])
+            }
+            None => after.split_once(',').unwrap_or((after, "")),
         };
-        params.insert(key.trim().to_ascii_lowercase(), value);
+        params.insert(key, value.to_string());
+        rest = after.trim_start_matches([',', ' ']);
     }
     Some(params)
 }
@@ -529,7 +532,8 @@ pub(crate) async fn blob(
             && let Some(challenge) = answer.header("www-authenticate")
         {
             let challenge = challenge.to_string();
-            layers.auth.bearer = Some(fetch_token(ctx, &challenge, &layers.repository).await?);
+            layers.auth.bearer =
+                Some(bearer_token(&ctx.client, &challenge, &layers.repository).await?);
             continue;
         }
         fetched = Some(answer);
@@ -575,5 +579,7 @@ mod tests {
         assert_eq!(params["service"], "registry.docker.io");
         assert_eq!(params["scope"], "repository:nvidia/cuda:pull");
         assert!(parse_challenge("Basic realm=\"x\"").is_none());
+        assert!(parse_challenge("Bearer").is_none());
+        assert!(parse_challenge("Bearer realm=\"unterminated").is_none());
     }
 }
