@@ -240,7 +240,7 @@ fn emit_keeps_password_and_proxy_out_of_dockerfiles_and_image_scripts() {
 
 #[test]
 fn emit_refuses_missing_stale_or_incomplete_locks() {
-    let (project, _world, base) = locked_project(false);
+    let (project, _world, _) = locked_project(false);
     // No lock at the given path.
     let output = project.emit(&["--lock", "nope.lock"]);
     assert_eq!(output.status, Some(1));
@@ -298,7 +298,6 @@ fn emit_refuses_missing_stale_or_incomplete_locks() {
         "{}",
         output.stderr
     );
-    let _ = base;
 
     // A lock edited by hand into something unreadable.
     std::fs::write(project.lock_path(), "version = 1\nspec-hash = 3\n").unwrap();

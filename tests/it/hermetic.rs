@@ -311,7 +311,6 @@ fn hermetic_rebuild_from_the_same_lock_is_bit_identical() {
     ));
     project.sources(Some(&world.github_api()), &[&registry.host()]);
     project.lock_ok(&[]);
-    let lock = project.lock_toml();
     let epoch = modelbench::lock::epoch_of_date("2026-07-23T10:00:00Z").unwrap();
 
     let mut digests = Vec::new();
@@ -387,7 +386,6 @@ fn hermetic_rebuild_from_the_same_lock_is_bit_identical() {
             digests[0].0, digests[1].0
         );
     }
-    let _ = lock;
 }
 
 #[test]

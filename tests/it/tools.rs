@@ -2,7 +2,6 @@
 //! and failure against fixture upstreams, and a real build on a Debian base where each
 //! tool prints its locked version for `peid` in a login shell; a tampered tarball fails.
 
-use std::path::Path;
 use std::process::Command;
 
 use serde_json::json;
@@ -609,7 +608,6 @@ tools.bun = {{ version = "latest", user = "peid" }}
         log.contains(&format!("got sha256:{}", sha256_hex(&tampered))),
         "{log}"
     );
-    let _ = Path::new("");
 }
 
 /// Opt-in (`MODELBENCH_LIVE=1`): the real registries where tools are also published serve
