@@ -55,6 +55,7 @@ fn context(sources: Sources) -> Context {
         platforms: vec![Platform::LinuxAmd64, Platform::LinuxArm64],
         github_token: None,
         reporter: None,
+        npm_documents: Default::default(),
     }
 }
 

@@ -1237,6 +1237,8 @@ fn command(
             for (name, range) in specs {
                 map.insert(name, range);
             }
+            let tool = if bun { "bun" } else { "node" };
+            ensure_tool(draft, stage, tool, user.map(str::to_string), here, text);
         }
         ["curl" | "wget", ..] => match release_download(&w) {
             Some(release) => {
@@ -1403,6 +1405,7 @@ fn installer(
             package.to_string(),
             version.unwrap_or_else(|| "latest".into()),
         );
+        ensure_tool(draft, stage, "node", user, here, text);
         return;
     }
     let tool = match script.as_str() {
@@ -1411,6 +1414,43 @@ fn installer(
         "install-bun.sh" => "bun",
         _ => "node",
     };
+    add_tool(draft, stage, tool, user, version, here, text);
+}
+
+/// A global CLI needs its installer's tool (node for npm, bun for bun) in its stage or
+/// stage 1: add it at its default version when the config installs it nowhere.
+fn ensure_tool(
+    draft: &mut Draft,
+    stage: usize,
+    tool: &str,
+    user: Option<String>,
+    here: &Loc,
+    text: &str,
+) {
+    if draft.stages[stage].tools.contains_key(tool) || draft.stages[0].tools.contains_key(tool) {
+        return;
+    }
+    let installs_later = draft.stages[1 - stage].tools.contains_key(tool);
+    if !installs_later {
+        draft.note(
+            here,
+            text,
+            format!("needs tool `{tool}`, which the config does not install: added at its default version"),
+        );
+    }
+    add_tool(draft, stage, tool, user, None, here, text);
+}
+
+/// `[stage-N.tools] TOOL` for `user` (the config's first user when none is named).
+fn add_tool(
+    draft: &mut Draft,
+    stage: usize,
+    tool: &str,
+    user: Option<String>,
+    version: Option<String>,
+    here: &Loc,
+    text: &str,
+) {
     let known_users: Vec<String> = draft.users.iter().map(|u| u.name.clone()).collect();
     let user = match user {
         Some(user) if known_users.contains(&user) => user,

@@ -78,6 +78,16 @@ check_version() {
     esac
 }
 
+# check_command USER COMMAND PACKAGE: a global CLI's command is on the user's PATH in a
+# login shell.
+check_command() {
+    out=$(as_user "$1" "command -v $2")
+    case $out in
+        /*) report ok "$3 command $2 for $1" "$out" ;;
+        *) report fail "$3 command $2 for $1" "not on PATH in a login shell: $out" ;;
+    esac
+}
+
 # check_file NAME PATH SHA256: a locked file is at its path with its locked hash.
 check_file() {
     if [ ! -f "$2" ]; then

@@ -114,7 +114,18 @@ impl<'a> Context<'a> {
             let _ = writeln!(out, "EXPOSE {}", ssh.port);
         }
         out.push_str(&fetch_steps(1, &spec.stage_1));
-        out.push_str(&super::tools::install_steps(1, &spec.stage_1, self.lock));
+        out.push_str(&super::tools::install_steps(
+            spec,
+            1,
+            &spec.stage_1,
+            self.lock,
+        ));
+        out.push_str(&super::npm::install_steps(
+            spec,
+            1,
+            &spec.stage_1,
+            self.lock,
+        ));
         out.push_str(&super::self_check::build_step(1));
         let _ = writeln!(out, "\nENTRYPOINT [\"{INSTALL}/entrypoint.sh\"]");
         out
@@ -128,7 +139,18 @@ impl<'a> Context<'a> {
         let _ = writeln!(out, "COPY installation/stage-2/ {INSTALL}/stage-2/");
         out.push_str(&super::apt::install_step(self.lock, 2));
         out.push_str(&fetch_steps(2, &spec.stage_2));
-        out.push_str(&super::tools::install_steps(2, &spec.stage_2, self.lock));
+        out.push_str(&super::tools::install_steps(
+            spec,
+            2,
+            &spec.stage_2,
+            self.lock,
+        ));
+        out.push_str(&super::npm::install_steps(
+            spec,
+            2,
+            &spec.stage_2,
+            self.lock,
+        ));
         out.push_str(&super::self_check::build_step(2));
         let _ = writeln!(out, "\nENTRYPOINT [\"{INSTALL}/entrypoint.sh\"]");
         out

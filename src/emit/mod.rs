@@ -168,6 +168,7 @@ pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitt
     for (stage_number, stage) in [(1u8, &spec.spec.stage_1), (2u8, &spec.spec.stage_2)] {
         let mut manifest = scripts::artifacts_tsv(lock, &fetched_names(stage));
         apt::add_stage(lock, stage_number, &mut manifest, &mut emitted);
+        npm::add_stage(&spec.spec, stage_number, stage, lock, &mut emitted);
         emitted.add(
             &format!("installation/stage-{stage_number}/artifacts.tsv"),
             manifest,

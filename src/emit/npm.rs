@@ -15,8 +15,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::lock::{ALL_PLATFORMS, Artifact, Package};
+use crate::lock::{ALL_PLATFORMS, Artifact, Lock, Package};
 use crate::resolve::npm::{Facts, Installer, NO_PLATFORM, NpmFacts};
+use crate::spec::{Spec, Stage};
 
 /// The `name` of the generated root package: it must differ from every dependency's.
 pub fn root_name(artifact: &Artifact) -> String {
@@ -428,32 +429,216 @@ pub fn expected_packages(artifact: &Artifact, platform: &str) -> String {
 /// walks `node_modules` (scoped folders and nested `node_modules` included) of the
 /// directory given as its argument and reads each `package.json`. Bundled dependencies
 /// are part of their parent's tarball (and its integrity), so they are not listed.
-pub const TREE_JS: &str = r#"'use strict'
-const fs = require('fs')
-const path = require('path')
-const root = process.argv[2] || '.'
-const lines = []
-const walk = (rel, bundled) => {
-  const dir = path.join(root, rel)
-  let names
-  try { names = fs.readdirSync(dir) } catch { return }
-  for (const name of names) {
-    if (name.startsWith('.')) continue
-    if (name.startsWith('@')) {
-      for (const inner of fs.readdirSync(path.join(dir, name))) visit(`${rel}/${name}/${inner}`, `${name}/${inner}`, bundled)
-    } else {
-      visit(`${rel}/${name}`, name, bundled)
+pub const TREE_JS: &str = include_str!("../../installation/common/npm-tree.js");
+
+/// The lock-file facts of an artifact's members, by tree location (stored in the lock
+/// with each member so emit needs no network).
+pub fn facts(artifact: &Artifact) -> Facts {
+    artifact
+        .packages
+        .iter()
+        .filter_map(|p| Some((p.path.clone()?, p.npm.clone()?)))
+        .collect()
+}
+
+/// One npm or bun global CLI of a stage, with who installs it and with what.
+pub(super) struct Global<'a> {
+    pub artifact: &'a Artifact,
+    pub installer: Installer,
+    pub user: String,
+    /// Where node/npm or bun live, relative to the user's home.
+    pub runtime: String,
+}
+
+impl Global<'_> {
+    /// Its directory under `installation/stage-N/npm/` and `~/.modelbench/npm-global/`.
+    pub fn dir_name(&self) -> String {
+        root_name(self.artifact)
+            .trim_start_matches("modelbench-")
+            .to_string()
     }
-  }
+
+    /// The CLI's commands: the `bin` links of the requested package.
+    pub fn commands(&self) -> Vec<String> {
+        top(self.artifact)
+            .and_then(|p| p.npm.as_ref())
+            .map(|f| f.bin.keys().cloned().collect())
+            .unwrap_or_default()
+    }
 }
-const visit = (rel, name, bundled) => {
-  if (bundled.includes(name)) return
-  const pj = JSON.parse(fs.readFileSync(path.join(root, rel, 'package.json'), 'utf8'))
-  lines.push(`${rel} ${pj.name}@${pj.version}`)
-  let inner = pj.bundleDependencies || pj.bundledDependencies || []
-  if (inner === true) inner = Object.keys(pj.dependencies || {})
-  walk(`${rel}/node_modules`, Array.isArray(inner) ? inner : [])
+
+/// Who installs a stage's globals of `installer`: the user of its tool (node for npm, bun
+/// for bun), in this stage or in stage 1 (the spec checks one of them has it).
+fn installing_user(spec: &Spec, stage: &Stage, installer: Installer) -> String {
+    let tool = match installer {
+        Installer::Npm => "node",
+        Installer::Bun => "bun",
+    };
+    stage
+        .tools
+        .get(tool)
+        .or_else(|| spec.stage_1.tools.get(tool))
+        .map(|t| t.user.get_ref().clone())
+        .unwrap_or_default()
 }
-walk('node_modules', [])
-process.stdout.write(lines.sort().map((l) => l + '\n').join(''))
-"#;
+
+fn stage_globals(stage: &Stage) -> [(Installer, Vec<&String>); 2] {
+    [
+        (Installer::Npm, stage.npm_global.keys().collect()),
+        (Installer::Bun, stage.bun_global.keys().collect()),
+    ]
+}
+
+/// The stage's globals, sorted by package.
+pub(super) fn globals<'a>(spec: &Spec, stage: &Stage, lock: &'a Lock) -> Vec<Global<'a>> {
+    let mut out = Vec::new();
+    for (installer, packages) in stage_globals(stage) {
+        for package in packages {
+            let runtime = match installer {
+                Installer::Npm => format!(
+                    ".nvm/versions/node/{}/bin",
+                    super::tools::locked_version(lock, "node")
+                ),
+                Installer::Bun => ".bun/bin".to_string(),
+            };
+            out.push(Global {
+                artifact: lock.find("npm", package).expect("emit checked the lock"),
+                installer,
+                user: installing_user(spec, stage, installer),
+                runtime,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.artifact.name.cmp(&b.artifact.name));
+    out
+}
+
+/// The users of a stage who get global CLIs (their `~/.modelbench/bin` goes on PATH).
+pub(super) fn global_users(spec: &Spec, stage: &Stage) -> Vec<String> {
+    let mut users: Vec<String> = stage_globals(stage)
+        .into_iter()
+        .filter(|(_, packages)| !packages.is_empty())
+        .map(|(installer, _)| installing_user(spec, stage, installer))
+        .collect();
+    users.sort();
+    users.dedup();
+    users
+}
+
+/// The install files of each global of a stage, under `installation/stage-N/npm/`.
+pub(super) fn add_stage(
+    spec: &Spec,
+    stage_number: u8,
+    stage: &Stage,
+    lock: &Lock,
+    emitted: &mut super::Emitted,
+) {
+    let mirror = spec.mirrors.npm.as_deref().map(|m| m.trim_end_matches('/'));
+    for global in globals(spec, stage, lock) {
+        let artifact = global.artifact;
+        let facts = facts(artifact);
+        let dir = format!(
+            "installation/stage-{stage_number}/npm/{}",
+            global.dir_name()
+        );
+        let platforms = spec.image.platform_names();
+        let any_platform = platforms.first().map(String::as_str).unwrap_or_default();
+        emitted.add(
+            &format!("{dir}/package.json"),
+            package_json(artifact, &facts, global.installer),
+            false,
+        );
+        match global.installer {
+            Installer::Npm => {
+                emitted.add(
+                    &format!("{dir}/package-lock.json"),
+                    package_lock(artifact, &facts, any_platform),
+                    false,
+                );
+                if let Some(mirror) = mirror {
+                    // npm swaps registry.npmjs.org in `resolved` for the configured registry.
+                    emitted.add(
+                        &format!("{dir}/.npmrc"),
+                        format!("registry={mirror}/\n"),
+                        false,
+                    );
+                }
+            }
+            Installer::Bun => {
+                emitted.add(
+                    &format!("{dir}/bun.lock"),
+                    bun_lock(artifact, &facts, any_platform),
+                    false,
+                );
+                if let Some(mirror) = mirror {
+                    emitted.add(
+                        &format!("{dir}/bunfig.toml"),
+                        format!("[install]\nregistry = \"{mirror}/\"\n"),
+                        false,
+                    );
+                }
+            }
+        }
+        for platform in &platforms {
+            let expected = match global.installer {
+                Installer::Npm => expected_tree(artifact, platform),
+                Installer::Bun => expected_packages(artifact, platform),
+            };
+            emitted.add(
+                &format!("{dir}/expected-{}.txt", platform.replace('/', "-")),
+                expected,
+                false,
+            );
+        }
+        let mut commands = global.commands().join("\n");
+        if !commands.is_empty() {
+            commands.push('\n');
+        }
+        emitted.add(&format!("{dir}/bins.txt"), commands, false);
+    }
+}
+
+/// The Dockerfile steps installing a stage's globals (after its tools).
+pub(super) fn install_steps(spec: &Spec, stage_number: u8, stage: &Stage, lock: &Lock) -> String {
+    let mut out = String::new();
+    for global in globals(spec, stage, lock) {
+        let artifact = global.artifact;
+        let members = locations(artifact)
+            .values()
+            .filter(|p| p.platform != NO_PLATFORM)
+            .count();
+        let (installer, check) = match global.installer {
+            Installer::Npm => ("npm", "npm ci"),
+            Installer::Bun => ("bun", "bun install --frozen-lockfile"),
+        };
+        let _ = writeln!(
+            out,
+            "\n# {installer} global {} {} for {}: {members} packages, each checked against its locked sha512 by {check}\n\
+             RUN sh {INSTALL}/install-npm-global.sh {INSTALL}/stage-{stage_number}/npm/{} {installer} {} {}",
+            artifact.name,
+            artifact.version,
+            global.user,
+            global.dir_name(),
+            global.user,
+            global.runtime,
+        );
+    }
+    out
+}
+
+/// Self-check lines: each global's commands are on its user's PATH in a login shell.
+pub(super) fn self_check_lines(spec: &Spec, stage: &Stage, lock: &Lock) -> String {
+    let mut out = String::new();
+    for global in globals(spec, stage, lock) {
+        for command in global.commands() {
+            let _ = writeln!(
+                out,
+                "check_command {} {command} {}",
+                global.user, global.artifact.name
+            );
+        }
+    }
+    out
+}
+
+const INSTALL: &str = super::self_check::INSTALL;

@@ -22,6 +22,11 @@ pub(super) const STATIC_SCRIPTS: &[(&str, &str)] = &[
         include_str!("../../installation/common/install-tool.sh"),
     ),
     (
+        "installation/common/install-npm-global.sh",
+        include_str!("../../installation/common/install-npm-global.sh"),
+    ),
+    ("installation/common/npm-tree.js", super::npm::TREE_JS),
+    (
         "installation/common/setup-home.sh",
         include_str!("../../installation/common/setup-home.sh"),
     ),

@@ -58,6 +58,9 @@ pub(super) fn script(spec: &Spec, lock: &Lock, lock_path: &str, stage_number: u8
             );
         }
     }
+    for stage in &stages[..usize::from(stage_number)] {
+        out.push_str(&super::npm::self_check_lines(spec, stage, lock));
+    }
     out.push_str(&super::apt::self_check_lines(lock, stage_number));
     out.push_str("check_no_proxy\n");
     if let Some(mirror) = spec.mirrors.apt.as_ref().filter(|_| spec.apt.keep_mirror) {

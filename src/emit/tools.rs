@@ -21,11 +21,8 @@ pub(super) fn locked_version<'a>(lock: &'a Lock, name: &str) -> &'a str {
 }
 
 /// Dockerfile steps installing a stage's tools, then setting up the users' homes.
-pub(super) fn install_steps(stage_number: u8, stage: &Stage, lock: &Lock) -> String {
+pub(super) fn install_steps(spec: &Spec, stage_number: u8, stage: &Stage, lock: &Lock) -> String {
     let mut out = String::new();
-    if stage.tools.is_empty() {
-        return out;
-    }
     let manifest = format!("{INSTALL}/stage-{stage_number}/artifacts.tsv");
     for (tool, settings) in &stage.tools {
         let user = settings.user.get_ref();
@@ -50,7 +47,7 @@ pub(super) fn install_steps(stage_number: u8, stage: &Stage, lock: &Lock) -> Str
             .collect();
         let _ = writeln!(out, "RUN {}", commands.join(" \\\n && "));
     }
-    for user in stage_users(stage) {
+    for user in stage_users(spec, stage) {
         let _ = writeln!(
             out,
             "\n# {user}'s login shells: tool PATHs and mirrors\nRUN sh {INSTALL}/setup-home.sh {user} {INSTALL}/stage-{stage_number}/home/{user}"
@@ -59,11 +56,13 @@ pub(super) fn install_steps(stage_number: u8, stage: &Stage, lock: &Lock) -> Str
     out
 }
 
-fn stage_users(stage: &Stage) -> Vec<String> {
+/// Users of a stage's tools and global CLIs: each gets the stage's home files.
+fn stage_users(spec: &Spec, stage: &Stage) -> Vec<String> {
     let mut users: Vec<String> = stage
         .tools
         .values()
         .map(|t| t.user.get_ref().clone())
+        .chain(super::npm::global_users(spec, stage))
         .collect();
     users.sort();
     users.dedup();
@@ -77,7 +76,8 @@ pub(super) fn home_files(
     stage: &Stage,
 ) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut homes = BTreeMap::new();
-    for user in stage_users(stage) {
+    let global_users = super::npm::global_users(spec, stage);
+    for user in stage_users(spec, stage) {
         let tools: Vec<&str> = stage
             .tools
             .iter()
@@ -96,6 +96,10 @@ pub(super) fn home_files(
                 "bun" => paths.push("$HOME/.bun/bin"),
                 _ => {}
             }
+        }
+        if global_users.contains(&user) {
+            // The commands of npm/bun global CLIs (install-npm-global.sh links them).
+            paths.push("$HOME/.modelbench/bin");
         }
         if !paths.is_empty() {
             let _ = writeln!(profile, "export PATH=\"{}:$PATH\"", paths.join(":"));

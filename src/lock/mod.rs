@@ -125,6 +125,10 @@ pub struct Package {
     /// Names of the closure members that depend on this one (for `why`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required_by: Vec<String>,
+    /// npm: what `package-lock.json`/`bun.lock` need beyond the fields above (the
+    /// manifest's dependency maps, bins, platform fields), so `emit` writes them offline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub npm: Option<crate::resolve::npm::NpmFacts>,
 }
 
 /// One file for one platform: where to get it and what its bytes hash to.

@@ -42,6 +42,8 @@ pub struct Context {
     pub github_token: Option<String>,
     /// Told about each resolution as it finishes (progress output); none by default.
     pub reporter: Option<Box<dyn Reporter>>,
+    /// npm documents of this run, shared by every npm tool (each fetched once).
+    pub npm_documents: npm::SharedDocuments,
 }
 
 /// Progress of a run, for the terminal or a log. Called from the resolving tasks.
@@ -89,6 +91,7 @@ impl Context {
                 .collect(),
             github_token,
             reporter: None,
+            npm_documents: npm::SharedDocuments::default(),
         }
     }
 }
@@ -143,6 +146,7 @@ pub enum Kind {
     Oci,
     GithubRelease,
     Nodejs,
+    Npm,
     Url,
 }
 
@@ -153,6 +157,7 @@ impl Kind {
             Kind::Oci => "oci",
             Kind::GithubRelease => "github-release",
             Kind::Nodejs => "nodejs",
+            Kind::Npm => "npm",
             Kind::Url => "url",
         }
     }
@@ -172,6 +177,7 @@ pub enum Detail {
     Oci(oci::OciRequest),
     GithubRelease(github_release::ReleaseRequest),
     Nodejs(nodejs::NodeRequest),
+    Npm(npm::NpmRequest),
     Url(url::UrlRequest),
 }
 
@@ -268,26 +274,11 @@ pub fn plan(spec: &Spec) -> Plan {
     }
 
     requests.extend(apt_requests(spec, &platforms));
+    requests.extend(npm_requests(spec, &platforms));
 
     let mut pending = Vec::new();
     let count =
         |f: &dyn Fn(&crate::spec::Stage) -> usize| stages.iter().map(|s| f(s)).sum::<usize>();
-    let npm = count(&|s| s.npm_global.len());
-    if npm > 0 {
-        pending.push(Pending {
-            part: "npm",
-            count: npm,
-            unit: "tool",
-        });
-    }
-    let bun = count(&|s| s.bun_global.len());
-    if bun > 0 {
-        pending.push(Pending {
-            part: "bun globals",
-            count: bun,
-            unit: "tool",
-        });
-    }
     let conda = count(&|s| s.pixi_global.len());
     if conda > 0 {
         pending.push(Pending {
@@ -298,6 +289,39 @@ pub fn plan(spec: &Spec) -> Plan {
     }
     requests.sort_by_key(Request::key);
     Plan { requests, pending }
+}
+
+/// One request per npm or bun global CLI, named by its package (the spec makes sure a
+/// package is listed once). Both installers share one resolver: bun installs the same
+/// closure from a `bun.lock` generated from it.
+fn npm_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
+    let mut requests = Vec::new();
+    for stage in [&spec.stage_1, &spec.stage_2] {
+        for (installer, globals) in [
+            (npm::Installer::Npm, &stage.npm_global),
+            (npm::Installer::Bun, &stage.bun_global),
+        ] {
+            for (package, range) in globals {
+                requests.push(Request {
+                    kind: Kind::Npm,
+                    name: package.clone(),
+                    requested: range.get_ref().clone(),
+                    detail: Detail::Npm(npm::NpmRequest {
+                        package: package.clone(),
+                        range: range.get_ref().trim().to_string(),
+                        installer,
+                        mirror: spec
+                            .mirrors
+                            .npm
+                            .as_ref()
+                            .map(|m| m.trim_end_matches('/').to_string()),
+                    }),
+                    platforms: platforms.to_vec(),
+                });
+            }
+        }
+    }
+    requests
 }
 
 /// The apt packages of each stage, as the spec lists them: stage 1 gets
@@ -507,6 +531,12 @@ pub fn covers(pinned: &Artifact, platform: &str) -> bool {
     if pinned.kind == Kind::Apt.as_str() {
         return pinned.packages.iter().any(|p| p.platform == platform);
     }
+    if pinned.kind == Kind::Npm.as_str() {
+        return pinned
+            .packages
+            .iter()
+            .any(|p| p.platform == platform || p.platform == crate::lock::ALL_PLATFORMS);
+    }
     pinned.pin(platform).is_some()
 }
 
@@ -608,6 +638,7 @@ async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Probl
             github_release::resolve(ctx, &request.name, detail).await?
         }
         Detail::Nodejs(detail) => nodejs::resolve(ctx, &request.name, detail).await?,
+        Detail::Npm(detail) => npm::resolve(ctx, &request.name, detail).await?,
         Detail::Url(detail) => url::resolve(ctx, &request.name, detail).await?,
     };
     // The common fields are the driver's business, not each resolver's.

@@ -272,7 +272,77 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
             }
         }
     }
+    validate_globals(spec)?;
     validate_apt(&spec.apt)
+}
+
+/// `npm-global`/`bun-global`: registry package names (they become directory names in the
+/// image), specifiers that a registry resolves, each package once, and the tool that
+/// installs them (node for npm, bun for bun) in the same stage or stage 1.
+fn validate_globals(spec: &Spec) -> Result<(), Invalid> {
+    let mut seen: Vec<&str> = Vec::new();
+    for (stage_name, stage) in [("stage-1", &spec.stage_1), ("stage-2", &spec.stage_2)] {
+        for (key, tool, globals) in [
+            ("npm-global", "node", &stage.npm_global),
+            ("bun-global", "bun", &stage.bun_global),
+        ] {
+            for (package, range) in globals {
+                if !is_npm_name(package) {
+                    return Err(invalid(
+                        range,
+                        format!("`{stage_name}.{key}`: `{package}` is not an npm package name"),
+                    ));
+                }
+                if seen.contains(&package.as_str()) {
+                    return Err(invalid(
+                        range,
+                        format!(
+                            "`{package}` is listed twice (npm-global/bun-global of both stages): keep one"
+                        ),
+                    ));
+                }
+                seen.push(package);
+                crate::resolve::npm::spec::RegistrySpec::parse(package, range.get_ref().trim())
+                    .map_err(|message| {
+                        invalid(range, format!("`{stage_name}.{key}`: {message}"))
+                    })?;
+                let installed = stage.tools.contains_key(tool)
+                    || (stage_name == "stage-2" && spec.stage_1.tools.contains_key(tool));
+                if !installed {
+                    return Err(invalid(
+                        range,
+                        format!(
+                            "`{stage_name}.{key}` needs tool `{tool}` in {stage_name}{}: add `tools.{tool} = {{ version = \"...\", user = \"...\" }}`",
+                            if stage_name == "stage-2" {
+                                " or stage-1"
+                            } else {
+                                ""
+                            }
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// npm's rules for new package names: lowercase, URL-safe, an optional `@scope/`.
+fn is_npm_name(name: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && !p.starts_with(['.', '_'])
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._~".contains(&b))
+    };
+    let unscoped = match name.strip_prefix('@') {
+        Some(scoped) => match scoped.split_once('/') {
+            Some((scope, rest)) if part(scope) => rest,
+            _ => return false,
+        },
+        None => name,
+    };
+    name.len() <= 214 && part(unscoped)
 }
 
 /// `[apt]`: archives that can be fetched, paths that are not empty.
@@ -368,6 +438,48 @@ mod tests {
             Ok(_) => panic!("accepted: {extra}"),
             Err(err) => err.to_string(),
         }
+    }
+
+    #[test]
+    fn npm_and_bun_globals_are_checked_with_spans() {
+        let users = "[[users]]\nname = \"peid\"\nuid = 1000\ngid = 1000\n";
+        let node = "tools.node = { version = \"lts\", user = \"peid\" }\n";
+        let err = error(&format!(
+            "{users}[stage-2]\nnpm-global = {{ \"tool\" = \"latest\" }}\n"
+        ));
+        assert!(
+            err.contains("needs tool `node` in stage-2 or stage-1"),
+            "{err}"
+        );
+        let err = error(&format!(
+            "{users}[stage-2]\n{node}npm-global = {{ \"Bad Name\" = \"1\" }}\n"
+        ));
+        assert!(
+            err.contains("`Bad Name` is not an npm package name"),
+            "{err}"
+        );
+        assert!(err.contains("x.toml:"), "{err}");
+        let err = error(&format!(
+            "{users}[stage-2]\n{node}npm-global = {{ \"tool\" = \"git+https://x/y.git\" }}\n"
+        ));
+        assert!(
+            err.contains("only registry versions can be locked"),
+            "{err}"
+        );
+        let err = error(&format!(
+            "{users}[stage-1]\n{node}npm-global = {{ \"tool\" = \"1\" }}\n\
+             [stage-2]\ntools.bun = {{ version = \"latest\", user = \"peid\" }}\n\
+             bun-global = {{ \"tool\" = \"2\" }}\n"
+        ));
+        assert!(err.contains("`tool` is listed twice"), "{err}");
+        // A stage-2 global may use stage 1's node.
+        let ok = format!(
+            "[image]\nname = \"x\"\ntag = \"t\"\nplatforms = [\"linux/amd64\"]\n\
+             [base]\nimage = \"debian:bookworm\"\n{users}[stage-1]\n{node}\
+             [stage-2]\nnpm-global = {{ \"@scope/tool\" = \"^1.2 || 2.x\" }}\n"
+        );
+        crate::spec::LoadedSpec::from_str(Path::new("x.toml"), &ok)
+            .unwrap_or_else(|err| panic!("{err}"));
     }
 
     #[test]

@@ -250,6 +250,7 @@ fn context(world: &World, platforms: Vec<Platform>) -> Context {
         platforms,
         github_token: None,
         reporter: None,
+        npm_documents: Default::default(),
     }
 }
 

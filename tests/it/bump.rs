@@ -1089,6 +1089,7 @@ fn member(name: &str, version: &str, bytes: &[u8], requested: bool) -> Package {
         size: Some(bytes.len() as u64),
         requested,
         required_by: Vec::new(),
+        npm: None,
     }
 }
 

@@ -13,6 +13,7 @@ mod hermetic;
 mod lint;
 mod lock;
 mod npm;
+mod npm_build;
 mod peer_docker_reference;
 mod spec;
 mod tools;

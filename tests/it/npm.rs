@@ -32,7 +32,7 @@ use crate::support::{Output, run, temp_dir};
 
 /// How the registry serves its documents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Shape {
+pub(crate) enum Shape {
     /// The full document (`application/json`): every manifest field, `time`, all tags.
     Full,
     /// The abbreviated install document (`application/vnd.npm.install-v1+json`).
@@ -49,7 +49,7 @@ struct Published {
 }
 
 #[derive(Default)]
-struct Registry {
+pub(crate) struct Registry {
     packages: BTreeMap<String, Vec<Published>>,
     tags: BTreeMap<String, BTreeMap<String, String>>,
     /// Versions published without `dist.integrity` (only a sha1 `shasum`).
@@ -61,7 +61,7 @@ fn unscoped(name: &str) -> &str {
 }
 
 /// An npm tarball: everything under `package/`, gzip-compressed.
-fn npm_tarball(files: &[(String, String)]) -> Vec<u8> {
+pub(crate) fn npm_tarball(files: &[(String, String)]) -> Vec<u8> {
     let dir = temp_dir();
     for (path, content) in files {
         let file = dir.path().join("package").join(path);
@@ -104,7 +104,7 @@ fn sha1_hex(bytes: &[u8]) -> String {
 impl Registry {
     /// Publish `name@version` with extra `package.json` fields. The tarball holds that
     /// `package.json`, an `index.js`, every `bin` target and bundled dependencies.
-    fn publish(&mut self, name: &str, version: &str, extra: Value) -> &mut Registry {
+    pub(crate) fn publish(&mut self, name: &str, version: &str, extra: Value) -> &mut Registry {
         let mut manifest =
             json!({ "name": name, "version": version, "description": format!("fixture {name}") });
         for (k, v) in extra.as_object().cloned().unwrap_or_default() {
@@ -173,7 +173,16 @@ impl Registry {
         self
     }
 
-    fn tarball_path(name: &str, version: &str) -> String {
+    /// The tarball published for `name@version`.
+    pub(crate) fn tarball(&self, name: &str, version: &str) -> Vec<u8> {
+        self.packages[name]
+            .iter()
+            .find(|p| p.manifest["version"] == version)
+            .map(|p| p.tarball.clone())
+            .expect("published")
+    }
+
+    pub(crate) fn tarball_path(name: &str, version: &str) -> String {
         format!("/{name}/-/{}-{version}.tgz", unscoped(name))
     }
 
@@ -266,7 +275,7 @@ impl Registry {
     }
 
     /// Route every document (as npm asks for scoped names: `@scope%2fname`) and tarball.
-    fn serve(&self, world: &World, shape: Shape) {
+    pub(crate) fn serve(&self, world: &World, shape: Shape) {
         for (name, published) in &self.packages {
             let doc = self.document(world, name, shape);
             let content_type = match shape {
@@ -534,6 +543,7 @@ fn fixture(registry: &Registry, shape: Shape) -> Fixture {
         platforms: vec![Platform::LinuxAmd64, Platform::LinuxArm64],
         github_token: None,
         reporter: None,
+        npm_documents: Default::default(),
     };
     Fixture { world, dir, ctx }
 }
@@ -1692,6 +1702,7 @@ fn live_seed_clis_resolve() {
         platforms: vec![Platform::LinuxAmd64, Platform::LinuxArm64],
         github_token: None,
         reporter: None,
+        npm_documents: Default::default(),
     };
     let seeds = [
         ("@anthropic-ai/claude-code", Installer::Npm),

@@ -57,7 +57,7 @@ fn version_script(text: &str) -> String {
 }
 
 /// The fixture nvm.sh: what login shells rely on — switch to the `default` alias.
-const NVM_SH: &str = "# fixture nvm.sh\nif [ -f \"$NVM_DIR/alias/default\" ]; then\n  PATH=\"$NVM_DIR/versions/node/$(cat \"$NVM_DIR/alias/default\")/bin:$PATH\"\n  export PATH\nfi\n";
+pub(crate) const NVM_SH: &str = "# fixture nvm.sh\nif [ -f \"$NVM_DIR/alias/default\" ]; then\n  PATH=\"$NVM_DIR/versions/node/$(cat \"$NVM_DIR/alias/default\")/bin:$PATH\"\n  export PATH\nfi\n";
 
 pub(crate) struct Upstreams {
     pub world: World,

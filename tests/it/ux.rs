@@ -206,6 +206,12 @@ apt = ["git", "curl"]
 [stage-2]
 npm-global = { "@openai/codex" = "latest" }
 pixi-global = ["jq"]
+tools.node = { version = "lts", user = "peid" }
+
+[[users]]
+name = "peid"
+uid = 3100
+gid = 1100
 "#;
 
 /// (name, version, required-by, requested)
@@ -825,6 +831,8 @@ untranslated: {y}:26: stage-1/custom/does-not-exist.sh --verbose (custom script 
 untranslated: {y}:28: stage-1/custom/my-on-first-run.sh (`on_first_run` runs in the container, not at build time; modelbench has no such hook)
 untranslated: {y}:32: base: nvidia/cuda:12.8.1-runtime-ubuntu24.04 (stage 2 always builds on stage 1 in modelbench)
 untranslated: {y}:45: pip install torch --index-url https://download.pytorch.org/whl/cu128 (not a command modelbench knows how to pin)
+note: {y}:46: npm install -g typescript@5 (needs tool `node`, which the config does not install: added at its default version)
+note: {y}:46: npm install -g typescript@5 (no --user: installed for `me`, the config's first user)
 untranslated: {s2}/setup-models.sh:2: for m in bert gpt2; do (not a command modelbench knows how to pin)
 untranslated: {s2}/setup-models.sh:3: huggingface-cli download \"$m\" (not a command modelbench knows how to pin)
 untranslated: {s2}/setup-models.sh:4: done (not a command modelbench knows how to pin)
@@ -839,6 +847,7 @@ untranslated: {y}:50: webgui: (`stage_2.webgui` has no modelbench equivalent)
     for line in [
         "apt = [\"build-essential\", \"cmake\"]",
         "npm-global = { typescript = \"5\" }",
+        "tools.node = { version = \"lts\", user = \"me\" }",
         "ports = [\"8888:8888\"]",
         "environment = { HF_HOME = \"/hard/volume/data/hf\" }",
         "[stage-2.storage.data]\ntype = \"manual-volume\"\nvolume-name = \"my-data\"",

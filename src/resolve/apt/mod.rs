@@ -278,6 +278,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
                 size: Some(choice.size),
                 requested: choice.requested,
                 required_by: choice.required_by,
+                npm: None,
             });
         }
     }

@@ -121,10 +121,18 @@ pub fn target(platform: Platform) -> Target {
     }
 }
 
-pub async fn resolve(ctx: &Context, name: &str, request: &NpmRequest) -> Result<Artifact, Problem> {
-    Ok(resolve_closure(ctx, name, request, &Engines::default())
-        .await?
-        .artifact)
+/// The driver's entry: documents are shared with the run's other npm tools. Engines
+/// are not checked (the Node.js pin is resolved alongside, not before).
+pub async fn resolve(
+    ctx: &Context,
+    _name: &str,
+    request: &NpmRequest,
+) -> Result<Artifact, Problem> {
+    Ok(
+        resolve_shared(ctx, &ctx.npm_documents, request, &Engines::default())
+            .await?
+            .artifact,
+    )
 }
 
 /// Resolve with the lock-file facts. `engines` are the Node.js/npm versions optional
@@ -291,6 +299,7 @@ fn lock_entries(
                 size: None,
                 requested: entry.requested,
                 required_by: entry.required_by.clone(),
+                npm: Some(facts_of(entry)),
             });
         }
         facts.insert(entry.location.clone(), facts_of(entry));

@@ -1,0 +1,445 @@
+//! npm and bun global CLIs end to end: `lock` pins each CLI's whole closure (with the
+//! facts its lock files need), `emit` writes a private prefix per CLI (package.json plus
+//! package-lock.json or bun.lock, the expected tree per platform, its commands), and a
+//! buildah build installs a fixture CLI with `npm ci` from the loopback registry, checks
+//! the installed tree against the lock and runs the command as `peid` in a login shell;
+//! a tampered tarball fails the build.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::npm::{Registry, Shape};
+use crate::support::buildah::{Buildah, debian_base};
+use crate::support::project::{Project, artifact};
+use crate::support::registry;
+use crate::support::world::{Response, World};
+use crate::support::{run, sha256_hex};
+use crate::tools::{NVM_SH, upstreams};
+
+/// A CLI like claude-code: a command, a dependency with a newer version than another
+/// range allows, per-platform optional packages and a postinstall script.
+fn hello_cli(r: &mut Registry) {
+    let postinstall = "node -e \"require('fs').writeFileSync('postinstall-ran', 'yes')\"";
+    r.publish(
+        "mb-hello",
+        "1.2.0",
+        json!({
+            "bin": { "mb-hello": "bin/cli.js" },
+            "scripts": { "postinstall": postinstall },
+            "dependencies": { "mb-greet": "^1.0.0" },
+            "optionalDependencies": { "mb-hello-linux-x64": "1.2.0", "mb-hello-linux-arm64": "1.2.0" },
+        }),
+    );
+    for (suffix, cpu) in [("linux-x64", "x64"), ("linux-arm64", "arm64")] {
+        r.publish(
+            &format!("mb-hello-{suffix}"),
+            "1.2.0",
+            json!({ "os": ["linux"], "cpu": [cpu] }),
+        );
+    }
+    r.publish("mb-greet", "1.0.0", json!({}));
+    r.publish("mb-greet", "1.1.0", json!({}));
+    r.publish("mb-greet", "2.0.0", json!({}));
+}
+
+/// A CLI installed with bun: a trusted postinstall and a scoped dependency.
+fn bun_cli(r: &mut Registry) {
+    r.publish(
+        "@mb/search-mcp",
+        "0.3.1",
+        json!({
+            "bin": { "search-mcp": "dist/index.js" },
+            "scripts": { "postinstall": "node setup.js" },
+            "dependencies": { "@mb/sdk": "~2.4.0" },
+        }),
+    );
+    r.publish("@mb/sdk", "2.4.3", json!({}));
+    r.publish("@mb/sdk", "2.5.0", json!({}));
+}
+
+fn sources(project: &Project, world: &World, registry_host: &str) {
+    project.write(
+        "sources.toml",
+        &format!(
+            "[upstream]\ngithub-api = \"{}\"\ngithub-raw = \"{}\"\nnodejs = \"{}\"\nnpm = \"{}\"\n\
+             [registry]\n\"{registry_host}\" = \"http://{registry_host}\"\n",
+            world.github_api(),
+            world.url("/raw"),
+            world.url("/nodejs/dist"),
+            world.base_url(),
+        ),
+    );
+}
+
+const USERS: &str = "[[users]]\nname = \"peid\"\nuid = 3100\ngid = 1100\n";
+
+#[test]
+fn npm_globals_lock_with_their_closure_and_emit_a_prefix_per_cli() {
+    let up = upstreams();
+    let mut r = Registry::default();
+    hello_cli(&mut r);
+    bun_cli(&mut r);
+    r.serve(&up.world, Shape::Full);
+    let registry = registry::shared();
+    let repo = format!("npm-globals/base-{}", up.world.addr().port());
+    registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
+    let project = Project::new();
+    project.spec(&format!(
+        "[image]\nname = \"mb-npm\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\
+         [base]\nimage = \"{}\"\n[mirrors]\nnpm = \"https://registry.npmmirror.com\"\n{USERS}\
+         [stage-2]\ntools.node = {{ version = \"lts\", user = \"peid\" }}\n\
+         tools.bun = {{ version = \"latest\", user = \"peid\" }}\n\
+         npm-global = {{ \"mb-hello\" = \"latest\" }}\n\
+         bun-global = {{ \"@mb/search-mcp\" = \"^0.3\" }}\n",
+        registry.reference(&repo, "1"),
+    ));
+    sources(&project, &up.world, &registry.host());
+    let locked = project.lock_ok(&[]);
+    assert!(!locked.stderr.contains("pending"), "{}", locked.stderr);
+
+    let lock = project.lock_toml();
+    let hello = artifact(&lock, "npm", "mb-hello");
+    assert_eq!(hello["version"].as_str(), Some("1.2.0"));
+    let members: Vec<(String, String, String)> = hello["package"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["platform"].as_str().unwrap().to_string(),
+                p["name"].as_str().unwrap().to_string(),
+                p["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("all", "mb-hello", "1.2.0"),
+        ("all", "mb-greet", "1.1.0"),
+        ("linux/amd64", "mb-hello-linux-x64", "1.2.0"),
+        ("linux/arm64", "mb-hello-linux-arm64", "1.2.0"),
+    ] {
+        let expected = (
+            expected.0.to_string(),
+            expected.1.to_string(),
+            expected.2.to_string(),
+        );
+        assert!(members.contains(&expected), "{expected:?} in {members:?}");
+    }
+    assert_eq!(members.len(), 4, "{members:?}");
+    // Each member: canonical URL then the mirror, its sha512, and the facts emit needs.
+    let top = hello["package"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"].as_str() == Some("mb-hello"))
+        .unwrap();
+    let urls: Vec<&str> = top["urls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            up.world.url("/mb-hello/-/mb-hello-1.2.0.tgz").as_str(),
+            "https://registry.npmmirror.com/mb-hello/-/mb-hello-1.2.0.tgz"
+        ]
+    );
+    assert!(top["hash"].as_str().unwrap().starts_with("sha512:"));
+    assert_eq!(top["npm"]["bin"]["mb-hello"].as_str(), Some("bin/cli.js"));
+    assert_eq!(top["npm"]["install-script"].as_bool(), Some(true));
+    assert!(
+        artifact(&lock, "npm", "@mb/search-mcp")["package"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(
+                |p| p["name"].as_str() == Some("@mb/sdk") && p["version"].as_str() == Some("2.4.3")
+            )
+    );
+
+    // The lock answers the spec; locking again changes no byte.
+    let before = project.lock_bytes();
+    project.lock_ok(&["--check"]);
+    project.lock_ok(&["--offline"]);
+    assert_eq!(before, project.lock_bytes());
+
+    let emitted = project.emit(&["--locked"]);
+    assert!(emitted.success(), "{}", emitted.stderr);
+    let out = project.out_dir();
+    let hello_dir = out.join("installation/stage-2/npm/mb-hello");
+    let package_lock: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(hello_dir.join("package-lock.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(package_lock["lockfileVersion"], 3);
+    assert_eq!(
+        package_lock["packages"]["node_modules/mb-greet"]["version"],
+        "1.1.0"
+    );
+    assert_eq!(
+        std::fs::read_to_string(hello_dir.join("expected-linux-amd64.txt")).unwrap(),
+        "node_modules/mb-greet mb-greet@1.1.0\nnode_modules/mb-hello mb-hello@1.2.0\nnode_modules/mb-hello-linux-x64 mb-hello-linux-x64@1.2.0\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(hello_dir.join("bins.txt")).unwrap(),
+        "mb-hello\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(hello_dir.join(".npmrc")).unwrap(),
+        "registry=https://registry.npmmirror.com/\n"
+    );
+    let bun_dir = out.join("installation/stage-2/npm/mb-search-mcp");
+    let bun_lock = std::fs::read_to_string(bun_dir.join("bun.lock")).unwrap();
+    assert!(
+        bun_lock.contains("\"trustedDependencies\": [\n    \"@mb/search-mcp\",\n  ]"),
+        "{bun_lock}"
+    );
+    assert!(
+        bun_lock.contains("\"@mb/sdk\": [\"@mb/sdk@2.4.3\""),
+        "{bun_lock}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(bun_dir.join("expected-linux-arm64.txt")).unwrap(),
+        "@mb/sdk@2.4.3\n@mb/search-mcp@0.3.1\n"
+    );
+    let dockerfile = std::fs::read_to_string(out.join("stage-2.Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("RUN sh /modelbench/installation/install-npm-global.sh /modelbench/installation/stage-2/npm/mb-hello npm peid .nvm/versions/node/v22.11.0/bin"),
+        "{dockerfile}"
+    );
+    assert!(
+        dockerfile.contains("install-npm-global.sh /modelbench/installation/stage-2/npm/mb-search-mcp bun peid .bun/bin"),
+        "{dockerfile}"
+    );
+    let profile = std::fs::read_to_string(
+        out.join("installation/stage-2/home/peid/.modelbench/profile.d/stage-2.sh"),
+    )
+    .unwrap();
+    assert!(profile.contains("$HOME/.modelbench/bin"), "{profile}");
+    let self_check =
+        std::fs::read_to_string(out.join("installation/stage-2/self-check.sh")).unwrap();
+    assert!(
+        self_check.contains("check_command peid mb-hello mb-hello"),
+        "{self_check}"
+    );
+    assert!(
+        self_check.contains("check_command peid search-mcp @mb/search-mcp"),
+        "{self_check}"
+    );
+
+    // Emitting twice gives the same bytes.
+    let first = read_tree(&out);
+    assert!(project.emit(&["--locked"]).success());
+    assert_eq!(first, read_tree(&out));
+
+    // A spec change to a global is stale until locked again.
+    let spec = project.read("specs/test.toml");
+    project.write(
+        "specs/test.toml",
+        &spec.replace("\"mb-hello\" = \"latest\"", "\"mb-hello\" = \"~1.1\""),
+    );
+    let check = project.lock(&["--check"]);
+    assert!(!check.success());
+    assert!(
+        check.stderr.contains("npm `mb-hello` changed in the spec"),
+        "{}",
+        check.stderr
+    );
+}
+
+fn read_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// This machine's Node.js (a self-contained official build) packed as nodejs.org packs
+/// it, so the image runs a real `npm ci`. `None` when node is missing or needs shared
+/// libraries of its distribution. Cached under `target/test-cache/`.
+fn host_node_tarball() -> Option<(String, Vec<u8>)> {
+    let version = run(Command::new("node").arg("--version"))
+        .stdout
+        .trim()
+        .to_string();
+    if !version.starts_with('v') {
+        return None;
+    }
+    let node = std::fs::canonicalize(
+        run(Command::new("sh").args(["-c", "command -v node"]))
+            .stdout
+            .trim(),
+    )
+    .ok()?;
+    let ldd = run(Command::new("ldd").arg(&node)).stdout;
+    if ldd.contains("libnode") {
+        return None;
+    }
+    let npm_dir = node.parent()?.parent()?.join("lib/node_modules/npm");
+    if !npm_dir.join("bin/npm-cli.js").exists() {
+        return None;
+    }
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-cache");
+    std::fs::create_dir_all(&cache).ok()?;
+    let tarball = cache.join(format!("node-{version}-linux-x64.tar.gz"));
+    if !tarball.exists() {
+        let dir = crate::support::temp_dir();
+        let root = dir.path().join(format!("node-{version}-linux-x64"));
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        std::fs::create_dir_all(root.join("lib/node_modules")).unwrap();
+        let script = format!(
+            "cp {node} {root}/bin/node && cp -a {npm} {root}/lib/node_modules/npm \
+             && ln -s ../lib/node_modules/npm/bin/npm-cli.js {root}/bin/npm \
+             && ln -s ../lib/node_modules/npm/bin/npx-cli.js {root}/bin/npx \
+             && tar -C {dir} -cf - node-{version}-linux-x64 | gzip -1 > {partial} && mv {partial} {tarball}",
+            node = node.display(),
+            npm = npm_dir.display(),
+            root = root.display(),
+            dir = dir.path().display(),
+            partial = format!("{}.{}", tarball.display(), std::process::id()),
+            tarball = tarball.display(),
+        );
+        let out = run(Command::new("sh").args(["-c", &script]));
+        assert!(out.success(), "packing node failed: {}", out.stderr);
+    }
+    Some((version, std::fs::read(&tarball).ok()?))
+}
+
+#[test]
+fn npm_global_build_installs_the_locked_tree_and_fails_on_a_tampered_tarball() {
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("skipped: the fixture platform is linux/amd64");
+        return;
+    }
+    let Some((node_version, node_tarball)) = host_node_tarball() else {
+        eprintln!("skipped: this machine's node is not a self-contained official build");
+        return;
+    };
+    let world = World::start();
+    let file = format!("node-{node_version}-linux-x64.tar.gz");
+    world.get(
+        "/nodejs/dist/index.json",
+        Response::json(json!([{ "version": node_version, "date": "2026-03-24",
+            "files": ["linux-x64"], "lts": "Iron", "security": false }])),
+    );
+    world.get(
+        &format!("/nodejs/dist/{node_version}/SHASUMS256.txt"),
+        Response::text(format!("{}  {file}\n", sha256_hex(&node_tarball))),
+    );
+    world.get(
+        &format!("/nodejs/dist/{node_version}/{file}"),
+        Response::bytes(node_tarball),
+    );
+    world.github_release_fixture(
+        "nvm-sh",
+        "nvm",
+        &[crate::support::world::FixtureRelease::new(
+            "v0.40.3",
+            "2026-04-23T00:00:00Z",
+        )],
+    );
+    world.get("/raw/nvm-sh/nvm/v0.40.3/nvm.sh", Response::text(NVM_SH));
+    let mut r = Registry::default();
+    hello_cli(&mut r);
+    r.serve(&world, Shape::Abbreviated);
+
+    let registry = registry::shared();
+    let base = debian_base(registry);
+    let project = Project::new();
+    project.spec(&format!(
+        "[image]\nname = \"mb-npm-build\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\
+         [base]\nimage = \"{base}\"\n{USERS}\
+         [stage-2]\ntools.node = {{ version = \"{}\", user = \"peid\" }}\n\
+         npm-global = {{ \"mb-hello\" = \"^1\" }}\n",
+        node_version.trim_start_matches('v'),
+    ));
+    sources(&project, &world, &registry.host());
+    project.lock_ok(&[]);
+    assert!(project.emit(&["--locked"]).success());
+
+    let dir = crate::support::temp_dir();
+    let buildah = Buildah::new(dir.path());
+    let out = project.out_dir();
+    world.clear_log();
+    let build = buildah.bud(&out, &out.join("merged.Dockerfile"), "mb-npm:t1", &[]);
+    let log = build.combined();
+    assert!(build.success(), "the npm build must succeed:\n{log}");
+    for line in [
+        "install-npm-global: mb-hello for peid: 3 packages as locked",
+        "ok   mb-hello command mb-hello for peid: /home/peid/.modelbench/bin/mb-hello",
+    ] {
+        assert!(
+            log.contains(line),
+            "`{line}` missing from the build log:\n{log}"
+        );
+    }
+    // npm fetched exactly the locked tarballs of linux/amd64 (no arm64 one, no document).
+    let mut tarballs: Vec<String> = world
+        .requests()
+        .into_iter()
+        .map(|(_, path, _)| path)
+        .filter(|p| !p.starts_with("/nodejs/") && !p.contains("nvm"))
+        .collect();
+    tarballs.sort();
+    assert_eq!(
+        tarballs,
+        [
+            "/mb-greet/-/mb-greet-1.1.0.tgz",
+            "/mb-hello-linux-x64/-/mb-hello-linux-x64-1.2.0.tgz",
+            "/mb-hello/-/mb-hello-1.2.0.tgz",
+        ]
+    );
+
+    let check = buildah.run_in(
+        "mb-npm:t1",
+        &[
+            "runuser",
+            "-l",
+            "peid",
+            "-c",
+            "bash -lc 'mb-hello; cat ~/.modelbench/npm-global/mb-hello/node_modules/mb-hello/postinstall-ran; echo; stat -c %U ~/.modelbench/npm-global/mb-hello/node_modules'",
+        ],
+    );
+    assert!(check.success(), "{}", check.combined());
+    assert_eq!(
+        check.stdout.trim(),
+        "mb-hello 1.2.0\nyes\npeid",
+        "{}",
+        check.combined()
+    );
+
+    // One changed tarball: npm ci refuses it, naming its integrity, and the build fails.
+    let mut tampered = Registry::default();
+    tampered.publish(
+        "mb-greet",
+        "1.1.0",
+        json!({ "description": "not the locked bytes" }),
+    );
+    let bytes = tampered.tarball("mb-greet", "1.1.0");
+    world.get(
+        &Registry::tarball_path("mb-greet", "1.1.0"),
+        Response::bytes(bytes),
+    );
+    let build = buildah.bud(&out, &out.join("merged.Dockerfile"), "mb-npm:t2", &[]);
+    let log = build.combined();
+    assert!(
+        !build.success(),
+        "a tampered tarball must fail the build:\n{log}"
+    );
+    assert!(log.contains("EINTEGRITY"), "{log}");
+    assert!(log.contains("npm ci of mb-hello failed"), "{log}");
+}
