@@ -16,7 +16,7 @@ use crate::support::world::{FixtureRelease, Response, World};
 use crate::support::{Output, run, sha256_hex};
 
 /// Host side of the bridges: one `socat` per port, from a unix socket to 127.0.0.1:port.
-struct Bridges {
+pub(crate) struct Bridges {
     children: Vec<Child>,
     dir: tempfile::TempDir,
     ports: Vec<u16>,
@@ -31,7 +31,7 @@ impl Drop for Bridges {
     }
 }
 
-fn bridges(ports: &[u16]) -> Bridges {
+pub(crate) fn bridges(ports: &[u16]) -> Bridges {
     let dir = crate::support::temp_dir();
     let mut children = Vec::new();
     for port in ports {
@@ -61,7 +61,7 @@ fn bridges(ports: &[u16]) -> Bridges {
 }
 
 /// `buildah bud` in a fresh network namespace: loopback only, plus the bridged ports.
-fn isolated_bud(
+pub(crate) fn isolated_bud(
     buildah: &Buildah,
     bridges: &Bridges,
     context: &Path,
@@ -110,7 +110,7 @@ fn isolated_bud(
 }
 
 /// Every URL the lock names (pins and closure members).
-fn locked_urls(lock: &toml::Table) -> BTreeSet<String> {
+pub(crate) fn locked_urls(lock: &toml::Table) -> BTreeSet<String> {
     let mut urls = BTreeSet::new();
     for artifact in lock["artifact"].as_array().unwrap() {
         let artifact = artifact.as_table().unwrap();
@@ -133,7 +133,7 @@ fn locked_urls(lock: &toml::Table) -> BTreeSet<String> {
 }
 
 /// The audit: which of the world's requests were locked URLs.
-fn audit(world: &World, locked: &BTreeSet<String>) -> (usize, Vec<String>) {
+pub(crate) fn audit(world: &World, locked: &BTreeSet<String>) -> (usize, Vec<String>) {
     let requests = world.requests();
     let unlocked: Vec<String> = requests
         .iter()

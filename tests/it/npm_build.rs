@@ -10,6 +10,7 @@ use std::process::Command;
 
 use serde_json::json;
 
+use crate::hermetic;
 use crate::npm::{Registry, Shape};
 use crate::support::buildah::{Buildah, debian_base};
 use crate::support::project::{Project, artifact};
@@ -375,9 +376,30 @@ fn npm_global_build_installs_the_locked_tree_and_fails_on_a_tampered_tarball() {
     let buildah = Buildah::new(dir.path());
     let out = project.out_dir();
     world.clear_log();
-    let build = buildah.bud(&out, &out.join("merged.Dockerfile"), "mb-npm:t1", &[]);
+    // In its own network namespace: only the world and the registry are reachable.
+    let registry_port: u16 = registry.host().rsplit(':').next().unwrap().parse().unwrap();
+    let bridges = hermetic::bridges(&[world.addr().port(), registry_port]);
+    let build = hermetic::isolated_bud(
+        &buildah,
+        &bridges,
+        &out,
+        &out.join("merged.Dockerfile"),
+        "mb-npm:t1",
+    );
     let log = build.combined();
     assert!(build.success(), "the npm build must succeed:\n{log}");
+    let (requests, unlocked) =
+        hermetic::audit(&world, &hermetic::locked_urls(&project.lock_toml()));
+    println!(
+        "npm build: {requests} requests, {} locked, {} unlocked",
+        requests - unlocked.len(),
+        unlocked.len()
+    );
+    assert!(
+        unlocked.is_empty(),
+        "unlocked requests:\n{}",
+        unlocked.join("\n")
+    );
     for line in [
         "install-npm-global: mb-hello for peid: 3 packages as locked",
         "ok   mb-hello command mb-hello for peid: /home/peid/.modelbench/bin/mb-hello",

@@ -38,6 +38,12 @@ pub use tree::Target;
 pub const ACCEPT: &str = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8";
 /// The lock's platform key of packages no locked platform installs (kept for `npm ci`).
 pub const NO_PLATFORM: &str = "none";
+/// Requests at once to the npm registry: documents are small and the closure is wide
+/// (a few hundred documents, each known only when its parent arrives), so the default
+/// per-host limit would make the resolution wait in line instead of on the longest chain.
+/// bun opens up to 64 connections, as here (measured: 32 gave 1.35× the longest chain in
+/// `cargo bench --bench npm`, 64 gave 1.16×; npm itself opens 15).
+pub const REGISTRY_CONNECTIONS: usize = 64;
 /// Rounds of "build, fetch what was missing" before giving up (normally one).
 const MAX_ROUNDS: usize = 32;
 
@@ -156,6 +162,7 @@ pub async fn resolve_shared(
     engines: &Engines,
 ) -> Result<Resolution, Problem> {
     let registry = ctx.sources.upstream("npm");
+    ctx.client.raise_host_limit(&registry, REGISTRY_CONNECTIONS);
     let fetcher = Fetcher {
         ctx,
         registry: &registry,
