@@ -46,6 +46,11 @@ pub enum EmitError {
         lock: String,
         reason: String,
     },
+    #[error("the lock `{lock}` cannot be trusted: {edited}")]
+    Edited {
+        lock: String,
+        edited: crate::lock::ChecksumError,
+    },
     #[error("cannot emit, not resolvable yet: {0}")]
     Pending(String),
     #[error("cannot read public key for user `{user}` from `{path}`: {source}")]
@@ -252,7 +257,8 @@ pub(crate) fn placements(stage: &Stage) -> Vec<Placement> {
     all
 }
 
-/// Refuse a lock that cannot build this spec; with `--locked`, also one that is stale.
+/// Refuse a lock that was edited after locking or cannot build this spec; with
+/// `--locked`, also one that is stale.
 fn check_lock(
     spec: &LoadedSpec,
     lock: &Lock,
@@ -262,6 +268,16 @@ fn check_lock(
     let plan = resolve::plan(&spec.spec);
     if let Some(pending) = plan.pending_summary() {
         return Err(EmitError::Pending(pending));
+    }
+    // Before anything else: an entry edited after locking is refused whatever the spec
+    // says, since its hashes are what the emitted build checks downloads against.
+    for artifact in &lock.artifacts {
+        artifact
+            .check_checksum()
+            .map_err(|edited| EmitError::Edited {
+                lock: inputs.lock_path.to_string(),
+                edited,
+            })?;
     }
     for request in &plan.requests {
         let Some(pinned) = lock.find(request.kind.as_str(), &request.name) else {

@@ -1043,6 +1043,29 @@ fn bump_refuses_a_lock_behind_its_spec() {
     );
 }
 
+#[test]
+fn bump_refuses_a_lock_edited_by_hand() {
+    let s = Setup::new("latest", "");
+    s.releases(&[clash("v0.10.7", 60)], &[helper("h1.0.0", 90)]);
+    s.project.lock_ok(&[]);
+    let text = s.lock_text();
+    let locked = format!("sha256:{}", sha256_hex(b"clash 0.10.7 amd64"));
+    let edited = text.replace(&locked, &format!("sha256:{}", sha256_hex(b"forged")));
+    assert_ne!(edited, text);
+    s.project.write(LOCK, &edited);
+    s.releases(
+        &[clash("v0.10.7", 60), clash("v0.10.8", 30)],
+        &[helper("h1.0.0", 90)],
+    );
+    let out = s.bump_fail(&[], None);
+    assert!(
+        out.stderr.contains("does not match the spec: github-release `clash-rs` was edited after locking: expected checksum sha256:"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(s.lock_text(), edited, "bump wrote nothing");
+}
+
 // ---- diff ----
 
 fn fixtures() -> PathBuf {
@@ -1069,6 +1092,7 @@ fn art(kind: &str, name: &str, version: &str) -> Artifact {
         images: Vec::new(),
         published: None,
         release_url: None,
+        checksum: None,
         platform: BTreeMap::new(),
         packages: Vec::new(),
     }

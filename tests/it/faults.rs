@@ -614,6 +614,9 @@ fn faulted_run(fx: &Fixture, rng: &mut XorShift, label: &str) -> RunReport {
             .unwrap();
         artifact.requested = format!("{} (before)", artifact.requested);
         artifact.request_hash = format!("sha256:{}", sha256_hex(label.as_bytes()));
+        // Written as `modelbench lock` would have for that older spec (checksums sealed),
+        // so it is the constraint that makes the entry stale, not a hand edit.
+        let lock = Lock::new(lock.spec_hash, lock.artifacts);
         std::fs::write(&lock_path, lock.to_bytes()).unwrap();
         Some(name)
     };
