@@ -338,7 +338,7 @@ async fn check_file(
     expected: &Hash,
     size: Option<u64>,
 ) -> Answer {
-    match client.download(what, url, Some(expected)).await {
+    match client.download(what, url, Some(expected), size).await {
         Ok(downloaded) => match size {
             Some(size) if size != downloaded.size => {
                 Err(format!("serves {} bytes, {size} locked", downloaded.size))
