@@ -176,7 +176,7 @@ impl resolve::Reporter for Progress {
 pub struct EmitArgs {
     #[command(flatten)]
     pub spec: SpecArgs,
-    /// Output directory [default: build/<spec name>/].
+    /// Output directory [default: the spec's `[emit] out`, else build/<spec name>/].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Refuse a lock that does not match the spec exactly.
@@ -397,10 +397,7 @@ fn emit_command(args: EmitArgs) -> Result<()> {
     for warning in &emitted.warnings {
         eprintln!("warning: {warning}");
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("build").join(&spec.name));
+    let out = args.out.clone().unwrap_or_else(|| spec.default_out_dir());
     emitted.write(&out)?;
     if args.github_workflow {
         let options = crate::bump::workflow::WorkflowOptions {

@@ -7,6 +7,7 @@ mod apt;
 mod bake;
 mod compose;
 mod dockerfile;
+mod file_change;
 pub mod npm;
 mod scripts;
 mod self_check;
@@ -16,6 +17,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+
+pub use self::file_change::{FileChange, FileChangeKind, read_emitted};
 
 use crate::lock::Lock;
 use crate::resolve;
@@ -56,6 +59,11 @@ pub enum EmitError {
     #[error("cannot read public key for user `{user}` from `{path}`: {source}")]
     PublicKey {
         user: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read `{path}`: {source}")]
+    Read {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -160,6 +168,24 @@ pub(crate) struct Placement {
     pub name: String,
     pub dest: String,
     pub mode: String,
+}
+
+/// The build context for a lock about to be written to `lock_path` (`bump`): as
+/// `modelbench emit --locked` will make it from that file, with `$HOME` for `pubkey = "~"`.
+pub fn emit_for_lock(
+    spec: &LoadedSpec,
+    lock: &Lock,
+    lock_path: &Path,
+) -> Result<Emitted, EmitError> {
+    let lock_path = lock_path.display().to_string();
+    let lock_bytes = lock.to_bytes();
+    let inputs = EmitInputs {
+        lock_path: &lock_path,
+        lock_bytes: &lock_bytes,
+        home: std::env::var_os("HOME").map(PathBuf::from),
+        locked: true,
+    };
+    emit(spec, lock, &inputs)
 }
 
 pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitted, EmitError> {
