@@ -390,14 +390,10 @@ fn calls(list: &[&str]) -> Vec<String> {
 
 // ---- bump --pr ----
 
-#[test]
-fn bump_pr_opens_then_commits_on_top_then_writes_nothing_then_rebuilds() {
-    let s = Setup::new("latest", PR_POLICY);
-    s.releases(&[clash("v0.10.7", 90)], &[helper("h1.0.0", 90)]);
-    s.project.lock_ok(&[]);
-    let main_lock = s.lock_text();
-
-    // ---- run 1: upstream has v0.10.8: a branch, a commit, a pull request, labels.
+/// Run 1 of a `--pr` story: main carries `main_lock` (the local lock, clash-rs v0.10.7),
+/// upstream now has v0.10.8 and there is no branch yet: exactly the calls that make a
+/// branch, a commit, a pull request and its labels.
+fn open_pull_request(s: &Setup, main_lock: &str) -> Output {
     s.releases(
         &[clash("v0.10.7", 90), clash("v0.10.8", 30)],
         &[helper("h1.0.0", 90)],
@@ -405,7 +401,7 @@ fn bump_pr_opens_then_commits_on_top_then_writes_nothing_then_rebuilds() {
     let remote = Remote { world: &s.world };
     remote.repository();
     remote.branch("main", Some("base0"));
-    remote.file("base0", &main_lock);
+    remote.file("base0", main_lock);
     remote.branch("modelbench/clis", None);
     remote.commit("base0", "tree0");
     remote.writes("commit1");
@@ -428,6 +424,19 @@ fn bump_pr_opens_then_commits_on_top_then_writes_nothing_then_rebuilds() {
             "POST /issues/7/labels",
         ])
     );
+    out
+}
+
+#[test]
+fn bump_pr_opens_then_commits_on_top_then_writes_nothing_then_rebuilds() {
+    let s = Setup::new("latest", PR_POLICY);
+    s.releases(&[clash("v0.10.7", 90)], &[helper("h1.0.0", 90)]);
+    s.project.lock_ok(&[]);
+    let main_lock = s.lock_text();
+
+    // ---- run 1: upstream has v0.10.8: a branch, a commit, a pull request, labels.
+    open_pull_request(&s, &main_lock);
+    let remote = Remote { world: &s.world };
     for request in s.api_log() {
         assert_eq!(
             request.header("authorization"),
@@ -1143,37 +1152,8 @@ fn bump_pr_commits_the_emitted_files_with_the_lock() {
     s.project.lock_ok(&[]);
     let main_lock = s.lock_text();
     let main_context = emit_into(&s.project, "main-context");
-    s.releases(
-        &[clash("v0.10.7", 90), clash("v0.10.8", 30)],
-        &[helper("h1.0.0", 90)],
-    );
-    let remote = Remote { world: &s.world };
-    remote.repository();
-    remote.branch("main", Some("base0"));
-    remote.file("base0", &main_lock);
-    remote.branch("modelbench/clis", None);
-    remote.commit("base0", "tree0");
-    remote.writes("commit1");
-    s.world.clear_log();
-    let out = s.bump_ok(&["--pr"], Some(TOKEN));
-    assert!(out.stderr.contains("Opened #7"), "{}", out.stderr);
     // The same calls as without emitted files: they ride in the one tree.
-    assert_eq!(
-        s.api_calls(),
-        calls(&[
-            "GET ",
-            "GET /git/ref/heads/main",
-            "GET /contents/lock/test/bench.lock?ref=base0",
-            "GET /git/ref/heads/modelbench/clis",
-            "GET /git/commits/base0",
-            "POST /git/blobs",
-            "POST /git/trees",
-            "POST /git/commits",
-            "POST /git/refs",
-            "POST /pulls",
-            "POST /issues/7/labels",
-        ])
-    );
+    open_pull_request(&s, &main_lock);
     assert_eq!(s.lock_text(), main_lock, "--pr leaves the local lock alone");
     assert!(!s.project.exists("build"), "--pr writes no local files");
 
