@@ -257,7 +257,18 @@ fn lock(args: LockArgs) -> Result<()> {
     if args.offline && !todo.is_empty() {
         let names: Vec<String> = todo
             .iter()
-            .map(|r| format!("{} `{}`", r.kind, r.name))
+            .map(|r| {
+                let edited = existing
+                    .as_ref()
+                    .and_then(|lock| lock.find(r.kind.as_str(), &r.name))
+                    .is_some_and(|pinned| pinned.check_checksum().is_err());
+                let why = if edited {
+                    " (edited after locking)"
+                } else {
+                    ""
+                };
+                format!("{} `{}`{why}", r.kind, r.name)
+            })
             .collect();
         bail!(
             "--offline: these need the network to resolve: {}",

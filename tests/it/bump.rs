@@ -1218,6 +1218,24 @@ fn bump_pr_commits_the_emitted_files_with_the_lock() {
             "{path}: {body}"
         );
     }
+
+    // --dry-run names the same files per branch, and talks to no one.
+    s.world.clear_log();
+    let out = s.bump_ok(&["--pr", "--dry-run"], Some(TOKEN));
+    assert_eq!(s.api_calls(), Vec::<String>::new());
+    for path in expected.keys() {
+        let line = format!("{:>12} build/test/{path} on modelbench/clis\n", "Updating");
+        assert_eq!(
+            out.stderr.contains(&line),
+            moved.contains(&path),
+            "{path}: {}",
+            out.stderr
+        );
+    }
+    assert!(
+        !s.project.exists("build"),
+        "--dry-run writes no local files"
+    );
 }
 
 #[test]

@@ -505,6 +505,15 @@ fn assert_edit_detected(s: &Setup, edit: impl Fn(&str) -> String) {
         assert!(!s.project.out_dir().exists(), "emit {flags:?} wrote files");
     }
     assert_eq!(s.project.lock_bytes(), edited.as_bytes());
+    let output = s.project.lock(&["--offline"]);
+    assert_eq!(output.status, Some(1), "{}", output.stderr);
+    assert!(
+        output.stderr.contains(
+            "--offline: these need the network to resolve: github-release `clash-rs` (edited after locking)"
+        ),
+        "{}",
+        output.stderr
+    );
     // `lock` does not keep the edited pin: it resolves it again, as it was.
     let output = s.project.lock_ok(&[]);
     assert!(
