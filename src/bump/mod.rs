@@ -19,9 +19,10 @@
 //!    group's changes only; the local lock is left as it is.
 //! 5. When the spec says the emitted files are committed (`[emit] committed = true`),
 //!    they move with the lock: bump re-emits the build context into `[emit] out` (else
-//!    `build/<spec name>`) and prints each file it changed; `--pr` commits the emitted
-//!    files that the group's lock changes in the same commit as the lock. The context is
-//!    made before anything is written, so a spec that cannot be emitted writes nothing.
+//!    `build/<spec name>`) and prints each file it changed; `--pr` puts the emitted files
+//!    for the group's lock in the same commit as the lock and lists the ones that change.
+//!    The context is made before anything is written, so a spec that cannot be emitted
+//!    writes nothing.
 //!
 //! # diff
 //!
@@ -265,9 +266,10 @@ async fn bump(args: &BumpArgs, env: &Environment) -> Result<()> {
     }
 
     let new_lock = apply(&old, decision.accepted.values());
-    let reemit = match spec.spec.emit.committed {
-        true => Some(Reemit::prepare(&spec, &new_lock, &lock_path)?),
-        false => None,
+    let reemit = if spec.spec.emit.committed {
+        Some(Reemit::prepare(&spec, &new_lock, &lock_path)?)
+    } else {
+        None
     };
     if let Some(reemit) = &reemit {
         reemit.report();
@@ -410,25 +412,24 @@ fn pr_target(
         );
     }
     let (root, lock_in_repo) = path_in_repository(lock_path)?;
-    let emit_dir = match spec.spec.emit.committed {
-        true => {
-            let out = spec.default_out_dir();
-            check_out_dir(&out, &[lock_path, &spec.path])?;
-            // The directory may not exist yet: resolve it from the current directory.
-            let absolute = std::env::current_dir()
-                .and_then(|dir| dir.canonicalize())
-                .context("cannot find the current directory")?
-                .join(&out);
-            let relative = absolute.strip_prefix(&root).map_err(|_| {
+    let emit_dir = if spec.spec.emit.committed {
+        let out = spec.default_out_dir();
+        check_out_dir(&out, &[lock_path, &spec.path])?;
+        // The directory may not exist yet: resolve it from the current directory.
+        let absolute = std::env::current_dir()
+            .and_then(|dir| dir.canonicalize())
+            .context("cannot find the current directory")?
+            .join(&out);
+        let relative = absolute.strip_prefix(&root).map_err(|_| {
                 anyhow!(
                     "`[emit] out` ({}) is not inside the git checkout at {}: bump --pr commits the emitted files there",
                     out.display(),
                     root.display()
                 )
             })?;
-            Some(slash_path(relative))
-        }
-        false => None,
+        Some(slash_path(relative))
+    } else {
+        None
     };
     Ok(PrTarget {
         repository,
