@@ -1,8 +1,9 @@
 //! The one network client every resolver borrows: connect and read timeouts, a deadline
 //! per attempt scaled by the expected size (so a trickling server cannot hold a request
-//! open forever), bounded retries with jittered backoff, `Retry-After`, per-host concurrency limits, size limits, streaming
-//! download-and-hash, and URL redaction in every message. `--offline` is enforced here,
-//! so no resolver can reach the network behind its back.
+//! open forever), bounded retries with jittered backoff, `Retry-After`, per-host
+//! concurrency limits, size limits, streaming download-and-hash, and URL redaction in
+//! every message. `--offline` is enforced here, so no resolver can reach the network
+//! behind its back.
 
 mod digest;
 
