@@ -510,3 +510,30 @@ fn verify_live_progress_on_a_terminal() {
     assert!(terminal.ends_with("\r\x1b[2K"), "{terminal:?}");
     assert_eq!(s.project.read("stdout.txt"), plain.stdout);
 }
+
+/// A lock edited by hand is still verified as it stands, with a warning naming the entry.
+#[test]
+fn verify_warns_about_an_entry_edited_after_locking() {
+    let s = setup();
+    let text = s.project.read("lock/test/bench.lock");
+    let locked = format!("sha256:{}", sha256_hex(CARD));
+    let forged = format!("sha256:{}", sha256_hex(b"forged"));
+    s.project
+        .write("lock/test/bench.lock", &text.replace(&locked, &forged));
+    let output = verify(&s.project, &[]);
+    assert_eq!(output.status, Some(1), "{}", output.combined());
+    assert!(
+        output
+            .stderr
+            .contains("warning: url `card` was edited after locking: expected checksum sha256:"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output
+            .stdout
+            .contains(&format!("{:>12} url card", "BROKEN")),
+        "{}",
+        output.stdout
+    );
+}
