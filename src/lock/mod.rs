@@ -436,38 +436,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    /// An apt closure of two members (libc6 required by git), sealed by [`Lock::new`].
+    /// Parsed from text rather than built field by field, so that a field added to the
+    /// model later does not have to be added here.
     fn sealed() -> Lock {
-        let hash = |text: &str| -> Hash { Hash::of_sha256(text.as_bytes()) };
-        let package = |name: &str, platform: &str| Package {
-            name: name.into(),
-            version: "1.0-1".into(),
-            platform: platform.into(),
-            arch: Some("amd64".into()),
-            build: None,
-            subdir: None,
-            path: None,
-            file: format!("{name}_1.0-1_amd64.deb"),
-            urls: vec![format!("https://archive.example/{name}.deb")],
-            hash: hash(name),
-            size: Some(1234),
-            requested: name == "git",
-            required_by: if name == "git" {
-                vec![]
-            } else {
-                vec!["git".into()]
-            },
+        let member = |name: &str, extra: &str| {
+            format!(
+                "[[artifact.package]]\nname = \"{name}\"\nversion = \"1.0-1\"\nplatform = \"linux/amd64\"\n\
+                 arch = \"amd64\"\nfile = \"{name}_1.0-1_amd64.deb\"\n\
+                 urls = [\"https://archive.example/{name}.deb\"]\nhash = \"{}\"\nsize = 1234\n{extra}\n",
+                Hash::of_sha256(name.as_bytes())
+            )
         };
-        let mut apt = crate::resolve::artifact("noble");
-        apt.kind = "apt".into();
-        apt.name = "stage-1".into();
-        apt.requested = "git".into();
-        apt.request_hash = "sha256:r".into();
-        apt.published = Some("2026-07-23".into());
-        apt.packages = vec![
-            package("libc6", "linux/amd64"),
-            package("git", "linux/amd64"),
-        ];
-        Lock::new("sha256:spec".into(), vec![apt])
+        let text = format!(
+            "version = 1\nspec-hash = \"sha256:spec\"\n\n[[artifact]]\nkind = \"apt\"\nname = \"stage-1\"\n\
+             requested = \"git\"\nrequest-hash = \"sha256:r\"\nversion = \"noble\"\n\
+             published = \"2026-07-23\"\n\n{}{}",
+            member("libc6", "required-by = [\"git\"]"),
+            member("git", "requested = true"),
+        );
+        let unsealed = Lock::parse(Path::new("bench.lock"), &text).unwrap();
+        assert_eq!(unsealed.artifacts[0].checksum, None);
+        Lock::new(unsealed.spec_hash, unsealed.artifacts)
     }
 
     #[test]
