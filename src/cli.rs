@@ -106,8 +106,9 @@ pub struct OutputArgs {
     pub json: bool,
 }
 
-/// Progress for `lock` and `bump`: a live `[done/total]` line on a terminal, one line
-/// per resolution in logs (with `--verbose`), nothing with `--quiet` or `--json`.
+/// Progress for `lock`, `bump` and `verify`: a live `[done/total]` line on a terminal,
+/// one line per finished step in logs (with `--verbose`), nothing with `--quiet` or
+/// `--json`. Always on stderr, so stdout keeps only a command's report or JSON.
 pub(crate) struct Progress {
     live: bool,
     lines: bool,
@@ -115,8 +116,11 @@ pub(crate) struct Progress {
     done: std::sync::atomic::AtomicUsize,
 }
 
+/// Longest name shown on the live line (it sits after a 12-column verb and the count).
+const LIVE_WIDTH: usize = 50;
+
 impl Progress {
-    /// `talk`: anything may be printed; `lines`: one line per resolution off a terminal.
+    /// `talk`: anything may be printed; `lines`: one line per step off a terminal.
     pub(crate) fn new(talk: bool, lines: bool) -> Progress {
         Progress {
             live: talk && std::io::stderr().is_terminal(),
@@ -125,31 +129,46 @@ impl Progress {
             done: Default::default(),
         }
     }
-}
 
-impl resolve::Reporter for Progress {
-    fn started(&self, total: usize) {
+    /// `total` steps are coming.
+    pub(crate) fn start(&self, total: usize) {
         self.total.store(total, std::sync::atomic::Ordering::SeqCst);
     }
 
-    fn finished(&self, request: &resolve::Request, version: Option<&str>) {
+    /// One step finished. Live, it shows `[done/total] {what}` under `working` (`Resolving`);
+    /// as a line, `{done_verb} {what} {outcome} [done/total]` (`Resolved … v1.2 [3/5]`).
+    /// Called from concurrent tasks: each call prints whole lines.
+    pub(crate) fn step(&self, working: &str, done_verb: &str, what: &str, outcome: &str) {
         let done = self.done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         let total = self.total.load(std::sync::atomic::Ordering::SeqCst);
         if self.live {
-            eprint!(
-                "\r\x1b[2K{:>12} [{done}/{total}] {} {}",
-                "Resolving", request.kind, request.name
-            );
+            // Short enough not to wrap on a narrow terminal, or `\r` could not redraw it.
+            let what: String = match what.char_indices().nth(LIVE_WIDTH) {
+                Some((end, _)) => format!("{}…", &what[..end]),
+                None => what.to_string(),
+            };
+            eprint!("\r\x1b[2K{working:>12} [{done}/{total}] {what}");
             if done == total {
                 eprint!("\r\x1b[2K");
             }
         } else if self.lines {
-            let outcome = version.unwrap_or("failed");
-            eprintln!(
-                "{:>12} {} {} {outcome} [{done}/{total}]",
-                "Resolved", request.kind, request.name
-            );
+            eprintln!("{done_verb:>12} {what} {outcome} [{done}/{total}]");
         }
+    }
+}
+
+impl resolve::Reporter for Progress {
+    fn started(&self, total: usize) {
+        self.start(total);
+    }
+
+    fn finished(&self, request: &resolve::Request, version: Option<&str>) {
+        self.step(
+            "Resolving",
+            "Resolved",
+            &format!("{} {}", request.kind, request.name),
+            version.unwrap_or("failed"),
+        );
     }
 }
 
@@ -157,7 +176,7 @@ impl resolve::Reporter for Progress {
 pub struct EmitArgs {
     #[command(flatten)]
     pub spec: SpecArgs,
-    /// Output directory [default: build/<spec name>/].
+    /// Output directory [default: the spec's `[emit] out`, else build/<spec name>/].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Refuse a lock that does not match the spec exactly.
@@ -238,7 +257,18 @@ fn lock(args: LockArgs) -> Result<()> {
     if args.offline && !todo.is_empty() {
         let names: Vec<String> = todo
             .iter()
-            .map(|r| format!("{} `{}`", r.kind, r.name))
+            .map(|r| {
+                let edited = existing
+                    .as_ref()
+                    .and_then(|lock| lock.find(r.kind.as_str(), &r.name))
+                    .is_some_and(|pinned| pinned.check_checksum().is_err());
+                let why = if edited {
+                    " (edited after locking)"
+                } else {
+                    ""
+                };
+                format!("{} `{}`{why}", r.kind, r.name)
+            })
             .collect();
         bail!(
             "--offline: these need the network to resolve: {}",
@@ -378,10 +408,7 @@ fn emit_command(args: EmitArgs) -> Result<()> {
     for warning in &emitted.warnings {
         eprintln!("warning: {warning}");
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("build").join(&spec.name));
+    let out = args.out.clone().unwrap_or_else(|| spec.default_out_dir());
     emitted.write(&out)?;
     if args.github_workflow {
         let options = crate::bump::workflow::WorkflowOptions {

@@ -18,7 +18,7 @@ use clap::Args;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use crate::cli::SpecArgs;
+use crate::cli::{OutputArgs, Progress, SpecArgs};
 use crate::lock::{Artifact, Lock};
 use crate::net::{Client, DOCUMENT_LIMIT, Hash, NetError};
 use crate::sources::Sources;
@@ -39,9 +39,10 @@ pub struct VerifyArgs {
     /// Check only N artifacts, chosen deterministically from the lock's content.
     #[arg(long, value_name = "N")]
     pub sample: Option<usize>,
-    /// Print one JSON document (schema `modelbench-verify/1`) instead of lines.
-    #[arg(long)]
-    pub json: bool,
+    /// `--json` prints one document (schema `modelbench-verify/1`) instead of lines;
+    /// `--quiet` prints only the artifacts with a problem.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// One thing an artifact promises: a file (or manifest) with a hash, and where it is.
@@ -69,6 +70,12 @@ pub fn run(args: VerifyArgs) -> Result<()> {
             spec.path.display()
         );
     }
+    // Still verified (the URLs are what they are), but `lock --check` and `emit` refuse it.
+    for artifact in &lock.artifacts {
+        if let Err(edited) = artifact.check_checksum() {
+            eprintln!("warning: {edited}");
+        }
+    }
     let sources = match &args.sources {
         Some(path) => Sources::load(path)?,
         None => Sources::default(),
@@ -82,12 +89,24 @@ pub fn run(args: VerifyArgs) -> Result<()> {
         .flat_map(|(_, units)| units)
         .map(|u| u.urls.len())
         .sum();
-    // Human lines go to stdout unless --json asks for one document there instead.
+    // The report goes to stdout unless --json asks for one document there instead;
+    // --quiet keeps only the artifacts with a problem. Progress goes to stderr.
+    let json = args.output.json;
+    let quiet = args.output.quiet;
     let say = |text: String| {
-        if !args.json {
+        if !json && !quiet {
             println!("{text}");
         }
     };
+    let problem = |text: String| {
+        if !json {
+            println!("{text}");
+        }
+    };
+    if args.output.verbose {
+        crate::net::set_verbose(true);
+    }
+    let progress = Progress::new(!json && !quiet, args.output.verbose);
     say(format!(
         "Verifying {} of {} artifact(s) in {} ({urls} URL(s))",
         chosen.len(),
@@ -100,7 +119,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let answers = runtime.block_on(check_all(&client, &plan));
+    let answers = runtime.block_on(check_all(&client, &plan, &progress));
 
     let mut broken = Vec::new();
     let mut rotted = 0;
@@ -159,12 +178,12 @@ pub fn run(args: VerifyArgs) -> Result<()> {
             say(format!("{:>12} {title}", "ok"));
             "ok"
         } else if artifact_broken {
-            say(format!("{:>12} {title}\n{}", "BROKEN", lines.trim_end()));
+            problem(format!("{:>12} {title}\n{}", "BROKEN", lines.trim_end()));
             broken.push(format!("{} `{}`", artifact.kind, artifact.name));
             "broken"
         } else {
             rotted += 1;
-            say(format!("{:>12} {title}\n{}", "rotted", lines.trim_end()));
+            problem(format!("{:>12} {title}\n{}", "rotted", lines.trim_end()));
             "rotted"
         };
         report.push(serde_json::json!({
@@ -181,7 +200,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
         plan.len() - rotted - broken.len(),
         broken.len()
     ));
-    if args.json {
+    if json {
         let document = serde_json::json!({
             "schema": "modelbench-verify/1",
             "lock": lock_path.display().to_string(),
@@ -303,27 +322,40 @@ fn oci_units(artifact: &Artifact) -> Vec<Unit> {
     units
 }
 
-/// Ask every distinct (URL, hash) once, concurrently.
+/// Ask every distinct (URL, hash) once, concurrently, telling `progress` as each answers.
 async fn check_all(
     client: &Client,
     plan: &[(&Artifact, Vec<Unit>)],
+    progress: &Progress,
 ) -> BTreeMap<(String, Hash), Answer> {
-    let mut work: BTreeMap<(String, Hash), (String, &Unit)> = BTreeMap::new();
+    let mut work: BTreeMap<(String, Hash), (&Artifact, &Unit)> = BTreeMap::new();
     for (artifact, units) in plan {
         for unit in units {
             for url in &unit.urls {
                 work.entry((url.clone(), unit.expected.clone()))
-                    .or_insert_with(|| (format!("{} {}", artifact.name, unit.label), unit));
+                    .or_insert((*artifact, unit));
             }
         }
     }
+    progress.start(work.len());
     futures_util::stream::iter(work)
-        .map(|((url, expected), (what, unit))| async move {
+        .map(|((url, expected), (artifact, unit))| async move {
+            let what = format!("{} {}", artifact.name, unit.label);
             let answer = if unit.manifest {
                 check_manifest(client, &url, &expected).await
             } else {
                 check_file(client, &what, &url, &expected, unit.size).await
             };
+            progress.step(
+                "Checking",
+                "Checked",
+                &format!("{} {what}", artifact.kind),
+                &format!(
+                    "{} {}",
+                    crate::net::redact(&url),
+                    if answer.is_ok() { "ok" } else { "failed" }
+                ),
+            );
             ((url, expected), answer)
         })
         .buffer_unordered(CONCURRENCY)
@@ -338,7 +370,7 @@ async fn check_file(
     expected: &Hash,
     size: Option<u64>,
 ) -> Answer {
-    match client.download(what, url, Some(expected)).await {
+    match client.download(what, url, Some(expected), size).await {
         Ok(downloaded) => match size {
             Some(size) if size != downloaded.size => {
                 Err(format!("serves {} bytes, {size} locked", downloaded.size))

@@ -17,6 +17,12 @@
 //! 4. Without `--pr`: the new lock is written atomically (`--dry-run`: nothing is). With
 //!    `--pr`: one pull request per group ([`pr`]), each carrying the base lock plus that
 //!    group's changes only; the local lock is left as it is.
+//! 5. When the spec says the emitted files are committed (`[emit] committed = true`),
+//!    they move with the lock: bump re-emits the build context into `[emit] out` (else
+//!    `build/<spec name>`) and prints each file it changed; `--pr` puts the emitted files
+//!    for the group's lock in the same commit as the lock and lists the ones that change.
+//!    The context is made before anything is written, so a spec that cannot be emitted
+//!    writes nothing.
 //!
 //! # diff
 //!
@@ -153,6 +159,10 @@ struct PrTarget {
     repository: String,
     token: Option<String>,
     lock_path: String,
+    /// `[emit] committed`: the output directory's path in the repository.
+    emit_dir: Option<String>,
+    /// The lock as this checkout names it (emitted headers name it so, as `emit` does).
+    local_lock: PathBuf,
 }
 
 /// One artifact whose candidate the policy refused.
@@ -206,7 +216,7 @@ async fn bump(args: &BumpArgs, env: &Environment) -> Result<()> {
 
     // Everything --pr needs that can be checked without the network, checked first.
     let target = if args.pr {
-        Some(pr_target(args, &policy, env, &lock_path)?)
+        Some(pr_target(args, &spec, &policy, env, &lock_path)?)
     } else {
         None
     };
@@ -252,17 +262,34 @@ async fn bump(args: &BumpArgs, env: &Environment) -> Result<()> {
     }
 
     if let Some(target) = target {
-        return pull_requests(args, &ctx, &policy, &old, &decision, &target).await;
+        return pull_requests(args, &ctx, &spec, &policy, &old, &decision, &target).await;
     }
 
     let new_lock = apply(&old, decision.accepted.values());
+    let reemit = if spec.spec.emit.committed {
+        Some(Reemit::prepare(&spec, &new_lock, &lock_path)?)
+    } else {
+        None
+    };
+    if let Some(reemit) = &reemit {
+        reemit.report();
+    }
     if args.dry_run {
+        let emitted = reemit
+            .as_ref()
+            .map(|r| {
+                format!(
+                    ", {} emitted file(s) in {} would change",
+                    r.changes.len(),
+                    r.out.display()
+                )
+            })
+            .unwrap_or_default();
         status(
             "Dry run",
             format!(
-                "{} artifact(s) would move; {} not written",
+                "{} artifact(s) would move{emitted}; nothing written",
                 decision.accepted.len(),
-                lock_path.display()
             ),
         );
         return Ok(());
@@ -277,6 +304,73 @@ async fn bump(args: &BumpArgs, env: &Environment) -> Result<()> {
             if written { "" } else { " (lock unchanged)" }
         ),
     );
+    if let Some(reemit) = reemit {
+        reemit.emitted.write(&reemit.out).with_context(|| {
+            format!(
+                "the lock {} was written, but re-emitting into {} failed; run `modelbench emit {} --locked`",
+                lock_path.display(),
+                reemit.out.display(),
+                spec.path.display()
+            )
+        })?;
+        status(
+            "Emitted",
+            format!(
+                "{} file(s) changed in {}",
+                reemit.changes.len(),
+                reemit.out.display()
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// `[emit] committed`: the build context for the new lock, and what it changes in the
+/// output directory, made before anything is written.
+struct Reemit {
+    out: PathBuf,
+    emitted: crate::emit::Emitted,
+    changes: Vec<crate::emit::FileChange>,
+}
+
+impl Reemit {
+    fn prepare(spec: &LoadedSpec, new_lock: &Lock, lock_path: &Path) -> Result<Reemit> {
+        let out = spec.default_out_dir();
+        check_out_dir(&out, &[lock_path, &spec.path])?;
+        let emitted = crate::emit::emit_for_lock(spec, new_lock, lock_path)
+            .with_context(|| format!("cannot re-emit {} for the new lock", out.display()))?;
+        for warning in &emitted.warnings {
+            eprintln!("warning: {warning}");
+        }
+        let changes = emitted.changes_from(&crate::emit::read_emitted(&out)?);
+        Ok(Reemit {
+            out,
+            emitted,
+            changes,
+        })
+    }
+
+    /// One line per emitted file that changes, as `lock` reports artifacts.
+    fn report(&self) {
+        for change in &self.changes {
+            status(change.kind.verb(), self.out.join(&change.path).display());
+        }
+    }
+}
+
+/// Emit replaces its output directory whole: refuse one that holds the lock or the spec.
+fn check_out_dir(out: &Path, keep: &[&Path]) -> Result<()> {
+    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let out_abs = absolute(out);
+    for path in keep {
+        if absolute(path).starts_with(&out_abs) {
+            bail!(
+                "`[emit] out` is {}, which holds {}: emit replaces that directory whole; choose a directory of its own",
+                out.display(),
+                path.display()
+            );
+        }
+    }
     Ok(())
 }
 
@@ -295,6 +389,7 @@ fn check_in_sync(plan: &Plan, old: &Lock, spec: &LoadedSpec, lock_path: &Path) -
 
 fn pr_target(
     args: &BumpArgs,
+    spec: &LoadedSpec,
     policy: &BumpPolicy,
     env: &Environment,
     lock_path: &Path,
@@ -316,32 +411,60 @@ fn pr_target(
             "--pr needs a GitHub token in GITHUB_TOKEN with `contents: write` and `pull-requests: write` on {repository}"
         );
     }
+    let (root, lock_in_repo) = path_in_repository(lock_path)?;
+    let emit_dir = if spec.spec.emit.committed {
+        let out = spec.default_out_dir();
+        check_out_dir(&out, &[lock_path, &spec.path])?;
+        // The directory may not exist yet: resolve it from the current directory.
+        let absolute = std::env::current_dir()
+            .and_then(|dir| dir.canonicalize())
+            .context("cannot find the current directory")?
+            .join(&out);
+        let relative = absolute.strip_prefix(&root).map_err(|_| {
+                anyhow!(
+                    "`[emit] out` ({}) is not inside the git checkout at {}: bump --pr commits the emitted files there",
+                    out.display(),
+                    root.display()
+                )
+            })?;
+        Some(slash_path(relative))
+    } else {
+        None
+    };
     Ok(PrTarget {
         repository,
         token,
-        lock_path: path_in_repository(lock_path)?,
+        lock_path: lock_in_repo,
+        emit_dir,
+        local_lock: lock_path.to_path_buf(),
     })
 }
 
-/// The lock's path relative to the root of the git checkout holding it, `/`-separated.
-fn path_in_repository(lock_path: &Path) -> Result<String> {
+/// The root of the git checkout holding the lock, and the lock's path in it.
+fn path_in_repository(lock_path: &Path) -> Result<(PathBuf, String)> {
     let absolute = lock_path
         .canonicalize()
         .with_context(|| format!("cannot find {}", lock_path.display()))?;
     for dir in absolute.ancestors().skip(1) {
         if dir.join(".git").exists() {
             let relative = absolute.strip_prefix(dir).expect("an ancestor");
-            let parts: Vec<String> = relative
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            return Ok(parts.join("/"));
+            return Ok((dir.to_path_buf(), slash_path(relative)));
         }
     }
     bail!(
         "{} is not inside a git checkout: bump --pr commits the lock at its path in the repository; run it in a checkout of the repository",
         lock_path.display()
     )
+}
+
+/// A relative path as a repository path: normal components joined by `/`.
+fn slash_path(relative: &Path) -> String {
+    relative
+        .components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The names to re-resolve: all, `--group`, `--only`; never the frozen ones.
@@ -732,11 +855,16 @@ fn report(old: &Lock, decision: &Decision, now: DateTime<Utc>) {
 async fn pull_requests(
     args: &BumpArgs,
     ctx: &resolve::Context,
+    spec: &LoadedSpec,
     policy: &BumpPolicy,
     old: &Lock,
     decision: &Decision,
     target: &PrTarget,
 ) -> Result<()> {
+    let emit = match &target.emit_dir {
+        Some(dir) => Some(PrEmit::new(spec, old, &target.local_lock, dir)?),
+        None => None,
+    };
     let mut by_group: BTreeMap<String, Vec<&Artifact>> = BTreeMap::new();
     for artifact in decision.accepted.values() {
         by_group
@@ -752,12 +880,23 @@ async fn pull_requests(
                 .iter()
                 .filter(|h| policy.group_of(&h.kind, &h.name) == group)
                 .collect();
-            proposal(group, old, artifacts, &held, policy, &target.lock_path)
+            proposal(
+                group,
+                old,
+                artifacts,
+                &held,
+                policy,
+                &target.lock_path,
+                emit.as_ref(),
+            )
         })
-        .collect();
+        .collect::<Result<_>>()?;
 
     if args.dry_run {
         for p in &proposals {
+            for (verb, path) in &p.emitted_changes {
+                status(verb, format!("{path} on {}", p.branch));
+            }
             println!(
                 "=== {} → {} ({}): {}\n\n{}",
                 target.repository,
@@ -848,6 +987,54 @@ fn report_outcome(p: &pr::Proposal, outcome: &pr::Outcome) {
     }
 }
 
+/// `[emit] committed` for `--pr`: each group's lock re-emitted, and compared with the
+/// context of the lock it started from (the base branch's: its lock was checked to be the
+/// local one) to tell the reviewer which files move.
+struct PrEmit<'a> {
+    spec: &'a LoadedSpec,
+    lock_path: &'a Path,
+    /// The output directory's path in the repository.
+    dir: &'a str,
+    before: BTreeMap<String, crate::emit::EmittedFile>,
+}
+
+impl<'a> PrEmit<'a> {
+    fn new(spec: &'a LoadedSpec, old: &Lock, lock_path: &'a Path, dir: &'a str) -> Result<Self> {
+        let before = crate::emit::emit_for_lock(spec, old, lock_path)
+            .context("cannot emit the build context of the current lock")?
+            .files;
+        Ok(PrEmit {
+            spec,
+            lock_path,
+            dir,
+            before,
+        })
+    }
+
+    /// Every emitted file for `new` at its repository path, and what differs from the
+    /// base branch's (`Updating build/x/stage-2.Dockerfile`), both sorted by path.
+    fn files_for(&self, new: &Lock) -> Result<(Vec<pr::CommitFile>, Vec<pr::FileNote>)> {
+        let emitted = crate::emit::emit_for_lock(self.spec, new, self.lock_path)
+            .context("cannot re-emit the build context for the new lock")?;
+        let at = |path: &str| format!("{}/{path}", self.dir);
+        let changed = emitted
+            .changes_from(&self.before)
+            .iter()
+            .map(|c| (c.kind.verb(), at(&c.path)))
+            .collect();
+        let files = emitted
+            .files
+            .iter()
+            .map(|(path, file)| pr::CommitFile {
+                path: at(path),
+                content: String::from_utf8_lossy(&file.bytes).into_owned(),
+                executable: file.executable,
+            })
+            .collect();
+        Ok((files, changed))
+    }
+}
+
 /// The largest body GitHub takes is 65536 characters; stay clear of it.
 const BODY_LIMIT: usize = 60_000;
 
@@ -858,8 +1045,13 @@ fn proposal(
     held: &[&Held],
     policy: &BumpPolicy,
     lock_path: &str,
-) -> pr::Proposal {
+    emit: Option<&PrEmit>,
+) -> Result<pr::Proposal> {
     let new = apply(old, artifacts.iter().copied());
+    let (emitted, emitted_changes) = match emit {
+        Some(emit) => emit.files_for(&new)?,
+        None => (Vec::new(), Vec::new()),
+    };
     let d = diff::diff(Some(old), &new);
     let changes: Vec<String> = artifacts
         .iter()
@@ -888,18 +1080,33 @@ fn proposal(
     for change in &changes {
         let _ = writeln!(commit_message, "- {change}");
     }
+    if !emitted_changes.is_empty() {
+        let _ = writeln!(
+            commit_message,
+            "- {} emitted file(s) re-emitted for the new lock",
+            emitted_changes.len()
+        );
+    }
     let _ = write!(
         commit_message,
         "\nMade by `modelbench bump --pr`; every version moved with all its hashes."
     );
 
-    let body = pr_body(group, &d, held, lock_path, MarkdownOptions::default());
+    let body = pr_body(
+        group,
+        &d,
+        held,
+        lock_path,
+        &emitted_changes,
+        MarkdownOptions::default(),
+    );
     let body = if body.len() > BODY_LIMIT {
         let shorter = pr_body(
             group,
             &d,
             held,
             lock_path,
+            &emitted_changes,
             MarkdownOptions {
                 full_lists: false,
                 ..MarkdownOptions::default()
@@ -921,7 +1128,7 @@ fn proposal(
         body
     };
 
-    pr::Proposal {
+    Ok(pr::Proposal {
         group: group.to_string(),
         branch: format!("modelbench/{group}"),
         title,
@@ -930,7 +1137,9 @@ fn proposal(
         labels: policy.labels_for(group),
         lock_path: lock_path.to_string(),
         lock_bytes: new.to_bytes(),
-    }
+        emitted,
+        emitted_changes,
+    })
 }
 
 fn pr_body(
@@ -938,12 +1147,25 @@ fn pr_body(
     d: &diff::LockDiff,
     held: &[&Held],
     lock_path: &str,
+    emitted_changes: &[pr::FileNote],
     options: MarkdownOptions,
 ) -> String {
     let mut body = format!(
         "<!-- modelbench bump: group={group} lock={lock_path} -->\n## modelbench bump: `{group}`\n\nUpdates the pins of `{lock_path}` in the bump group `{group}`. Every version moves together with all of its hashes, on every platform; the build refuses any other bytes.\n\n"
     );
     body.push_str(&diff::to_markdown(d, options));
+    if !emitted_changes.is_empty() {
+        // The emitted files are committed (`[emit] committed`): they move with the lock.
+        let _ = writeln!(
+            body,
+            "\n### Emitted files\n\n<details><summary>{} file(s) re-emitted for the new lock</summary>\n",
+            emitted_changes.len()
+        );
+        for (verb, path) in emitted_changes {
+            let _ = writeln!(body, "- {verb} `{path}`");
+        }
+        body.push_str("\n</details>\n");
+    }
     if !held.is_empty() {
         body.push_str("\n### Held back\n\n");
         for h in held {

@@ -9,7 +9,8 @@
 //! copy of the lock and a comparison with the base branch.
 //!
 //! - No branch: a commit (blob → tree on the base's tree → commit) on the base branch's
-//!   head, the branch created on it, a pull request opened, its labels set.
+//!   head, the branch created on it, a pull request opened, its labels set. With
+//!   `[emit] committed`, the tree also carries the emitted files for the new lock.
 //! - The branch already carries exactly this lock and the lock on the base branch has not
 //!   moved since: **no write at all**, it says so. (If an earlier run stopped after the
 //!   branch but before the pull request, or before the body or labels were set, the
@@ -54,6 +55,26 @@ pub struct Proposal {
     /// The lock's path in the repository (`lock/x/bench.lock`).
     pub lock_path: String,
     pub lock_bytes: Vec<u8>,
+    /// `[emit] committed`: every emitted file for this lock, committed with it. All of
+    /// them, not just those that differ from the base branch: a commit on top of the
+    /// branch must also undo what an earlier run changed and this one does not (git
+    /// stores an unchanged file as the same blob, so the diff shows only real changes).
+    pub emitted: Vec<CommitFile>,
+    /// Which emitted files differ from the base branch's.
+    pub emitted_changes: Vec<FileNote>,
+}
+
+/// An emitted file that differs from the base branch's, for people: a verb
+/// (`Updating`) and the path in the repository.
+pub type FileNote = (&'static str, String);
+
+/// An emitted file the commit writes besides the lock (emitted files are text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitFile {
+    /// The path in the repository.
+    pub path: String,
+    pub content: String,
+    pub executable: bool,
 }
 
 /// What a run did for one group.
@@ -384,7 +405,8 @@ impl GitHub {
         }
     }
 
-    /// blob → tree (on `tree_of`'s tree) → commit; returns the commit's sha.
+    /// blobs (the lock, then each emitted file) → tree (on `tree_of`'s tree) → commit;
+    /// returns the commit's sha.
     async fn commit(
         &self,
         tree_of: &str,
@@ -408,18 +430,25 @@ impl GitHub {
                 &format!("cannot upload {}", proposal.lock_path),
             )
             .await?;
+        let mut entries = vec![json!({
+            "path": proposal.lock_path,
+            "mode": "100644",
+            "type": "blob",
+            "sha": blob.sha,
+        })];
+        // Emitted files go inline (`content`): GitHub writes their blobs, one call for all.
+        entries.extend(proposal.emitted.iter().map(|file| {
+            json!({
+                "path": file.path,
+                "mode": if file.executable { "100755" } else { "100644" },
+                "type": "blob",
+                "content": file.content,
+            })
+        }));
         let tree: Sha = self
             .post(
                 &self.repo_route("/git/trees"),
-                &json!({
-                    "base_tree": base_commit.tree.sha,
-                    "tree": [{
-                        "path": proposal.lock_path,
-                        "mode": "100644",
-                        "type": "blob",
-                        "sha": blob.sha,
-                    }],
-                }),
+                &json!({ "base_tree": base_commit.tree.sha, "tree": entries }),
                 "cannot create the commit's tree",
             )
             .await?;

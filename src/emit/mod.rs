@@ -7,6 +7,7 @@ mod apt;
 mod bake;
 mod compose;
 mod dockerfile;
+mod file_change;
 pub mod npm;
 mod scripts;
 mod self_check;
@@ -16,6 +17,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+
+pub use self::file_change::{FileChange, FileChangeKind, read_emitted};
 
 use crate::lock::Lock;
 use crate::resolve;
@@ -46,11 +49,21 @@ pub enum EmitError {
         lock: String,
         reason: String,
     },
+    #[error("the lock `{lock}` cannot be trusted: {edited}")]
+    Edited {
+        lock: String,
+        edited: crate::lock::ChecksumError,
+    },
     #[error("cannot emit, not resolvable yet: {0}")]
     Pending(String),
     #[error("cannot read public key for user `{user}` from `{path}`: {source}")]
     PublicKey {
         user: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read `{path}`: {source}")]
+    Read {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -157,6 +170,24 @@ pub(crate) struct Placement {
     pub mode: String,
 }
 
+/// The build context for a lock about to be written to `lock_path` (`bump`): as
+/// `modelbench emit --locked` will make it from that file, with `$HOME` for `pubkey = "~"`.
+pub fn emit_for_lock(
+    spec: &LoadedSpec,
+    lock: &Lock,
+    lock_path: &Path,
+) -> Result<Emitted, EmitError> {
+    let lock_path = lock_path.display().to_string();
+    let lock_bytes = lock.to_bytes();
+    let inputs = EmitInputs {
+        lock_path: &lock_path,
+        lock_bytes: &lock_bytes,
+        home: std::env::var_os("HOME").map(PathBuf::from),
+        locked: true,
+    };
+    emit(spec, lock, &inputs)
+}
+
 pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitted, EmitError> {
     let mut emitted = Emitted {
         mtime: lock.source_date_epoch(),
@@ -253,7 +284,8 @@ pub(crate) fn placements(stage: &Stage) -> Vec<Placement> {
     all
 }
 
-/// Refuse a lock that cannot build this spec; with `--locked`, also one that is stale.
+/// Refuse a lock that was edited after locking or cannot build this spec; with
+/// `--locked`, also one that is stale.
 fn check_lock(
     spec: &LoadedSpec,
     lock: &Lock,
@@ -263,6 +295,16 @@ fn check_lock(
     let plan = resolve::plan(&spec.spec);
     if let Some(pending) = plan.pending_summary() {
         return Err(EmitError::Pending(pending));
+    }
+    // Before anything else: an entry edited after locking is refused whatever the spec
+    // says, since its hashes are what the emitted build checks downloads against.
+    for artifact in &lock.artifacts {
+        artifact
+            .check_checksum()
+            .map_err(|edited| EmitError::Edited {
+                lock: inputs.lock_path.to_string(),
+                edited,
+            })?;
     }
     for request in &plan.requests {
         let Some(pinned) = lock.find(request.kind.as_str(), &request.name) else {

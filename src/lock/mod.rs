@@ -18,7 +18,11 @@
 //!   platform (`"all"` when platform-independent) the `file` name, `urls` (in the order
 //!   they are tried at build time), `hash` (`sha256:<hex>` or `sha512:<hex>`) and `size`.
 //!   Closure kinds (apt, npm, conda) list their members as `[[artifact.package]]`, sorted
-//!   by (platform, name, version, path).
+//!   by (platform, name, version, path). Each entry ends its scalar keys with `checksum`:
+//!   `sha256:` of the entry as compact JSON without the checksum
+//!   ([`Artifact::content_checksum`]), set by [`Lock::new`] and checked by
+//!   `resolve::staleness` and `emit`, so a hand edit is caught offline. (Added before
+//!   the first release, so still version 1; a lock without it fails those checks.)
 //!
 //! A format change bumps `version`; readers refuse versions they do not know.
 
@@ -27,6 +31,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::net::Hash;
 
@@ -88,6 +93,11 @@ pub struct Artifact {
     /// A human page for the release (diff tables link to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_url: Option<String>,
+    /// `sha256:` of the entry's canonical content ([`Artifact::content_checksum`]), set by
+    /// [`Lock::new`]: a hand edit of any other field no longer matches it. `None` only in
+    /// a lock that was not written by `modelbench`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
     #[serde(default)]
     pub platform: BTreeMap<String, Pin>,
     /// Closure kinds (apt, npm, conda): every package that lands in the image.
@@ -142,7 +152,60 @@ pub struct Pin {
     pub size: Option<u64>,
 }
 
+/// A lock entry whose content does not match its `checksum`: edited after locking.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChecksumError {
+    #[error(
+        "{kind} `{name}` was edited after locking: expected checksum {expected}, actual {actual}; re-run `modelbench lock`"
+    )]
+    Mismatch {
+        kind: String,
+        name: String,
+        /// The checksum the entry records (what `modelbench` wrote).
+        expected: String,
+        /// The checksum of the entry's content as it is now.
+        actual: String,
+    },
+    #[error(
+        "{kind} `{name}` has no checksum (its content has {actual}): it was edited after locking or written by hand; re-run `modelbench lock`"
+    )]
+    Missing {
+        kind: String,
+        name: String,
+        actual: String,
+    },
+}
+
 impl Artifact {
+    /// `sha256:` of the entry's canonical content: the entry serialized as compact JSON
+    /// with `checksum` left out, fields in the lock's order and absent optional fields
+    /// omitted. It serializes the whole struct, so a field added later is covered too.
+    pub fn content_checksum(&self) -> String {
+        let mut content = self.clone();
+        content.checksum = None;
+        let json = serde_json::to_vec(&content).expect("an artifact always serializes");
+        format!("sha256:{}", hex::encode(Sha256::digest(json)))
+    }
+
+    /// Whether the entry is as `modelbench` wrote it (its checksum matches its content).
+    pub fn check_checksum(&self) -> Result<(), ChecksumError> {
+        let actual = self.content_checksum();
+        match &self.checksum {
+            Some(expected) if *expected == actual => Ok(()),
+            Some(expected) => Err(ChecksumError::Mismatch {
+                kind: self.kind.clone(),
+                name: self.name.clone(),
+                expected: expected.clone(),
+                actual,
+            }),
+            None => Err(ChecksumError::Missing {
+                kind: self.kind.clone(),
+                name: self.name.clone(),
+                actual,
+            }),
+        }
+    }
+
     /// The identity of an artifact in a lock.
     pub fn key(&self) -> (String, String) {
         (self.kind.clone(), self.name.clone())
@@ -172,6 +235,8 @@ impl Lock {
                 package.required_by.sort();
                 package.required_by.dedup();
             }
+            // Last, over the final content: every lock modelbench writes comes from here.
+            artifact.checksum = Some(artifact.content_checksum());
         }
         Lock {
             version: LOCK_VERSION,
@@ -373,7 +438,89 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::epoch_of_date;
+    use super::*;
+
+    /// An apt closure of two members (libc6 required by git), sealed by [`Lock::new`].
+    /// Parsed from text rather than built field by field, so that a field added to the
+    /// model later does not have to be added here.
+    fn sealed() -> Lock {
+        let member = |name: &str, extra: &str| {
+            format!(
+                "[[artifact.package]]\nname = \"{name}\"\nversion = \"1.0-1\"\nplatform = \"linux/amd64\"\n\
+                 arch = \"amd64\"\nfile = \"{name}_1.0-1_amd64.deb\"\n\
+                 urls = [\"https://archive.example/{name}.deb\"]\nhash = \"{}\"\nsize = 1234\n{extra}\n",
+                Hash::of_sha256(name.as_bytes())
+            )
+        };
+        let text = format!(
+            "version = 1\nspec-hash = \"sha256:spec\"\n\n[[artifact]]\nkind = \"apt\"\nname = \"stage-1\"\n\
+             requested = \"git\"\nrequest-hash = \"sha256:r\"\nversion = \"noble\"\n\
+             published = \"2026-07-23\"\n\n{}{}",
+            member("libc6", "required-by = [\"git\"]"),
+            member("git", "requested = true"),
+        );
+        let unsealed = Lock::parse(Path::new("bench.lock"), &text).unwrap();
+        assert_eq!(unsealed.artifacts[0].checksum, None);
+        Lock::new(unsealed.spec_hash, unsealed.artifacts)
+    }
+
+    #[test]
+    fn checksums_are_sealed_by_new_and_survive_the_round_trip() {
+        let lock = sealed();
+        let entry = &lock.artifacts[0];
+        assert_eq!(
+            entry.checksum.as_deref(),
+            Some(entry.content_checksum().as_str())
+        );
+        assert!(entry.content_checksum().starts_with("sha256:"));
+        let text = String::from_utf8(lock.to_bytes()).unwrap();
+        assert!(text.contains(&format!("checksum = \"{}\"\n", entry.content_checksum())));
+        let parsed = Lock::parse(Path::new("bench.lock"), &text).unwrap();
+        assert_eq!(parsed, lock);
+        assert_eq!(parsed.artifacts[0].check_checksum(), Ok(()));
+    }
+
+    #[test]
+    fn checksums_cover_every_field_of_the_entry() {
+        let lock = sealed();
+        let edits: [fn(&mut Artifact); 7] = [
+            |a| a.version = "oracular".into(),
+            |a| a.published = None,
+            |a| a.packages[0].hash = Hash::of_sha256(b"forged"),
+            |a| {
+                a.packages[1]
+                    .urls
+                    .push("https://evil.example/git.deb".into())
+            },
+            |a| a.packages[1].required_by.clear(),
+            |a| a.packages[0].size = None,
+            |a| a.request_hash = "sha256:other".into(),
+        ];
+        for (i, edit) in edits.iter().enumerate() {
+            let mut entry = lock.artifacts[0].clone();
+            edit(&mut entry);
+            match entry.check_checksum() {
+                Err(ChecksumError::Mismatch {
+                    kind,
+                    name,
+                    expected,
+                    actual,
+                }) => {
+                    assert_eq!((kind.as_str(), name.as_str()), ("apt", "stage-1"));
+                    assert_eq!(Some(expected), lock.artifacts[0].checksum.clone());
+                    assert_eq!(actual, entry.content_checksum());
+                    assert_ne!(actual, lock.artifacts[0].content_checksum(), "edit {i}");
+                }
+                other => panic!("edit {i}: {other:?}"),
+            }
+        }
+        let mut bare = lock.artifacts[0].clone();
+        bare.checksum = None;
+        assert!(matches!(
+            bare.check_checksum(),
+            Err(ChecksumError::Missing { .. })
+        ));
+    }
 
     #[test]
     fn dates_to_epoch_seconds() {

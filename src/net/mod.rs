@@ -1,7 +1,9 @@
-//! The one network client every resolver borrows: timeouts, bounded retries with jittered
-//! backoff, `Retry-After`, per-host concurrency limits, size limits, streaming
-//! download-and-hash, and URL redaction in every message. `--offline` is enforced here,
-//! so no resolver can reach the network behind its back.
+//! The one network client every resolver borrows: connect and read timeouts, a deadline
+//! per attempt scaled by the expected size (so a trickling server cannot hold a request
+//! open forever), bounded retries with jittered backoff, `Retry-After`, per-host
+//! concurrency limits, size limits, streaming download-and-hash, and URL redaction in
+//! every message. `--offline` is enforced here, so no resolver can reach the network
+//! behind its back.
 
 mod digest;
 
@@ -28,6 +30,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest `Retry-After` or rate-limit reset we wait out before reporting it instead.
 const LONGEST_WAIT: Duration = Duration::from_secs(60);
+/// Every attempt's grace before its size counts: connecting, TLS, the first byte, and a
+/// small file. `MODELBENCH_DEADLINE_FLOOR_MS` overrides it (tests).
+const DEADLINE_FLOOR: Duration = Duration::from_secs(120);
+/// The slowest average rate accepted past the floor. The read timeout alone cannot stop a
+/// server that sends one byte every 29 s; this can.
+const MIN_RATE: u64 = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
@@ -123,6 +131,72 @@ pub struct Client {
     /// Hosts whose plain-http URLs were allowed explicitly (sources file, loopback tests).
     insecure_hosts: Arc<Vec<String>>,
     backoff_base: Duration,
+    deadline_floor: Duration,
+}
+
+/// How long one attempt at a request may take in all: the floor, plus its size at the
+/// minimum rate. The size is the one the caller expects (from an API or the lock), else
+/// the announced `Content-Length`, else what has arrived so far (so a body of unknown
+/// length must keep up the minimum rate on average); never more than the request's limit,
+/// so a document's deadline has a fixed cap (floor + limit at the minimum rate).
+struct Deadline {
+    start: tokio::time::Instant,
+    floor: Duration,
+    /// The caller's expected size or the announced length, capped at the limit.
+    size: Option<u64>,
+    limit: u64,
+}
+
+impl Deadline {
+    fn new(floor: Duration, expected: Option<u64>, limit: u64) -> Deadline {
+        Deadline {
+            start: tokio::time::Instant::now(),
+            floor,
+            size: expected.map(|n| n.min(limit)),
+            limit,
+        }
+    }
+
+    /// Once the headers are in: the announced length, when the caller expected none.
+    fn announced(&mut self, length: Option<u64>) {
+        if self.size.is_none() {
+            self.size = length.map(|n| n.min(self.limit));
+        }
+    }
+
+    fn allowance(&self, received: u64) -> Duration {
+        let bytes = self.size.unwrap_or(0).max(received).min(self.limit);
+        self.floor + Duration::from_secs_f64(bytes as f64 / MIN_RATE as f64)
+    }
+
+    fn at(&self, received: u64) -> tokio::time::Instant {
+        self.start + self.allowance(received)
+    }
+
+    /// The attempt ran out of time: retried like a timeout.
+    fn exceeded(&self, received: u64) -> Retry {
+        let expected = match self.size {
+            Some(size) => format!("{received} of {size} bytes"),
+            None => format!("{received} bytes"),
+        };
+        Retry::Transient(format!(
+            "no complete answer within its {:.1} s deadline ({expected} received; allowed: {:.1} s plus {} KiB/s)",
+            self.allowance(received).as_secs_f64(),
+            self.floor.as_secs_f64(),
+            MIN_RATE / 1024
+        ))
+    }
+
+    /// `future`, or [`Deadline::exceeded`] once the deadline for `received` bytes passes.
+    async fn run<T>(
+        &self,
+        received: u64,
+        future: impl std::future::Future<Output = T>,
+    ) -> Result<T, Retry> {
+        tokio::time::timeout_at(self.at(received), future)
+            .await
+            .map_err(|_| self.exceeded(received))
+    }
 }
 
 impl Client {
@@ -143,16 +217,16 @@ impl Client {
             }))
             .build()
             .expect("the TLS backend initializes");
-        let backoff_ms = std::env::var("MODELBENCH_RETRY_BASE_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(250);
+        let millis = |var: &str| std::env::var(var).ok().and_then(|v| v.parse().ok());
         Client {
             http,
             offline,
             hosts: Arc::default(),
             insecure_hosts: Arc::new(insecure_hosts),
-            backoff_base: Duration::from_millis(backoff_ms),
+            backoff_base: Duration::from_millis(millis("MODELBENCH_RETRY_BASE_MS").unwrap_or(250)),
+            deadline_floor: millis("MODELBENCH_DEADLINE_FLOOR_MS")
+                .map(Duration::from_millis)
+                .unwrap_or(DEADLINE_FLOOR),
         }
     }
 
@@ -318,11 +392,16 @@ impl Client {
         headers: &[(&str, &str)],
         limit: u64,
     ) -> Result<Fetched, Retry> {
+        let mut deadline = Deadline::new(self.deadline_floor, None, limit);
         let mut request = self.http.request(method.clone(), url.clone());
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = request.send().await.map_err(|err| transport(url, &err))?;
+        let response = deadline
+            .run(0, request.send())
+            .await?
+            .map_err(|err| transport(url, &err))?;
+        deadline.announced(response.content_length());
         let status = response.status();
         let final_url = response.url().to_string();
         if url.scheme() == "https" && response.url().scheme() == "http" {
@@ -337,7 +416,7 @@ impl Client {
             let body = if method == reqwest::Method::HEAD {
                 Vec::new()
             } else {
-                read_body(url, response, 64 * 1024, true)
+                read_body(url, response, 64 * 1024, true, &deadline)
                     .await
                     .unwrap_or_default()
             };
@@ -348,7 +427,7 @@ impl Client {
                 body,
             });
         }
-        let body = read_body(url, response, limit, false).await?;
+        let body = read_body(url, response, limit, false, &deadline).await?;
         Ok(Fetched {
             url: final_url,
             status,
@@ -358,12 +437,14 @@ impl Client {
     }
 
     /// Stream a file, hashing as it arrives; never keeps it in memory. When `expected` is
-    /// given, a mismatch is an error naming `what`, the URL and both values.
+    /// given, a mismatch is an error naming `what`, the URL and both values. `size` (from
+    /// an API or the lock) sets each attempt's deadline; without it, the announced length.
     pub async fn download(
         &self,
         what: &str,
         url: &str,
         expected: Option<&Hash>,
+        size: Option<u64>,
     ) -> Result<Downloaded, NetError> {
         let parsed = self.check_allowed(url)?;
         let permits = self.host_permits(&parsed);
@@ -372,7 +453,7 @@ impl Client {
             attempt += 1;
             let outcome = {
                 let _permit = permits.acquire().await.expect("semaphore never closed");
-                self.download_once(&parsed, expected).await
+                self.download_once(&parsed, expected, size).await
             };
             match outcome {
                 Ok(downloaded) => {
@@ -414,8 +495,21 @@ impl Client {
                     });
                 }
                 // The server said how long: a download honours `Retry-After` as a document does.
-                Err(Retry::After(duration, _)) => tokio::time::sleep(duration).await,
-                Err(Retry::Transient(_)) => tokio::time::sleep(self.backoff(attempt)).await,
+                Err(Retry::After(duration, message)) => {
+                    tracing_debug(&format!(
+                        "retrying {} in {duration:?} (attempt {attempt}): {message}",
+                        redact(url)
+                    ));
+                    tokio::time::sleep(duration).await
+                }
+                Err(Retry::Transient(message)) => {
+                    let delay = self.backoff(attempt);
+                    tracing_debug(&format!(
+                        "retrying {} in {delay:?} (attempt {attempt}): {message}",
+                        redact(url)
+                    ));
+                    tokio::time::sleep(delay).await
+                }
             }
         }
     }
@@ -424,13 +518,14 @@ impl Client {
         &self,
         url: &reqwest::Url,
         expected: Option<&Hash>,
+        size: Option<u64>,
     ) -> Result<digest::Hashed, Retry> {
-        let response = self
-            .http
-            .get(url.clone())
-            .send()
-            .await
+        let mut deadline = Deadline::new(self.deadline_floor, size, DOWNLOAD_LIMIT);
+        let response = deadline
+            .run(0, self.http.get(url.clone()).send())
+            .await?
             .map_err(|err| transport(url, &err))?;
+        deadline.announced(response.content_length());
         let status = response.status();
         if url.scheme() == "https" && response.url().scheme() == "http" {
             return Err(Retry::Fatal(NetError::InsecureRedirect {
@@ -455,7 +550,7 @@ impl Client {
         let mut hasher = digest::MultiHasher::new(expected.map(|h| h.algorithm));
         let mut stream = response.bytes_stream();
         let mut size: u64 = 0;
-        while let Some(chunk) = stream.next().await {
+        while let Some(chunk) = deadline.run(size, stream.next()).await? {
             let chunk = chunk.map_err(|err| transport(url, &err))?;
             size += chunk.len() as u64;
             if size > DOWNLOAD_LIMIT || announced.is_some_and(|n| size > n) {
@@ -544,6 +639,7 @@ async fn read_body(
     response: reqwest::Response,
     limit: u64,
     lenient: bool,
+    deadline: &Deadline,
 ) -> Result<Vec<u8>, Retry> {
     if response.content_length().is_some_and(|n| n > limit) && !lenient {
         return Err(Retry::Fatal(NetError::TooLarge {
@@ -554,7 +650,7 @@ async fn read_body(
     let announced = response.content_length();
     let mut body = Vec::new();
     let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = deadline.run(body.len() as u64, stream.next()).await? {
         let chunk = chunk.map_err(|err| transport(url, &err))?;
         if body.len() as u64 + chunk.len() as u64 > limit {
             if lenient {
@@ -648,6 +744,30 @@ fn tracing_debug(message: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deadlines_scale_with_the_expected_size_and_stop_at_the_limit() {
+        let floor = Duration::from_secs(120);
+        let minute = 60 * MIN_RATE;
+        // A download the caller knows the size of: the announced length does not count.
+        let mut known = Deadline::new(floor, Some(10 * minute), DOWNLOAD_LIMIT);
+        known.announced(Some(DOWNLOAD_LIMIT));
+        assert_eq!(known.allowance(0), Duration::from_secs(120 + 600));
+        // Unknown size: the announced length, else what arrived so far.
+        let mut announced = Deadline::new(floor, None, DOWNLOAD_LIMIT);
+        announced.announced(Some(minute));
+        assert_eq!(announced.allowance(0), Duration::from_secs(180));
+        let unknown = Deadline::new(floor, None, DOWNLOAD_LIMIT);
+        assert_eq!(unknown.allowance(0), floor);
+        assert_eq!(unknown.allowance(2 * minute), Duration::from_secs(240));
+        // A document never gets more than its limit at the minimum rate: a fixed cap.
+        let mut document = Deadline::new(floor, None, minute);
+        document.announced(Some(DOCUMENT_LIMIT));
+        assert_eq!(document.allowance(0), Duration::from_secs(180));
+        assert_eq!(document.allowance(10 * minute), Duration::from_secs(180));
+        // HEAD (limit 0): the floor.
+        assert_eq!(Deadline::new(floor, None, 0).allowance(0), floor);
+    }
 
     #[test]
     fn redact_hides_userinfo_and_tokens() {

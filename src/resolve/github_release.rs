@@ -168,7 +168,7 @@ async fn pin_source_file(
     );
     let downloaded = ctx
         .client
-        .download(&format!("{name} {file}"), &url, None)
+        .download(&format!("{name} {file}"), &url, None, None)
         .await?;
     let mut artifact = super::artifact(release.tag_name.clone());
     artifact.published = release.published_at.clone();
@@ -294,7 +294,12 @@ pub async fn pin_assets(
                     Some(hash) => hash,
                     None => {
                         ctx.client
-                            .download(&format!("{name} {file}"), &asset.browser_download_url, None)
+                            .download(
+                                &format!("{name} {file}"),
+                                &asset.browser_download_url,
+                                None,
+                                asset.size,
+                            )
                             .await?
                             .sha256
                     }

@@ -501,7 +501,8 @@ impl UpdatePolicy {
     }
 }
 
-/// Which requests an existing lock cannot answer (new, changed, or asked to update).
+/// Which requests an existing lock cannot answer (new, changed, edited after locking, or
+/// asked to update).
 pub fn needs_resolution<'a>(
     plan: &'a Plan,
     existing: Option<&Lock>,
@@ -518,8 +519,12 @@ pub fn needs_resolution<'a>(
         .collect()
 }
 
+/// An entry edited after locking answers nothing: its pins cannot be trusted, so `lock`
+/// resolves it again.
 fn still_satisfies(pinned: &Artifact, request: &Request) -> bool {
-    pinned.request_hash == request.hash() && request.platforms.iter().all(|p| covers(pinned, p))
+    pinned.check_checksum().is_ok()
+        && pinned.request_hash == request.hash()
+        && request.platforms.iter().all(|p| covers(pinned, p))
 }
 
 /// Whether a lock entry has what `platform` needs: a pin, the index (oci), or closure
@@ -546,10 +551,13 @@ pub fn staleness(plan: &Plan, lock: &Lock, spec_hash: &str) -> Vec<String> {
     let mut stale: Vec<String> = needs_resolution(plan, Some(lock), &UpdatePolicy::KeepPins)
         .iter()
         .map(|r| match lock.find(r.kind.as_str(), &r.name) {
-            Some(_) => format!(
-                "{} `{}` changed in the spec (now `{}`)",
-                r.kind, r.name, r.requested
-            ),
+            Some(pinned) => match pinned.check_checksum() {
+                Err(edited) => edited.to_string(),
+                Ok(()) => format!(
+                    "{} `{}` changed in the spec (now `{}`)",
+                    r.kind, r.name, r.requested
+                ),
+            },
             None => format!("{} `{}` is not locked", r.kind, r.name),
         })
         .collect();
@@ -661,6 +669,7 @@ pub fn artifact(version: impl Into<String>) -> Artifact {
         images: Vec::new(),
         published: None,
         release_url: None,
+        checksum: None,
         platform: BTreeMap::new(),
         packages: Vec::new(),
     }

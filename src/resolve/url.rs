@@ -27,7 +27,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &UrlRequest) -> Result<
     let expected = Hash::sha256_hex(&request.sha256).map_err(Problem::msg)?;
     let downloaded = ctx
         .client
-        .download(name, &request.url, Some(&expected))
+        .download(name, &request.url, Some(&expected), None)
         .await?;
     let file = request
         .url

@@ -59,6 +59,15 @@ impl LoadedSpec {
         Path::new("lock").join(&self.name).join("bench.lock")
     }
 
+    /// Where `emit` writes without `--out` (and `bump` re-emits): `[emit] out`, else
+    /// `build/<spec name>`.
+    pub fn default_out_dir(&self) -> PathBuf {
+        match &self.spec.emit.out {
+            Some(out) => PathBuf::from(out.get_ref()),
+            None => Path::new("build").join(&self.name),
+        }
+    }
+
     pub fn load(path: &Path) -> Result<LoadedSpec, SpecError> {
         let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
             path: path.to_path_buf(),

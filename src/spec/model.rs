@@ -31,10 +31,28 @@ pub struct Spec {
     /// of the normalized spec: a policy change does not make the lock stale.
     #[serde(default, skip_serializing)]
     pub bump: Option<crate::bump::policy::BumpPolicy>,
+    /// Where the emitted build context lives, and whether it is committed (then `bump`
+    /// re-emits it with the lock). Not part of the normalized spec: it shapes no pin.
+    #[serde(default, skip_serializing)]
+    pub emit: EmitSettings,
     /// The directory of the spec file: relative paths in the spec (keyrings, a dpkg
     /// status file) are relative to it. Set by the loader, not part of the normalized spec.
     #[serde(skip)]
     pub dir: std::path::PathBuf,
+}
+
+/// `[emit]`: the emitted build context as a project keeps it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EmitSettings {
+    /// The emitted files are committed next to the lock, so they must move with it:
+    /// `bump` re-emits them, and `bump --pr` commits the changed ones with the lock.
+    #[serde(default)]
+    pub committed: bool,
+    /// Where `emit` writes when not given `--out`, relative to the current directory
+    /// (as `--out` and the default lock path are); default `build/<spec name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out: Option<Spanned<String>>,
 }
 
 /// What the image's self-check verifies beyond the lock.

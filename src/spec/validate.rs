@@ -273,6 +273,7 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
         }
     }
     validate_globals(spec)?;
+    validate_emit(&spec.emit)?;
     validate_apt(&spec.apt)
 }
 
@@ -343,6 +344,36 @@ fn is_npm_name(name: &str) -> bool {
         None => name,
     };
     name.len() <= 214 && part(unscoped)
+}
+
+
+/// `[emit] out`: emit replaces that directory whole, so it must be a directory of its
+/// own below the current one (no absolute path, no `..`, not `.` itself).
+fn validate_emit(emit: &super::model::EmitSettings) -> Result<(), Invalid> {
+    let Some(out) = &emit.out else {
+        return Ok(());
+    };
+    let path = std::path::Path::new(out.get_ref());
+    let mut normal = 0;
+    for component in path.components() {
+        match component {
+            std::path::Component::Normal(_) => normal += 1,
+            std::path::Component::CurDir => {}
+            _ => {
+                return Err(invalid(
+                    out,
+                    "`emit.out` must be a relative path below the current directory, without `..`",
+                ));
+            }
+        }
+    }
+    if normal == 0 {
+        return Err(invalid(
+            out,
+            "`emit.out` names no directory: emit replaces it whole, so give it one of its own (e.g. \"build/NAME\")",
+        ));
+    }
+    Ok(())
 }
 
 /// `[apt]`: archives that can be fetched, paths that are not empty.

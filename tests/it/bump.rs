@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::support::project::{Project, artifact};
 use crate::support::world::{FixtureRelease, LoggedRequest, Response, World};
-use crate::support::{Output, run, sha256_hex};
+use crate::support::{Output, is_executable, read_tree, run, sha256_hex};
 
 const CLASH_AMD64: &str = "clash-rs-x86_64-unknown-linux-musl";
 const HELPER_AMD64: &str = "helper-x86_64-unknown-linux-musl";
@@ -390,14 +390,10 @@ fn calls(list: &[&str]) -> Vec<String> {
 
 // ---- bump --pr ----
 
-#[test]
-fn bump_pr_opens_then_commits_on_top_then_writes_nothing_then_rebuilds() {
-    let s = Setup::new("latest", PR_POLICY);
-    s.releases(&[clash("v0.10.7", 90)], &[helper("h1.0.0", 90)]);
-    s.project.lock_ok(&[]);
-    let main_lock = s.lock_text();
-
-    // ---- run 1: upstream has v0.10.8: a branch, a commit, a pull request, labels.
+/// Run 1 of a `--pr` story: main carries `main_lock` (the local lock, clash-rs v0.10.7),
+/// upstream now has v0.10.8 and there is no branch yet: exactly the calls that make a
+/// branch, a commit, a pull request and its labels.
+fn open_pull_request(s: &Setup, main_lock: &str) -> Output {
     s.releases(
         &[clash("v0.10.7", 90), clash("v0.10.8", 30)],
         &[helper("h1.0.0", 90)],
@@ -405,7 +401,7 @@ fn bump_pr_opens_then_commits_on_top_then_writes_nothing_then_rebuilds() {
     let remote = Remote { world: &s.world };
     remote.repository();
     remote.branch("main", Some("base0"));
-    remote.file("base0", &main_lock);
+    remote.file("base0", main_lock);
     remote.branch("modelbench/clis", None);
     remote.commit("base0", "tree0");
     remote.writes("commit1");
@@ -428,6 +424,19 @@ fn bump_pr_opens_then_commits_on_top_then_writes_nothing_then_rebuilds() {
             "POST /issues/7/labels",
         ])
     );
+    out
+}
+
+#[test]
+fn bump_pr_opens_then_commits_on_top_then_writes_nothing_then_rebuilds() {
+    let s = Setup::new("latest", PR_POLICY);
+    s.releases(&[clash("v0.10.7", 90)], &[helper("h1.0.0", 90)]);
+    s.project.lock_ok(&[]);
+    let main_lock = s.lock_text();
+
+    // ---- run 1: upstream has v0.10.8: a branch, a commit, a pull request, labels.
+    open_pull_request(&s, &main_lock);
+    let remote = Remote { world: &s.world };
     for request in s.api_log() {
         assert_eq!(
             request.header("authorization"),
@@ -1022,6 +1031,213 @@ fn bump_groups_only_frozen_and_dry_run() {
     );
 }
 
+// ---- [emit] committed ----
+
+/// `modelbench emit --locked --out <out>` in the project, for comparison.
+fn emit_into(project: &Project, out: &str) -> BTreeMap<String, Vec<u8>> {
+    let output = project.emit(&["--locked", "--out", out]);
+    assert!(output.success(), "{}", output.stderr);
+    read_tree(&project.path(out))
+}
+
+#[test]
+fn bump_reemits_committed_files_and_dry_run_writes_nothing() {
+    let s = Setup::new(
+        "latest",
+        "[emit]\ncommitted = true\nout = \"deploy/test\"\n",
+    );
+    s.releases(&[clash("v0.10.7", 60)], &[helper("h1.0.0", 90)]);
+    s.project.lock_ok(&[]);
+    // `emit` without --out writes where the spec says.
+    let output = s.project.emit(&["--locked"]);
+    assert!(output.success(), "{}", output.stderr);
+    assert!(
+        output.stderr.contains("to deploy/test"),
+        "{}",
+        output.stderr
+    );
+    assert!(!s.project.exists("build"));
+    let before = read_tree(&s.project.path("deploy/test"));
+    let lock_before = s.lock_text();
+    s.releases(
+        &[clash("v0.10.7", 60), clash("v0.10.8", 30)],
+        &[helper("h1.0.0", 90)],
+    );
+    let tsv = "installation/stage-2/artifacts.tsv";
+
+    // --dry-run: the same report, nothing written.
+    let out = s.bump_ok(&["--dry-run"], None);
+    assert_eq!(s.lock_text(), lock_before);
+    assert_eq!(read_tree(&s.project.path("deploy/test")), before);
+    assert!(
+        out.stderr
+            .contains(&format!("{:>12} deploy/test/{tsv}\n", "Updating")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("Dry run 1 artifact(s) would move, ")
+            && out
+                .stderr
+                .contains("emitted file(s) in deploy/test would change; nothing written"),
+        "{}",
+        out.stderr
+    );
+
+    // The bump: the lock and the build context move together.
+    let out = s.bump_ok(&[], None);
+    assert_eq!(s.version("clash-rs"), "v0.10.8");
+    let after = read_tree(&s.project.path("deploy/test"));
+    let new_hash = sha256_hex(b"clash 0.10.8 amd64");
+    let tsv_text = String::from_utf8(after[tsv].clone()).unwrap();
+    assert!(tsv_text.contains(&new_hash), "{tsv_text}");
+    // Exactly what `emit --locked` makes from the new lock, file for file.
+    assert_eq!(after, emit_into(&s.project, "fresh"));
+    // Each changed file is named, and only those.
+    let changed: Vec<&String> = after
+        .keys()
+        .filter(|path| before.get(*path) != after.get(*path))
+        .collect();
+    assert!(changed.iter().any(|p| *p == tsv), "{changed:?}");
+    for path in after.keys() {
+        let line = format!("{:>12} deploy/test/{path}\n", "Updating");
+        assert_eq!(
+            out.stderr.contains(&line),
+            changed.contains(&path),
+            "{path}: {}",
+            out.stderr
+        );
+    }
+    assert!(
+        out.stderr.contains(&format!(
+            "Emitted {} file(s) changed in deploy/test",
+            changed.len()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        is_executable(&s.project.path("deploy/test/build.sh")),
+        "modes are kept"
+    );
+    s.project.lock_ok(&["--check"]);
+}
+
+#[test]
+fn bump_refuses_an_emit_dir_that_holds_the_lock() {
+    let s = Setup::new("latest", "[emit]\ncommitted = true\nout = \"lock\"\n");
+    s.releases(&[clash("v0.10.7", 60)], &[helper("h1.0.0", 90)]);
+    s.project.lock_ok(&[]);
+    let before = s.lock_text();
+    s.releases(
+        &[clash("v0.10.7", 60), clash("v0.10.8", 30)],
+        &[helper("h1.0.0", 90)],
+    );
+    let out = s.bump_fail(&[], None);
+    assert!(
+        out.stderr.contains("`[emit] out` is lock, which holds lock/test/bench.lock: emit replaces that directory whole"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(s.lock_text(), before);
+}
+
+#[test]
+fn bump_pr_commits_the_emitted_files_with_the_lock() {
+    let s = Setup::new(
+        "latest",
+        &format!("{PR_POLICY}\n[emit]\ncommitted = true\n"),
+    );
+    s.releases(&[clash("v0.10.7", 90)], &[helper("h1.0.0", 90)]);
+    s.project.lock_ok(&[]);
+    let main_lock = s.lock_text();
+    let main_context = emit_into(&s.project, "main-context");
+    // The same calls as without emitted files: they ride in the one tree.
+    open_pull_request(&s, &main_lock);
+    assert_eq!(s.lock_text(), main_lock, "--pr leaves the local lock alone");
+    assert!(!s.project.exists("build"), "--pr writes no local files");
+
+    // What the tree carries: the lock, then every emitted file for it, as `emit --locked`
+    // makes them from that lock, with their modes.
+    let lock1 = decode_blob(&s.api_request("POST", "/git/blobs"));
+    assert_eq!(locked_version(&lock1, "clash-rs"), "v0.10.8");
+    s.project.write(LOCK, &lock1);
+    let expected = emit_into(&s.project, "expected");
+    s.project.write(LOCK, &main_lock);
+    let tree = s.api_json("POST", "/git/trees");
+    assert_eq!(tree["base_tree"], "tree0");
+    let entries = tree["tree"].as_array().unwrap();
+    assert_eq!(
+        entries[0],
+        json!({ "path": LOCK, "mode": "100644", "type": "blob", "sha": "blob-new" })
+    );
+    let mut carried = BTreeMap::new();
+    for entry in &entries[1..] {
+        let path = entry["path"].as_str().unwrap();
+        let relative = path.strip_prefix("build/test/").expect("under [emit] out");
+        assert_eq!(entry["type"], "blob");
+        let mode = if is_executable(&s.project.path("expected").join(relative)) {
+            "100755"
+        } else {
+            "100644"
+        };
+        assert_eq!(entry["mode"], mode, "{path}");
+        carried.insert(
+            relative.to_string(),
+            entry["content"].as_str().unwrap().as_bytes().to_vec(),
+        );
+    }
+    assert_eq!(carried, expected);
+
+    // The body tells the reviewer which emitted files move (those that differ from main).
+    let body = s.api_json("POST", "/pulls")["body"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let moved: Vec<&String> = expected
+        .keys()
+        .filter(|p| main_context.get(*p) != expected.get(*p))
+        .collect();
+    assert!(
+        moved
+            .iter()
+            .any(|p| *p == "installation/stage-2/artifacts.tsv"),
+        "{moved:?}"
+    );
+    assert!(
+        body.contains(&format!(
+            "<summary>{} file(s) re-emitted for the new lock</summary>",
+            moved.len()
+        )),
+        "{body}"
+    );
+    for path in expected.keys() {
+        assert_eq!(
+            body.contains(&format!("- Updating `build/test/{path}`")),
+            moved.contains(&path),
+            "{path}: {body}"
+        );
+    }
+
+    // --dry-run names the same files per branch, and talks to no one.
+    s.world.clear_log();
+    let out = s.bump_ok(&["--pr", "--dry-run"], Some(TOKEN));
+    assert_eq!(s.api_calls(), Vec::<String>::new());
+    for path in expected.keys() {
+        let line = format!("{:>12} build/test/{path} on modelbench/clis\n", "Updating");
+        assert_eq!(
+            out.stderr.contains(&line),
+            moved.contains(&path),
+            "{path}: {}",
+            out.stderr
+        );
+    }
+    assert!(
+        !s.project.exists("build"),
+        "--dry-run writes no local files"
+    );
+}
+
 #[test]
 fn bump_refuses_a_lock_behind_its_spec() {
     let s = Setup::new("latest", "");
@@ -1041,6 +1257,29 @@ fn bump_refuses_a_lock_behind_its_spec() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn bump_refuses_a_lock_edited_by_hand() {
+    let s = Setup::new("latest", "");
+    s.releases(&[clash("v0.10.7", 60)], &[helper("h1.0.0", 90)]);
+    s.project.lock_ok(&[]);
+    let text = s.lock_text();
+    let locked = format!("sha256:{}", sha256_hex(b"clash 0.10.7 amd64"));
+    let edited = text.replace(&locked, &format!("sha256:{}", sha256_hex(b"forged")));
+    assert_ne!(edited, text);
+    s.project.write(LOCK, &edited);
+    s.releases(
+        &[clash("v0.10.7", 60), clash("v0.10.8", 30)],
+        &[helper("h1.0.0", 90)],
+    );
+    let out = s.bump_fail(&[], None);
+    assert!(
+        out.stderr.contains("does not match the spec: github-release `clash-rs` was edited after locking: expected checksum sha256:"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(s.lock_text(), edited, "bump wrote nothing");
 }
 
 // ---- diff ----
@@ -1069,6 +1308,7 @@ fn art(kind: &str, name: &str, version: &str) -> Artifact {
         images: Vec::new(),
         published: None,
         release_url: None,
+        checksum: None,
         platform: BTreeMap::new(),
         packages: Vec::new(),
     }

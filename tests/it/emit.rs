@@ -1,34 +1,10 @@
 //! `modelbench emit`: deterministic, offline, refuses stale or incomplete locks, and keeps
 //! secrets and the proxy out of the Dockerfiles and installation scripts.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
 use crate::support::project::Project;
+use crate::support::read_tree;
 use crate::support::registry::{self, IndexKind};
 use crate::support::world::{FixtureRelease, World};
-
-fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(path) = stack.pop() {
-        for entry in std::fs::read_dir(&path).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
-                stack.push(entry.path());
-            } else {
-                let relative = entry
-                    .path()
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                files.insert(relative, std::fs::read(entry.path()).unwrap());
-            }
-        }
-    }
-    files
-}
 
 const EXTRA: &str = r#"
 [proxy]

@@ -503,6 +503,11 @@ struct LockRun {
 
 /// `modelbench lock` in the project, with a deadline: a run past it is killed and reported.
 fn run_lock(project: &Project) -> LockRun {
+    run_lock_with(project, &[])
+}
+
+/// [`run_lock`] with extra environment variables.
+fn run_lock_with(project: &Project, env: &[(&str, &str)]) -> LockRun {
     let log = project.path("lock-stderr.txt");
     let stderr = std::fs::File::create(&log).unwrap();
     let started = Instant::now();
@@ -510,6 +515,7 @@ fn run_lock(project: &Project) -> LockRun {
         .current_dir(project.dir.path())
         .args(["lock", "specs/test.toml", "--sources", "sources.toml"])
         .env("MODELBENCH_RETRY_BASE_MS", "20")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(stderr)
         .spawn()
@@ -614,6 +620,9 @@ fn faulted_run(fx: &Fixture, rng: &mut XorShift, label: &str) -> RunReport {
             .unwrap();
         artifact.requested = format!("{} (before)", artifact.requested);
         artifact.request_hash = format!("sha256:{}", sha256_hex(label.as_bytes()));
+        // Written as `modelbench lock` would have for that older spec (checksums sealed),
+        // so it is the constraint that makes the entry stale, not a hand edit.
+        let lock = Lock::new(lock.spec_hash, lock.artifacts);
         std::fs::write(&lock_path, lock.to_bytes()).unwrap();
         Some(name)
     };
@@ -844,9 +853,8 @@ fn faults_lock_is_complete_or_a_clean_error() {
 
 /// A file download (not just an API call) waits out `Retry-After` (429, and 503 as RFC 9110
 /// allows), instead of retrying on its own short backoff and giving up.
-#[test]
-fn faults_download_waits_out_retry_after() {
-    let world = World::start();
+/// A project whose spec pins one small file the world serves at `/files/card.txt`.
+fn card_project(world: &World, label: &str) -> Project {
     let card = b"model card\n".to_vec();
     world.get("/files/card.txt", Response::bytes(card.clone()));
     world.github_release_fixture(
@@ -856,7 +864,7 @@ fn faults_download_waits_out_retry_after() {
     );
     let project = Project::new();
     let registry = registry::shared();
-    let repo = format!("faults/retry-after-{}", world.addr().port());
+    let repo = format!("faults/{label}-{}", world.addr().port());
     registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
     project.spec(&format!(
         "[image]\nname = \"mb\"\ntag = \"t\"\nplatforms = [\"linux/amd64\"]\n\n[base]\nimage = \"{}\"\n\n[stage-2.url.card]\nurl = \"{}\"\nsha256 = \"{}\"\ndest = \"/card.txt\"\n",
@@ -865,6 +873,13 @@ fn faults_download_waits_out_retry_after() {
         sha256_hex(&card)
     ));
     project.sources(Some(&world.github_api()), &[&registry.host()]);
+    project
+}
+
+#[test]
+fn faults_download_waits_out_retry_after() {
+    let world = World::start();
+    let project = card_project(&world, "retry-after");
     // Four answers asking for a second's patience: more than the client's own backoff
     // (20 ms base in tests) would ever wait, and one more than its attempts.
     world.faults(
@@ -883,4 +898,46 @@ fn faults_download_waits_out_retry_after() {
         run.elapsed
     );
     assert_eq!(world.hits("/files/card.txt"), 4);
+}
+
+/// A server that trickles a byte now and then never trips the read timeout; the deadline
+/// per attempt (here a 1 s floor, `MODELBENCH_DEADLINE_FLOOR_MS`) ends each attempt, the
+/// attempt is retried like a timeout, and the error names the URL and the deadline.
+#[test]
+fn faults_slow_trickle_runs_into_the_deadline() {
+    const FLOOR: &[(&str, &str)] = &[("MODELBENCH_DEADLINE_FLOOR_MS", "1000")];
+    // 11 bytes, 400 ms apart: 4.4 s per attempt, well past the 1 s deadline.
+    let slow = Fault::TrickleEvery(Duration::from_millis(400));
+    let world = World::start();
+    let project = card_project(&world, "deadline");
+    let url = world.url("/files/card.txt");
+
+    // Every attempt trickles: a clear error after four of them, no lock written.
+    world.faults(
+        "/files/card.txt",
+        std::iter::repeat_n(slow.clone(), ATTEMPTS),
+    );
+    let run = run_lock_with(&project, FLOOR);
+    assert_eq!(run.status, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "cannot resolve url `card` ({url}): cannot fetch {url} after 4 attempt(s): no complete answer within its 1.0 s deadline ("
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(15),
+        "four 1 s deadlines took {:?}",
+        run.elapsed
+    );
+    assert_eq!(world.hits("/files/card.txt"), ATTEMPTS);
+    assert!(!project.lock_path().exists());
+
+    // Two slow attempts, then a normal answer: the lock is made.
+    world.faults("/files/card.txt", [slow.clone(), slow]);
+    let run = run_lock_with(&project, FLOOR);
+    assert_eq!(run.status, Some(0), "{}", run.stderr);
+    assert_eq!(world.hits("/files/card.txt"), ATTEMPTS + 3);
+    assert!(run.elapsed >= Duration::from_secs(2), "{:?}", run.elapsed);
 }

@@ -465,6 +465,112 @@ fn lock_check_detects_hand_edited_lock() {
     );
 }
 
+/// The checksum an entry records and the one its content has now, from the lock on disk.
+fn checksums(
+    project: &crate::support::project::Project,
+    kind: &str,
+    name: &str,
+) -> (String, String) {
+    let path = project.lock_path();
+    let text = String::from_utf8(project.lock_bytes()).unwrap();
+    let lock = modelbench::lock::Lock::parse(&path, &text).unwrap();
+    let entry = lock.find(kind, name).unwrap();
+    (
+        entry.checksum.clone().unwrap_or_default(),
+        entry.content_checksum(),
+    )
+}
+
+/// A hand edit of a locked entry whose request still matches the spec: `lock --check`,
+/// `emit --locked` and plain `emit` refuse it, naming the entry and both checksums, and
+/// write nothing; `lock` resolves the entry again.
+fn assert_edit_detected(s: &Setup, edit: impl Fn(&str) -> String) {
+    let original = s.project.lock_bytes();
+    let text = String::from_utf8(original.clone()).unwrap();
+    let edited = edit(&text);
+    assert_ne!(edited, text, "the edit changed nothing");
+    std::fs::write(s.project.lock_path(), &edited).unwrap();
+    let (expected, actual) = checksums(&s.project, "github-release", "clash-rs");
+    assert_ne!(expected, actual);
+    let message = format!(
+        "github-release `clash-rs` was edited after locking: expected checksum {expected}, actual {actual}; re-run `modelbench lock`"
+    );
+    let output = s.project.lock(&["--check"]);
+    assert_eq!(output.status, Some(1), "{}", output.stderr);
+    assert!(output.stderr.contains(&message), "{}", output.stderr);
+    for flags in [&["--locked"][..], &[]] {
+        let output = s.project.emit(flags);
+        assert_eq!(output.status, Some(1), "emit {flags:?}: {}", output.stderr);
+        assert!(output.stderr.contains(&message), "{}", output.stderr);
+        assert!(!s.project.out_dir().exists(), "emit {flags:?} wrote files");
+    }
+    assert_eq!(s.project.lock_bytes(), edited.as_bytes());
+    let output = s.project.lock(&["--offline"]);
+    assert_eq!(output.status, Some(1), "{}", output.stderr);
+    assert!(
+        output.stderr.contains(
+            "--offline: these need the network to resolve: github-release `clash-rs` (edited after locking)"
+        ),
+        "{}",
+        output.stderr
+    );
+    // `lock` does not keep the edited pin: it resolves it again, as it was.
+    let output = s.project.lock_ok(&[]);
+    assert!(
+        output.stderr.contains("Resolving 1 artifact(s)"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(s.project.lock_bytes(), original);
+}
+
+#[test]
+fn lock_check_and_emit_refuse_an_edited_hash() {
+    let s = setup("latest", &clash_releases());
+    s.project.lock_ok(&[]);
+    // The untouched lock passes both checks.
+    s.project.lock_ok(&["--check"]);
+    let output = s.project.emit(&["--locked"]);
+    assert!(output.success(), "{}", output.stderr);
+    std::fs::remove_dir_all(s.project.out_dir()).unwrap();
+
+    let locked = format!("sha256:{}", sha256_hex(b"clash 0.10.8 amd64"));
+    let forged = format!("sha256:{}", sha256_hex(b"something else"));
+    assert_edit_detected(&s, |text| text.replace(&locked, &forged));
+}
+
+#[test]
+fn lock_check_and_emit_refuse_an_edited_version() {
+    let s = setup("latest", &clash_releases());
+    s.project.lock_ok(&[]);
+    assert_edit_detected(&s, |text| {
+        text.replace("version = \"v0.10.8\"", "version = \"v0.10.9\"")
+    });
+}
+
+#[test]
+fn lock_check_and_emit_refuse_an_entry_without_checksum() {
+    let s = setup("latest", &clash_releases());
+    s.project.lock_ok(&[]);
+    let text = String::from_utf8(s.project.lock_bytes()).unwrap();
+    let (recorded, _) = checksums(&s.project, "github-release", "clash-rs");
+    let line = format!("checksum = \"{recorded}\"\n");
+    assert!(text.contains(&line), "{text}");
+    std::fs::write(s.project.lock_path(), text.replace(&line, "")).unwrap();
+    let (_, actual) = checksums(&s.project, "github-release", "clash-rs");
+    let message = format!(
+        "github-release `clash-rs` has no checksum (its content has {actual}): it was edited after locking or written by hand; re-run `modelbench lock`"
+    );
+    let output = s.project.lock(&["--check"]);
+    assert_eq!(output.status, Some(1));
+    assert!(output.stderr.contains(&message), "{}", output.stderr);
+    let output = s.project.emit(&["--locked"]);
+    assert_eq!(output.status, Some(1));
+    assert!(output.stderr.contains(&message), "{}", output.stderr);
+    // Only that entry: the base's checksum is intact and not reported.
+    assert!(!output.stderr.contains("oci `base`"), "{}", output.stderr);
+}
+
 #[test]
 fn lock_offline_keeps_pins_and_refuses_to_resolve() {
     let s = setup("latest", &clash_releases());

@@ -1911,7 +1911,7 @@ fn live_seed_clis_resolve() {
         for (what, url, hash) in &to_check {
             let downloaded = ctx
                 .client
-                .download(what, url, Some(hash))
+                .download(what, url, Some(hash), None)
                 .await
                 .expect("tarball matches its integrity");
             eprintln!(

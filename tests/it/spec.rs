@@ -99,6 +99,36 @@ fn spec_semantic_errors_point_at_the_value() {
 }
 
 #[test]
+fn spec_emit_table_is_strict() {
+    // GOOD has 7 lines; a blank line, then `[emit]` on line 9.
+    let stderr = lock_error(&format!("{GOOD}\n[emit]\ncommited = true\n"));
+    assert!(stderr.contains("specs/test.toml:10:1"), "{stderr}");
+    assert!(stderr.contains("unknown field `commited`"), "{stderr}");
+
+    let stderr = lock_error(&format!("{GOOD}\n[emit]\ncommitted = \"yes\"\n"));
+    assert!(stderr.contains("specs/test.toml:10:"), "{stderr}");
+    assert!(stderr.contains("invalid type"), "{stderr}");
+
+    for (out, message) in [
+        (
+            "../elsewhere",
+            "`emit.out` must be a relative path below the current directory, without `..`",
+        ),
+        (
+            "/abs/path",
+            "`emit.out` must be a relative path below the current directory, without `..`",
+        ),
+        ("./", "`emit.out` names no directory"),
+    ] {
+        let stderr = lock_error(&format!(
+            "{GOOD}\n[emit]\ncommitted = true\nout = \"{out}\"\n"
+        ));
+        assert!(stderr.contains("specs/test.toml:11:7"), "{out}: {stderr}");
+        assert!(stderr.contains(message), "{out}: {stderr}");
+    }
+}
+
+#[test]
 fn spec_missing_file_is_an_error() {
     let project = Project::new();
     let output = project.run(&["lock", "specs/nope.toml"]);

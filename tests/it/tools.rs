@@ -641,7 +641,10 @@ fn tools_live_registries_serve_what_they_state() {
             .join(smallest["url"].as_str().unwrap())
             .unwrap();
         let url = url.as_str();
-        let got = client.download("uv", url, Some(&expected)).await.unwrap();
+        let got = client
+            .download("uv", url, Some(&expected), None)
+            .await
+            .unwrap();
         println!(
             "uv {}: {} verified ({} bytes)",
             uv["info"]["version"], smallest["filename"], got.size
@@ -661,7 +664,12 @@ fn tools_live_registries_serve_what_they_state() {
         let dist = &bun["versions"][latest]["dist"];
         let integrity = Hash::from_sri(dist["integrity"].as_str().unwrap()).unwrap();
         let got = client
-            .download("bun", dist["tarball"].as_str().unwrap(), Some(&integrity))
+            .download(
+                "bun",
+                dist["tarball"].as_str().unwrap(),
+                Some(&integrity),
+                None,
+            )
             .await
             .unwrap();
         println!(

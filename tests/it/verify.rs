@@ -408,3 +408,132 @@ fn verify_json_reports_each_artifact_for_ci() {
             .url("/npmmirror/node/v22.11.0/node-v22.11.0-linux-x64.tar.gz")
     );
 }
+
+/// Off a terminal: the report on stdout and no progress at all; with `--verbose`, one
+/// `Checked` line per distinct URL on stderr, numbered, and the same report on stdout.
+#[test]
+fn verify_progress_lines_off_a_terminal() {
+    let s = setup();
+    let plain = verify(&s.project, &[]);
+    assert_eq!(plain.status, Some(0), "{}", plain.combined());
+    assert!(!plain.stderr.contains("Check"), "{}", plain.stderr);
+    assert!(!plain.stderr.contains('\x1b'), "{:?}", plain.stderr);
+
+    let verbose = verify(&s.project, &["--verbose"]);
+    assert_eq!(verbose.status, Some(0), "{}", verbose.combined());
+    assert_eq!(verbose.stdout, plain.stdout);
+    let checked: Vec<&str> = verbose
+        .stderr
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Checked "))
+        .collect();
+    // base (one manifest), node (mirror and nodejs.org), nvm, clash-rs, card.
+    assert_eq!(checked.len(), 6, "{}", verbose.stderr);
+    for n in 1..=6 {
+        assert!(
+            checked.iter().any(|l| l.ends_with(&format!(" ok [{n}/6]"))),
+            "[{n}/6] missing:\n{}",
+            verbose.stderr
+        );
+    }
+    let card = s.world.url("/files/card.txt");
+    let card_line = format!("{:>12} url card all card.txt {card} ok [", "Checked");
+    assert!(
+        checked.iter().any(|l| l.starts_with(&card_line)),
+        "{card_line} missing:\n{}",
+        verbose.stderr
+    );
+    assert!(!verbose.stderr.contains('\x1b'), "{:?}", verbose.stderr);
+}
+
+/// `--quiet`: only the artifacts with a problem; `--json`: one document on stdout and no
+/// progress on stderr, even with `--verbose`.
+#[test]
+fn verify_quiet_and_json_print_nothing_extra() {
+    let s = setup();
+    let canonical = "/nodejs/dist/v22.11.0/node-v22.11.0-linux-x64.tar.gz";
+    s.world.get(canonical, Response::status(404));
+
+    let quiet = verify(&s.project, &["--quiet"]);
+    assert_eq!(quiet.status, Some(0), "{}", quiet.combined());
+    assert!(
+        quiet
+            .stdout
+            .starts_with(&format!("{:>12} nodejs node v22.11.0\n", "rotted")),
+        "{}",
+        quiet.stdout
+    );
+    assert!(!quiet.stdout.contains("Verif"), "{}", quiet.stdout);
+    assert!(
+        !quiet.stdout.contains(&format!("{:>12} ", "ok")),
+        "{}",
+        quiet.stdout
+    );
+    assert_eq!(quiet.stderr, "");
+
+    let json = verify(&s.project, &["--json", "--verbose"]);
+    assert_eq!(json.status, Some(0), "{}", json.combined());
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("only JSON on stdout");
+    assert_eq!(doc["rotted"], 1);
+    assert!(!json.stderr.contains("Check"), "{}", json.stderr);
+    assert!(!json.stderr.contains('\x1b'), "{:?}", json.stderr);
+}
+
+/// On a terminal (a pty from `script`): a live `[done/total]` line on stderr, redrawn in
+/// place and cleared at the end; the report on stdout is unchanged.
+#[test]
+fn verify_live_progress_on_a_terminal() {
+    let s = setup();
+    let plain = verify(&s.project, &[]);
+    let command = format!(
+        "{} verify specs/test.toml --sources sources.toml > stdout.txt",
+        env!("CARGO_BIN_EXE_modelbench")
+    );
+    let output = crate::support::run_ok(
+        std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(s.project.dir.path())
+            .env_remove("MODELBENCH_SOURCES")
+            .env_remove("GITHUB_TOKEN")
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null()),
+    );
+    let terminal = &output.stdout;
+    assert!(
+        terminal.contains(&format!("\r\x1b[2K{:>12} [1/6] ", "Checking")),
+        "{terminal:?}"
+    );
+    assert!(
+        terminal.contains(&format!("\r\x1b[2K{:>12} [6/6] ", "Checking")),
+        "{terminal:?}"
+    );
+    assert!(terminal.ends_with("\r\x1b[2K"), "{terminal:?}");
+    assert_eq!(s.project.read("stdout.txt"), plain.stdout);
+}
+
+/// A lock edited by hand is still verified as it stands, with a warning naming the entry.
+#[test]
+fn verify_warns_about_an_entry_edited_after_locking() {
+    let s = setup();
+    let text = s.project.read("lock/test/bench.lock");
+    let locked = format!("sha256:{}", sha256_hex(CARD));
+    let forged = format!("sha256:{}", sha256_hex(b"forged"));
+    s.project
+        .write("lock/test/bench.lock", &text.replace(&locked, &forged));
+    let output = verify(&s.project, &[]);
+    assert_eq!(output.status, Some(1), "{}", output.combined());
+    assert!(
+        output
+            .stderr
+            .contains("warning: url `card` was edited after locking: expected checksum sha256:"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output
+            .stdout
+            .contains(&format!("{:>12} url card", "BROKEN")),
+        "{}",
+        output.stdout
+    );
+}
