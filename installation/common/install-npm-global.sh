@@ -6,11 +6,13 @@
 #   install-npm-global.sh DIR INSTALLER USER RUNTIME_BIN
 #
 # DIR          package.json, package-lock.json (npm) or bun.lock (bun), bins.txt (the
-#              CLI's commands), expected-<os>-<arch>.txt (the locked tree of each
-#              platform) and an optional .npmrc / bunfig.toml with the registry mirror
+#              CLI's commands), trusted.txt (the packages whose install scripts run),
+#              expected-<os>-<arch>.txt (the locked tree of each platform) and an
+#              optional .npmrc / bunfig.toml with the registry mirror
 # INSTALLER    npm: `npm ci`, which checks every tarball against its locked sha512
-#              integrity; bun: `bun install --frozen-lockfile`, the same check, and only
-#              the lock's trustedDependencies run install scripts
+#              integrity, with scripts off, then `npm rebuild` of the trusted packages;
+#              bun: `bun install --frozen-lockfile`, the same check, and only the lock's
+#              trustedDependencies run install scripts
 # USER         the owner: the CLI goes to ~/.modelbench/npm-global/<name of DIR>, its
 #              commands are linked into ~/.modelbench/bin (on PATH in login shells)
 # RUNTIME_BIN  where node and npm (or bun) are, relative to the user's home
@@ -68,8 +70,16 @@ case $installer in
     npm)
         [ -x "$runtime_bin/npm" ] || die "no npm in $runtime_bin: install tool node for $user first"
         cp "$dir/package-lock.json" "$prefix/"
-        (cd "$prefix" && npm ci --no-audit --no-fund --no-update-notifier --cache "$work/cache") ||
+        (cd "$prefix" && npm ci --ignore-scripts --no-audit --no-fund --no-update-notifier --cache "$work/cache") ||
             die "npm ci of $name failed (EINTEGRITY means a tarball's bytes differ from its sha512 in bench.lock)"
+        # Only the trusted packages' install scripts run (claude-code's postinstall puts
+        # its native binary in place); an untrusted optional add-on stays as locked.
+        trusted=$(tr '\n' ' ' <"$dir/trusted.txt")
+        if [ -n "${trusted% }" ]; then
+            # shellcheck disable=SC2086 # one word per package name (npm names have no spaces)
+            (cd "$prefix" && npm rebuild $trusted --no-audit --no-fund --no-update-notifier) ||
+                die "an install script of $name failed (trusted: $trusted)"
+        fi
         node "$here/npm-tree.js" "$prefix" >"$work/installed.txt"
         ;;
     bun)

@@ -71,7 +71,7 @@ fn folder(location: &str) -> &str {
 /// that some locked platform installs and that are not optional. Optional packages
 /// with install scripts (native add-ons built from source, as in gemini-cli) are left
 /// untrusted: the tool works without them, and bun skips what it does not trust.
-fn scripted(artifact: &Artifact, facts: &Facts) -> Vec<String> {
+pub fn trusted(artifact: &Artifact, facts: &Facts) -> Vec<String> {
     let mut names: Vec<String> = artifact
         .packages
         .iter()
@@ -104,7 +104,7 @@ pub fn package_json(artifact: &Artifact, facts: &Facts, installer: Installer) ->
             json!({ artifact_folder(artifact): top.version }),
         );
     }
-    let trusted = scripted(artifact, facts);
+    let trusted = trusted(artifact, facts);
     if !trusted.is_empty() {
         match installer {
             Installer::Bun => {
@@ -283,7 +283,7 @@ pub fn bun_lock(artifact: &Artifact, facts: &Facts, platform: &str) -> String {
         out.push_str("      },\n");
     }
     out.push_str("    },\n  },\n");
-    let trusted = scripted(artifact, facts);
+    let trusted = trusted(artifact, facts);
     if !trusted.is_empty() {
         out.push_str("  \"trustedDependencies\": [\n");
         for name in &trusted {
@@ -590,6 +590,16 @@ pub(super) fn add_stage(
                 false,
             );
         }
+        // npm runs every install script unless told not to; a failing one of an optional
+        // package (a native add-on built from source, as gemini-cli's node-pty) makes npm
+        // drop the package, so the tree would depend on the build machine's compilers.
+        // The build installs with scripts off, then runs these packages' scripts only (the
+        // same set bun trusts).
+        let mut trusted = trusted(artifact, &facts).join("\n");
+        if !trusted.is_empty() {
+            trusted.push('\n');
+        }
+        emitted.add(&format!("{dir}/trusted.txt"), trusted, false);
         let mut commands = global.commands().join("\n");
         if !commands.is_empty() {
             commands.push('\n');

@@ -1834,42 +1834,80 @@ fn live_seed_clis_resolve() {
         );
     }
 
-    // The emitted lock files install tavily-mcp's closure from the real registry.
+    // Every seed CLI's emitted lock installs with `npm ci` from the real registry, install
+    // scripts on (as the image runs it), the tree is the locked one, and the CLIs that
+    // answer `--version` (the MCP servers would start serving instead) print their
+    // locked version from the installed command.
+    for ((package, _), resolution) in seeds.iter().zip(&resolutions) {
+        let dir = temp_dir();
+        let artifact = &resolution.artifact;
+        std::fs::write(
+            dir.path().join("package.json"),
+            emit::package_json(artifact, &resolution.facts, Installer::Npm),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("package-lock.json"),
+            emit::package_lock(artifact, &resolution.facts, "linux/amd64"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join(".npmrc-empty"), "").unwrap();
+        let started = std::time::Instant::now();
+        // As install-npm-global.sh does: no scripts, then the trusted packages' scripts.
+        let npm = |args: &[&str]| {
+            run(Command::new("npm")
+                .args(args)
+                .args(["--no-audit", "--no-fund", "--userconfig"])
+                .arg(dir.path().join(".npmrc-empty"))
+                .arg("--cache")
+                .arg(dir.path().join(".npm-cache"))
+                .current_dir(dir.path()))
+        };
+        let out = npm(&["ci", "--ignore-scripts"]);
+        assert!(out.success(), "npm ci of {package}: {}", out.stderr);
+        let trusted = emit::trusted(artifact, &resolution.facts);
+        if !trusted.is_empty() {
+            let mut args = vec!["rebuild"];
+            args.extend(trusted.iter().map(String::as_str));
+            let out = npm(&args);
+            assert!(out.success(), "npm rebuild {trusted:?}: {}", out.stderr);
+        }
+        assert_eq!(
+            installed_tree(dir.path()),
+            emit::expected_tree(artifact, "linux/amd64"),
+            "{package}"
+        );
+        let top = artifact.packages.iter().find(|p| p.requested).unwrap();
+        let commands: Vec<&String> = top.npm.as_ref().unwrap().bin.keys().collect();
+        assert!(!commands.is_empty(), "{package} has commands");
+        for command in &commands {
+            let bin = dir.path().join("node_modules/.bin").join(command);
+            assert!(bin.exists(), "{package}: {command} is linked");
+            if package.contains("mcp") {
+                continue;
+            }
+            let out = run(Command::new("timeout")
+                .arg("120")
+                .arg(&bin)
+                .arg("--version"));
+            assert!(
+                out.stdout.contains(&top.version),
+                "{package}: `{command} --version` printed {}{}",
+                out.stdout,
+                out.stderr
+            );
+        }
+        eprintln!(
+            "live: npm ci of {package}@{}'s emitted lock: {} packages as locked in {:?}, commands {commands:?}",
+            top.version,
+            emit::expected_tree(artifact, "linux/amd64").lines().count(),
+            started.elapsed()
+        );
+    }
+
+    // bun's frozen install of tavily-mcp's emitted bun.lock (when a bun is given).
     let tavily = &resolutions[2];
-    let dir = temp_dir();
     let artifact = &tavily.artifact;
-    std::fs::write(
-        dir.path().join("package.json"),
-        emit::package_json(artifact, &tavily.facts, Installer::Npm),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("package-lock.json"),
-        emit::package_lock(artifact, &tavily.facts, "linux/amd64"),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join(".npmrc-empty"), "").unwrap();
-    let out = run(Command::new("npm")
-        .args([
-            "ci",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-            "--userconfig",
-        ])
-        .arg(dir.path().join(".npmrc-empty"))
-        .arg("--cache")
-        .arg(dir.path().join(".npm-cache"))
-        .current_dir(dir.path()));
-    assert!(out.success(), "npm ci: {}", out.stderr);
-    assert_eq!(
-        installed_tree(dir.path()),
-        emit::expected_tree(artifact, "linux/amd64")
-    );
-    eprintln!(
-        "live: npm ci of tavily-mcp's emitted lock installed its {} packages",
-        artifact.packages.len()
-    );
     if let Some(bun) = std::env::var_os("MODELBENCH_BUN") {
         let dir = temp_dir();
         std::fs::write(

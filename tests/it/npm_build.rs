@@ -20,7 +20,8 @@ use crate::support::{run, sha256_hex};
 use crate::tools::{NVM_SH, upstreams};
 
 /// A CLI like claude-code: a command, a dependency with a newer version than another
-/// range allows, per-platform optional packages and a postinstall script.
+/// range allows, per-platform optional packages and a postinstall script; like
+/// gemini-cli, an optional native add-on whose install script fails (no compiler).
 fn hello_cli(r: &mut Registry) {
     let postinstall = "node -e \"require('fs').writeFileSync('postinstall-ran', 'yes')\"";
     r.publish(
@@ -30,8 +31,13 @@ fn hello_cli(r: &mut Registry) {
             "bin": { "mb-hello": "bin/cli.js" },
             "scripts": { "postinstall": postinstall },
             "dependencies": { "mb-greet": "^1.0.0" },
-            "optionalDependencies": { "mb-hello-linux-x64": "1.2.0", "mb-hello-linux-arm64": "1.2.0" },
+            "optionalDependencies": { "mb-hello-linux-x64": "1.2.0", "mb-hello-linux-arm64": "1.2.0", "mb-native": "^1.0.0" },
         }),
+    );
+    r.publish(
+        "mb-native",
+        "1.0.0",
+        json!({ "scripts": { "install": "echo no compiler here >&2; exit 1" } }),
     );
     for (suffix, cpu) in [("linux-x64", "x64"), ("linux-arm64", "arm64")] {
         r.publish(
@@ -120,6 +126,7 @@ fn npm_globals_lock_with_their_closure_and_emit_a_prefix_per_cli() {
         ("all", "mb-greet", "1.1.0"),
         ("linux/amd64", "mb-hello-linux-x64", "1.2.0"),
         ("linux/arm64", "mb-hello-linux-arm64", "1.2.0"),
+        ("all", "mb-native", "1.0.0"),
     ] {
         let expected = (
             expected.0.to_string(),
@@ -128,7 +135,7 @@ fn npm_globals_lock_with_their_closure_and_emit_a_prefix_per_cli() {
         );
         assert!(members.contains(&expected), "{expected:?} in {members:?}");
     }
-    assert_eq!(members.len(), 4, "{members:?}");
+    assert_eq!(members.len(), 5, "{members:?}");
     // Each member: canonical URL then the mirror, its sha512, and the facts emit needs.
     let top = hello["package"]
         .as_array()
@@ -183,7 +190,12 @@ fn npm_globals_lock_with_their_closure_and_emit_a_prefix_per_cli() {
     );
     assert_eq!(
         std::fs::read_to_string(hello_dir.join("expected-linux-amd64.txt")).unwrap(),
-        "node_modules/mb-greet mb-greet@1.1.0\nnode_modules/mb-hello mb-hello@1.2.0\nnode_modules/mb-hello-linux-x64 mb-hello-linux-x64@1.2.0\n"
+        "node_modules/mb-greet mb-greet@1.1.0\nnode_modules/mb-hello mb-hello@1.2.0\nnode_modules/mb-hello-linux-x64 mb-hello-linux-x64@1.2.0\nnode_modules/mb-native mb-native@1.0.0\n"
+    );
+    // Only the non-optional package's script runs; the optional add-on's would fail.
+    assert_eq!(
+        std::fs::read_to_string(hello_dir.join("trusted.txt")).unwrap(),
+        "mb-hello\n"
     );
     assert_eq!(
         std::fs::read_to_string(hello_dir.join("bins.txt")).unwrap(),
@@ -401,7 +413,7 @@ fn npm_global_build_installs_the_locked_tree_and_fails_on_a_tampered_tarball() {
         unlocked.join("\n")
     );
     for line in [
-        "install-npm-global: mb-hello for peid: 3 packages as locked",
+        "install-npm-global: mb-hello for peid: 4 packages as locked",
         "ok   mb-hello command mb-hello for peid: /home/peid/.modelbench/bin/mb-hello",
     ] {
         assert!(
@@ -423,6 +435,7 @@ fn npm_global_build_installs_the_locked_tree_and_fails_on_a_tampered_tarball() {
             "/mb-greet/-/mb-greet-1.1.0.tgz",
             "/mb-hello-linux-x64/-/mb-hello-linux-x64-1.2.0.tgz",
             "/mb-hello/-/mb-hello-1.2.0.tgz",
+            "/mb-native/-/mb-native-1.0.0.tgz",
         ]
     );
 
