@@ -777,7 +777,7 @@ fn installed_tree(dir: &Path) -> String {
 /// `bun install --frozen-lockfile` of the emitted `bun.lock`, when `MODELBENCH_BUN` names
 /// a bun binary (bun is not in Debian; a real one is the npm package `@oven/bun-linux-x64`).
 fn bun_install(world: &World, resolution: &Resolution) -> Option<String> {
-    let bun = std::env::var_os("MODELBENCH_BUN")?;
+    let bun = crate::npm_build::real_bun()?;
     let dir = temp_dir();
     let artifact = &resolution.artifact;
     std::fs::write(

@@ -15,7 +15,7 @@ use crate::npm::{Registry, Shape};
 use crate::support::buildah::{Buildah, debian_base};
 use crate::support::project::{Project, artifact};
 use crate::support::registry;
-use crate::support::world::{Response, World};
+use crate::support::world::{FixtureAsset, FixtureRelease, Response, World};
 use crate::support::{run, sha256_hex};
 use crate::tools::{NVM_SH, upstreams};
 
@@ -58,7 +58,7 @@ fn bun_cli(r: &mut Registry) {
         "0.3.1",
         json!({
             "bin": { "search-mcp": "dist/index.js" },
-            "scripts": { "postinstall": "node setup.js" },
+            "scripts": { "postinstall": "node -e \"require('fs').writeFileSync('postinstall-ran', 'yes')\"" },
             "dependencies": { "@mb/sdk": "~2.4.0" },
         }),
     );
@@ -360,10 +360,7 @@ fn npm_global_build_installs_the_locked_tree_and_fails_on_a_tampered_tarball() {
     world.github_release_fixture(
         "nvm-sh",
         "nvm",
-        &[crate::support::world::FixtureRelease::new(
-            "v0.40.3",
-            "2026-04-23T00:00:00Z",
-        )],
+        &[FixtureRelease::new("v0.40.3", "2026-04-23T00:00:00Z")],
     );
     world.get("/raw/nvm-sh/nvm/v0.40.3/nvm.sh", Response::text(NVM_SH));
     let mut r = Registry::default();
@@ -477,4 +474,202 @@ fn npm_global_build_installs_the_locked_tree_and_fails_on_a_tampered_tarball() {
     );
     assert!(log.contains("EINTEGRITY"), "{log}");
     assert!(log.contains("npm ci of mb-hello failed"), "{log}");
+}
+
+/// bun's own linux-x64 build as its npm package `@oven/bun-linux-x64@1.4.5` ships it,
+/// checked against the registry's integrity for that version (read with `npm view`), or
+/// `MODELBENCH_BUN`. Fetched once from registry.npmjs.org (reachable from the test
+/// machines, like Debian's archive for the base image) into `target/test-cache/`.
+pub(crate) fn real_bun() -> Option<PathBuf> {
+    if let Some(bun) = std::env::var_os("MODELBENCH_BUN") {
+        return Some(PathBuf::from(bun));
+    }
+    const TARBALL: &str =
+        "https://registry.npmjs.org/@oven/bun-linux-x64/-/bun-linux-x64-1.4.5.tgz";
+    const INTEGRITY: &str = "sha512-IWX9BELoGHAUtMonkeSaNaZwXzRk+oDw6Mk+HBFXd3KHYIBNBsIGRupMZPcgNoDbJpLu6gAJjIoIVPZtt1aJ1g==";
+    if std::env::consts::ARCH != "x86_64" {
+        return None;
+    }
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-cache/bun-1.4.5");
+    let bun = cache.join("package/bin/bun");
+    if bun.exists() {
+        return Some(bun);
+    }
+    std::fs::create_dir_all(&cache).ok()?;
+    let tarball = cache.join(format!("bun.tgz.{}", std::process::id()));
+    let fetched = run(Command::new("curl")
+        .args(["-sSfL", "--retry", "3", "-o"])
+        .arg(&tarball)
+        .arg(TARBALL));
+    if !fetched.success() {
+        eprintln!("no bun: {TARBALL} unreachable: {}", fetched.stderr);
+        return None;
+    }
+    let bytes = std::fs::read(&tarball).ok()?;
+    let hash = modelbench::net::Hash::from_sri(INTEGRITY).unwrap();
+    use sha2::Digest as _;
+    assert_eq!(
+        hex::encode(sha2::Sha512::digest(&bytes)),
+        hash.hex(),
+        "{TARBALL} does not match its registry integrity"
+    );
+    let unpacked = run(Command::new("tar")
+        .arg("-xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&cache));
+    assert!(unpacked.success(), "{}", unpacked.stderr);
+    let _ = std::fs::remove_file(&tarball);
+    Some(bun)
+}
+
+/// `real_bun()` zipped as bun's GitHub release asset `bun-linux-x64.zip`.
+fn bun_release_zip(bun: &Path) -> Vec<u8> {
+    let dir = crate::support::temp_dir();
+    let out = dir.path().join("bun-linux-x64.zip");
+    let script = "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED, compresslevel=1) as z:\n    info = zipfile.ZipInfo('bun-linux-x64/bun', (1980, 1, 1, 0, 0, 0))\n    info.external_attr = 0o100755 << 16\n    info.compress_type = zipfile.ZIP_DEFLATED\n    z.writestr(info, open(sys.argv[2], 'rb').read())\n";
+    let zipped = run(Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&out)
+        .arg(bun));
+    assert!(zipped.success(), "{}", zipped.stderr);
+    std::fs::read(out).unwrap()
+}
+
+/// The bun path in an image: a real bun installs a fixture CLI from the emitted
+/// `bun.lock` with `--frozen-lockfile` from the loopback registry (only its trusted
+/// package's postinstall runs), the installed packages are the locked ones, and the
+/// command runs as `peid`; a tampered tarball fails the build.
+#[test]
+fn bun_global_build_installs_the_locked_packages_and_fails_on_a_tampered_tarball() {
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("skipped: the fixture platform is linux/amd64");
+        return;
+    }
+    let (Some((node_version, node_tarball)), Some(bun)) = (host_node_tarball(), real_bun()) else {
+        eprintln!("skipped: no self-contained node or no bun on this machine");
+        return;
+    };
+    let world = World::start();
+    let file = format!("node-{node_version}-linux-x64.tar.gz");
+    world.get(
+        "/nodejs/dist/index.json",
+        Response::json(json!([{ "version": node_version, "date": "2026-03-24",
+            "files": ["linux-x64"], "lts": "Iron", "security": false }])),
+    );
+    world.get(
+        &format!("/nodejs/dist/{node_version}/SHASUMS256.txt"),
+        Response::text(format!("{}  {file}\n", sha256_hex(&node_tarball))),
+    );
+    world.get(
+        &format!("/nodejs/dist/{node_version}/{file}"),
+        Response::bytes(node_tarball),
+    );
+    world.github_release_fixture(
+        "nvm-sh",
+        "nvm",
+        &[FixtureRelease::new("v0.40.3", "2026-04-23T00:00:00Z")],
+    );
+    world.get("/raw/nvm-sh/nvm/v0.40.3/nvm.sh", Response::text(NVM_SH));
+    world.github_release_fixture(
+        "oven-sh",
+        "bun",
+        &[
+            FixtureRelease::new("bun-v1.4.5", "2026-09-01T00:00:00Z").asset_with(
+                FixtureAsset::new("bun-linux-x64.zip", bun_release_zip(&bun)),
+            ),
+        ],
+    );
+    let mut r = Registry::default();
+    bun_cli(&mut r);
+    r.serve(&world, Shape::Abbreviated);
+
+    let registry = registry::shared();
+    let base = debian_base(registry);
+    let project = Project::new();
+    project.spec(&format!(
+        "[image]\nname = \"mb-bun-build\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\
+         [base]\nimage = \"{base}\"\n{USERS}\
+         [stage-2]\ntools.node = {{ version = \"{}\", user = \"peid\" }}\n\
+         tools.bun = {{ version = \"latest\", user = \"peid\" }}\n\
+         bun-global = {{ \"@mb/search-mcp\" = \"^0.3\" }}\n",
+        node_version.trim_start_matches('v'),
+    ));
+    sources(&project, &world, &registry.host());
+    project.lock_ok(&[]);
+    assert!(project.emit(&["--locked"]).success());
+
+    let dir = crate::support::temp_dir();
+    let buildah = Buildah::new(dir.path());
+    let out = project.out_dir();
+    world.clear_log();
+    let registry_port: u16 = registry.host().rsplit(':').next().unwrap().parse().unwrap();
+    let bridges = hermetic::bridges(&[world.addr().port(), registry_port]);
+    let build = hermetic::isolated_bud(
+        &buildah,
+        &bridges,
+        &out,
+        &out.join("merged.Dockerfile"),
+        "mb-bun:t1",
+    );
+    let log = build.combined();
+    assert!(build.success(), "the bun build must succeed:\n{log}");
+    let (requests, unlocked) =
+        hermetic::audit(&world, &hermetic::locked_urls(&project.lock_toml()));
+    println!(
+        "bun build: {requests} requests, {} locked, {} unlocked",
+        requests - unlocked.len(),
+        unlocked.len()
+    );
+    assert!(
+        unlocked.is_empty(),
+        "unlocked requests:\n{}",
+        unlocked.join("\n")
+    );
+    for line in [
+        "install-npm-global: mb-search-mcp for peid: 2 packages as locked",
+        "ok   @mb/search-mcp command search-mcp for peid: /home/peid/.modelbench/bin/search-mcp",
+    ] {
+        assert!(
+            log.contains(line),
+            "`{line}` missing from the build log:\n{log}"
+        );
+    }
+    let check = buildah.run_in(
+        "mb-bun:t1",
+        &[
+            "runuser",
+            "-l",
+            "peid",
+            "-c",
+            "bash -lc 'search-mcp; cat ~/.modelbench/npm-global/mb-search-mcp/node_modules/@mb/search-mcp/postinstall-ran'",
+        ],
+    );
+    assert!(check.success(), "{}", check.combined());
+    assert_eq!(
+        check.stdout.trim(),
+        "@mb/search-mcp 0.3.1\nyes",
+        "{}",
+        check.combined()
+    );
+
+    let mut tampered = Registry::default();
+    tampered.publish(
+        "@mb/sdk",
+        "2.4.3",
+        json!({ "description": "not the locked bytes" }),
+    );
+    let bytes = tampered.tarball("@mb/sdk", "2.4.3");
+    world.get(
+        &Registry::tarball_path("@mb/sdk", "2.4.3"),
+        Response::bytes(bytes),
+    );
+    let build = buildah.bud(&out, &out.join("merged.Dockerfile"), "mb-bun:t2", &[]);
+    let log = build.combined();
+    assert!(
+        !build.success(),
+        "a tampered tarball must fail the build:\n{log}"
+    );
+    assert!(log.contains("bun install of mb-search-mcp failed"), "{log}");
 }
