@@ -337,7 +337,10 @@ async fn check_all(
             }
         }
     }
-    progress.start(work.len());
+    progress.start(
+        work.values().map(|(artifact, _)| artifact.kind.as_str()),
+        "Checking",
+    );
     futures_util::stream::iter(work)
         .map(|((url, expected), (artifact, unit))| async move {
             let what = format!("{} {}", artifact.name, unit.label);
@@ -347,7 +350,7 @@ async fn check_all(
                 check_file(client, &what, &url, &expected, unit.size).await
             };
             progress.step(
-                "Checking",
+                &artifact.kind,
                 "Checked",
                 &format!("{} {what}", artifact.kind),
                 &format!(

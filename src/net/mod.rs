@@ -111,6 +111,14 @@ impl Fetched {
     }
 }
 
+/// Body bytes received by every client of the process (the progress line shows them).
+static RECEIVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Body bytes received so far by this process.
+pub fn bytes_received() -> u64 {
+    RECEIVED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The per-host limit's key: host and port.
 fn host_key(url: &reqwest::Url) -> String {
     format!("{}:{:?}", url.host_str().unwrap_or_default(), url.port())
@@ -552,6 +560,7 @@ impl Client {
         let mut size: u64 = 0;
         while let Some(chunk) = deadline.run(size, stream.next()).await? {
             let chunk = chunk.map_err(|err| transport(url, &err))?;
+            RECEIVED.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
             size += chunk.len() as u64;
             if size > DOWNLOAD_LIMIT || announced.is_some_and(|n| size > n) {
                 return Err(Retry::Fatal(NetError::TooLarge {
@@ -652,6 +661,7 @@ async fn read_body(
     let mut stream = response.bytes_stream();
     while let Some(chunk) = deadline.run(body.len() as u64, stream.next()).await? {
         let chunk = chunk.map_err(|err| transport(url, &err))?;
+        RECEIVED.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
         if body.len() as u64 + chunk.len() as u64 > limit {
             if lenient {
                 break;

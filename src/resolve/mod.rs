@@ -48,8 +48,8 @@ pub struct Context {
 
 /// Progress of a run, for the terminal or a log. Called from the resolving tasks.
 pub trait Reporter: Send + Sync {
-    /// `total` requests need the network.
-    fn started(&self, total: usize);
+    /// These requests need the network.
+    fn started(&self, requests: &[&Request]);
     /// One finished; `version` is `None` when it failed.
     fn finished(&self, request: &Request, version: Option<&str>);
 }
@@ -604,7 +604,7 @@ pub async fn resolve(
         .collect();
 
     if let Some(reporter) = &ctx.reporter {
-        reporter.started(todo.len());
+        reporter.started(&todo);
     }
     let results: Vec<Result<Artifact, ResolveError>> = futures_util::stream::iter(todo)
         .map(|request| async move {

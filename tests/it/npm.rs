@@ -1330,9 +1330,25 @@ fn each_document_is_fetched_once_with_npm_accept_header() {
     let mut r = Registry::default();
     let tool = nesting_tree(&mut r);
     let fx = fixture(&r, Shape::Full);
+    let received_before = modelbench::net::bytes_received();
     let resolution = resolve_with(&fx.ctx, &request(tool, "^1.0.0"), &Engines::default()).unwrap();
     let log = fx.world.request_log();
     let docs: Vec<_> = log.iter().filter(|r| !r.path.contains("/-/")).collect();
+    // The progress line's byte count saw every document (other tests of this process
+    // may add theirs).
+    let served: u64 = docs
+        .iter()
+        .map(|entry| {
+            let name = entry.path.trim_start_matches('/');
+            serde_json::to_vec(&r.document(&fx.world, name, Shape::Full))
+                .unwrap()
+                .len() as u64
+        })
+        .sum();
+    assert!(
+        modelbench::net::bytes_received() - received_before >= served,
+        "{served} bytes served"
+    );
     let mut seen = BTreeSet::new();
     for entry in &docs {
         assert!(
