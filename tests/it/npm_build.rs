@@ -169,6 +169,28 @@ fn npm_globals_lock_with_their_closure_and_emit_a_prefix_per_cli() {
             )
     );
 
+    // `why` follows the dependency path to the spec entry; the SBOM names every member.
+    let why = project.run(&["why", "mb-greet", "specs/test.toml"]);
+    assert!(why.success(), "{}", why.combined());
+    assert!(
+        why.stdout
+            .contains("mb-greet 1.1.0 (linux/amd64, linux/arm64), in npm `mb-hello`")
+            && why
+                .stdout
+                .contains("└── mb-hello 1.2.0 ← [stage-2] npm-global.mb-hello = \"latest\""),
+        "{}",
+        why.stdout
+    );
+    let sbom = project.run(&["sbom", "specs/test.toml"]);
+    assert!(sbom.success(), "{}", sbom.combined());
+    for purl in ["pkg:npm/mb-greet@1.1.0", "pkg:npm/%40mb/sdk@2.4.3"] {
+        assert!(
+            sbom.stdout.contains(purl),
+            "{purl} missing:\n{}",
+            sbom.stdout
+        );
+    }
+
     // The lock answers the spec; locking again changes no byte.
     let before = project.lock_bytes();
     project.lock_ok(&["--check"]);
