@@ -105,11 +105,15 @@ pub fn package_json(artifact: &Artifact, facts: &Facts, installer: Installer) ->
         );
     }
     let trusted = trusted(artifact, facts);
+    if installer == Installer::Bun {
+        // Always written, even empty: without it bun trusts its own default list of
+        // popular packages, and a failing script there (gemini-cli's node-pty builds
+        // from source) makes bun drop the package, so the tree would not be the lock's.
+        root.insert("trustedDependencies".into(), json!(trusted));
+    }
     if !trusted.is_empty() {
         match installer {
-            Installer::Bun => {
-                root.insert("trustedDependencies".into(), json!(trusted));
-            }
+            Installer::Bun => {}
             Installer::Npm => {
                 let mut allow = serde_json::Map::new();
                 for package in &artifact.packages {

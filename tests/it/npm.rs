@@ -1921,45 +1921,60 @@ fn live_seed_clis_resolve() {
         );
     }
 
-    // bun's frozen install of tavily-mcp's emitted bun.lock (when a bun is given).
-    let tavily = &resolutions[2];
-    let artifact = &tavily.artifact;
-    if let Some(bun) = std::env::var_os("MODELBENCH_BUN") {
-        let dir = temp_dir();
-        std::fs::write(
-            dir.path().join("package.json"),
-            emit::package_json(artifact, &tavily.facts, Installer::Bun),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("bun.lock"),
-            emit::bun_lock(artifact, &tavily.facts, "linux/amd64"),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("bunfig.toml"),
-            format!(
-                "[install]\ncache = \"{}\"\n",
-                dir.path().join(".bun-cache").display()
-            ),
-        )
-        .unwrap();
-        let out = run(Command::new(bun)
-            .args(["install", "--frozen-lockfile", "--ignore-scripts"])
-            .current_dir(dir.path()));
-        assert!(out.success(), "bun: {}{}", out.stdout, out.stderr);
-        let mut installed: Vec<String> = installed_tree(dir.path())
-            .lines()
-            .map(|l| l.split_once(' ').unwrap().1.to_string() + "\n")
-            .collect();
-        installed.sort();
-        assert_eq!(
-            installed.concat(),
-            emit::expected_packages(artifact, "linux/amd64")
-        );
-        eprintln!(
-            "live: bun install --frozen-lockfile of tavily-mcp's emitted bun.lock installed the same packages"
-        );
+    // The seed's bun globals, as the image installs them: `bun install --frozen-lockfile`
+    // of each emitted bun.lock from the real registry, only the trusted packages' scripts
+    // run, and the installed packages are the locked ones (a real bun: `real_bun()`).
+    if let Some(bun) = crate::npm_build::real_bun() {
+        for ((package, installer), resolution) in seeds.iter().zip(&resolutions) {
+            if *installer != Installer::Bun {
+                continue;
+            }
+            let artifact = &resolution.artifact;
+            let dir = temp_dir();
+            std::fs::write(
+                dir.path().join("package.json"),
+                emit::package_json(artifact, &resolution.facts, Installer::Bun),
+            )
+            .unwrap();
+            std::fs::write(
+                dir.path().join("bun.lock"),
+                emit::bun_lock(artifact, &resolution.facts, "linux/amd64"),
+            )
+            .unwrap();
+            std::fs::write(
+                dir.path().join("bunfig.toml"),
+                format!(
+                    "[install]\ncache = \"{}\"\n",
+                    dir.path().join(".bun-cache").display()
+                ),
+            )
+            .unwrap();
+            let started = std::time::Instant::now();
+            let out = run(Command::new(&bun)
+                .args(["install", "--frozen-lockfile"])
+                .current_dir(dir.path()));
+            assert!(
+                out.success(),
+                "bun, {package}: {}{}",
+                out.stdout,
+                out.stderr
+            );
+            let mut installed: Vec<String> = installed_tree(dir.path())
+                .lines()
+                .map(|l| l.split_once(' ').unwrap().1.to_string() + "\n")
+                .collect();
+            installed.sort();
+            assert_eq!(
+                installed.concat(),
+                emit::expected_packages(artifact, "linux/amd64"),
+                "{package}"
+            );
+            eprintln!(
+                "live: bun install --frozen-lockfile of {package}'s emitted bun.lock: {} packages as locked in {:?}",
+                installed.len(),
+                started.elapsed()
+            );
+        }
     }
     block_on(async {
         for (what, url, hash) in &to_check {
