@@ -354,16 +354,10 @@ fn host_node_tarball() -> Option<(String, Vec<u8>)> {
     Some((version, std::fs::read(&tarball).ok()?))
 }
 
-#[test]
-fn npm_global_build_installs_the_locked_tree_and_fails_on_a_tampered_tarball() {
-    if std::env::consts::ARCH != "x86_64" {
-        eprintln!("skipped: the fixture platform is linux/amd64");
-        return;
-    }
-    let Some((node_version, node_tarball)) = host_node_tarball() else {
-        eprintln!("skipped: this machine's node is not a self-contained official build");
-        return;
-    };
+/// A loopback world whose nodejs dist serves this machine's node (`host_node_tarball`),
+/// with nvm's release: what `tools.node` needs to put a working node and npm in an image.
+pub(crate) fn real_node_world() -> Option<(World, String)> {
+    let (node_version, node_tarball) = host_node_tarball()?;
     let world = World::start();
     let file = format!("node-{node_version}-linux-x64.tar.gz");
     world.get(
@@ -385,6 +379,19 @@ fn npm_global_build_installs_the_locked_tree_and_fails_on_a_tampered_tarball() {
         &[FixtureRelease::new("v0.40.3", "2026-04-23T00:00:00Z")],
     );
     world.get("/raw/nvm-sh/nvm/v0.40.3/nvm.sh", Response::text(NVM_SH));
+    Some((world, node_version))
+}
+
+#[test]
+fn npm_global_build_installs_the_locked_tree_and_fails_on_a_tampered_tarball() {
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("skipped: the fixture platform is linux/amd64");
+        return;
+    }
+    let Some((world, node_version)) = real_node_world() else {
+        eprintln!("skipped: this machine's node is not a self-contained official build");
+        return;
+    };
     let mut r = Registry::default();
     hello_cli(&mut r);
     r.serve(&world, Shape::Abbreviated);
@@ -569,31 +576,10 @@ fn bun_global_build_installs_the_locked_packages_and_fails_on_a_tampered_tarball
         eprintln!("skipped: the fixture platform is linux/amd64");
         return;
     }
-    let (Some((node_version, node_tarball)), Some(bun)) = (host_node_tarball(), real_bun()) else {
+    let (Some((world, node_version)), Some(bun)) = (real_node_world(), real_bun()) else {
         eprintln!("skipped: no self-contained node or no bun on this machine");
         return;
     };
-    let world = World::start();
-    let file = format!("node-{node_version}-linux-x64.tar.gz");
-    world.get(
-        "/nodejs/dist/index.json",
-        Response::json(json!([{ "version": node_version, "date": "2026-03-24",
-            "files": ["linux-x64"], "lts": "Iron", "security": false }])),
-    );
-    world.get(
-        &format!("/nodejs/dist/{node_version}/SHASUMS256.txt"),
-        Response::text(format!("{}  {file}\n", sha256_hex(&node_tarball))),
-    );
-    world.get(
-        &format!("/nodejs/dist/{node_version}/{file}"),
-        Response::bytes(node_tarball),
-    );
-    world.github_release_fixture(
-        "nvm-sh",
-        "nvm",
-        &[FixtureRelease::new("v0.40.3", "2026-04-23T00:00:00Z")],
-    );
-    world.get("/raw/nvm-sh/nvm/v0.40.3/nvm.sh", Response::text(NVM_SH));
     world.github_release_fixture(
         "oven-sh",
         "bun",
