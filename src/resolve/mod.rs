@@ -11,6 +11,7 @@
 //! Result<Artifact, Problem>`.
 
 pub mod apt;
+pub mod conda;
 pub mod github_release;
 pub mod nodejs;
 pub mod npm;
@@ -140,6 +141,7 @@ impl std::error::Error for ResolveFailures {}
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     Apt,
+    Conda,
     Oci,
     GithubRelease,
     Nodejs,
@@ -150,6 +152,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Apt => "apt",
+            Kind::Conda => "conda",
             Kind::Oci => "oci",
             Kind::GithubRelease => "github-release",
             Kind::Nodejs => "nodejs",
@@ -169,6 +172,7 @@ impl fmt::Display for Kind {
 #[serde(untagged)]
 pub enum Detail {
     Apt(apt::AptRequest),
+    Conda(conda::CondaRequest),
     Oci(oci::OciRequest),
     GithubRelease(github_release::ReleaseRequest),
     Nodejs(nodejs::NodeRequest),
@@ -268,6 +272,7 @@ pub fn plan(spec: &Spec) -> Plan {
     }
 
     requests.extend(apt_requests(spec, &platforms));
+    requests.extend(conda_requests(spec, &platforms));
 
     let mut pending = Vec::new();
     let count =
@@ -285,14 +290,6 @@ pub fn plan(spec: &Spec) -> Plan {
         pending.push(Pending {
             part: "bun globals",
             count: bun,
-            unit: "tool",
-        });
-    }
-    let conda = count(&|s| s.pixi_global.len());
-    if conda > 0 {
-        pending.push(Pending {
-            part: "conda",
-            count: conda,
             unit: "tool",
         });
     }
@@ -316,6 +313,50 @@ pub fn apt_packages(spec: &Spec) -> [Vec<String>; 2] {
         stage_1.push("openssh-server".to_string());
     }
     [stage_1, entries(&spec.stage_2)]
+}
+
+/// One conda request per `pixi-global` entry (pixi global makes one environment per
+/// tool), named by the tool: its match spec's package name.
+fn conda_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
+    let mirror = spec
+        .mirrors
+        .conda
+        .as_deref()
+        .map(crate::spec::mirror_urls::conda);
+    [&spec.stage_1, &spec.stage_2]
+        .iter()
+        .flat_map(|stage| &stage.pixi_global)
+        .map(|entry| {
+            let text = entry.get_ref().trim().to_string();
+            Request {
+                kind: Kind::Conda,
+                name: conda_tool_name(&text),
+                requested: text.clone(),
+                detail: Detail::Conda(conda::CondaRequest {
+                    spec: text,
+                    channel: "conda-forge".to_string(),
+                    mirror: mirror.clone(),
+                    glibc: conda::UBUNTU_NOBLE_GLIBC.to_string(),
+                    linux: conda::DEFAULT_LINUX.to_string(),
+                }),
+                platforms: platforms.to_vec(),
+            }
+        })
+        .collect()
+}
+
+/// The environment name of a `pixi-global` entry: the package its match spec names
+/// (`yq >=4` → `yq`), as `pixi global install` names it.
+pub fn conda_tool_name(entry: &str) -> String {
+    match conda::solve::parse_spec(entry) {
+        Ok(spec) => spec
+            .name
+            .as_exact()
+            .map(|n| n.as_normalized().to_string())
+            .unwrap_or_else(|| entry.to_string()),
+        // Resolution reports the parse error, naming the entry.
+        Err(_) => conda::repodata::dependency_name(entry).to_string(),
+    }
 }
 
 /// Default keyring of the Ubuntu archives (the host's copy, as apt on Ubuntu has it).
@@ -504,7 +545,7 @@ pub fn covers(pinned: &Artifact, platform: &str) -> bool {
     if pinned.kind == Kind::Oci.as_str() {
         return true;
     }
-    if pinned.kind == Kind::Apt.as_str() {
+    if pinned.kind == Kind::Apt.as_str() || pinned.kind == Kind::Conda.as_str() {
         return pinned.packages.iter().any(|p| p.platform == platform);
     }
     pinned.pin(platform).is_some()
@@ -603,6 +644,7 @@ pub async fn resolve(
 async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Problem> {
     let mut artifact = match &request.detail {
         Detail::Apt(detail) => apt::resolve(ctx, &request.name, detail).await?,
+        Detail::Conda(detail) => conda::resolve(ctx, &request.name, detail).await?,
         Detail::Oci(detail) => oci::resolve(ctx, &request.name, detail).await?,
         Detail::GithubRelease(detail) => {
             github_release::resolve(ctx, &request.name, detail).await?
@@ -722,7 +764,8 @@ pub fn changes(old: Option<&Lock>, new: &Lock) -> Vec<Change> {
             }
             Some(old_artifact)
                 if old_artifact.platform != new_artifact.platform
-                    || old_artifact.digest != new_artifact.digest =>
+                    || old_artifact.digest != new_artifact.digest
+                    || old_artifact.packages != new_artifact.packages =>
             {
                 out.push(Change::Rehashed {
                     kind,

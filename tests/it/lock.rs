@@ -632,7 +632,7 @@ fn lock_refuses_plain_http_without_opt_in() {
 fn lock_reports_parts_without_a_resolver_in_one_message() {
     let s = setup("latest", &clash_releases());
     let spec = format!(
-        "{}\n[[users]]\nname = \"peid\"\nuid = 3100\ngid = 1100\n\n[stage-1]\npixi-global = [\"jq\", \"yq\"]\n",
+        "{}\n[[users]]\nname = \"peid\"\nuid = 3100\ngid = 1100\n\n[stage-2]\nnpm-global = {{ \"a\" = \"1\", \"b\" = \"2\" }}\n",
         spec_text(&s.base, "latest")
     );
     s.project.spec(&spec);
@@ -643,9 +643,7 @@ fn lock_reports_parts_without_a_resolver_in_one_message() {
                 .command(&["lock", "specs/test.toml", "--sources", "sources.toml"]),
         );
     assert!(
-        output
-            .stderr
-            .contains("not resolvable yet: conda (2 tools)"),
+        output.stderr.contains("not resolvable yet: npm (2 tools)"),
         "{}",
         output.stderr
     );

@@ -271,6 +271,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
                 arch: Some(choice.arch),
                 build: None,
                 subdir: None,
+                noarch: None,
                 path: None,
                 file,
                 urls,

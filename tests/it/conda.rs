@@ -1,0 +1,721 @@
+//! conda (pixi-global tools): a fixture conda-forge channel in the loopback world, with
+//! realistic repodata (noarch packages, `__glibc` requirements, `constrains`, build
+//! numbers, files only as `.conda` or only as `.tar.bz2`, a version that exists on one
+//! platform only), resolved by modelbench and checked against py-rattler as the oracle:
+//! `tests/oracle/conda_solve.py` solves the same specs against the same channel (skipped
+//! with a note when `python3 -c 'import rattler'` fails; `pip install py-rattler`).
+//! Also: mirror-first URLs, sha256 from the bytes served, errors that name the tool, the
+//! spec and the conflict, and lock → lock byte-identical through the CLI.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use modelbench::lock::Artifact;
+use modelbench::net::Client;
+use modelbench::platform::Platform;
+use modelbench::resolve::conda::{self, CondaRequest};
+use modelbench::resolve::{Context, Problem};
+use modelbench::sources::Sources;
+use serde_json::{Value, json};
+
+use crate::support::project::{Project, artifact};
+use crate::support::registry::{self, IndexKind};
+use crate::support::world::{Response, World};
+use crate::support::{run_fail, sha256_hex, temp_dir};
+
+const SUBDIRS: [&str; 3] = ["linux-64", "linux-aarch64", "noarch"];
+const ORACLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/conda_solve.py");
+
+// ---- the fixture channel ----
+
+/// One published file: its repodata record and the bytes served for it.
+struct File {
+    subdir: String,
+    name: String,
+    record: Value,
+    bytes: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Channel {
+    files: Vec<File>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Conda,
+    TarBz2,
+    Both,
+}
+
+struct Pkg<'a> {
+    name: &'a str,
+    version: &'a str,
+    build: &'a str,
+    build_number: u64,
+    depends: &'a [&'a str],
+    constrains: &'a [&'a str],
+    format: Format,
+    /// `None`: built per platform subdir; `Some("python"/"generic")`: one noarch file.
+    noarch: Option<&'a str>,
+}
+
+impl<'a> Pkg<'a> {
+    fn new(name: &'a str, version: &'a str, build: &'a str, build_number: u64) -> Pkg<'a> {
+        Pkg {
+            name,
+            version,
+            build,
+            build_number,
+            depends: &[],
+            constrains: &[],
+            format: Format::Conda,
+            noarch: None,
+        }
+    }
+    fn depends(mut self, depends: &'a [&'a str]) -> Self {
+        self.depends = depends;
+        self
+    }
+    fn constrains(mut self, constrains: &'a [&'a str]) -> Self {
+        self.constrains = constrains;
+        self
+    }
+    fn format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+    fn noarch(mut self, kind: &'a str) -> Self {
+        self.noarch = Some(kind);
+        self
+    }
+}
+
+impl Channel {
+    /// Publish a package for the given platform subdirs (ignored for noarch packages).
+    fn publish(&mut self, pkg: Pkg<'_>, subdirs: &[&str]) {
+        let subdirs: Vec<&str> = match pkg.noarch {
+            Some(_) => vec!["noarch"],
+            None => subdirs.to_vec(),
+        };
+        let extensions: &[&str] = match pkg.format {
+            Format::Conda => &[".conda"],
+            Format::TarBz2 => &[".tar.bz2"],
+            Format::Both => &[".conda", ".tar.bz2"],
+        };
+        for subdir in subdirs {
+            for ext in extensions {
+                let file = format!("{}-{}-{}{ext}", pkg.name, pkg.version, pkg.build);
+                // Not a real archive: the resolver only hashes what the index says.
+                let bytes = format!("modelbench conda fixture {subdir}/{file}\n").into_bytes();
+                let mut record = json!({
+                    "build": pkg.build,
+                    "build_number": pkg.build_number,
+                    "depends": pkg.depends,
+                    "license": "MIT",
+                    "md5": format!("{:032x}", bytes.len()),
+                    "name": pkg.name,
+                    "sha256": sha256_hex(&bytes),
+                    "size": bytes.len(),
+                    "subdir": subdir,
+                    "timestamp": 1_784_923_795_784u64 + pkg.build_number,
+                    "version": pkg.version,
+                });
+                if !pkg.constrains.is_empty() {
+                    record["constrains"] = json!(pkg.constrains);
+                }
+                if let Some(kind) = pkg.noarch {
+                    record["noarch"] = json!(kind);
+                }
+                self.files.push(File {
+                    subdir: subdir.to_string(),
+                    name: file,
+                    record,
+                    bytes,
+                });
+            }
+        }
+    }
+
+    fn repodata(&self, subdir: &str) -> Value {
+        let mut packages = serde_json::Map::new();
+        let mut conda = serde_json::Map::new();
+        for file in self.files.iter().filter(|f| f.subdir == subdir) {
+            let map = if file.name.ends_with(".conda") {
+                &mut conda
+            } else {
+                &mut packages
+            };
+            map.insert(file.name.clone(), file.record.clone());
+        }
+        json!({
+            "info": { "subdir": subdir },
+            "packages": packages,
+            "packages.conda": conda,
+            "removed": [],
+            "repodata_version": 1,
+        })
+    }
+
+    /// Serve the channel below `prefix` (`/conda/conda-forge`).
+    fn serve(&self, world: &World, prefix: &str) {
+        for subdir in SUBDIRS {
+            world.get(
+                &format!("{prefix}/{subdir}/repodata.json"),
+                Response::json(self.repodata(subdir)),
+            );
+        }
+        for file in &self.files {
+            world.get(
+                &format!("{prefix}/{}/{}", file.subdir, file.name),
+                Response::bytes(file.bytes.clone()),
+            );
+        }
+    }
+
+    /// The channel as a local directory (for the oracle).
+    fn write(&self, dir: &Path) {
+        for subdir in SUBDIRS {
+            std::fs::create_dir_all(dir.join(subdir)).unwrap();
+            std::fs::write(
+                dir.join(subdir).join("repodata.json"),
+                serde_json::to_vec_pretty(&self.repodata(subdir)).unwrap(),
+            )
+            .unwrap();
+        }
+    }
+
+    fn file(&self, subdir: &str, name: &str) -> &File {
+        self.files
+            .iter()
+            .find(|f| f.subdir == subdir && f.name == name)
+            .unwrap_or_else(|| panic!("no fixture file {subdir}/{name}"))
+    }
+}
+
+/// A small conda-forge: the seed's tools and what they need, shaped like the real thing.
+fn fixture_channel() -> Channel {
+    let both = ["linux-64", "linux-aarch64"];
+    let mut c = Channel::default();
+    // libgcc: build-number ordering (20 over 19), both formats (the .conda wins), a
+    // virtual package requirement and a `constrains` that keeps libgomp at the same build.
+    for (build, number) in [("h767d61c_19", 19), ("h767d61c_20", 20)] {
+        let constrains: &[&str] = if number == 20 {
+            &["libgomp 15.2.0 h767d61c_20"]
+        } else {
+            &["libgomp 15.2.0 h767d61c_19"]
+        };
+        c.publish(
+            Pkg::new("libgcc", "15.2.0", build, number)
+                .depends(&["__glibc >=2.17,<3.0.a0", "_openmp_mutex >=4.5"])
+                .constrains(constrains)
+                .format(Format::Both),
+            &both,
+        );
+        c.publish(
+            Pkg::new("libgomp", "15.2.0", build, number).depends(&["__glibc >=2.17,<3.0.a0"]),
+            &both,
+        );
+    }
+    // A newer libgomp that libgcc's `constrains` must keep out.
+    c.publish(
+        Pkg::new("libgomp", "16.1.0", "h69a702a_0", 0).depends(&["__glibc >=2.17,<3.0.a0"]),
+        &both,
+    );
+    c.publish(
+        Pkg::new("_openmp_mutex", "4.5", "2_gnu", 16)
+            .depends(&["libgomp >=7.5.0"])
+            .format(Format::TarBz2),
+        &both,
+    );
+    // oniguruma: only as .tar.bz2.
+    c.publish(
+        Pkg::new("oniguruma", "6.9.10", "hb9d3cd8_0", 0)
+            .depends(&["__glibc >=2.17,<3.0.a0", "libgcc >=13"])
+            .format(Format::TarBz2),
+        &both,
+    );
+    // jq: 1.8.0 needs a newer glibc than Ubuntu 24.04's 2.39, so 1.7.1 it is.
+    c.publish(
+        Pkg::new("jq", "1.7.1", "hd590300_0", 0).depends(&[
+            "__glibc >=2.17,<3.0.a0",
+            "libgcc >=13",
+            "oniguruma >=6.9.9,<6.10.0a0",
+        ]),
+        &both,
+    );
+    c.publish(
+        Pkg::new("jq", "1.8.0", "h2a0b1c4_0", 0).depends(&[
+            "__glibc >=2.40,<3.0.a0",
+            "libgcc >=14",
+            "oniguruma >=6.9.10,<6.10.0a0",
+        ]),
+        &both,
+    );
+    // python: 3.13 is newest, but pyyaml is only built for 3.12, so yq gets 3.12.
+    for (version, abi) in [("3.12.7", "3.12"), ("3.13.1", "3.13")] {
+        let cp = abi.replace('.', "");
+        let constrains = format!("python_abi {abi}.* *_cp{cp}");
+        let depends = ["__glibc >=2.17,<3.0.a0", "libgcc >=13", "tzdata"];
+        c.publish(
+            Pkg::new("python", version, "hc5c86c4_0_cpython", 0)
+                .depends(&depends)
+                .constrains(&[constrains.as_str()]),
+            &both,
+        );
+        let build = format!("8_cp{cp}");
+        c.publish(Pkg::new("python_abi", abi, &build, 8), &both);
+    }
+    c.publish(
+        Pkg::new("pyyaml", "6.0.2", "py312h66e93f0_2", 2)
+            .depends(&[
+                "__glibc >=2.17,<3.0.a0",
+                "libgcc >=13",
+                "python >=3.12,<3.13.0a0",
+                "python_abi 3.12.* *_cp312",
+            ])
+            .format(Format::Conda),
+        &both,
+    );
+    // noarch: yq (python) and tzdata (generic, only as .conda).
+    c.publish(
+        Pkg::new("yq", "3.4.3", "pyhd8ed1ab_1", 1)
+            .depends(&["jq", "python >=3.9", "pyyaml >=5.3.1"])
+            .noarch("python"),
+        &[],
+    );
+    c.publish(
+        Pkg::new("yq", "3.4.2", "pyhd8ed1ab_0", 0)
+            .depends(&["jq", "python >=3.9", "pyyaml >=5.3.1"])
+            .noarch("python"),
+        &[],
+    );
+    c.publish(
+        Pkg::new("tzdata", "2025b", "h78e105d_0", 0).noarch("generic"),
+        &[],
+    );
+    // gh: 2.63.0 only on linux-64; linux-aarch64 stops at 2.62.0.
+    c.publish(Pkg::new("gh", "2.62.0", "h76a2195_0", 0), &both);
+    c.publish(Pkg::new("gh", "2.63.0", "h76a2195_0", 0), &["linux-64"]);
+    // btop: needs libgomp, which libgcc's constrains pins to the same build.
+    c.publish(
+        Pkg::new("btop", "1.4.5", "hecca717_0", 0).depends(&[
+            "__glibc >=2.17,<3.0.a0",
+            "libgcc >=14",
+            "libgomp",
+        ]),
+        &both,
+    );
+    // helix: needs a libgcc nobody publishes.
+    c.publish(
+        Pkg::new("helix", "25.07.1", "h3ab2ad4_0", 0)
+            .depends(&["__glibc >=2.17,<3.0.a0", "libgcc >=99"]),
+        &both,
+    );
+    c
+}
+
+// ---- running the resolver ----
+
+struct Fixture {
+    world: World,
+    channel: Channel,
+    ctx: Context,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let world = World::start();
+    let channel = fixture_channel();
+    channel.serve(&world, "/conda/conda-forge");
+    channel.serve(&world, "/mirror/conda-forge");
+    let dir = temp_dir();
+    let sources = dir.path().join("sources.toml");
+    std::fs::write(
+        &sources,
+        format!("[upstream]\nconda = \"{}/conda\"\n", world.base_url()),
+    )
+    .unwrap();
+    let sources = Sources::load(&sources).unwrap();
+    let ctx = Context {
+        client: Client::new(false, sources.insecure_hosts()),
+        sources,
+        platforms: vec![Platform::LinuxAmd64, Platform::LinuxArm64],
+        github_token: None,
+        reporter: None,
+    };
+    Fixture {
+        world,
+        channel,
+        ctx,
+        _dir: dir,
+    }
+}
+
+fn request(spec: &str, mirror: Option<String>) -> CondaRequest {
+    CondaRequest {
+        spec: spec.into(),
+        channel: "conda-forge".into(),
+        mirror,
+        glibc: conda::UBUNTU_NOBLE_GLIBC.into(),
+        linux: conda::DEFAULT_LINUX.into(),
+    }
+}
+
+fn resolve(fixture: &Fixture, spec: &str, mirror: Option<String>) -> Result<Artifact, Problem> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(conda::resolve(&fixture.ctx, spec, &request(spec, mirror)))
+}
+
+/// `subdir/file` of every member for a platform, sorted.
+fn files(artifact: &Artifact, platform: &str) -> Vec<String> {
+    let mut out: Vec<String> = artifact
+        .packages
+        .iter()
+        .filter(|p| p.platform == platform)
+        .map(|p| format!("{}/{}", p.subdir.as_deref().unwrap(), p.file))
+        .collect();
+    out.sort();
+    out
+}
+
+fn member<'a>(artifact: &'a Artifact, platform: &str, name: &str) -> &'a modelbench::lock::Package {
+    artifact
+        .packages
+        .iter()
+        .find(|p| p.platform == platform && p.name == name)
+        .unwrap_or_else(|| {
+            panic!(
+                "no {name} for {platform} in {:?}",
+                files(artifact, platform)
+            )
+        })
+}
+
+#[test]
+fn conda_closure_prefers_newest_within_glibc_constrains_and_build_numbers() {
+    let f = fixture();
+    let jq = resolve(&f, "jq", None).unwrap();
+    assert_eq!(jq.version, "1.7.1", "jq 1.8.0 needs glibc 2.40");
+    assert_eq!(
+        files(&jq, "linux/amd64"),
+        [
+            "linux-64/_openmp_mutex-4.5-2_gnu.tar.bz2",
+            "linux-64/jq-1.7.1-hd590300_0.conda",
+            "linux-64/libgcc-15.2.0-h767d61c_20.conda",
+            "linux-64/libgomp-15.2.0-h767d61c_20.conda",
+            "linux-64/oniguruma-6.9.10-hb9d3cd8_0.tar.bz2",
+        ]
+    );
+    assert_eq!(
+        files(&jq, "linux/arm64"),
+        [
+            "linux-aarch64/_openmp_mutex-4.5-2_gnu.tar.bz2",
+            "linux-aarch64/jq-1.7.1-hd590300_0.conda",
+            "linux-aarch64/libgcc-15.2.0-h767d61c_20.conda",
+            "linux-aarch64/libgomp-15.2.0-h767d61c_20.conda",
+            "linux-aarch64/oniguruma-6.9.10-hb9d3cd8_0.tar.bz2",
+        ]
+    );
+    let top = member(&jq, "linux/amd64", "jq");
+    assert!(top.requested);
+    assert_eq!(top.build.as_deref(), Some("hd590300_0"));
+    let libgcc = member(&jq, "linux/amd64", "libgcc");
+    assert!(!libgcc.requested);
+    assert_eq!(libgcc.required_by, ["jq", "oniguruma"]);
+    // Hashes and sizes are those of the bytes the channel serves; the mirror URL is
+    // tried after the canonical one when the spec names no mirror.
+    let served = f
+        .channel
+        .file("linux-64", "libgcc-15.2.0-h767d61c_20.conda");
+    assert_eq!(
+        libgcc.hash.to_string(),
+        format!("sha256:{}", sha256_hex(&served.bytes))
+    );
+    assert_eq!(libgcc.size, Some(served.bytes.len() as u64));
+    assert_eq!(
+        libgcc.urls,
+        [f.world
+            .url("/conda/conda-forge/linux-64/libgcc-15.2.0-h767d61c_20.conda")]
+    );
+
+    // btop needs libgomp: the newest (16.1.0) is kept out by libgcc's constrains.
+    let btop = resolve(&f, "btop", None).unwrap();
+    let gomp = member(&btop, "linux/amd64", "libgomp");
+    assert_eq!(
+        (gomp.version.as_str(), gomp.build.as_deref()),
+        ("15.2.0", Some("h767d61c_20"))
+    );
+    assert_eq!(gomp.required_by, ["_openmp_mutex", "btop"]);
+    // Alone, libgomp has nothing holding it back.
+    let libgomp = resolve(&f, "libgomp", None).unwrap();
+    assert_eq!(libgomp.version, "16.1.0");
+
+    // yq is noarch python; pyyaml exists only for 3.12, so python is 3.12, not 3.13.
+    let yq = resolve(&f, "yq", None).unwrap();
+    assert_eq!(yq.version, "3.4.3");
+    let top = member(&yq, "linux/arm64", "yq");
+    assert_eq!(top.subdir.as_deref(), Some("noarch"));
+    assert_eq!(member(&yq, "linux/arm64", "python").version, "3.12.7");
+    assert_eq!(
+        member(&yq, "linux/arm64", "python_abi").build.as_deref(),
+        Some("8_cp312")
+    );
+    assert_eq!(
+        member(&yq, "linux/arm64", "tzdata").file,
+        "tzdata-2025b-h78e105d_0.conda"
+    );
+    assert_eq!(member(&yq, "linux/amd64", "jq").version, "1.7.1");
+
+    // gh: a version that exists on one platform only.
+    let gh = resolve(&f, "gh", None).unwrap();
+    assert_eq!(gh.version, "2.63.0 (linux/amd64), 2.62.0 (linux/arm64)");
+}
+
+#[test]
+fn conda_mirror_first_then_canonical_and_repodata_fallback() {
+    let f = fixture();
+    let mirror = f.world.url("/mirror/conda-forge");
+    let jq = resolve(&f, "jq >=1.7", Some(mirror.clone())).unwrap();
+    let top = member(&jq, "linux/amd64", "jq");
+    assert_eq!(
+        top.urls,
+        [
+            format!("{mirror}/linux-64/jq-1.7.1-hd590300_0.conda"),
+            f.world
+                .url("/conda/conda-forge/linux-64/jq-1.7.1-hd590300_0.conda"),
+        ]
+    );
+    assert_eq!(
+        f.world.hits("/mirror/conda-forge/linux-64/repodata.json"),
+        1
+    );
+    assert_eq!(f.world.hits("/conda/conda-forge/linux-64/repodata.json"), 0);
+    // Each subdir is fetched once per tool, not once per platform.
+    assert_eq!(f.world.hits("/mirror/conda-forge/noarch/repodata.json"), 1);
+
+    // A mirror without the index: the canonical channel answers.
+    let broken = f.world.url("/nowhere/conda-forge");
+    let again = resolve(&f, "jq", Some(broken)).unwrap();
+    assert_eq!(files(&again, "linux/amd64"), files(&jq, "linux/amd64"));
+}
+
+#[test]
+fn conda_errors_name_the_spec_and_the_conflict() {
+    let f = fixture();
+    let err = resolve(&f, "helix", None).unwrap_err().to_string();
+    assert!(err.contains("`helix`"), "{err}");
+    assert!(err.contains("linux/amd64"), "{err}");
+    assert!(err.contains("libgcc >=99"), "the conflict: {err}");
+
+    let err = resolve(&f, "jq >=2", None).unwrap_err().to_string();
+    assert!(err.contains("`jq >=2`"), "{err}");
+    assert!(err.contains("jq >=2"), "{err}");
+
+    let err = resolve(&f, "no-such-tool", None).unwrap_err().to_string();
+    assert!(err.contains("no-such-tool"), "{err}");
+
+    let err = resolve(&f, "jq >=>1", None).unwrap_err().to_string();
+    assert!(err.contains("not a conda match spec"), "{err}");
+}
+
+// ---- the oracle ----
+
+fn oracle_available() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import rattler"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!(
+            "conda oracle skipped: `python3 -c 'import rattler'` failed (pip install py-rattler)"
+        );
+    }
+    ok
+}
+
+/// py-rattler's answer per spec: the files, or an error.
+fn oracle(channel: &Path, platform: Platform, specs: &[&str]) -> BTreeMap<String, Value> {
+    let output = Command::new("python3")
+        .arg(ORACLE)
+        .arg(channel)
+        .arg(conda::subdir(platform))
+        .arg(conda::UBUNTU_NOBLE_GLIBC)
+        .arg(conda::DEFAULT_LINUX)
+        .arg(platform.machine())
+        .args(specs)
+        .output()
+        .expect("run the oracle");
+    assert!(
+        output.status.success(),
+        "oracle failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("oracle JSON")
+}
+
+#[test]
+fn conda_oracle_py_rattler_solves_the_same_environments() {
+    if !oracle_available() {
+        return;
+    }
+    let f = fixture();
+    let dir = temp_dir();
+    f.channel.write(dir.path());
+    let specs = [
+        "jq",
+        "yq",
+        "btop",
+        "gh",
+        "libgomp",
+        "python",
+        "python <3.13",
+        "yq <3.4.3",
+        "jq >=1.8",
+        "helix",
+    ];
+    let mut compared = 0;
+    let mut failures = Vec::new();
+    for platform in [Platform::LinuxAmd64, Platform::LinuxArm64] {
+        let answers = oracle(dir.path(), platform, &specs);
+        for spec in specs {
+            let answer = &answers[spec];
+            let ours = resolve(&f, spec, None);
+            compared += 1;
+            match (answer.get("files"), ours) {
+                (Some(theirs), Ok(artifact)) => {
+                    let theirs: BTreeSet<String> = theirs
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_str().unwrap().to_string())
+                        .collect();
+                    let ours: BTreeSet<String> =
+                        files(&artifact, platform.as_str()).into_iter().collect();
+                    if theirs != ours {
+                        failures.push(format!(
+                            "{spec} on {platform}: py-rattler {theirs:?}, modelbench {ours:?}"
+                        ));
+                    }
+                }
+                (None, Err(_)) => {}
+                (_, ours) => failures.push(format!(
+                    "{spec} on {platform}: py-rattler {answer}, modelbench {:?}",
+                    ours.map(|a| files(&a, platform.as_str()))
+                )),
+            }
+        }
+    }
+    eprintln!("conda oracle: {compared} (spec, platform) cases compared with py-rattler");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ---- through the CLI ----
+
+fn cli_project(world: &World, pixi_global: &str) -> Project {
+    let registry = registry::shared();
+    let repo = format!("conda-test/base-{}", world.addr().port());
+    registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
+    let base = registry.reference(&repo, "1");
+    let project = Project::new();
+    project.spec(&format!(
+        r#"[image]
+name = "mb-conda"
+tag = "t1"
+platforms = ["linux/amd64", "linux/arm64"]
+
+[base]
+image = "{base}"
+
+[mirrors]
+conda = "{mirror}"
+
+[[users]]
+name = "peid"
+uid = 3100
+gid = 1100
+
+[stage-2]
+tools.pixi = {{ version = "0.63.2", user = "peid" }}
+pixi-global = {pixi_global}
+"#,
+        mirror = world.url("/mirror/conda-forge"),
+    ));
+    project.write(
+        "sources.toml",
+        &format!(
+            "[upstream]\nconda = \"{}/conda\"\ngithub-api = \"{}\"\n[registry]\n\"{host}\" = \"http://{host}\"\n",
+            world.base_url(),
+            world.github_api(),
+            host = registry.host()
+        ),
+    );
+    project
+}
+
+#[test]
+fn conda_lock_twice_is_byte_identical() {
+    let f = fixture();
+    let pixi = crate::support::world::FixtureRelease::new("v0.63.2", "2026-10-01T00:00:00Z")
+        .asset(
+            "pixi-x86_64-unknown-linux-musl.tar.gz",
+            b"pixi amd64".to_vec(),
+        )
+        .asset(
+            "pixi-aarch64-unknown-linux-musl.tar.gz",
+            b"pixi arm64".to_vec(),
+        );
+    f.world
+        .github_release_fixture("prefix-dev", "pixi", &[pixi]);
+    let project = cli_project(&f.world, r#"["jq", "yq >=3"]"#);
+    project.lock_ok(&[]);
+    let first = project.lock_bytes();
+    let lock = project.lock_toml();
+    let yq = artifact(&lock, "conda", "yq");
+    assert_eq!(yq["requested"].as_str(), Some("yq >=3"));
+    assert_eq!(yq["version"].as_str(), Some("3.4.3"));
+    let text = String::from_utf8(first.clone()).unwrap();
+    assert!(text.contains("build = \"pyhd8ed1ab_1\""), "{text}");
+    assert!(text.contains("subdir = \"noarch\""), "{text}");
+
+    std::fs::remove_file(project.lock_path()).unwrap();
+    project.lock_ok(&[]);
+    assert_eq!(
+        project.lock_bytes(),
+        first,
+        "a second lock must be byte-identical"
+    );
+    project.lock_ok(&["--update"]);
+    assert_eq!(project.lock_bytes(), first, "re-resolving changes nothing");
+}
+
+#[test]
+fn conda_lock_failure_names_tool_spec_and_conflict() {
+    let f = fixture();
+    let pixi = crate::support::world::FixtureRelease::new("v0.63.2", "2026-10-01T00:00:00Z")
+        .asset(
+            "pixi-x86_64-unknown-linux-musl.tar.gz",
+            b"pixi amd64".to_vec(),
+        )
+        .asset(
+            "pixi-aarch64-unknown-linux-musl.tar.gz",
+            b"pixi arm64".to_vec(),
+        );
+    f.world
+        .github_release_fixture("prefix-dev", "pixi", &[pixi]);
+    let project = cli_project(&f.world, r#"["jq", "helix"]"#);
+    let output =
+        run_fail(&mut project.command(&["lock", "specs/test.toml", "--sources", "sources.toml"]));
+    let err = output.combined();
+    assert!(
+        err.contains("cannot resolve conda `helix` (helix)"),
+        "{err}"
+    );
+    assert!(err.contains("libgcc >=99"), "{err}");
+    assert!(!project.lock_path().exists(), "no lock on failure");
+}
+
