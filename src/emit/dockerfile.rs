@@ -115,6 +115,12 @@ impl<'a> Context<'a> {
         }
         out.push_str(&fetch_steps(1, &spec.stage_1));
         out.push_str(&super::tools::install_steps(1, &spec.stage_1, self.lock));
+        out.push_str(&super::conda::install_step(
+            spec,
+            self.lock,
+            1,
+            &spec.stage_1,
+        ));
         out.push_str(&super::self_check::build_step(1));
         let _ = writeln!(out, "\nENTRYPOINT [\"{INSTALL}/entrypoint.sh\"]");
         out
@@ -129,6 +135,12 @@ impl<'a> Context<'a> {
         out.push_str(&super::apt::install_step(self.lock, 2));
         out.push_str(&fetch_steps(2, &spec.stage_2));
         out.push_str(&super::tools::install_steps(2, &spec.stage_2, self.lock));
+        out.push_str(&super::conda::install_step(
+            spec,
+            self.lock,
+            2,
+            &spec.stage_2,
+        ));
         out.push_str(&super::self_check::build_step(2));
         let _ = writeln!(out, "\nENTRYPOINT [\"{INSTALL}/entrypoint.sh\"]");
         out

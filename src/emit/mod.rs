@@ -6,6 +6,7 @@
 mod apt;
 mod bake;
 mod compose;
+mod conda;
 mod dockerfile;
 pub mod npm;
 mod scripts;
@@ -46,6 +47,10 @@ pub enum EmitError {
         lock: String,
         reason: String,
     },
+    #[error(
+        "`{stage}.pixi-global` needs pixi to install it: add `tools.pixi = {{ version = \"latest\", user = \"…\" }}` to {stage} or an earlier stage"
+    )]
+    NoPixi { stage: String },
     #[error("cannot emit, not resolvable yet: {0}")]
     Pending(String),
     #[error("cannot read public key for user `{user}` from `{path}`: {source}")]
@@ -168,6 +173,7 @@ pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitt
     for (stage_number, stage) in [(1u8, &spec.spec.stage_1), (2u8, &spec.spec.stage_2)] {
         let mut manifest = scripts::artifacts_tsv(lock, &fetched_names(stage));
         apt::add_stage(lock, stage_number, &mut manifest, &mut emitted);
+        conda::add_stage(lock, stage_number, stage, &mut manifest, &mut emitted);
         emitted.add(
             &format!("installation/stage-{stage_number}/artifacts.tsv"),
             manifest,
@@ -262,6 +268,21 @@ fn check_lock(
     let plan = resolve::plan(&spec.spec);
     if let Some(pending) = plan.pending_summary() {
         return Err(EmitError::Pending(pending));
+    }
+    // pixi-global tools are installed by pixi, as pixi's user: pixi must come first.
+    let stages = [
+        ("stage-1", &spec.spec.stage_1),
+        ("stage-2", &spec.spec.stage_2),
+    ];
+    for (index, (name, stage)) in stages.iter().enumerate() {
+        let pixi = stages[..=index]
+            .iter()
+            .any(|(_, s)| s.tools.contains_key("pixi"));
+        if !stage.pixi_global.is_empty() && !pixi {
+            return Err(EmitError::NoPixi {
+                stage: name.to_string(),
+            });
+        }
     }
     for request in &plan.requests {
         let Some(pinned) = lock.find(request.kind.as_str(), &request.name) else {

@@ -22,6 +22,14 @@ pub(super) const STATIC_SCRIPTS: &[(&str, &str)] = &[
         include_str!("../../installation/common/install-tool.sh"),
     ),
     (
+        "installation/common/install-pixi-global.sh",
+        include_str!("../../installation/common/install-pixi-global.sh"),
+    ),
+    (
+        "installation/common/check-conda-envs.sh",
+        include_str!("../../installation/common/check-conda-envs.sh"),
+    ),
+    (
         "installation/common/setup-home.sh",
         include_str!("../../installation/common/setup-home.sh"),
     ),

@@ -531,9 +531,11 @@ fn oracle_available() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!(
-            "conda oracle skipped: `python3 -c 'import rattler'` failed (pip install py-rattler)"
-        );
+        let message = "`python3 -c 'import rattler'` failed (pip install py-rattler)";
+        if std::env::var("MODELBENCH_REQUIRE_CONDA_ORACLE").as_deref() == Ok("1") {
+            panic!("MODELBENCH_REQUIRE_CONDA_ORACLE=1 but {message}");
+        }
+        eprintln!("conda oracle skipped: {message}");
     }
     ok
 }
@@ -682,6 +684,32 @@ fn conda_lock_twice_is_byte_identical() {
     assert!(text.contains("build = \"pyhd8ed1ab_1\""), "{text}");
     assert!(text.contains("subdir = \"noarch\""), "{text}");
 
+    // `why` follows a member to the spec line that asked for its environment.
+    let why = project.run(&["why", "pyyaml", "specs/test.toml"]);
+    assert!(why.success(), "{}", why.combined());
+    assert!(why.stdout.contains("in conda `yq`"), "{}", why.stdout);
+    assert!(
+        why.stdout.contains("pixi-global = \"yq >=3\""),
+        "{}",
+        why.stdout
+    );
+    let sbom = project.run(&[
+        "sbom",
+        "specs/test.toml",
+        "--format",
+        "cyclonedx",
+        "--out",
+        "sbom.json",
+    ]);
+    assert!(sbom.success(), "{}", sbom.combined());
+    assert!(
+        project
+            .read("sbom.json")
+            .contains("pkg:conda/oniguruma@6.9.10?build=hb9d3cd8_0&subdir=linux-64&type=tar.bz2"),
+        "{}",
+        project.read("sbom.json")
+    );
+
     std::fs::remove_file(project.lock_path()).unwrap();
     project.lock_ok(&[]);
     assert_eq!(
@@ -719,3 +747,474 @@ fn conda_lock_failure_names_tool_spec_and_conflict() {
     assert!(!project.lock_path().exists(), "no lock on failure");
 }
 
+// ---- emit: the manifest, the local channel, the check ----
+
+fn locked_and_emitted(f: &Fixture, tools: &str) -> Project {
+    let pixi = crate::support::world::FixtureRelease::new("v0.63.2", "2026-10-01T00:00:00Z")
+        .asset(
+            "pixi-x86_64-unknown-linux-musl.tar.gz",
+            b"pixi amd64".to_vec(),
+        )
+        .asset(
+            "pixi-aarch64-unknown-linux-musl.tar.gz",
+            b"pixi arm64".to_vec(),
+        );
+    f.world
+        .github_release_fixture("prefix-dev", "pixi", &[pixi]);
+    let project = cli_project(&f.world, tools);
+    project.lock_ok(&[]);
+    let output = project.emit(&[]);
+    if !output.success() {
+        output.print("modelbench emit");
+        panic!("emit failed");
+    }
+    project
+}
+
+fn lock_of(project: &Project) -> modelbench::lock::Lock {
+    modelbench::lock::Lock::parse(
+        &project.lock_path(),
+        &String::from_utf8(project.lock_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn conda_emit_pins_every_member_and_fills_a_local_channel_from_the_lock() {
+    let f = fixture();
+    let project = locked_and_emitted(&f, r#"["jq", "yq"]"#);
+    let lock = lock_of(&project);
+    let out = project.out_dir();
+    let stage = out.join("installation/stage-2");
+    let read = |path: &str| std::fs::read_to_string(stage.join(path)).unwrap();
+
+    for (platform, slug, subdir) in [
+        ("linux/amd64", "linux-amd64", "linux-64"),
+        ("linux/arm64", "linux-arm64", "linux-aarch64"),
+    ] {
+        let manifest: toml::Table =
+            toml::from_str(&read(&format!("conda/{slug}/pixi-global.toml"))).unwrap();
+        assert_eq!(manifest["version"].as_integer(), Some(1));
+        let envs = manifest["envs"].as_table().unwrap();
+        assert_eq!(envs.keys().collect::<Vec<_>>(), ["jq", "yq"]);
+        for (env, table) in envs {
+            assert_eq!(
+                table["channels"].as_array().unwrap()[0].as_str(),
+                Some("file:///modelbench/conda-channel")
+            );
+            assert_eq!(table["platform"].as_str(), Some(subdir));
+            let dependencies = table["dependencies"].as_table().unwrap();
+            let artifact = lock.find("conda", env).unwrap();
+            let members: Vec<_> = artifact
+                .packages
+                .iter()
+                .filter(|p| p.platform == platform)
+                .collect();
+            assert_eq!(dependencies.len(), members.len(), "{env} {platform}");
+            for member in members {
+                let pin = dependencies[&member.name].as_table().unwrap();
+                assert_eq!(
+                    pin["version"].as_str().unwrap(),
+                    format!("=={}", member.version)
+                );
+                assert_eq!(pin["build"].as_str(), member.build.as_deref());
+                assert_eq!(pin["sha256"].as_str().unwrap(), member.hash.hex());
+            }
+        }
+
+        // The channel index lists exactly the locked files of the platform, with the
+        // locked hashes; noarch python stays noarch python.
+        let mut listed = BTreeMap::new();
+        for dir in [subdir, "noarch"] {
+            let index: Value =
+                serde_json::from_str(&read(&format!("conda/{slug}/channel/{dir}/repodata.json")))
+                    .unwrap();
+            for key in ["packages", "packages.conda"] {
+                for (file, record) in index[key].as_object().unwrap() {
+                    listed.insert(format!("{dir}/{file}"), record.clone());
+                }
+            }
+        }
+        let locked: BTreeSet<String> = ["jq", "yq"]
+            .iter()
+            .flat_map(|env| files(lock.find("conda", env).unwrap(), platform))
+            .collect();
+        assert_eq!(listed.keys().cloned().collect::<BTreeSet<_>>(), locked);
+        let yq = &listed["noarch/yq-3.4.3-pyhd8ed1ab_1.conda"];
+        assert_eq!(yq["noarch"], "python");
+        assert_eq!(
+            yq["sha256"].as_str().unwrap(),
+            sha256_hex(
+                &f.channel
+                    .file("noarch", "yq-3.4.3-pyhd8ed1ab_1.conda")
+                    .bytes
+            )
+        );
+        let mut depends: Vec<&str> = yq["depends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap())
+            .collect();
+        depends.sort();
+        assert_eq!(depends, ["jq", "python", "pyyaml"]);
+    }
+
+    // Each locked file is fetched once per platform (libgcc is in both environments),
+    // mirror first.
+    let artifacts = read("artifacts.tsv");
+    let libgcc: Vec<&str> = artifacts
+        .lines()
+        .filter(|l| l.starts_with("conda:linux-64/libgcc-15.2.0-h767d61c_20.conda\t"))
+        .collect();
+    assert_eq!(libgcc.len(), 1, "{artifacts}");
+    let columns: Vec<&str> = libgcc[0].split('\t').collect();
+    assert_eq!(columns[1], "linux/amd64");
+    assert_eq!(
+        columns[2],
+        format!(
+            "sha256:{}",
+            sha256_hex(
+                &f.channel
+                    .file("linux-64", "libgcc-15.2.0-h767d61c_20.conda")
+                    .bytes
+            )
+        )
+    );
+    assert_eq!(
+        &columns[4..],
+        [
+            f.world
+                .url("/mirror/conda-forge/linux-64/libgcc-15.2.0-h767d61c_20.conda"),
+            f.world
+                .url("/conda/conda-forge/linux-64/libgcc-15.2.0-h767d61c_20.conda"),
+        ]
+    );
+
+    // The Dockerfile installs them after pixi, as pixi's user; the self-check re-checks.
+    let dockerfile = std::fs::read_to_string(out.join("stage-2.Dockerfile")).unwrap();
+    let pixi = dockerfile
+        .find("install-tool.sh")
+        .expect("pixi is installed");
+    let globals = dockerfile
+        .find("RUN sh /modelbench/installation/install-pixi-global.sh /modelbench/installation/stage-2 peid")
+        .unwrap_or_else(|| panic!("{dockerfile}"));
+    assert!(pixi < globals, "{dockerfile}");
+    assert!(read("self-check.sh").contains(
+        "check_conda_envs peid /modelbench/installation/stage-2/conda/packages.tsv /modelbench/installation/check-conda-envs.sh"
+    ));
+
+    // Emit is deterministic.
+    let first = read("conda/linux-amd64/channel/linux-64/repodata.json");
+    let manifest = read("conda/linux-amd64/pixi-global.toml");
+    assert!(project.emit(&[]).success());
+    assert_eq!(
+        read("conda/linux-amd64/channel/linux-64/repodata.json"),
+        first
+    );
+    assert_eq!(read("conda/linux-amd64/pixi-global.toml"), manifest);
+}
+
+#[test]
+fn conda_oracle_the_generated_channel_solves_to_the_locked_set() {
+    // What pixi will see at build time: only the local channel. py-rattler solving each
+    // tool against it (with the target's virtual packages) must give the locked set.
+    if !oracle_available() {
+        return;
+    }
+    let f = fixture();
+    let project = locked_and_emitted(&f, r#"["jq", "yq", "btop", "gh"]"#);
+    let lock = lock_of(&project);
+    let conda = project.out_dir().join("installation/stage-2/conda");
+    let mut compared = 0;
+    for platform in [Platform::LinuxAmd64, Platform::LinuxArm64] {
+        let channel = conda
+            .join(platform.as_str().replace('/', "-"))
+            .join("channel");
+        let answers = oracle(&channel, platform, &["jq", "yq", "btop", "gh"]);
+        for env in ["jq", "yq", "btop", "gh"] {
+            let theirs: BTreeSet<String> = answers[env]["files"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{env}: {}", answers[env]))
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect();
+            let ours: BTreeSet<String> = files(lock.find("conda", env).unwrap(), platform.as_str())
+                .into_iter()
+                .collect();
+            assert_eq!(theirs, ours, "{env} on {platform}");
+            compared += 1;
+        }
+    }
+    eprintln!("conda oracle: {compared} environments solved from the generated channel");
+}
+
+/// A conda-meta record as rattler writes it (pretty JSON, per-file hashes nested below).
+fn record_json(name: &str, version: &str, build: &str, sha256: &str, pretty: bool) -> String {
+    let record = json!({
+        "build": build,
+        "build_number": 0,
+        "depends": [],
+        "files": [format!("bin/{name}"), "share/doc/x"],
+        "name": name,
+        "paths_data": { "paths": [
+            { "_path": format!("bin/{name}"), "path_type": "hardlink", "sha256": "0".repeat(64), "size_in_bytes": 1 }
+        ], "paths_version": 1 },
+        "requested_spec": "name with \"quotes\" and {braces}",
+        "sha256": sha256,
+        "subdir": "linux-64",
+        "version": version,
+    });
+    if pretty {
+        serde_json::to_string_pretty(&record).unwrap()
+    } else {
+        record.to_string()
+    }
+}
+
+#[test]
+fn conda_check_script_compares_installed_records_with_the_lock() {
+    let f = fixture();
+    let project = locked_and_emitted(&f, r#"["jq", "gh"]"#);
+    let out = project.out_dir();
+    let tsv = out.join("installation/stage-2/conda/packages.tsv");
+    let script = out.join("installation/common/check-conda-envs.sh");
+    let envs = temp_dir();
+    let table = std::fs::read_to_string(&tsv).unwrap();
+    let mut records = Vec::new();
+    for (i, line) in table.lines().filter(|l| !l.starts_with('#')).enumerate() {
+        let c: Vec<&str> = line.split('\t').collect();
+        if c[0] != "linux/amd64" {
+            continue;
+        }
+        let path = envs
+            .path()
+            .join(c[1])
+            .join("conda-meta")
+            .join(format!("{}-{}-{}.json", c[2], c[3], c[4]));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        // Both layouts a writer may use.
+        std::fs::write(&path, record_json(c[2], c[3], c[4], c[5], i % 2 == 0)).unwrap();
+        records.push((path, c[5].to_string()));
+    }
+    assert!(records.len() >= 6, "{table}");
+    let check = || {
+        let mut cmd = Command::new("sh");
+        cmd.arg(&script)
+            .arg(&tsv)
+            .arg(envs.path())
+            .arg("linux/amd64");
+        crate::support::run(&mut cmd)
+    };
+    let ok = check();
+    assert!(ok.success(), "{}", ok.combined());
+    assert!(ok.stdout.contains("match the lock"), "{}", ok.stdout);
+
+    // A record whose sha256 differs from the lock fails the build, naming the package.
+    let (path, sha) = &records[0];
+    let good = std::fs::read_to_string(path).unwrap();
+    std::fs::write(path, good.replace(sha.as_str(), &"f".repeat(64))).unwrap();
+    let tampered = check();
+    assert!(!tampered.success(), "a tampered record must fail");
+    let name = path.file_name().unwrap().to_string_lossy();
+    let package = name.split('-').next().unwrap();
+    assert!(tampered.stderr.contains(package), "{}", tampered.stderr);
+    std::fs::write(path, &good).unwrap();
+    assert!(check().success());
+
+    // A package nobody locked, in a locked environment.
+    let extra = path.with_file_name("evil-1.0-h0.json");
+    std::fs::write(
+        &extra,
+        record_json("evil", "1.0", "h0", &"a".repeat(64), true),
+    )
+    .unwrap();
+    let output = check();
+    assert!(!output.success());
+    assert!(output.stderr.contains("evil"), "{}", output.stderr);
+    std::fs::remove_file(&extra).unwrap();
+
+    // A locked package that is not installed.
+    std::fs::remove_file(path).unwrap();
+    let output = check();
+    assert!(!output.success());
+    assert!(output.stderr.contains(package), "{}", output.stderr);
+}
+
+/// A stand-in for pixi (no pixi binary can be downloaded here): `global sync` installs
+/// what the manifest pins from its local channel, refusing a pin whose file is missing
+/// or whose sha256 differs; `global expose add` is recorded.
+const FAKE_PIXI: &str = r#"#!/bin/sh
+set -eu
+echo "$*" >>"$HOME/.pixi/calls.log"
+case "$1 $2" in
+"global sync")
+    manifest="$HOME/.pixi/manifests/pixi-global.toml"
+    channel=$(sed -n 's#^channels = \["file://\(.*\)"\]#\1#p' "$manifest" | head -n 1)
+    env=""
+    while IFS= read -r line; do
+        case $line in
+        "[envs."*".dependencies]") env=${line#\[envs.}; env=${env%.dependencies\]} ;;
+        *"= { version = "*)
+            name=$(printf '%s' "$line" | sed 's/^"\{0,1\}\([^" ]*\)"\{0,1\} = .*/\1/')
+            version=$(printf '%s' "$line" | sed 's/.*version = "==\([^"]*\)".*/\1/')
+            build=$(printf '%s' "$line" | sed 's/.*build = "\([^"]*\)".*/\1/')
+            sha=$(printf '%s' "$line" | sed 's/.*sha256 = "\([^"]*\)".*/\1/')
+            file=$(ls "$channel"/*/"$name-$version-$build".conda "$channel"/*/"$name-$version-$build".tar.bz2 2>/dev/null | head -n 1)
+            [ -n "$file" ] || { echo "fake pixi: $name-$version-$build not in $channel" >&2; exit 1; }
+            [ "$(sha256sum "$file" | cut -d ' ' -f1)" = "$sha" ] || { echo "fake pixi: sha256 of $file" >&2; exit 1; }
+            mkdir -p "$HOME/.pixi/envs/$env/conda-meta"
+            printf '{\n  "build": "%s",\n  "files": [\n    "bin/%s"\n  ],\n  "name": "%s",\n  "sha256": "%s",\n  "version": "%s"\n}\n' \
+                "$build" "$name" "$name" "$sha" "$version" >"$HOME/.pixi/envs/$env/conda-meta/$name-$version-$build.json"
+            ;;
+        esac
+    done <"$manifest"
+    ;;
+"global expose") ;;
+*) echo "fake pixi: unexpected $*" >&2; exit 2 ;;
+esac
+"#;
+
+/// The emitted `installation/` laid out as the Dockerfile copies it, a home with the fake
+/// pixi, and a run of `install-pixi-global.sh` for linux/amd64.
+fn install_globals(project: &Project) -> (tempfile::TempDir, crate::support::Output) {
+    let sandbox = temp_dir();
+    let root = sandbox.path();
+    let emitted = project.out_dir().join("installation");
+    let copy = |from: &Path, to: &Path| {
+        assert!(
+            Command::new("cp")
+                .arg("-R")
+                .arg(format!("{}/.", from.display()))
+                .arg(to)
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    std::fs::create_dir_all(root.join("installation/stage-2")).unwrap();
+    copy(&emitted.join("common"), &root.join("installation"));
+    copy(&emitted.join("stage-2"), &root.join("installation/stage-2"));
+    let bin = root.join("home/.pixi/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("pixi"), FAKE_PIXI).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin.join("pixi"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.arg(root.join("installation/install-pixi-global.sh"))
+        .arg(root.join("installation/stage-2"))
+        .arg(user.trim())
+        .env("TARGETPLATFORM", "linux/amd64")
+        .env("MODELBENCH_USER_HOME", root.join("home"))
+        .env("MODELBENCH_CONDA_CHANNEL", root.join("channel"));
+    let output = crate::support::run(&mut cmd);
+    (sandbox, output)
+}
+
+#[test]
+fn conda_install_script_installs_only_locked_files_then_checks_them() {
+    let f = fixture();
+    let project = locked_and_emitted(&f, r#"["jq", "yq"]"#);
+    let (sandbox, output) = install_globals(&project);
+    assert!(output.success(), "{}", output.combined());
+    let home = sandbox.path().join("home/.pixi");
+    let calls = std::fs::read_to_string(home.join("calls.log")).unwrap();
+    assert_eq!(
+        calls.lines().collect::<Vec<_>>(),
+        [
+            "global sync",
+            "global expose add --environment jq jq=jq",
+            "global expose add --environment yq yq=yq",
+        ]
+    );
+    assert!(
+        output.stdout.contains("match the lock"),
+        "{}",
+        output.stdout
+    );
+    let manifest = std::fs::read_to_string(home.join("manifests/pixi-global.toml")).unwrap();
+    assert!(
+        manifest.contains("channels = [\"conda-forge\"]"),
+        "{manifest}"
+    );
+    assert!(!manifest.contains("file://"), "{manifest}");
+    assert!(
+        !sandbox.path().join("channel").exists(),
+        "the local channel is removed"
+    );
+    // Every file came through the mirror (the first locked URL).
+    assert_eq!(
+        f.world
+            .hits("/mirror/conda-forge/linux-64/jq-1.7.1-hd590300_0.conda"),
+        1
+    );
+    assert_eq!(
+        f.world
+            .hits("/conda/conda-forge/linux-64/jq-1.7.1-hd590300_0.conda"),
+        0
+    );
+}
+
+#[test]
+fn conda_install_script_refuses_bytes_that_differ_from_the_lock() {
+    let f = fixture();
+    let project = locked_and_emitted(&f, r#"["jq"]"#);
+    for prefix in ["/mirror", "/conda"] {
+        f.world.replace_body(
+            &format!("{prefix}/conda-forge/linux-64/oniguruma-6.9.10-hb9d3cd8_0.tar.bz2"),
+            b"not the locked bytes".to_vec(),
+        );
+    }
+    let (sandbox, output) = install_globals(&project);
+    assert!(!output.success(), "{}", output.combined());
+    assert!(
+        output.stderr.contains("sha256 mismatch") || output.stderr.contains("size mismatch"),
+        "{}",
+        output.stderr
+    );
+    assert!(output.stderr.contains("oniguruma"), "{}", output.stderr);
+    assert!(
+        !sandbox.path().join("home/.pixi/calls.log").exists(),
+        "pixi never ran"
+    );
+}
+
+#[test]
+fn conda_emitted_steps_and_scripts_pass_the_linters() {
+    let Some((hadolint, shellcheck)) = crate::lint::linters() else {
+        return;
+    };
+    let f = fixture();
+    let project = locked_and_emitted(&f, r#"["jq", "yq"]"#);
+    let out = project.out_dir();
+    let mut findings = Vec::new();
+    for dockerfile in ["stage-2.Dockerfile", "merged.Dockerfile"] {
+        let mut cmd = Command::new(&hadolint);
+        cmd.arg("--no-color").arg(dockerfile).current_dir(&out);
+        let output = crate::support::run(&mut cmd);
+        if !output.success() || !output.combined().trim().is_empty() {
+            findings.push(format!("hadolint {dockerfile}: {}", output.combined()));
+        }
+    }
+    for script in [
+        "installation/stage-2/self-check.sh",
+        "installation/common/install-pixi-global.sh",
+        "installation/common/check-conda-envs.sh",
+        "installation/common/self-check-lib.sh",
+    ] {
+        let mut cmd = Command::new(&shellcheck);
+        cmd.args([
+            "--color=never",
+            "--external-sources",
+            "--source-path=SCRIPTDIR",
+        ])
+        .arg(script)
+        .current_dir(&out);
+        let output = crate::support::run(&mut cmd);
+        if !output.success() || !output.combined().trim().is_empty() {
+            findings.push(format!("shellcheck {script}: {}", output.combined()));
+        }
+    }
+    assert!(findings.is_empty(), "{}", findings.join("\n"));
+}
