@@ -495,8 +495,15 @@ fn conda_mirror_first_then_canonical_and_repodata_fallback() {
         1
     );
     assert_eq!(f.world.hits("/conda/conda-forge/linux-64/repodata.json"), 0);
-    // Each subdir is fetched once per tool, not once per platform.
+    // Each index is fetched once per run, not once per platform or per tool.
     assert_eq!(f.world.hits("/mirror/conda-forge/noarch/repodata.json"), 1);
+    resolve(&f, "yq", Some(mirror.clone())).unwrap();
+    assert_eq!(f.world.hits("/mirror/conda-forge/noarch/repodata.json"), 1);
+    assert_eq!(
+        f.world
+            .hits("/mirror/conda-forge/linux-aarch64/repodata.json"),
+        1
+    );
 
     // A mirror without the index: the canonical channel answers.
     let broken = f.world.url("/nowhere/conda-forge");

@@ -11,8 +11,8 @@
 pub mod repodata;
 pub mod solve;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 
@@ -79,11 +79,17 @@ pub async fn resolve(
 
     let mut needed: BTreeSet<&str> = ctx.platforms.iter().map(|p| subdir(*p)).collect();
     needed.insert("noarch");
-    let fetched = futures_util::future::try_join_all(
-        needed
-            .iter()
-            .map(|s| fetch_subdir(ctx, &bases, &canonical, s)),
-    )
+    let fetched: Vec<Arc<Subdir>> = futures_util::future::try_join_all(needed.iter().map(|s| {
+        let cell = shared_cell(format!("{} {s}", bases.join(" ")));
+        let (bases, canonical) = (&bases, &canonical);
+        async move {
+            cell.get_or_try_init(|| async {
+                fetch_subdir(ctx, bases, canonical, s).await.map(Arc::new)
+            })
+            .await
+            .cloned()
+        }
+    }))
     .await?;
     let fetched = Arc::new(fetched);
 
@@ -104,6 +110,7 @@ pub async fn resolve(
             let mine: Vec<&Subdir> = all
                 .iter()
                 .filter(|s| s.subdir == subdir(platform) || s.subdir == "noarch")
+                .map(|s| s.as_ref())
                 .collect();
             let records = repodata::reachable(&mine, &[tool_name])?;
             solve::solve(&records, &spec, &target)
@@ -205,6 +212,22 @@ pub async fn resolve(
         .map(super::apt::index::rfc3339);
     artifact.packages = packages;
     Ok(artifact)
+}
+
+type SharedSubdir = Arc<tokio::sync::OnceCell<Arc<Subdir>>>;
+
+/// The repodata of this run, each index fetched at most once: the tools of one lock share
+/// conda-forge's indices (hundreds of MB each), and concurrent askers wait for the one
+/// request in flight. Keyed by the base URLs tried and the subdir; a failed fetch is not
+/// kept, so the next asker tries again. Process-wide because a run is one process
+/// (`lock`, `bump`); tests on different loopback worlds have different keys.
+fn shared_cell(key: String) -> SharedSubdir {
+    static CELLS: OnceLock<Mutex<HashMap<String, SharedSubdir>>> = OnceLock::new();
+    let mut cells = CELLS
+        .get_or_init(Mutex::default)
+        .lock()
+        .expect("repodata table lock");
+    Arc::clone(cells.entry(key).or_default())
 }
 
 /// One subdir's `repodata.json` from the first base URL that serves it.
