@@ -12,7 +12,7 @@
 #      the local channel only) becomes USER's ~/.pixi/manifests/pixi-global.toml and
 #      `pixi global sync` installs it: no network metadata, one candidate per package;
 #   4. the executables of each requested package (bin/*) are exposed on USER's PATH,
-#      as `pixi global install` would;
+#      as `pixi global install` would (listed in conda/exposed.tsv for the self-check);
 #   5. check-conda-envs.sh compares every environment's conda-meta records with the lock;
 #   6. the manifest is pointed at conda-forge (same pins; ~/.pixi/config.toml's mirrors
 #      apply from now on) and the local channel is removed.
@@ -120,6 +120,8 @@ BEGIN { depth = 0; key = ""; value = 0; inside = 0 }
 }
 '
 awk -F '\t' -v p="$platform" '!/^#/ && $1 == p { print $2 }' "$tsv" | LC_ALL=C sort -u >"$stage/conda/.envs"
+# What got exposed, for the image's self-check (environment, executable).
+: >"$stage/conda/exposed.tsv"
 while read -r env; do
     set --
     for record in "$home/.pixi/envs/$env/conda-meta/$env"-*.json; do
@@ -132,6 +134,11 @@ while read -r env; do
     rm -f "$stage/conda/.executables"
     [ "$#" -gt 0 ] || die "\`$env\` installs no executable in bin/"
     as_user "$pixi" global expose add --environment "$env" "$@" </dev/null
+    for mapping in "$@"; do
+        executable=${mapping%%=*}
+        [ -e "$home/.pixi/bin/$executable" ] || die "pixi did not expose \`$executable\` of \`$env\` in $home/.pixi/bin"
+        printf '%s\t%s\n' "$env" "$executable" >>"$stage/conda/exposed.tsv"
+    done
 done <"$stage/conda/.envs"
 rm -f "$stage/conda/.envs"
 

@@ -266,7 +266,8 @@ pub(super) fn self_check_lines(spec: &Spec, lock: &Lock, stage_number: u8) -> St
         if number <= stage_number && !locked(lock, stage).is_empty() {
             let _ = writeln!(
                 out,
-                "check_conda_envs {user} {INSTALL}/stage-{number}/conda/packages.tsv {INSTALL}/check-conda-envs.sh"
+                "check_conda_envs {user} {INSTALL}/stage-{number}/conda/packages.tsv {INSTALL}/check-conda-envs.sh\n\
+                 check_conda_exposed {user} {INSTALL}/stage-{number}/conda/exposed.tsv"
             );
         }
     }

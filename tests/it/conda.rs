@@ -908,7 +908,8 @@ fn conda_emit_pins_every_member_and_fills_a_local_channel_from_the_lock() {
         .unwrap_or_else(|| panic!("{dockerfile}"));
     assert!(pixi < globals, "{dockerfile}");
     assert!(read("self-check.sh").contains(
-        "check_conda_envs peid /modelbench/installation/stage-2/conda/packages.tsv /modelbench/installation/check-conda-envs.sh"
+        "check_conda_envs peid /modelbench/installation/stage-2/conda/packages.tsv /modelbench/installation/check-conda-envs.sh\n\
+         check_conda_exposed peid /modelbench/installation/stage-2/conda/exposed.tsv\n"
     ));
 
     // Emit is deterministic.
@@ -1077,7 +1078,12 @@ case "$1 $2" in
         esac
     done <"$manifest"
     ;;
-"global expose") ;;
+"global expose")
+    shift 5
+    for mapping in "$@"; do
+        printf '#!/bin/sh\n' >"$HOME/.pixi/bin/${mapping%%=*}"
+    done
+    ;;
 *) echo "fake pixi: unexpected $*" >&2; exit 2 ;;
 esac
 "#;
@@ -1140,6 +1146,13 @@ fn conda_install_script_installs_only_locked_files_then_checks_them() {
         "{}",
         output.stdout
     );
+    let exposed = std::fs::read_to_string(
+        sandbox
+            .path()
+            .join("installation/stage-2/conda/exposed.tsv"),
+    )
+    .unwrap();
+    assert_eq!(exposed, "jq\tjq\nyq\tyq\n");
     let manifest = std::fs::read_to_string(home.join("manifests/pixi-global.toml")).unwrap();
     assert!(
         manifest.contains("channels = [\"conda-forge\"]"),
