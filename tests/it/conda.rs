@@ -505,6 +505,29 @@ fn conda_mirror_first_then_canonical_and_repodata_fallback() {
         1
     );
 
+    // An index sent gzip-encoded (as conda-forge's CDN does when asked) reads the same.
+    let gz = f.world.url("/gz/conda-forge");
+    for subdir in SUBDIRS {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(
+            &mut encoder,
+            &serde_json::to_vec(&f.channel.repodata(subdir)).unwrap(),
+        )
+        .unwrap();
+        f.world.get(
+            &format!("/gz/conda-forge/{subdir}/repodata.json"),
+            Response::bytes(encoder.finish().unwrap()).header("Content-Encoding", "gzip"),
+        );
+    }
+    let zipped = resolve(&f, "jq", Some(gz)).unwrap();
+    assert_eq!(files(&zipped, "linux/amd64"), files(&jq, "linux/amd64"));
+    let log = f.world.request_log();
+    let asked = log
+        .iter()
+        .find(|r| r.path == "/gz/conda-forge/linux-64/repodata.json")
+        .expect("the gzip index was fetched");
+    assert_eq!(asked.header("accept-encoding"), Some("gzip"));
+
     // A mirror without the index: the canonical channel answers.
     let broken = f.world.url("/nowhere/conda-forge");
     let again = resolve(&f, "jq", Some(broken)).unwrap();
