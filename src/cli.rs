@@ -296,7 +296,12 @@ fn lock(args: LockArgs) -> Result<()> {
     }
     let count = |f: fn(&Change) -> bool| changes.iter().filter(|c| f(c)).count();
     let added = count(|c| matches!(c, Change::Added { .. }));
-    let updated = count(|c| matches!(c, Change::Updated { .. } | Change::Rehashed { .. }));
+    let updated = count(|c| {
+        matches!(
+            c,
+            Change::Updated { .. } | Change::Rehashed { .. } | Change::Members { .. }
+        )
+    });
     let removed = count(|c| matches!(c, Change::Removed { .. }));
     let written = new_lock.write(&lock_path)?;
     if talk {
@@ -352,6 +357,13 @@ fn change_json(change: &Change) -> serde_json::Value {
             version,
         } => {
             serde_json::json!({"change": "rehashed", "kind": kind, "name": name, "from": version, "to": version})
+        }
+        Change::Members {
+            kind,
+            name,
+            version,
+        } => {
+            serde_json::json!({"change": "members", "kind": kind, "name": name, "from": version, "to": version})
         }
         Change::Removed {
             kind,

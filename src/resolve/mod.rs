@@ -697,6 +697,13 @@ pub enum Change {
         name: String,
         version: String,
     },
+    /// Same version of what was asked for, other closure members (a conda environment
+    /// whose dependencies moved).
+    Members {
+        kind: String,
+        name: String,
+        version: String,
+    },
     Removed {
         kind: String,
         name: String,
@@ -731,6 +738,15 @@ impl fmt::Display for Change {
                     "Rehashing"
                 )
             }
+            Change::Members {
+                kind,
+                name,
+                version,
+            } => write!(
+                f,
+                "{:>12} {kind} {name} {version} (closure members changed)",
+                "Updating"
+            ),
             Change::Removed {
                 kind,
                 name,
@@ -764,10 +780,16 @@ pub fn changes(old: Option<&Lock>, new: &Lock) -> Vec<Change> {
             }
             Some(old_artifact)
                 if old_artifact.platform != new_artifact.platform
-                    || old_artifact.digest != new_artifact.digest
-                    || old_artifact.packages != new_artifact.packages =>
+                    || old_artifact.digest != new_artifact.digest =>
             {
                 out.push(Change::Rehashed {
+                    kind,
+                    name,
+                    version: new_artifact.version.clone(),
+                })
+            }
+            Some(old_artifact) if old_artifact.packages != new_artifact.packages => {
+                out.push(Change::Members {
                     kind,
                     name,
                     version: new_artifact.version.clone(),

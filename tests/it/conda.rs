@@ -749,6 +749,33 @@ fn conda_lock_twice_is_byte_identical() {
     );
     project.lock_ok(&["--update"]);
     assert_eq!(project.lock_bytes(), first, "re-resolving changes nothing");
+
+    // A new libgcc build upstream: jq stays 1.7.1, its environment moves, and the
+    // report says so instead of calling it a republish.
+    let mut channel = fixture_channel();
+    channel.publish(
+        Pkg::new("libgcc", "15.2.0", "h767d61c_21", 21)
+            .depends(&["__glibc >=2.17,<3.0.a0", "_openmp_mutex >=4.5"])
+            .constrains(&["libgomp 15.2.0"]),
+        &["linux-64"],
+    );
+    for prefix in ["/mirror", "/conda"] {
+        f.world.replace_body(
+            &format!("{prefix}/conda-forge/linux-64/repodata.json"),
+            serde_json::to_vec(&channel.repodata("linux-64")).unwrap(),
+        );
+    }
+    let output = project.lock_ok(&["--update"]);
+    assert!(
+        output
+            .combined()
+            .contains("Updating conda jq 1.7.1 (closure members changed)"),
+        "{}",
+        output.combined()
+    );
+    let lock = lock_of(&project);
+    let libgcc = member(lock.find("conda", "jq").unwrap(), "linux/amd64", "libgcc");
+    assert_eq!(libgcc.build.as_deref(), Some("h767d61c_21"));
 }
 
 #[test]
