@@ -148,5 +148,11 @@ sh "$here/check-conda-envs.sh" "$tsv" "$home/.pixi/envs" "$platform"
 # 6. conda-forge from now on, through the configured mirrors
 sed -i "s#^channels = \[\"file://$channel\"\]#channels = [\"conda-forge\"]#" "$manifest"
 chown "$user:$group" "$manifest"
-rm -rf "$channel"
+if grep -q "file://$channel" "$manifest"; then
+    # pixi rewrote the line in a shape this script does not know: keep the channel so
+    # the manifest stays usable, and say so.
+    echo "install-pixi-global: warning: $manifest still names file://$channel; the local channel is kept" >&2
+else
+    rm -rf "$channel"
+fi
 echo "install-pixi-global: $(grep -c '^\[envs\.[^.]*\]$' "$manifest") environment(s) installed for $user as locked"
