@@ -11,11 +11,17 @@
 //!   channel, so `pixi global sync` needs no network metadata and has one choice per
 //!   package;
 //! - `install-pixi-global.sh` runs the sync as the tool's user, exposes the requested
-//!   package's executables (what `pixi global install` exposes), compares every
+//!   package's executables (what `pixi global install` exposes; listed in
+//!   `conda/exposed.tsv`, which the self-check resolves in a login shell), compares every
 //!   environment's `conda-meta/*.json` records with `packages.tsv` (name, version, build,
 //!   sha256; nothing missing, nothing extra) and fails the build on any difference. It
 //!   then points the manifest at `conda-forge` (the same pins, the `[mirrors]` of
 //!   `~/.pixi/config.toml` apply) and removes the local channel.
+//!
+//! What is not reproduced: the generated index carries what the lock has (name,
+//! version, build, subdir, noarch kind, sha256, size, dependencies by name from
+//! `required-by`); `build_number` is 0 and license, md5 and timestamps are absent, so the
+//! installed `conda-meta` records carry the same. None of these choose or change a file.
 //!
 //! Output is a pure function of the lock: members sorted, JSON keys sorted.
 
