@@ -297,6 +297,26 @@ pub fn plan(spec: &Spec) -> Plan {
     Plan { requests, pending }
 }
 
+/// What the base image has installed (`[apt] status`): a status file, `empty`, or by
+/// default the base image's own dpkg status. apt solves on top of it; conda reads the
+/// image's glibc from it.
+fn base_status(spec: &Spec) -> apt::StatusSource {
+    match spec.apt.status.as_ref().map(|s| s.get_ref().as_str()) {
+        Some("empty") => apt::StatusSource::Empty,
+        Some(path) => apt::StatusSource::File {
+            path: path.to_string(),
+            // Unreadable: resolution reports the read error.
+            sha256: std::fs::read(spec.dir.join(path))
+                .map(|bytes| hex::encode(Sha256::digest(bytes)))
+                .unwrap_or_default(),
+        },
+        None => apt::StatusSource::BaseImage {
+            image: spec.base.image.get_ref().clone(),
+            mirror: spec.base.registry_mirror.clone(),
+        },
+    }
+}
+
 /// The apt packages of each stage, as the spec lists them: stage 1 gets
 /// `openssh-server` when the SSH server is enabled.
 pub fn apt_packages(spec: &Spec) -> [Vec<String>; 2] {
@@ -336,7 +356,9 @@ fn conda_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
                     spec: text,
                     channel: "conda-forge".to_string(),
                     mirror: mirror.clone(),
-                    glibc: conda::UBUNTU_NOBLE_GLIBC.to_string(),
+                    glibc: None,
+                    status: Some(base_status(spec)),
+                    dir: spec.dir.clone(),
                     linux: conda::DEFAULT_LINUX.to_string(),
                 }),
                 platforms: platforms.to_vec(),
@@ -368,20 +390,7 @@ pub const UBUNTU_KEYRING: &str = "/usr/share/keyrings/ubuntu-archive-keyring.gpg
 fn apt_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
     let [stage_1, stage_2] = apt_packages(spec);
     let archives = apt_archives(spec);
-    let status = match spec.apt.status.as_ref().map(|s| s.get_ref().as_str()) {
-        Some("empty") => apt::StatusSource::Empty,
-        Some(path) => apt::StatusSource::File {
-            path: path.to_string(),
-            // Unreadable: resolution reports the read error.
-            sha256: std::fs::read(spec.dir.join(path))
-                .map(|bytes| hex::encode(Sha256::digest(bytes)))
-                .unwrap_or_default(),
-        },
-        None => apt::StatusSource::BaseImage {
-            image: spec.base.image.get_ref().clone(),
-            mirror: spec.base.registry_mirror.clone(),
-        },
-    };
+    let status = base_status(spec);
     let mut requests = Vec::new();
     for (name, packages, earlier) in [
         ("stage-1", &stage_1, &Vec::new()),

@@ -358,7 +358,9 @@ fn request(spec: &str, mirror: Option<String>) -> CondaRequest {
         spec: spec.into(),
         channel: "conda-forge".into(),
         mirror,
-        glibc: conda::UBUNTU_NOBLE_GLIBC.into(),
+        glibc: Some(conda::UBUNTU_NOBLE_GLIBC.into()),
+        status: None,
+        dir: std::path::PathBuf::new(),
         linux: conda::DEFAULT_LINUX.into(),
     }
 }
@@ -474,6 +476,89 @@ fn conda_closure_prefers_newest_within_glibc_constrains_and_build_numbers() {
     // gh: a version that exists on one platform only.
     let gh = resolve(&f, "gh", None).unwrap();
     assert_eq!(gh.version, "2.63.0 (linux/amd64), 2.62.0 (linux/arm64)");
+}
+
+#[test]
+fn conda_glibc_comes_from_the_base_dpkg_status() {
+    let f = fixture();
+    let dir = temp_dir();
+    let with_status = |text: &str| {
+        std::fs::write(dir.path().join("status"), text).unwrap();
+        let mut request = request("jq", None);
+        request.glibc = None;
+        request.status = Some(
+            modelbench::resolve::apt::StatusSource::from_file(
+                dir.path().join("status").to_str().unwrap(),
+            )
+            .unwrap(),
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(conda::resolve(&f.ctx, "jq", &request))
+    };
+    let libc = |version: &str| {
+        format!("Package: libc6\nStatus: install ok installed\nVersion: {version}\n\n")
+    };
+    // Ubuntu 24.04's glibc: jq 1.8.0 (needs 2.40) is out of reach.
+    assert_eq!(
+        with_status(&libc("2.39-0ubuntu8.4")).unwrap().version,
+        "1.7.1"
+    );
+    // A base with glibc 2.40 gets it.
+    assert_eq!(
+        with_status(&libc("2.40-1ubuntu1")).unwrap().version,
+        "1.8.0"
+    );
+    // No glibc at all (no libc6): what needs __glibc cannot be installed, and the error
+    // says why.
+    let err = with_status("").unwrap_err().to_string();
+    assert!(err.contains("no glibc on the base"), "{err}");
+    assert!(err.contains("__glibc"), "{err}");
+}
+
+#[test]
+fn conda_glibc_is_read_from_the_base_image_layers() {
+    let mut f = fixture();
+    f.ctx.platforms = vec![Platform::LinuxAmd64];
+    let registry = registry::shared();
+    let repo = format!("conda-test/glibc-{}", f.world.addr().port());
+    registry.push_image_with_file(
+        &repo,
+        Some("noble"),
+        IndexKind::DockerList,
+        "linux/amd64",
+        "var/lib/dpkg/status",
+        b"Package: libc6\nStatus: install ok installed\nVersion: 2.40-1ubuntu1\n\n",
+    );
+    let image = registry.reference(&repo, "noble");
+    let mut sources = String::from("[upstream]\n");
+    sources.push_str(&format!("conda = \"{}/conda\"\n", f.world.base_url()));
+    sources.push_str(&format!(
+        "[registry]\n\"{host}\" = \"http://{host}\"\n",
+        host = registry.host()
+    ));
+    let path = f._dir.path().join("sources-registry.toml");
+    std::fs::write(&path, sources).unwrap();
+    f.ctx.sources = Sources::load(&path).unwrap();
+    f.ctx.client = Client::new(false, f.ctx.sources.insecure_hosts());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let resolved = |tool: &str| {
+        let mut request = request(tool, None);
+        request.glibc = None;
+        request.status = Some(modelbench::resolve::apt::StatusSource::BaseImage {
+            image: image.clone(),
+            mirror: None,
+        });
+        runtime.block_on(conda::resolve(&f.ctx, tool, &request))
+    };
+    // The base says glibc 2.40: jq 1.8.0 it is (Ubuntu 24.04's 2.39 would give 1.7.1).
+    assert_eq!(resolved("jq").unwrap().version, "1.8.0");
+    assert_eq!(resolved("btop").unwrap().version, "1.4.5");
 }
 
 #[test]
@@ -666,6 +751,9 @@ image = "{base}"
 [mirrors]
 conda = "{mirror}"
 
+[apt]
+status = "dpkg-status"
+
 [[users]]
 name = "peid"
 uid = 3100
@@ -677,6 +765,12 @@ pixi-global = {pixi_global}
 "#,
         mirror = world.url("/mirror/conda-forge"),
     ));
+    // The image's glibc comes from the base's dpkg status (here a file, as `[apt] status`
+    // allows; by default the base image's own).
+    project.write(
+        "specs/dpkg-status",
+        "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.39-0ubuntu8.4\n\n",
+    );
     project.write(
         "sources.toml",
         &format!(

@@ -82,7 +82,7 @@ impl StatusSource {
         })
     }
 
-    fn read(&self, dir: &std::path::Path) -> Result<String, Problem> {
+    pub(crate) fn read(&self, dir: &std::path::Path) -> Result<String, Problem> {
         match self {
             StatusSource::Empty => Ok(String::new()),
             StatusSource::File { path, sha256 } => {

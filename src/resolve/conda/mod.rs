@@ -5,7 +5,9 @@
 //!
 //! The channel's `repodata.json` for the platform's subdir (`linux-64`, `linux-aarch64`)
 //! and `noarch` comes through the one client, mirror first ([`repodata`]); the solve is
-//! rattler's resolvo, which pixi uses, with the target's virtual packages ([`solve`]).
+//! rattler's resolvo, which pixi uses, with the target's virtual packages ([`solve`]):
+//! `__glibc` is the base image's `libc6` from its dpkg status (read once per base and
+//! platform, as apt reads it).
 //! Hashes come from the repodata records: conda-forge publishes a sha256 per file.
 
 pub mod repodata;
@@ -26,7 +28,7 @@ use repodata::Subdir;
 /// uncompressed and growing.
 pub const REPODATA_LIMIT: u64 = 2 * 1024 * 1024 * 1024;
 
-/// `__glibc` of the default base (Ubuntu 24.04).
+/// `__glibc` of Ubuntu 24.04, the seed's base (tests use it as a fixed value).
 pub const UBUNTU_NOBLE_GLIBC: &str = "2.39";
 /// pixi's default `__linux` system requirement (the kernel at build time is the build
 /// host's, unknown when locking).
@@ -43,8 +45,17 @@ pub struct CondaRequest {
     /// The channel on the spec's mirror (`[mirrors] conda`), tried first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mirror: Option<String>,
-    /// `__glibc` of the image.
-    pub glibc: String,
+    /// `__glibc` of the image, when fixed; otherwise read from `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glibc: Option<String>,
+    /// The base image's dpkg status (as apt reads it): `__glibc` is its `libc6`
+    /// version, as pixi detects it on the image. No `libc6`: no `__glibc`, as pixi on a
+    /// system without glibc.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<super::apt::StatusSource>,
+    /// A relative status file is relative to this directory (the spec's).
+    #[serde(skip)]
+    pub dir: std::path::PathBuf,
     /// `__linux` assumed for the image.
     pub linux: String,
 }
@@ -98,11 +109,36 @@ pub async fn resolve(
     let mut newest: Option<i64> = None;
     for platform in &ctx.platforms {
         let platform = *platform;
+        let glibc = match (&request.glibc, &request.status) {
+            (Some(fixed), _) => Some(fixed.clone()),
+            (None, Some(super::apt::StatusSource::BaseImage { image, mirror })) => {
+                // Once per base and platform: every tool asks, and the layers are large.
+                static CELLS: OnceLock<Mutex<HashMap<String, SharedGlibc>>> = OnceLock::new();
+                let cell = {
+                    let mut cells = CELLS
+                        .get_or_init(Mutex::default)
+                        .lock()
+                        .expect("glibc table lock");
+                    let key = format!("{image} {mirror:?} {platform}");
+                    Arc::clone(cells.entry(key).or_default())
+                };
+                cell.get_or_try_init(|| async {
+                    super::apt::base_status::read(ctx, image, mirror.as_deref(), platform)
+                        .await
+                        .map(|status| glibc_of(&status))
+                })
+                .await?
+                .clone()
+            }
+            (None, Some(status)) => glibc_of(&status.read(&request.dir)?),
+            (None, None) => None,
+        };
         let target = solve::Target {
-            glibc: request.glibc.clone(),
+            glibc,
             linux: request.linux.clone(),
             archspec: platform.machine().to_string(),
         };
+        let glibc_note = target.glibc.as_ref().map(|v| format!("__glibc {v}"));
         let all = Arc::clone(&fetched);
         let spec = spec.clone();
         let tool_name = tool.clone();
@@ -119,10 +155,11 @@ pub async fn resolve(
         .map_err(|err| Problem::msg(format!("the conda solver stopped: {err}")))?
         .map_err(|explanation| {
             Problem::msg(format!(
-                "no environment for `{}` on {platform} ({} + noarch of {}):\n{explanation}",
+                "no environment for `{}` on {platform} ({} + noarch of {}, {}):\n{explanation}",
                 request.spec,
                 subdir(platform),
-                request.channel
+                request.channel,
+                glibc_note.as_deref().unwrap_or("no glibc on the base")
             ))
         })?;
 
@@ -215,6 +252,7 @@ pub async fn resolve(
 }
 
 type SharedSubdir = Arc<tokio::sync::OnceCell<Arc<Subdir>>>;
+type SharedGlibc = Arc<tokio::sync::OnceCell<Option<String>>>;
 
 /// The repodata of this run, each index fetched at most once: the tools of one lock share
 /// conda-forge's indices (hundreds of MB each), and concurrent askers wait for the one
@@ -228,6 +266,26 @@ fn shared_cell(key: String) -> SharedSubdir {
         .lock()
         .expect("repodata table lock");
     Arc::clone(cells.entry(key).or_default())
+}
+
+/// The glibc version of a dpkg status: its installed `libc6` (`2.39-0ubuntu8.4` → `2.39`).
+pub fn glibc_of(status: &str) -> Option<String> {
+    status.split("\n\n").find_map(|stanza| {
+        let field = |name: &str| {
+            stanza.lines().find_map(|line| {
+                line.strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix(':'))
+                    .map(str::trim)
+            })
+        };
+        if field("Package") != Some("libc6") || !field("Status")?.ends_with(" installed") {
+            return None;
+        }
+        let version = field("Version")?;
+        let upstream = version.split_once(':').map_or(version, |(_, v)| v);
+        let upstream = upstream.rsplit_once('-').map_or(upstream, |(v, _)| v);
+        Some(upstream.to_string())
+    })
 }
 
 /// A gzip-encoded index, at most [`REPODATA_LIMIT`] bytes once decompressed.
@@ -287,4 +345,19 @@ async fn fetch_subdir(
         "no source served the {subdir} repodata: {}",
         failures.join("; ")
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn glibc_is_the_installed_libc6_upstream_version() {
+        let status = "Package: libc-bin\nStatus: install ok installed\nVersion: 2.39-0ubuntu8.4\n\n\
+                      Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.39-0ubuntu8.4\n\n";
+        assert_eq!(super::glibc_of(status).as_deref(), Some("2.39"));
+        let debian = "Package: libc6\nStatus: install ok installed\nVersion: 1:2.36-9+deb12u10\n";
+        assert_eq!(super::glibc_of(debian).as_deref(), Some("2.36"));
+        let removed = "Package: libc6\nStatus: deinstall ok config-files\nVersion: 2.35-0ubuntu3\n";
+        assert_eq!(super::glibc_of(removed), None);
+        assert_eq!(super::glibc_of(""), None);
+    }
 }

@@ -14,8 +14,8 @@ use rattler_solve::{SolveError, SolveStrategy, SolverImpl, SolverTask};
 /// The virtual packages pixi detects on the image being built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// `__glibc` (Ubuntu 24.04: 2.39).
-    pub glibc: String,
+    /// `__glibc` (Ubuntu 24.04: 2.39); `None` on a base without glibc.
+    pub glibc: Option<String>,
     /// `__linux`: the kernel is the build host's, unknown at lock time; pixi's default
     /// minimum system requirement (4.18) stands in for it.
     pub linux: String,
@@ -33,12 +33,13 @@ impl Target {
                 build_string: BuildString::new_unchecked(build),
             })
         };
-        Ok(vec![
-            package("__archspec", "1", &self.archspec)?,
-            package("__glibc", &self.glibc, "0")?,
-            package("__linux", &self.linux, "0")?,
-            package("__unix", "0", "0")?,
-        ])
+        let mut packages = vec![package("__archspec", "1", &self.archspec)?];
+        if let Some(glibc) = &self.glibc {
+            packages.push(package("__glibc", glibc, "0")?);
+        }
+        packages.push(package("__linux", &self.linux, "0")?);
+        packages.push(package("__unix", "0", "0")?);
+        Ok(packages)
     }
 }
 
