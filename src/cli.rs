@@ -309,13 +309,6 @@ fn lock(args: LockArgs) -> Result<()> {
     let lock_path = args.spec.lock_path(&spec);
     let existing = Lock::read(&lock_path)?;
     let plan = resolve::plan(&spec.spec);
-    if let Some(pending) = plan.pending_summary() {
-        bail!(
-            "{}: not resolvable yet: {}; these parts of the spec are parsed and validated, but this version of modelbench cannot lock them",
-            spec.path.display(),
-            pending
-        );
-    }
     let policy = match &args.update {
         None => UpdatePolicy::KeepPins,
         Some(names) if names.is_empty() => UpdatePolicy::All,
@@ -418,7 +411,12 @@ fn lock(args: LockArgs) -> Result<()> {
     }
     let count = |f: fn(&Change) -> bool| changes.iter().filter(|c| f(c)).count();
     let added = count(|c| matches!(c, Change::Added { .. }));
-    let updated = count(|c| matches!(c, Change::Updated { .. } | Change::Rehashed { .. }));
+    let updated = count(|c| {
+        matches!(
+            c,
+            Change::Updated { .. } | Change::Rehashed { .. } | Change::Members { .. }
+        )
+    });
     let removed = count(|c| matches!(c, Change::Removed { .. }));
     let written = new_lock.write(&lock_path)?;
     if talk {
@@ -474,6 +472,13 @@ fn change_json(change: &Change) -> serde_json::Value {
             version,
         } => {
             serde_json::json!({"change": "rehashed", "kind": kind, "name": name, "from": version, "to": version})
+        }
+        Change::Members {
+            kind,
+            name,
+            version,
+        } => {
+            serde_json::json!({"change": "members", "kind": kind, "name": name, "from": version, "to": version})
         }
         Change::Removed {
             kind,

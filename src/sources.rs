@@ -21,6 +21,8 @@ use serde::Deserialize;
 
 /// Upstreams a sources file may name, with their canonical base URLs.
 pub const UPSTREAMS: &[(&str, &str)] = &[
+    // conda channels live below it: `<conda>/conda-forge/<subdir>/repodata.json`
+    ("conda", "https://conda.anaconda.org"),
     ("github-api", "https://api.github.com"),
     ("github-raw", "https://raw.githubusercontent.com"),
     ("nodejs", "https://nodejs.org/dist"),

@@ -319,10 +319,16 @@ pub fn artifact_origins(spec: &Spec, text: &str, kind: &str, name: &str) -> Vec<
             }
         }
         for tool in &stage.pixi_global {
-            if tool.get_ref() == name {
+            // `yq >=3` makes the environment `yq`.
+            if tool.get_ref() == name || crate::resolve::conda_tool_name(tool.get_ref()) == name {
                 origins.push(
-                    Origin::new(Some(stage_name), stage_name, "pixi-global", quote(name))
-                        .at(text, tool.span()),
+                    Origin::new(
+                        Some(stage_name),
+                        stage_name,
+                        "pixi-global",
+                        quote(tool.get_ref()),
+                    )
+                    .at(text, tool.span()),
                 );
             }
         }
@@ -369,7 +375,9 @@ pub fn member_origins(spec: &Spec, text: &str, artifact: &Artifact, member: &str
             }
             "conda" => {
                 for tool in &stage.pixi_global {
-                    if tool.get_ref() == member || tool.get_ref() == &artifact.name {
+                    if tool.get_ref() == member
+                        || crate::resolve::conda_tool_name(tool.get_ref()) == artifact.name
+                    {
                         origins.push(
                             Origin::new(
                                 Some(stage_name),

@@ -142,6 +142,34 @@ dpkg_installed() {
 
 # check_debs DEBS_TSV: every locked package of the platform is installed at its locked
 # version and architecture.
+# check_conda_envs USER PACKAGES_TSV CHECKER: USER's pixi-global environments hold
+# exactly the locked conda packages (CHECKER is check-conda-envs.sh).
+check_conda_envs() {
+    name="pixi-global environments of $1"
+    home=$(getent passwd "$1" | cut -d: -f6)
+    if out=$(sh "$3" "$2" "$home/.pixi/envs" "$(selfcheck_platform)" 2>&1); then
+        report ok "$name" "$(printf '%s\n' "$out" | tail -n 1 | sed 's/^check-conda-envs: //')"
+    else
+        report fail "$name" "$(printf '%s\n' "$out" | sed 's/^check-conda-envs: //')"
+    fi
+}
+
+# check_conda_exposed USER EXPOSED_TSV: each exposed pixi-global executable is what a
+# login shell of USER finds first (~/.pixi/bin/NAME).
+check_conda_exposed() {
+    home=$(getent passwd "$1" | cut -d: -f6)
+    tab=$(printf '\t')
+    while IFS="$tab" read -r env executable; do
+        [ -n "$executable" ] || continue
+        found=$(as_user "$1" "command -v $executable" | tail -n 1)
+        if [ "$found" = "$home/.pixi/bin/$executable" ]; then
+            report ok "$executable on $1's PATH" "from pixi-global environment $env"
+        else
+            report fail "$executable on $1's PATH" "expected $home/.pixi/bin/$executable, found: ${found:-nothing}"
+        fi
+    done <"$2"
+}
+
 check_debs() {
     name="apt packages of $(basename "$(dirname "$1")")"
     if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -197,13 +197,6 @@ async fn bump(args: &BumpArgs, env: &Environment) -> Result<()> {
         )
     })?;
     let plan = resolve::plan(&spec.spec);
-    if let Some(pending) = plan.pending_summary() {
-        bail!(
-            "{}: not resolvable yet: {}; bump needs every part of the spec to be lockable",
-            spec.path.display(),
-            pending
-        );
-    }
     check_in_sync(&plan, &old, &spec, &lock_path)?;
     let artifacts: Vec<(String, String)> = plan
         .requests
@@ -716,7 +709,6 @@ async fn fallback(
     }
     let single = Plan {
         requests: vec![exact],
-        pending: Vec::new(),
     };
     let lock = resolve::resolve(ctx, &single, spec_hash, None, &UpdatePolicy::All)
         .await

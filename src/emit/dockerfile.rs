@@ -126,6 +126,12 @@ impl<'a> Context<'a> {
             &spec.stage_1,
             self.lock,
         ));
+        out.push_str(&super::conda::install_step(
+            spec,
+            self.lock,
+            1,
+            &spec.stage_1,
+        ));
         out.push_str(&super::self_check::build_step(1));
         let _ = writeln!(out, "\nENTRYPOINT [\"{INSTALL}/entrypoint.sh\"]");
         out
@@ -150,6 +156,12 @@ impl<'a> Context<'a> {
             2,
             &spec.stage_2,
             self.lock,
+        ));
+        out.push_str(&super::conda::install_step(
+            spec,
+            self.lock,
+            2,
+            &spec.stage_2,
         ));
         out.push_str(&super::self_check::build_step(2));
         let _ = writeln!(out, "\nENTRYPOINT [\"{INSTALL}/entrypoint.sh\"]");

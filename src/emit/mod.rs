@@ -6,6 +6,7 @@
 mod apt;
 mod bake;
 mod compose;
+mod conda;
 mod dockerfile;
 mod file_change;
 pub mod npm;
@@ -54,8 +55,10 @@ pub enum EmitError {
         lock: String,
         edited: crate::lock::ChecksumError,
     },
-    #[error("cannot emit, not resolvable yet: {0}")]
-    Pending(String),
+    #[error(
+        "`{stage}.pixi-global` needs pixi to install it: add `tools.pixi = {{ version = \"latest\", user = \"…\" }}` to {stage} or an earlier stage"
+    )]
+    NoPixi { stage: String },
     #[error("cannot read public key for user `{user}` from `{path}`: {source}")]
     PublicKey {
         user: String,
@@ -200,6 +203,7 @@ pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitt
         let mut manifest = scripts::artifacts_tsv(lock, &fetched_names(stage));
         apt::add_stage(lock, stage_number, &mut manifest, &mut emitted);
         npm::add_stage(&spec.spec, stage_number, stage, lock, &mut emitted);
+        conda::add_stage(lock, stage_number, stage, &mut manifest, &mut emitted);
         emitted.add(
             &format!("installation/stage-{stage_number}/artifacts.tsv"),
             manifest,
@@ -293,9 +297,6 @@ fn check_lock(
     emitted: &mut Emitted,
 ) -> Result<(), EmitError> {
     let plan = resolve::plan(&spec.spec);
-    if let Some(pending) = plan.pending_summary() {
-        return Err(EmitError::Pending(pending));
-    }
     // Before anything else: an entry edited after locking is refused whatever the spec
     // says, since its hashes are what the emitted build checks downloads against.
     for artifact in &lock.artifacts {
@@ -305,6 +306,21 @@ fn check_lock(
                 lock: inputs.lock_path.to_string(),
                 edited,
             })?;
+    }
+    // pixi-global tools are installed by pixi, as pixi's user: pixi must come first.
+    let stages = [
+        ("stage-1", &spec.spec.stage_1),
+        ("stage-2", &spec.spec.stage_2),
+    ];
+    for (index, (name, stage)) in stages.iter().enumerate() {
+        let pixi = stages[..=index]
+            .iter()
+            .any(|(_, s)| s.tools.contains_key("pixi"));
+        if !stage.pixi_global.is_empty() && !pixi {
+            return Err(EmitError::NoPixi {
+                stage: name.to_string(),
+            });
+        }
     }
     for request in &plan.requests {
         let Some(pinned) = lock.find(request.kind.as_str(), &request.name) else {

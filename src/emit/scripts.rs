@@ -27,6 +27,14 @@ pub(super) const STATIC_SCRIPTS: &[(&str, &str)] = &[
     ),
     ("installation/common/npm-tree.js", super::npm::TREE_JS),
     (
+        "installation/common/install-pixi-global.sh",
+        include_str!("../../installation/common/install-pixi-global.sh"),
+    ),
+    (
+        "installation/common/check-conda-envs.sh",
+        include_str!("../../installation/common/check-conda-envs.sh"),
+    ),
+    (
         "installation/common/setup-home.sh",
         include_str!("../../installation/common/setup-home.sh"),
     ),

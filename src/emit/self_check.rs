@@ -62,6 +62,7 @@ pub(super) fn script(spec: &Spec, lock: &Lock, lock_path: &str, stage_number: u8
         out.push_str(&super::npm::self_check_lines(spec, stage, lock));
     }
     out.push_str(&super::apt::self_check_lines(lock, stage_number));
+    out.push_str(&super::conda::self_check_lines(spec, lock, stage_number));
     out.push_str("check_no_proxy\n");
     if let Some(mirror) = spec.mirrors.apt.as_ref().filter(|_| spec.apt.keep_mirror) {
         let (ubuntu, ports) = mirror_urls::apt(mirror);
@@ -79,6 +80,10 @@ pub(super) fn script(spec: &Spec, lock: &Lock, lock_path: &str, stage_number: u8
         out.push_str("check_gpu\n");
     }
     out.push_str("selfcheck_end\n");
+    // Only per-platform checks read the platform (shellcheck flags an unused variable).
+    if !out.contains("\"$platform\"") {
+        out = out.replacen("\nplatform=$(selfcheck_platform)", "", 1);
+    }
     out
 }
 

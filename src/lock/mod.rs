@@ -121,6 +121,9 @@ pub struct Package {
     pub build: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subdir: Option<String>,
+    /// conda: `python` or `generic` for a noarch package (how the installer links it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noarch: Option<String>,
     /// npm: where it sits in the installed tree (`node_modules/a/node_modules/b`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,

@@ -11,6 +11,7 @@
 //! Result<Artifact, Problem>`.
 
 pub mod apt;
+pub mod conda;
 pub mod github_release;
 pub mod nodejs;
 pub mod npm;
@@ -143,6 +144,7 @@ impl std::error::Error for ResolveFailures {}
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     Apt,
+    Conda,
     Oci,
     GithubRelease,
     Nodejs,
@@ -154,6 +156,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Apt => "apt",
+            Kind::Conda => "conda",
             Kind::Oci => "oci",
             Kind::GithubRelease => "github-release",
             Kind::Nodejs => "nodejs",
@@ -174,6 +177,7 @@ impl fmt::Display for Kind {
 #[serde(untagged)]
 pub enum Detail {
     Apt(apt::AptRequest),
+    Conda(conda::CondaRequest),
     Oci(oci::OciRequest),
     GithubRelease(github_release::ReleaseRequest),
     Nodejs(nodejs::NodeRequest),
@@ -205,40 +209,11 @@ impl Request {
     }
 }
 
-/// A spec part that is parsed and validated but has no resolver yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pending {
-    pub part: &'static str,
-    pub count: usize,
-    pub unit: &'static str,
-}
-
-impl fmt::Display for Pending {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plural = if self.count == 1 { "" } else { "s" };
-        write!(f, "{} ({} {}{plural})", self.part, self.count, self.unit)
-    }
-}
-
 pub struct Plan {
     pub requests: Vec<Request>,
-    pub pending: Vec<Pending>,
 }
 
-impl Plan {
-    /// `apt (23 packages), npm (2 tools)`: the parts no resolver handles yet, or `None`.
-    pub fn pending_summary(&self) -> Option<String> {
-        (!self.pending.is_empty()).then(|| {
-            self.pending
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-    }
-}
-
-/// Turn a spec into requests, and list what cannot be resolved yet.
+/// Turn a spec into requests, one per artifact.
 pub fn plan(spec: &Spec) -> Plan {
     let platforms = spec.image.platform_names();
     let mut requests = vec![Request {
@@ -275,20 +250,10 @@ pub fn plan(spec: &Spec) -> Plan {
 
     requests.extend(apt_requests(spec, &platforms));
     requests.extend(npm_requests(spec, &platforms));
+    requests.extend(conda_requests(spec, &platforms));
 
-    let mut pending = Vec::new();
-    let count =
-        |f: &dyn Fn(&crate::spec::Stage) -> usize| stages.iter().map(|s| f(s)).sum::<usize>();
-    let conda = count(&|s| s.pixi_global.len());
-    if conda > 0 {
-        pending.push(Pending {
-            part: "conda",
-            count: conda,
-            unit: "tool",
-        });
-    }
     requests.sort_by_key(Request::key);
-    Plan { requests, pending }
+    Plan { requests }
 }
 
 /// One request per npm or bun global CLI, named by its package (the spec makes sure a
@@ -324,6 +289,26 @@ fn npm_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
     requests
 }
 
+/// What the base image has installed (`[apt] status`): a status file, `empty`, or by
+/// default the base image's own dpkg status. apt solves on top of it; conda reads the
+/// image's glibc from it.
+fn base_status(spec: &Spec) -> apt::StatusSource {
+    match spec.apt.status.as_ref().map(|s| s.get_ref().as_str()) {
+        Some("empty") => apt::StatusSource::Empty,
+        Some(path) => apt::StatusSource::File {
+            path: path.to_string(),
+            // Unreadable: resolution reports the read error.
+            sha256: std::fs::read(spec.dir.join(path))
+                .map(|bytes| hex::encode(Sha256::digest(bytes)))
+                .unwrap_or_default(),
+        },
+        None => apt::StatusSource::BaseImage {
+            image: spec.base.image.get_ref().clone(),
+            mirror: spec.base.registry_mirror.clone(),
+        },
+    }
+}
+
 /// The apt packages of each stage, as the spec lists them: stage 1 gets
 /// `openssh-server` when the SSH server is enabled.
 pub fn apt_packages(spec: &Spec) -> [Vec<String>; 2] {
@@ -342,6 +327,52 @@ pub fn apt_packages(spec: &Spec) -> [Vec<String>; 2] {
     [stage_1, entries(&spec.stage_2)]
 }
 
+/// One conda request per `pixi-global` entry (pixi global makes one environment per
+/// tool), named by the tool: its match spec's package name.
+fn conda_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
+    let mirror = spec
+        .mirrors
+        .conda
+        .as_deref()
+        .map(crate::spec::mirror_urls::conda);
+    [&spec.stage_1, &spec.stage_2]
+        .iter()
+        .flat_map(|stage| &stage.pixi_global)
+        .map(|entry| {
+            let text = entry.get_ref().trim().to_string();
+            Request {
+                kind: Kind::Conda,
+                name: conda_tool_name(&text),
+                requested: text.clone(),
+                detail: Detail::Conda(conda::CondaRequest {
+                    spec: text,
+                    channel: "conda-forge".to_string(),
+                    mirror: mirror.clone(),
+                    glibc: None,
+                    status: Some(base_status(spec)),
+                    dir: spec.dir.clone(),
+                    linux: conda::DEFAULT_LINUX.to_string(),
+                }),
+                platforms: platforms.to_vec(),
+            }
+        })
+        .collect()
+}
+
+/// The environment name of a `pixi-global` entry: the package its match spec names
+/// (`yq >=4` → `yq`), as `pixi global install` names it.
+pub fn conda_tool_name(entry: &str) -> String {
+    match conda::solve::parse_spec(entry) {
+        Ok(spec) => spec
+            .name
+            .as_exact()
+            .map(|n| n.as_normalized().to_string())
+            .unwrap_or_else(|| entry.to_string()),
+        // Resolution reports the parse error, naming the entry.
+        Err(_) => conda::repodata::dependency_name(entry).to_string(),
+    }
+}
+
 /// Default keyring of the Ubuntu archives (the host's copy, as apt on Ubuntu has it).
 pub const UBUNTU_KEYRING: &str = "/usr/share/keyrings/ubuntu-archive-keyring.gpg";
 
@@ -351,20 +382,7 @@ pub const UBUNTU_KEYRING: &str = "/usr/share/keyrings/ubuntu-archive-keyring.gpg
 fn apt_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
     let [stage_1, stage_2] = apt_packages(spec);
     let archives = apt_archives(spec);
-    let status = match spec.apt.status.as_ref().map(|s| s.get_ref().as_str()) {
-        Some("empty") => apt::StatusSource::Empty,
-        Some(path) => apt::StatusSource::File {
-            path: path.to_string(),
-            // Unreadable: resolution reports the read error.
-            sha256: std::fs::read(spec.dir.join(path))
-                .map(|bytes| hex::encode(Sha256::digest(bytes)))
-                .unwrap_or_default(),
-        },
-        None => apt::StatusSource::BaseImage {
-            image: spec.base.image.get_ref().clone(),
-            mirror: spec.base.registry_mirror.clone(),
-        },
-    };
+    let status = base_status(spec);
     let mut requests = Vec::new();
     for (name, packages, earlier) in [
         ("stage-1", &stage_1, &Vec::new()),
@@ -533,7 +551,7 @@ pub fn covers(pinned: &Artifact, platform: &str) -> bool {
     if pinned.kind == Kind::Oci.as_str() {
         return true;
     }
-    if pinned.kind == Kind::Apt.as_str() {
+    if pinned.kind == Kind::Apt.as_str() || pinned.kind == Kind::Conda.as_str() {
         return pinned.packages.iter().any(|p| p.platform == platform);
     }
     if pinned.kind == Kind::Npm.as_str() {
@@ -641,6 +659,7 @@ pub async fn resolve(
 async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Problem> {
     let mut artifact = match &request.detail {
         Detail::Apt(detail) => apt::resolve(ctx, &request.name, detail).await?,
+        Detail::Conda(detail) => conda::resolve(ctx, &request.name, detail).await?,
         Detail::Oci(detail) => oci::resolve(ctx, &request.name, detail).await?,
         Detail::GithubRelease(detail) => {
             github_release::resolve(ctx, &request.name, detail).await?
@@ -695,6 +714,13 @@ pub enum Change {
         name: String,
         version: String,
     },
+    /// Same version of what was asked for, other closure members (a conda environment
+    /// whose dependencies moved).
+    Members {
+        kind: String,
+        name: String,
+        version: String,
+    },
     Removed {
         kind: String,
         name: String,
@@ -729,6 +755,15 @@ impl fmt::Display for Change {
                     "Rehashing"
                 )
             }
+            Change::Members {
+                kind,
+                name,
+                version,
+            } => write!(
+                f,
+                "{:>12} {kind} {name} {version} (closure members changed)",
+                "Updating"
+            ),
             Change::Removed {
                 kind,
                 name,
@@ -765,6 +800,13 @@ pub fn changes(old: Option<&Lock>, new: &Lock) -> Vec<Change> {
                     || old_artifact.digest != new_artifact.digest =>
             {
                 out.push(Change::Rehashed {
+                    kind,
+                    name,
+                    version: new_artifact.version.clone(),
+                })
+            }
+            Some(old_artifact) if old_artifact.packages != new_artifact.packages => {
+                out.push(Change::Members {
                     kind,
                     name,
                     version: new_artifact.version.clone(),
@@ -839,7 +881,6 @@ mod tests {
              [stage-1]\napt = [\"nano\", \"libgl1-mesa-glx | libgl1\"]\n\
              [stage-2]\napt = [\"tmux\"]\n",
         );
-        assert!(plan.pending.iter().all(|p| p.part != "apt"));
         let one = apt_detail(&plan, "stage-1");
         assert_eq!(
             one.packages,

@@ -239,6 +239,29 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
                 ));
             }
         }
+        for entry in &stage.pixi_global {
+            crate::resolve::conda::solve::parse_spec(entry.get_ref()).map_err(|message| {
+                invalid(entry, format!("`{stage_name}.pixi-global`: {message}"))
+            })?;
+            let env = crate::resolve::conda_tool_name(entry.get_ref());
+            if !is_shell_safe(&env) {
+                return Err(invalid(
+                    entry,
+                    format!("`{stage_name}.pixi-global`: `{env}` is not a usable environment name"),
+                ));
+            }
+            let twice = [&spec.stage_1, &spec.stage_2]
+                .iter()
+                .flat_map(|s| &s.pixi_global)
+                .filter(|e| crate::resolve::conda_tool_name(e.get_ref()) == env)
+                .count();
+            if twice > 1 {
+                return Err(invalid(
+                    entry,
+                    format!("pixi-global tool `{env}` is listed twice (one environment per tool)"),
+                ));
+            }
+        }
         for entry in &stage.apt {
             for alternative in entry.get_ref().split('|') {
                 let package = alternative.trim();

@@ -1322,6 +1322,7 @@ fn member(name: &str, version: &str, bytes: &[u8], requested: bool) -> Package {
         arch: None,
         build: None,
         subdir: None,
+        noarch: None,
         path: Some(format!("node_modules/{name}")),
         file: format!("{name}-{version}.tgz"),
         urls: vec![format!("https://registry.example/{name}-{version}.tgz")],

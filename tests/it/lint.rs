@@ -16,7 +16,7 @@ use crate::support::world::{DigestMode, FixtureAsset, FixtureRelease, Response, 
 use crate::support::{run, sha256_hex};
 
 /// The linters on PATH, or `None` with a skip note (a failure when CI requires them).
-fn linters() -> Option<(PathBuf, PathBuf)> {
+pub(crate) fn linters() -> Option<(PathBuf, PathBuf)> {
     let find = |name: &str| -> Option<PathBuf> {
         let output = Command::new(name).arg("--version").output().ok()?;
         output.status.success().then(|| PathBuf::from(name))

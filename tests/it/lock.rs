@@ -5,7 +5,7 @@
 use crate::support::project::{Project, artifact, pin};
 use crate::support::registry::{self, IndexKind};
 use crate::support::world::{DigestMode, Fault, FixtureAsset, FixtureRelease, SumsStyle, World};
-use crate::support::{run_fail, sha256_hex};
+use crate::support::sha256_hex;
 
 const AMD64: &str = "clash-rs-x86_64-unknown-linux-musl";
 const ARM64: &str = "clash-rs-aarch64-unknown-linux-musl";
@@ -732,30 +732,6 @@ fn lock_refuses_plain_http_without_opt_in() {
     let output = s.project.lock(&[]);
     assert_eq!(output.status, Some(1));
     assert!(output.stderr.contains("oci `base`"), "{}", output.stderr);
-}
-
-#[test]
-fn lock_reports_parts_without_a_resolver_in_one_message() {
-    let s = setup("latest", &clash_releases());
-    let spec = format!(
-        "{}\n[[users]]\nname = \"peid\"\nuid = 3100\ngid = 1100\n\n[stage-1]\npixi-global = [\"jq\", \"yq\"]\n",
-        spec_text(&s.base, "latest")
-    );
-    s.project.spec(&spec);
-    let output =
-        run_fail(
-            &mut s
-                .project
-                .command(&["lock", "specs/test.toml", "--sources", "sources.toml"]),
-        );
-    assert!(
-        output
-            .stderr
-            .contains("not resolvable yet: conda (2 tools)"),
-        "{}",
-        output.stderr
-    );
-    assert!(s.world.requests().is_empty());
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod apt;
 mod apt_build;
 mod build;
 mod bump;
+mod conda;
 mod emit;
 mod faults;
 mod fuzz_regressions;

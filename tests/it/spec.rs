@@ -165,22 +165,27 @@ fn spec_usage_errors_exit_2() {
 }
 
 #[test]
-fn spec_shipped_seed_parses_and_names_every_pending_part() {
+fn spec_shipped_seed_parses_and_every_part_has_a_resolver() {
     let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/specs/model-bench-cu128.toml");
     let project = Project::new();
     let output = project.run(&["lock", seed, "--offline", "--lock", "bench.lock"]);
     assert_eq!(output.status, Some(1), "{}", output.stderr);
-    // apt, the tools and the npm/bun globals resolve now (offline, they stop with the
-    // other network parts); conda does not yet.
+    // Nothing is left without a resolver: offline, each part stops at the network.
     assert!(
-        output.stderr.contains("conda (6 tools)"),
-        "conda missing: {}",
+        !output.stderr.contains("not resolvable yet"),
+        "{}",
         output.stderr
     );
-    for resolved in ["tools (", "npm (", "bun globals ("] {
+    for artifact in [
+        "npm `@anthropic-ai/claude-code`",
+        "npm `tavily-mcp`",
+        "conda `jq`",
+        "nodejs `node`",
+        "github-release `clash-rs`",
+    ] {
         assert!(
-            !output.stderr.contains(resolved),
-            "`{resolved}` resolves now: {}",
+            output.stderr.contains(artifact),
+            "`{artifact}` missing: {}",
             output.stderr
         );
     }

@@ -82,7 +82,7 @@ impl StatusSource {
         })
     }
 
-    fn read(&self, dir: &std::path::Path) -> Result<String, Problem> {
+    pub(crate) fn read(&self, dir: &std::path::Path) -> Result<String, Problem> {
         match self {
             StatusSource::Empty => Ok(String::new()),
             StatusSource::File { path, sha256 } => {
@@ -271,6 +271,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
                 arch: Some(choice.arch),
                 build: None,
                 subdir: None,
+                noarch: None,
                 path: None,
                 file,
                 urls,

@@ -299,6 +299,7 @@ fn lock_entries(
                 arch: None,
                 build: None,
                 subdir: None,
+                noarch: None,
                 path: Some(entry.location.clone()),
                 file: file.clone(),
                 urls: urls.clone(),

@@ -324,11 +324,28 @@ rm -rf "$2""#;
         platform: &str,
         salt: &str,
     ) -> PushedImage {
-        let (os, arch, variant) = split_platform(platform);
-        let tar = tar_one_file(
+        self.push_image_with_file(
+            repo,
+            reference,
+            kind,
+            platform,
             "etc/modelbench-platform",
             format!("{platform} {salt}\n").as_bytes(),
-        );
+        )
+    }
+
+    /// One image whose single layer holds one file (`var/lib/dpkg/status`, …).
+    pub fn push_image_with_file(
+        &self,
+        repo: &str,
+        reference: Option<&str>,
+        kind: IndexKind,
+        platform: &str,
+        path: &str,
+        contents: &[u8],
+    ) -> PushedImage {
+        let (os, arch, variant) = split_platform(platform);
+        let tar = tar_one_file(path, contents);
         let layer = gzip_stored(&tar);
         let layer_digest = self.push_blob(repo, &layer);
         let mut config = json!({

@@ -1,0 +1,364 @@
+//! `conda`: one `pixi-global` tool (a conda match spec: `jq`, `yq >=4`) → the whole
+//! environment `pixi global install` would create for it, per platform: every package's
+//! name, version, build, subdir, file, sha256, size and URLs (the spec's mirror first,
+//! the canonical channel after).
+//!
+//! The channel's `repodata.json` for the platform's subdir (`linux-64`, `linux-aarch64`)
+//! and `noarch` comes through the one client, mirror first ([`repodata`]); the solve is
+//! rattler's resolvo, which pixi uses, with the target's virtual packages ([`solve`]):
+//! `__glibc` is the base image's `libc6` from its dpkg status (read once per base and
+//! platform, as apt reads it).
+//! Hashes come from the repodata records: conda-forge publishes a sha256 per file.
+
+pub mod repodata;
+pub mod solve;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde::Serialize;
+
+use super::{Context, Problem};
+use crate::lock::{Artifact, Package};
+use crate::net::Hash;
+use crate::platform::Platform;
+use repodata::Subdir;
+
+/// Largest `repodata.json` accepted: conda-forge's `linux-64` index is a few hundred MB
+/// uncompressed and growing.
+pub const REPODATA_LIMIT: u64 = 2 * 1024 * 1024 * 1024;
+
+/// `__glibc` of Ubuntu 24.04, the seed's base (tests use it as a fixed value).
+pub const UBUNTU_NOBLE_GLIBC: &str = "2.39";
+/// pixi's default `__linux` system requirement (the kernel at build time is the build
+/// host's, unknown when locking).
+pub const DEFAULT_LINUX: &str = "4.18";
+
+/// What one pixi-global tool asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct CondaRequest {
+    /// The spec entry as written: a conda match spec.
+    pub spec: String,
+    /// The channel name (`conda-forge`), below the `conda` upstream.
+    pub channel: String,
+    /// The channel on the spec's mirror (`[mirrors] conda`), tried first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<String>,
+    /// `__glibc` of the image, when fixed; otherwise read from `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glibc: Option<String>,
+    /// The base image's dpkg status (as apt reads it): `__glibc` is its `libc6`
+    /// version, as pixi detects it on the image. No `libc6`: no `__glibc`, as pixi on a
+    /// system without glibc.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<super::apt::StatusSource>,
+    /// A relative status file is relative to this directory (the spec's).
+    #[serde(skip)]
+    pub dir: std::path::PathBuf,
+    /// `__linux` assumed for the image.
+    pub linux: String,
+}
+
+/// The conda subdir of a platform.
+pub fn subdir(platform: Platform) -> &'static str {
+    match platform {
+        Platform::LinuxAmd64 => "linux-64",
+        Platform::LinuxArm64 => "linux-aarch64",
+    }
+}
+
+/// Resolve one tool's environment for every platform of the context.
+pub async fn resolve(
+    ctx: &Context,
+    name: &str,
+    request: &CondaRequest,
+) -> Result<Artifact, Problem> {
+    let spec = solve::parse_spec(&request.spec).map_err(Problem::msg)?;
+    let tool = spec
+        .name
+        .as_exact()
+        .map(|n| n.as_normalized().to_string())
+        .unwrap_or_else(|| name.to_string());
+    let canonical = format!("{}/{}", ctx.sources.upstream("conda"), request.channel);
+    let mut bases: Vec<String> = request
+        .mirror
+        .iter()
+        .map(|m| m.trim_end_matches('/').to_string())
+        .collect();
+    bases.push(canonical.clone());
+
+    let mut needed: BTreeSet<&str> = ctx.platforms.iter().map(|p| subdir(*p)).collect();
+    needed.insert("noarch");
+    let fetched: Vec<Arc<Subdir>> = futures_util::future::try_join_all(needed.iter().map(|s| {
+        let cell = shared_cell(format!("{} {s}", bases.join(" ")));
+        let (bases, canonical) = (&bases, &canonical);
+        async move {
+            cell.get_or_try_init(|| async {
+                fetch_subdir(ctx, bases, canonical, s).await.map(Arc::new)
+            })
+            .await
+            .cloned()
+        }
+    }))
+    .await?;
+    let fetched = Arc::new(fetched);
+
+    let mut packages = Vec::new();
+    let mut versions: BTreeMap<&str, String> = BTreeMap::new();
+    let mut newest: Option<i64> = None;
+    for platform in &ctx.platforms {
+        let platform = *platform;
+        let glibc = match (&request.glibc, &request.status) {
+            (Some(fixed), _) => Some(fixed.clone()),
+            (None, Some(super::apt::StatusSource::BaseImage { image, mirror })) => {
+                // Once per base and platform: every tool asks, and the layers are large.
+                static CELLS: OnceLock<Mutex<HashMap<String, SharedGlibc>>> = OnceLock::new();
+                let cell = {
+                    let mut cells = CELLS
+                        .get_or_init(Mutex::default)
+                        .lock()
+                        .expect("glibc table lock");
+                    let key = format!("{image} {mirror:?} {platform}");
+                    Arc::clone(cells.entry(key).or_default())
+                };
+                cell.get_or_try_init(|| async {
+                    super::apt::base_status::read(ctx, image, mirror.as_deref(), platform)
+                        .await
+                        .map(|status| glibc_of(&status))
+                })
+                .await?
+                .clone()
+            }
+            (None, Some(status)) => glibc_of(&status.read(&request.dir)?),
+            (None, None) => None,
+        };
+        let target = solve::Target {
+            glibc,
+            linux: request.linux.clone(),
+            archspec: platform.machine().to_string(),
+        };
+        let glibc_note = target.glibc.as_ref().map(|v| format!("__glibc {v}"));
+        let all = Arc::clone(&fetched);
+        let spec = spec.clone();
+        let tool_name = tool.clone();
+        let solved = tokio::task::spawn_blocking(move || {
+            let mine: Vec<&Subdir> = all
+                .iter()
+                .filter(|s| s.subdir == subdir(platform) || s.subdir == "noarch")
+                .map(|s| s.as_ref())
+                .collect();
+            let records = repodata::reachable(&mine, &[tool_name])?;
+            solve::solve(&records, &spec, &target)
+        })
+        .await
+        .map_err(|err| Problem::msg(format!("the conda solver stopped: {err}")))?
+        .map_err(|explanation| {
+            Problem::msg(format!(
+                "no environment for `{}` on {platform} ({} + noarch of {}, {}):\n{explanation}",
+                request.spec,
+                subdir(platform),
+                request.channel,
+                glibc_note.as_deref().unwrap_or("no glibc on the base")
+            ))
+        })?;
+
+        // Who needs whom, for `modelbench why`.
+        let present: BTreeSet<&str> = solved
+            .iter()
+            .map(|r| r.package_record.name.as_normalized())
+            .collect();
+        let mut required_by: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for record in &solved {
+            for dependency in &record.package_record.depends {
+                let dependency = repodata::dependency_name(dependency);
+                if let Some(member) = present.get(dependency) {
+                    required_by
+                        .entry(member)
+                        .or_default()
+                        .push(record.package_record.name.as_normalized().to_string());
+                }
+            }
+        }
+        for record in &solved {
+            let package = &record.package_record;
+            let file = record.identifier.to_file_name();
+            let sha256 = package.sha256.ok_or_else(|| {
+                Problem::msg(format!(
+                    "`{file}` ({}) has no sha256 in the repodata of {}",
+                    package.subdir, request.channel
+                ))
+            })?;
+            let hash = Hash::sha256_hex(&hex::encode(sha256))
+                .map_err(|err| Problem::msg(format!("`{file}`: {err}")))?;
+            let name = package.name.as_normalized();
+            if name == tool {
+                versions.insert(platform.as_str(), package.version.to_string());
+                if let Some(stamp) = package.timestamp {
+                    newest = newest.max(Some(stamp.timestamp()));
+                }
+            }
+            packages.push(Package {
+                name: name.to_string(),
+                version: package.version.to_string(),
+                platform: platform.as_str().to_string(),
+                arch: None,
+                build: Some(package.build.to_string()),
+                subdir: Some(package.subdir.clone()),
+                noarch: if package.noarch.is_python() {
+                    Some("python".to_string())
+                } else if package.noarch.is_generic() {
+                    Some("generic".to_string())
+                } else {
+                    None
+                },
+                path: None,
+                urls: bases
+                    .iter()
+                    .map(|base| format!("{base}/{}/{file}", package.subdir))
+                    .collect(),
+                file,
+                hash,
+                size: package.size,
+                requested: name == tool,
+                required_by: required_by.remove(name).unwrap_or_default(),
+                npm: None,
+            });
+        }
+    }
+    packages.sort_by(|a, b| {
+        (&a.platform, &a.name, &a.version, &a.file).cmp(&(
+            &b.platform,
+            &b.name,
+            &b.version,
+            &b.file,
+        ))
+    });
+    let distinct: BTreeSet<&String> = versions.values().collect();
+    let version = if distinct.len() == 1 {
+        distinct.into_iter().next().cloned().unwrap_or_default()
+    } else {
+        versions
+            .iter()
+            .map(|(platform, version)| format!("{version} ({platform})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut artifact = super::artifact(version);
+    artifact.published = newest
+        .and_then(|s| u64::try_from(s).ok())
+        .map(super::apt::index::rfc3339);
+    artifact.packages = packages;
+    Ok(artifact)
+}
+
+type SharedSubdir = Arc<tokio::sync::OnceCell<Arc<Subdir>>>;
+type SharedGlibc = Arc<tokio::sync::OnceCell<Option<String>>>;
+
+/// The repodata of this run, each index fetched at most once: the tools of one lock share
+/// conda-forge's indices (hundreds of MB each), and concurrent askers wait for the one
+/// request in flight. Keyed by the base URLs tried and the subdir; a failed fetch is not
+/// kept, so the next asker tries again. Process-wide because a run is one process
+/// (`lock`, `bump`); tests on different loopback worlds have different keys.
+fn shared_cell(key: String) -> SharedSubdir {
+    static CELLS: OnceLock<Mutex<HashMap<String, SharedSubdir>>> = OnceLock::new();
+    let mut cells = CELLS
+        .get_or_init(Mutex::default)
+        .lock()
+        .expect("repodata table lock");
+    Arc::clone(cells.entry(key).or_default())
+}
+
+/// The glibc version of a dpkg status: its installed `libc6` (`2.39-0ubuntu8.4` → `2.39`).
+pub fn glibc_of(status: &str) -> Option<String> {
+    status.split("\n\n").find_map(|stanza| {
+        let field = |name: &str| {
+            stanza.lines().find_map(|line| {
+                line.strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix(':'))
+                    .map(str::trim)
+            })
+        };
+        if field("Package") != Some("libc6") || !field("Status")?.ends_with(" installed") {
+            return None;
+        }
+        let version = field("Version")?;
+        let upstream = version.split_once(':').map_or(version, |(_, v)| v);
+        let upstream = upstream.rsplit_once('-').map_or(upstream, |(v, _)| v);
+        Some(upstream.to_string())
+    })
+}
+
+/// A gzip-encoded index, at most [`REPODATA_LIMIT`] bytes once decompressed.
+fn gunzip(bytes: &[u8], url: &str) -> Result<Vec<u8>, Problem> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .take(REPODATA_LIMIT + 1)
+        .read_to_end(&mut out)
+        .map_err(|err| Problem::msg(format!("{url}: bad gzip encoding: {err}")))?;
+    if out.len() as u64 > REPODATA_LIMIT {
+        return Err(Problem::msg(format!(
+            "{url}: more than {REPODATA_LIMIT} bytes once decompressed"
+        )));
+    }
+    Ok(out)
+}
+
+/// One subdir's `repodata.json` from the first base URL that serves it.
+async fn fetch_subdir(
+    ctx: &Context,
+    bases: &[String],
+    canonical: &str,
+    subdir: &str,
+) -> Result<Subdir, Problem> {
+    let mut failures = Vec::new();
+    for base in bases {
+        let url = format!("{base}/{subdir}/repodata.json");
+        // conda asks for gzip too: conda-forge's indices shrink about eightfold.
+        let headers = [("Accept-Encoding", "gzip")];
+        match ctx.client.get_ok(&url, &headers, REPODATA_LIMIT).await {
+            Ok(fetched) => {
+                let gzip = fetched
+                    .header("content-encoding")
+                    .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
+                let served_from = fetched.url.clone();
+                let body = if gzip {
+                    let url = fetched.url.clone();
+                    tokio::task::spawn_blocking(move || gunzip(&fetched.body, &url))
+                        .await
+                        .map_err(|err| Problem::msg(format!("gzip reader stopped: {err}")))??
+                } else {
+                    fetched.body
+                };
+                return Ok(Subdir {
+                    subdir: subdir.to_string(),
+                    channel: canonical.to_string(),
+                    url: served_from,
+                    body,
+                });
+            }
+            Err(err) if ctx.client.is_offline() => return Err(err.into()),
+            Err(err) => failures.push(err.to_string()),
+        }
+    }
+    Err(Problem::msg(format!(
+        "no source served the {subdir} repodata: {}",
+        failures.join("; ")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn glibc_is_the_installed_libc6_upstream_version() {
+        let status = "Package: libc-bin\nStatus: install ok installed\nVersion: 2.39-0ubuntu8.4\n\n\
+                      Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.39-0ubuntu8.4\n\n";
+        assert_eq!(super::glibc_of(status).as_deref(), Some("2.39"));
+        let debian = "Package: libc6\nStatus: install ok installed\nVersion: 1:2.36-9+deb12u10\n";
+        assert_eq!(super::glibc_of(debian).as_deref(), Some("2.36"));
+        let removed = "Package: libc6\nStatus: deinstall ok config-files\nVersion: 2.35-0ubuntu3\n";
+        assert_eq!(super::glibc_of(removed), None);
+        assert_eq!(super::glibc_of(""), None);
+    }
+}

@@ -1,0 +1,1385 @@
+//! conda (pixi-global tools): a fixture conda-forge channel in the loopback world, with
+//! realistic repodata (noarch packages, `__glibc` requirements, `constrains`, build
+//! numbers, files only as `.conda` or only as `.tar.bz2`, a version that exists on one
+//! platform only), resolved by modelbench and checked against py-rattler as the oracle:
+//! `tests/oracle/conda_solve.py` solves the same specs against the same channel (skipped
+//! with a note when `python3 -c 'import rattler'` fails; `pip install py-rattler`).
+//! Also: mirror-first URLs, sha256 from the bytes served, errors that name the tool, the
+//! spec and the conflict, and lock → lock byte-identical through the CLI.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use modelbench::lock::Artifact;
+use modelbench::net::Client;
+use modelbench::platform::Platform;
+use modelbench::resolve::conda::{self, CondaRequest};
+use modelbench::resolve::{Context, Problem};
+use modelbench::sources::Sources;
+use serde_json::{Value, json};
+
+use crate::support::project::{Project, artifact};
+use crate::support::registry::{self, IndexKind};
+use crate::support::world::{Response, World};
+use crate::support::{run_fail, sha256_hex, temp_dir};
+
+const SUBDIRS: [&str; 3] = ["linux-64", "linux-aarch64", "noarch"];
+const ORACLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/conda_solve.py");
+
+// ---- the fixture channel ----
+
+/// One published file: its repodata record and the bytes served for it.
+struct File {
+    subdir: String,
+    name: String,
+    record: Value,
+    bytes: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Channel {
+    files: Vec<File>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Conda,
+    TarBz2,
+    Both,
+}
+
+struct Pkg<'a> {
+    name: &'a str,
+    version: &'a str,
+    build: &'a str,
+    build_number: u64,
+    depends: &'a [&'a str],
+    constrains: &'a [&'a str],
+    format: Format,
+    /// `None`: built per platform subdir; `Some("python"/"generic")`: one noarch file.
+    noarch: Option<&'a str>,
+}
+
+impl<'a> Pkg<'a> {
+    fn new(name: &'a str, version: &'a str, build: &'a str, build_number: u64) -> Pkg<'a> {
+        Pkg {
+            name,
+            version,
+            build,
+            build_number,
+            depends: &[],
+            constrains: &[],
+            format: Format::Conda,
+            noarch: None,
+        }
+    }
+    fn depends(mut self, depends: &'a [&'a str]) -> Self {
+        self.depends = depends;
+        self
+    }
+    fn constrains(mut self, constrains: &'a [&'a str]) -> Self {
+        self.constrains = constrains;
+        self
+    }
+    fn format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+    fn noarch(mut self, kind: &'a str) -> Self {
+        self.noarch = Some(kind);
+        self
+    }
+}
+
+impl Channel {
+    /// Publish a package for the given platform subdirs (ignored for noarch packages).
+    fn publish(&mut self, pkg: Pkg<'_>, subdirs: &[&str]) {
+        let subdirs: Vec<&str> = match pkg.noarch {
+            Some(_) => vec!["noarch"],
+            None => subdirs.to_vec(),
+        };
+        let extensions: &[&str] = match pkg.format {
+            Format::Conda => &[".conda"],
+            Format::TarBz2 => &[".tar.bz2"],
+            Format::Both => &[".conda", ".tar.bz2"],
+        };
+        for subdir in subdirs {
+            for ext in extensions {
+                let file = format!("{}-{}-{}{ext}", pkg.name, pkg.version, pkg.build);
+                // Not a real archive: the resolver only hashes what the index says.
+                let bytes = format!("modelbench conda fixture {subdir}/{file}\n").into_bytes();
+                let mut record = json!({
+                    "build": pkg.build,
+                    "build_number": pkg.build_number,
+                    "depends": pkg.depends,
+                    "license": "MIT",
+                    "md5": format!("{:032x}", bytes.len()),
+                    "name": pkg.name,
+                    "sha256": sha256_hex(&bytes),
+                    "size": bytes.len(),
+                    "subdir": subdir,
+                    "timestamp": 1_784_923_795_784u64 + pkg.build_number,
+                    "version": pkg.version,
+                });
+                if !pkg.constrains.is_empty() {
+                    record["constrains"] = json!(pkg.constrains);
+                }
+                if let Some(kind) = pkg.noarch {
+                    record["noarch"] = json!(kind);
+                }
+                self.files.push(File {
+                    subdir: subdir.to_string(),
+                    name: file,
+                    record,
+                    bytes,
+                });
+            }
+        }
+    }
+
+    fn repodata(&self, subdir: &str) -> Value {
+        let mut packages = serde_json::Map::new();
+        let mut conda = serde_json::Map::new();
+        for file in self.files.iter().filter(|f| f.subdir == subdir) {
+            let map = if file.name.ends_with(".conda") {
+                &mut conda
+            } else {
+                &mut packages
+            };
+            map.insert(file.name.clone(), file.record.clone());
+        }
+        json!({
+            "info": { "subdir": subdir },
+            "packages": packages,
+            "packages.conda": conda,
+            "removed": [],
+            "repodata_version": 1,
+        })
+    }
+
+    /// Serve the channel below `prefix` (`/conda/conda-forge`).
+    fn serve(&self, world: &World, prefix: &str) {
+        for subdir in SUBDIRS {
+            world.get(
+                &format!("{prefix}/{subdir}/repodata.json"),
+                Response::json(self.repodata(subdir)),
+            );
+        }
+        for file in &self.files {
+            world.get(
+                &format!("{prefix}/{}/{}", file.subdir, file.name),
+                Response::bytes(file.bytes.clone()),
+            );
+        }
+    }
+
+    /// The channel as a local directory (for the oracle).
+    fn write(&self, dir: &Path) {
+        for subdir in SUBDIRS {
+            std::fs::create_dir_all(dir.join(subdir)).unwrap();
+            std::fs::write(
+                dir.join(subdir).join("repodata.json"),
+                serde_json::to_vec_pretty(&self.repodata(subdir)).unwrap(),
+            )
+            .unwrap();
+        }
+    }
+
+    fn file(&self, subdir: &str, name: &str) -> &File {
+        self.files
+            .iter()
+            .find(|f| f.subdir == subdir && f.name == name)
+            .unwrap_or_else(|| panic!("no fixture file {subdir}/{name}"))
+    }
+}
+
+/// A small conda-forge: the seed's tools and what they need, shaped like the real thing.
+fn fixture_channel() -> Channel {
+    let both = ["linux-64", "linux-aarch64"];
+    let mut c = Channel::default();
+    // libgcc: build-number ordering (20 over 19), both formats (the .conda wins), a
+    // virtual package requirement and a `constrains` that keeps libgomp at the same build.
+    for (build, number) in [("h767d61c_19", 19), ("h767d61c_20", 20)] {
+        let constrains: &[&str] = if number == 20 {
+            &["libgomp 15.2.0 h767d61c_20"]
+        } else {
+            &["libgomp 15.2.0 h767d61c_19"]
+        };
+        c.publish(
+            Pkg::new("libgcc", "15.2.0", build, number)
+                .depends(&["__glibc >=2.17,<3.0.a0", "_openmp_mutex >=4.5"])
+                .constrains(constrains)
+                .format(Format::Both),
+            &both,
+        );
+        c.publish(
+            Pkg::new("libgomp", "15.2.0", build, number).depends(&["__glibc >=2.17,<3.0.a0"]),
+            &both,
+        );
+    }
+    // A newer libgomp that libgcc's `constrains` must keep out.
+    c.publish(
+        Pkg::new("libgomp", "16.1.0", "h69a702a_0", 0).depends(&["__glibc >=2.17,<3.0.a0"]),
+        &both,
+    );
+    c.publish(
+        Pkg::new("_openmp_mutex", "4.5", "2_gnu", 16)
+            .depends(&["libgomp >=7.5.0"])
+            .format(Format::TarBz2),
+        &both,
+    );
+    // oniguruma: only as .tar.bz2.
+    c.publish(
+        Pkg::new("oniguruma", "6.9.10", "hb9d3cd8_0", 0)
+            .depends(&["__glibc >=2.17,<3.0.a0", "libgcc >=13"])
+            .format(Format::TarBz2),
+        &both,
+    );
+    // jq: 1.8.0 needs a newer glibc than Ubuntu 24.04's 2.39, so 1.7.1 it is.
+    c.publish(
+        Pkg::new("jq", "1.7.1", "hd590300_0", 0).depends(&[
+            "__glibc >=2.17,<3.0.a0",
+            "libgcc >=13",
+            "oniguruma >=6.9.9,<6.10.0a0",
+        ]),
+        &both,
+    );
+    c.publish(
+        Pkg::new("jq", "1.8.0", "h2a0b1c4_0", 0).depends(&[
+            "__glibc >=2.40,<3.0.a0",
+            "libgcc >=14",
+            "oniguruma >=6.9.10,<6.10.0a0",
+        ]),
+        &both,
+    );
+    // python: 3.13 is newest, but pyyaml is only built for 3.12, so yq gets 3.12.
+    for (version, abi) in [("3.12.7", "3.12"), ("3.13.1", "3.13")] {
+        let cp = abi.replace('.', "");
+        let constrains = format!("python_abi {abi}.* *_cp{cp}");
+        let depends = ["__glibc >=2.17,<3.0.a0", "libgcc >=13", "tzdata"];
+        c.publish(
+            Pkg::new("python", version, "hc5c86c4_0_cpython", 0)
+                .depends(&depends)
+                .constrains(&[constrains.as_str()]),
+            &both,
+        );
+        let build = format!("8_cp{cp}");
+        c.publish(Pkg::new("python_abi", abi, &build, 8), &both);
+    }
+    c.publish(
+        Pkg::new("pyyaml", "6.0.2", "py312h66e93f0_2", 2)
+            .depends(&[
+                "__glibc >=2.17,<3.0.a0",
+                "libgcc >=13",
+                "python >=3.12,<3.13.0a0",
+                "python_abi 3.12.* *_cp312",
+            ])
+            .format(Format::Conda),
+        &both,
+    );
+    // noarch: yq (python) and tzdata (generic, only as .conda).
+    c.publish(
+        Pkg::new("yq", "3.4.3", "pyhd8ed1ab_1", 1)
+            .depends(&["jq", "python >=3.9", "pyyaml >=5.3.1"])
+            .noarch("python"),
+        &[],
+    );
+    c.publish(
+        Pkg::new("yq", "3.4.2", "pyhd8ed1ab_0", 0)
+            .depends(&["jq", "python >=3.9", "pyyaml >=5.3.1"])
+            .noarch("python"),
+        &[],
+    );
+    c.publish(
+        Pkg::new("tzdata", "2025b", "h78e105d_0", 0).noarch("generic"),
+        &[],
+    );
+    // gh: 2.63.0 only on linux-64; linux-aarch64 stops at 2.62.0.
+    c.publish(Pkg::new("gh", "2.62.0", "h76a2195_0", 0), &both);
+    c.publish(Pkg::new("gh", "2.63.0", "h76a2195_0", 0), &["linux-64"]);
+    // btop: needs libgomp, which libgcc's constrains pins to the same build.
+    c.publish(
+        Pkg::new("btop", "1.4.5", "hecca717_0", 0).depends(&[
+            "__glibc >=2.17,<3.0.a0",
+            "libgcc >=14",
+            "libgomp",
+        ]),
+        &both,
+    );
+    // helix: needs a libgcc nobody publishes.
+    c.publish(
+        Pkg::new("helix", "25.07.1", "h3ab2ad4_0", 0)
+            .depends(&["__glibc >=2.17,<3.0.a0", "libgcc >=99"]),
+        &both,
+    );
+    c
+}
+
+// ---- running the resolver ----
+
+struct Fixture {
+    world: World,
+    channel: Channel,
+    ctx: Context,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let world = World::start();
+    let channel = fixture_channel();
+    channel.serve(&world, "/conda/conda-forge");
+    channel.serve(&world, "/mirror/conda-forge");
+    let dir = temp_dir();
+    let sources = dir.path().join("sources.toml");
+    std::fs::write(
+        &sources,
+        format!("[upstream]\nconda = \"{}/conda\"\n", world.base_url()),
+    )
+    .unwrap();
+    let sources = Sources::load(&sources).unwrap();
+    let ctx = Context {
+        client: Client::new(false, sources.insecure_hosts()),
+        sources,
+        platforms: vec![Platform::LinuxAmd64, Platform::LinuxArm64],
+        github_token: None,
+        reporter: None,
+        npm_documents: Default::default(),
+    };
+    Fixture {
+        world,
+        channel,
+        ctx,
+        _dir: dir,
+    }
+}
+
+fn request(spec: &str, mirror: Option<String>) -> CondaRequest {
+    CondaRequest {
+        spec: spec.into(),
+        channel: "conda-forge".into(),
+        mirror,
+        glibc: Some(conda::UBUNTU_NOBLE_GLIBC.into()),
+        status: None,
+        dir: std::path::PathBuf::new(),
+        linux: conda::DEFAULT_LINUX.into(),
+    }
+}
+
+fn resolve(fixture: &Fixture, spec: &str, mirror: Option<String>) -> Result<Artifact, Problem> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(conda::resolve(&fixture.ctx, spec, &request(spec, mirror)))
+}
+
+/// `subdir/file` of every member for a platform, sorted.
+fn files(artifact: &Artifact, platform: &str) -> Vec<String> {
+    let mut out: Vec<String> = artifact
+        .packages
+        .iter()
+        .filter(|p| p.platform == platform)
+        .map(|p| format!("{}/{}", p.subdir.as_deref().unwrap(), p.file))
+        .collect();
+    out.sort();
+    out
+}
+
+fn member<'a>(artifact: &'a Artifact, platform: &str, name: &str) -> &'a modelbench::lock::Package {
+    artifact
+        .packages
+        .iter()
+        .find(|p| p.platform == platform && p.name == name)
+        .unwrap_or_else(|| {
+            panic!(
+                "no {name} for {platform} in {:?}",
+                files(artifact, platform)
+            )
+        })
+}
+
+#[test]
+fn conda_closure_prefers_newest_within_glibc_constrains_and_build_numbers() {
+    let f = fixture();
+    let jq = resolve(&f, "jq", None).unwrap();
+    assert_eq!(jq.version, "1.7.1", "jq 1.8.0 needs glibc 2.40");
+    assert_eq!(
+        files(&jq, "linux/amd64"),
+        [
+            "linux-64/_openmp_mutex-4.5-2_gnu.tar.bz2",
+            "linux-64/jq-1.7.1-hd590300_0.conda",
+            "linux-64/libgcc-15.2.0-h767d61c_20.conda",
+            "linux-64/libgomp-15.2.0-h767d61c_20.conda",
+            "linux-64/oniguruma-6.9.10-hb9d3cd8_0.tar.bz2",
+        ]
+    );
+    assert_eq!(
+        files(&jq, "linux/arm64"),
+        [
+            "linux-aarch64/_openmp_mutex-4.5-2_gnu.tar.bz2",
+            "linux-aarch64/jq-1.7.1-hd590300_0.conda",
+            "linux-aarch64/libgcc-15.2.0-h767d61c_20.conda",
+            "linux-aarch64/libgomp-15.2.0-h767d61c_20.conda",
+            "linux-aarch64/oniguruma-6.9.10-hb9d3cd8_0.tar.bz2",
+        ]
+    );
+    let top = member(&jq, "linux/amd64", "jq");
+    assert!(top.requested);
+    assert_eq!(top.build.as_deref(), Some("hd590300_0"));
+    let libgcc = member(&jq, "linux/amd64", "libgcc");
+    assert!(!libgcc.requested);
+    assert_eq!(libgcc.required_by, ["jq", "oniguruma"]);
+    // Hashes and sizes are those of the bytes the channel serves; the mirror URL is
+    // tried after the canonical one when the spec names no mirror.
+    let served = f
+        .channel
+        .file("linux-64", "libgcc-15.2.0-h767d61c_20.conda");
+    assert_eq!(
+        libgcc.hash.to_string(),
+        format!("sha256:{}", sha256_hex(&served.bytes))
+    );
+    assert_eq!(libgcc.size, Some(served.bytes.len() as u64));
+    assert_eq!(
+        libgcc.urls,
+        [f.world
+            .url("/conda/conda-forge/linux-64/libgcc-15.2.0-h767d61c_20.conda")]
+    );
+
+    // btop needs libgomp: the newest (16.1.0) is kept out by libgcc's constrains.
+    let btop = resolve(&f, "btop", None).unwrap();
+    let gomp = member(&btop, "linux/amd64", "libgomp");
+    assert_eq!(
+        (gomp.version.as_str(), gomp.build.as_deref()),
+        ("15.2.0", Some("h767d61c_20"))
+    );
+    assert_eq!(gomp.required_by, ["_openmp_mutex", "btop"]);
+    // Alone, libgomp has nothing holding it back.
+    let libgomp = resolve(&f, "libgomp", None).unwrap();
+    assert_eq!(libgomp.version, "16.1.0");
+
+    // yq is noarch python; pyyaml exists only for 3.12, so python is 3.12, not 3.13.
+    let yq = resolve(&f, "yq", None).unwrap();
+    assert_eq!(yq.version, "3.4.3");
+    let top = member(&yq, "linux/arm64", "yq");
+    assert_eq!(top.subdir.as_deref(), Some("noarch"));
+    assert_eq!(member(&yq, "linux/arm64", "python").version, "3.12.7");
+    assert_eq!(
+        member(&yq, "linux/arm64", "python_abi").build.as_deref(),
+        Some("8_cp312")
+    );
+    assert_eq!(
+        member(&yq, "linux/arm64", "tzdata").file,
+        "tzdata-2025b-h78e105d_0.conda"
+    );
+    assert_eq!(member(&yq, "linux/amd64", "jq").version, "1.7.1");
+
+    // gh: a version that exists on one platform only.
+    let gh = resolve(&f, "gh", None).unwrap();
+    assert_eq!(gh.version, "2.63.0 (linux/amd64), 2.62.0 (linux/arm64)");
+}
+
+#[test]
+fn conda_glibc_comes_from_the_base_dpkg_status() {
+    let f = fixture();
+    let dir = temp_dir();
+    let with_status = |text: &str| {
+        std::fs::write(dir.path().join("status"), text).unwrap();
+        let mut request = request("jq", None);
+        request.glibc = None;
+        request.status = Some(
+            modelbench::resolve::apt::StatusSource::from_file(
+                dir.path().join("status").to_str().unwrap(),
+            )
+            .unwrap(),
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(conda::resolve(&f.ctx, "jq", &request))
+    };
+    let libc = |version: &str| {
+        format!("Package: libc6\nStatus: install ok installed\nVersion: {version}\n\n")
+    };
+    // Ubuntu 24.04's glibc: jq 1.8.0 (needs 2.40) is out of reach.
+    assert_eq!(
+        with_status(&libc("2.39-0ubuntu8.4")).unwrap().version,
+        "1.7.1"
+    );
+    // A base with glibc 2.40 gets it.
+    assert_eq!(
+        with_status(&libc("2.40-1ubuntu1")).unwrap().version,
+        "1.8.0"
+    );
+    // No glibc at all (no libc6): what needs __glibc cannot be installed, and the error
+    // says why.
+    let err = with_status("").unwrap_err().to_string();
+    assert!(err.contains("no glibc on the base"), "{err}");
+    assert!(err.contains("__glibc"), "{err}");
+}
+
+#[test]
+fn conda_glibc_is_read_from_the_base_image_layers() {
+    let mut f = fixture();
+    f.ctx.platforms = vec![Platform::LinuxAmd64];
+    let registry = registry::shared();
+    let repo = format!("conda-test/glibc-{}", f.world.addr().port());
+    registry.push_image_with_file(
+        &repo,
+        Some("noble"),
+        IndexKind::DockerList,
+        "linux/amd64",
+        "var/lib/dpkg/status",
+        b"Package: libc6\nStatus: install ok installed\nVersion: 2.40-1ubuntu1\n\n",
+    );
+    let image = registry.reference(&repo, "noble");
+    let mut sources = String::from("[upstream]\n");
+    sources.push_str(&format!("conda = \"{}/conda\"\n", f.world.base_url()));
+    sources.push_str(&format!(
+        "[registry]\n\"{host}\" = \"http://{host}\"\n",
+        host = registry.host()
+    ));
+    let path = f._dir.path().join("sources-registry.toml");
+    std::fs::write(&path, sources).unwrap();
+    f.ctx.sources = Sources::load(&path).unwrap();
+    f.ctx.client = Client::new(false, f.ctx.sources.insecure_hosts());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let resolved = |tool: &str| {
+        let mut request = request(tool, None);
+        request.glibc = None;
+        request.status = Some(modelbench::resolve::apt::StatusSource::BaseImage {
+            image: image.clone(),
+            mirror: None,
+        });
+        runtime.block_on(conda::resolve(&f.ctx, tool, &request))
+    };
+    // The base says glibc 2.40: jq 1.8.0 it is (Ubuntu 24.04's 2.39 would give 1.7.1).
+    assert_eq!(resolved("jq").unwrap().version, "1.8.0");
+    assert_eq!(resolved("btop").unwrap().version, "1.4.5");
+}
+
+#[test]
+fn conda_mirror_first_then_canonical_and_repodata_fallback() {
+    let f = fixture();
+    let mirror = f.world.url("/mirror/conda-forge");
+    let jq = resolve(&f, "jq >=1.7", Some(mirror.clone())).unwrap();
+    let top = member(&jq, "linux/amd64", "jq");
+    assert_eq!(
+        top.urls,
+        [
+            format!("{mirror}/linux-64/jq-1.7.1-hd590300_0.conda"),
+            f.world
+                .url("/conda/conda-forge/linux-64/jq-1.7.1-hd590300_0.conda"),
+        ]
+    );
+    assert_eq!(
+        f.world.hits("/mirror/conda-forge/linux-64/repodata.json"),
+        1
+    );
+    assert_eq!(f.world.hits("/conda/conda-forge/linux-64/repodata.json"), 0);
+    // Each index is fetched once per run, not once per platform or per tool.
+    assert_eq!(f.world.hits("/mirror/conda-forge/noarch/repodata.json"), 1);
+    resolve(&f, "yq", Some(mirror.clone())).unwrap();
+    assert_eq!(f.world.hits("/mirror/conda-forge/noarch/repodata.json"), 1);
+    assert_eq!(
+        f.world
+            .hits("/mirror/conda-forge/linux-aarch64/repodata.json"),
+        1
+    );
+
+    // An index sent gzip-encoded (as conda-forge's CDN does when asked) reads the same.
+    let gz = f.world.url("/gz/conda-forge");
+    for subdir in SUBDIRS {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(
+            &mut encoder,
+            &serde_json::to_vec(&f.channel.repodata(subdir)).unwrap(),
+        )
+        .unwrap();
+        f.world.get(
+            &format!("/gz/conda-forge/{subdir}/repodata.json"),
+            Response::bytes(encoder.finish().unwrap()).header("Content-Encoding", "gzip"),
+        );
+    }
+    let zipped = resolve(&f, "jq", Some(gz)).unwrap();
+    assert_eq!(files(&zipped, "linux/amd64"), files(&jq, "linux/amd64"));
+    let log = f.world.request_log();
+    let asked = log
+        .iter()
+        .find(|r| r.path == "/gz/conda-forge/linux-64/repodata.json")
+        .expect("the gzip index was fetched");
+    assert_eq!(asked.header("accept-encoding"), Some("gzip"));
+
+    // A mirror without the index: the canonical channel answers.
+    let broken = f.world.url("/nowhere/conda-forge");
+    let again = resolve(&f, "jq", Some(broken)).unwrap();
+    assert_eq!(files(&again, "linux/amd64"), files(&jq, "linux/amd64"));
+}
+
+#[test]
+fn conda_errors_name_the_spec_and_the_conflict() {
+    let f = fixture();
+    let err = resolve(&f, "helix", None).unwrap_err().to_string();
+    assert!(err.contains("`helix`"), "{err}");
+    assert!(err.contains("linux/amd64"), "{err}");
+    assert!(err.contains("libgcc >=99"), "the conflict: {err}");
+
+    let err = resolve(&f, "jq >=2", None).unwrap_err().to_string();
+    assert!(err.contains("`jq >=2`"), "{err}");
+    assert!(err.contains("jq >=2"), "{err}");
+
+    let err = resolve(&f, "no-such-tool", None).unwrap_err().to_string();
+    assert!(err.contains("no-such-tool"), "{err}");
+
+    let err = resolve(&f, "jq >=>1", None).unwrap_err().to_string();
+    assert!(err.contains("not a conda match spec"), "{err}");
+}
+
+// ---- the oracle ----
+
+fn oracle_available() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import rattler"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        let message = "`python3 -c 'import rattler'` failed (pip install py-rattler)";
+        if std::env::var("MODELBENCH_REQUIRE_CONDA_ORACLE").as_deref() == Ok("1") {
+            panic!("MODELBENCH_REQUIRE_CONDA_ORACLE=1 but {message}");
+        }
+        eprintln!("conda oracle skipped: {message}");
+    }
+    ok
+}
+
+/// py-rattler's answer per spec: the files, or an error.
+fn oracle(channel: &Path, platform: Platform, specs: &[&str]) -> BTreeMap<String, Value> {
+    let output = Command::new("python3")
+        .arg(ORACLE)
+        .arg(channel)
+        .arg(conda::subdir(platform))
+        .arg(conda::UBUNTU_NOBLE_GLIBC)
+        .arg(conda::DEFAULT_LINUX)
+        .arg(platform.machine())
+        .args(specs)
+        .output()
+        .expect("run the oracle");
+    assert!(
+        output.status.success(),
+        "oracle failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("oracle JSON")
+}
+
+#[test]
+fn conda_oracle_py_rattler_solves_the_same_environments() {
+    if !oracle_available() {
+        return;
+    }
+    let f = fixture();
+    let dir = temp_dir();
+    f.channel.write(dir.path());
+    let specs = [
+        "jq",
+        "yq",
+        "btop",
+        "gh",
+        "libgomp",
+        "python",
+        "python <3.13",
+        "yq <3.4.3",
+        "jq >=1.8",
+        "helix",
+    ];
+    let mut compared = 0;
+    let mut failures = Vec::new();
+    for platform in [Platform::LinuxAmd64, Platform::LinuxArm64] {
+        let answers = oracle(dir.path(), platform, &specs);
+        for spec in specs {
+            let answer = &answers[spec];
+            let ours = resolve(&f, spec, None);
+            compared += 1;
+            match (answer.get("files"), ours) {
+                (Some(theirs), Ok(artifact)) => {
+                    let theirs: BTreeSet<String> = theirs
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_str().unwrap().to_string())
+                        .collect();
+                    let ours: BTreeSet<String> =
+                        files(&artifact, platform.as_str()).into_iter().collect();
+                    if theirs != ours {
+                        failures.push(format!(
+                            "{spec} on {platform}: py-rattler {theirs:?}, modelbench {ours:?}"
+                        ));
+                    }
+                }
+                (None, Err(_)) => {}
+                (_, ours) => failures.push(format!(
+                    "{spec} on {platform}: py-rattler {answer}, modelbench {:?}",
+                    ours.map(|a| files(&a, platform.as_str()))
+                )),
+            }
+        }
+    }
+    eprintln!("conda oracle: {compared} (spec, platform) cases compared with py-rattler");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ---- through the CLI ----
+
+fn cli_project(world: &World, pixi_global: &str) -> Project {
+    let registry = registry::shared();
+    let repo = format!("conda-test/base-{}", world.addr().port());
+    registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
+    let base = registry.reference(&repo, "1");
+    let project = Project::new();
+    project.spec(&format!(
+        r#"[image]
+name = "mb-conda"
+tag = "t1"
+platforms = ["linux/amd64", "linux/arm64"]
+
+[base]
+image = "{base}"
+
+[mirrors]
+conda = "{mirror}"
+
+[apt]
+status = "dpkg-status"
+
+[[users]]
+name = "peid"
+uid = 3100
+gid = 1100
+
+[stage-2]
+tools.pixi = {{ version = "0.63.2", user = "peid" }}
+pixi-global = {pixi_global}
+"#,
+        mirror = world.url("/mirror/conda-forge"),
+    ));
+    // The image's glibc comes from the base's dpkg status (here a file, as `[apt] status`
+    // allows; by default the base image's own).
+    project.write(
+        "specs/dpkg-status",
+        "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.39-0ubuntu8.4\n\n",
+    );
+    project.write(
+        "sources.toml",
+        &format!(
+            "[upstream]\nconda = \"{}/conda\"\ngithub-api = \"{}\"\n[registry]\n\"{host}\" = \"http://{host}\"\n",
+            world.base_url(),
+            world.github_api(),
+            host = registry.host()
+        ),
+    );
+    project
+}
+
+#[test]
+fn conda_lock_twice_is_byte_identical() {
+    let f = fixture();
+    let pixi = crate::support::world::FixtureRelease::new("v0.63.2", "2026-10-01T00:00:00Z")
+        .asset(
+            "pixi-x86_64-unknown-linux-musl.tar.gz",
+            b"pixi amd64".to_vec(),
+        )
+        .asset(
+            "pixi-aarch64-unknown-linux-musl.tar.gz",
+            b"pixi arm64".to_vec(),
+        );
+    f.world
+        .github_release_fixture("prefix-dev", "pixi", &[pixi]);
+    let project = cli_project(&f.world, r#"["jq", "yq >=3"]"#);
+    project.lock_ok(&[]);
+    let first = project.lock_bytes();
+    let lock = project.lock_toml();
+    let yq = artifact(&lock, "conda", "yq");
+    assert_eq!(yq["requested"].as_str(), Some("yq >=3"));
+    assert_eq!(yq["version"].as_str(), Some("3.4.3"));
+    let text = String::from_utf8(first.clone()).unwrap();
+    assert!(text.contains("build = \"pyhd8ed1ab_1\""), "{text}");
+    assert!(text.contains("subdir = \"noarch\""), "{text}");
+
+    // `why` follows a member to the spec line that asked for its environment.
+    let why = project.run(&["why", "pyyaml", "specs/test.toml"]);
+    assert!(why.success(), "{}", why.combined());
+    assert!(why.stdout.contains("in conda `yq`"), "{}", why.stdout);
+    assert!(
+        why.stdout.contains("pixi-global = \"yq >=3\""),
+        "{}",
+        why.stdout
+    );
+    let sbom = project.run(&[
+        "sbom",
+        "specs/test.toml",
+        "--format",
+        "cyclonedx",
+        "--out",
+        "sbom.json",
+    ]);
+    assert!(sbom.success(), "{}", sbom.combined());
+    assert!(
+        project
+            .read("sbom.json")
+            .contains("pkg:conda/oniguruma@6.9.10?build=hb9d3cd8_0&subdir=linux-64&type=tar.bz2"),
+        "{}",
+        project.read("sbom.json")
+    );
+
+    std::fs::remove_file(project.lock_path()).unwrap();
+    project.lock_ok(&[]);
+    assert_eq!(
+        project.lock_bytes(),
+        first,
+        "a second lock must be byte-identical"
+    );
+    project.lock_ok(&["--update"]);
+    assert_eq!(project.lock_bytes(), first, "re-resolving changes nothing");
+
+    // A new libgcc build upstream: jq stays 1.7.1, its environment moves, and the
+    // report says so instead of calling it a republish.
+    let mut channel = fixture_channel();
+    channel.publish(
+        Pkg::new("libgcc", "15.2.0", "h767d61c_21", 21)
+            .depends(&["__glibc >=2.17,<3.0.a0", "_openmp_mutex >=4.5"])
+            .constrains(&["libgomp 15.2.0"]),
+        &["linux-64"],
+    );
+    for prefix in ["/mirror", "/conda"] {
+        f.world.replace_body(
+            &format!("{prefix}/conda-forge/linux-64/repodata.json"),
+            serde_json::to_vec(&channel.repodata("linux-64")).unwrap(),
+        );
+    }
+    let output = project.lock_ok(&["--update"]);
+    assert!(
+        output
+            .combined()
+            .contains("Updating conda jq 1.7.1 (closure members changed)"),
+        "{}",
+        output.combined()
+    );
+    let lock = lock_of(&project);
+    let libgcc = member(lock.find("conda", "jq").unwrap(), "linux/amd64", "libgcc");
+    assert_eq!(libgcc.build.as_deref(), Some("h767d61c_21"));
+}
+
+#[test]
+fn conda_lock_failure_names_tool_spec_and_conflict() {
+    let f = fixture();
+    let pixi = crate::support::world::FixtureRelease::new("v0.63.2", "2026-10-01T00:00:00Z")
+        .asset(
+            "pixi-x86_64-unknown-linux-musl.tar.gz",
+            b"pixi amd64".to_vec(),
+        )
+        .asset(
+            "pixi-aarch64-unknown-linux-musl.tar.gz",
+            b"pixi arm64".to_vec(),
+        );
+    f.world
+        .github_release_fixture("prefix-dev", "pixi", &[pixi]);
+    let project = cli_project(&f.world, r#"["jq", "helix"]"#);
+    let output =
+        run_fail(&mut project.command(&["lock", "specs/test.toml", "--sources", "sources.toml"]));
+    let err = output.combined();
+    assert!(
+        err.contains("cannot resolve conda `helix` (helix)"),
+        "{err}"
+    );
+    assert!(err.contains("libgcc >=99"), "{err}");
+    assert!(!project.lock_path().exists(), "no lock on failure");
+}
+
+// ---- emit: the manifest, the local channel, the check ----
+
+fn locked_and_emitted(f: &Fixture, tools: &str) -> Project {
+    let pixi = crate::support::world::FixtureRelease::new("v0.63.2", "2026-10-01T00:00:00Z")
+        .asset(
+            "pixi-x86_64-unknown-linux-musl.tar.gz",
+            b"pixi amd64".to_vec(),
+        )
+        .asset(
+            "pixi-aarch64-unknown-linux-musl.tar.gz",
+            b"pixi arm64".to_vec(),
+        );
+    f.world
+        .github_release_fixture("prefix-dev", "pixi", &[pixi]);
+    let project = cli_project(&f.world, tools);
+    project.lock_ok(&[]);
+    let output = project.emit(&[]);
+    if !output.success() {
+        output.print("modelbench emit");
+        panic!("emit failed");
+    }
+    project
+}
+
+fn lock_of(project: &Project) -> modelbench::lock::Lock {
+    modelbench::lock::Lock::parse(
+        &project.lock_path(),
+        &String::from_utf8(project.lock_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn conda_emit_pins_every_member_and_fills_a_local_channel_from_the_lock() {
+    let f = fixture();
+    let project = locked_and_emitted(&f, r#"["jq", "yq"]"#);
+    let lock = lock_of(&project);
+    let out = project.out_dir();
+    let stage = out.join("installation/stage-2");
+    let read = |path: &str| std::fs::read_to_string(stage.join(path)).unwrap();
+
+    for (platform, slug, subdir) in [
+        ("linux/amd64", "linux-amd64", "linux-64"),
+        ("linux/arm64", "linux-arm64", "linux-aarch64"),
+    ] {
+        let manifest: toml::Table =
+            toml::from_str(&read(&format!("conda/{slug}/pixi-global.toml"))).unwrap();
+        assert_eq!(manifest["version"].as_integer(), Some(1));
+        let envs = manifest["envs"].as_table().unwrap();
+        assert_eq!(envs.keys().collect::<Vec<_>>(), ["jq", "yq"]);
+        for (env, table) in envs {
+            assert_eq!(
+                table["channels"].as_array().unwrap()[0].as_str(),
+                Some("file:///modelbench/conda-channel")
+            );
+            assert_eq!(table["platform"].as_str(), Some(subdir));
+            let dependencies = table["dependencies"].as_table().unwrap();
+            let artifact = lock.find("conda", env).unwrap();
+            let members: Vec<_> = artifact
+                .packages
+                .iter()
+                .filter(|p| p.platform == platform)
+                .collect();
+            assert_eq!(dependencies.len(), members.len(), "{env} {platform}");
+            for member in members {
+                let pin = dependencies[&member.name].as_table().unwrap();
+                assert_eq!(
+                    pin["version"].as_str().unwrap(),
+                    format!("=={}", member.version)
+                );
+                assert_eq!(pin["build"].as_str(), member.build.as_deref());
+                assert_eq!(pin["sha256"].as_str().unwrap(), member.hash.hex());
+            }
+        }
+
+        // The channel index lists exactly the locked files of the platform, with the
+        // locked hashes; noarch python stays noarch python.
+        let mut listed = BTreeMap::new();
+        for dir in [subdir, "noarch"] {
+            let index: Value =
+                serde_json::from_str(&read(&format!("conda/{slug}/channel/{dir}/repodata.json")))
+                    .unwrap();
+            for key in ["packages", "packages.conda"] {
+                for (file, record) in index[key].as_object().unwrap() {
+                    listed.insert(format!("{dir}/{file}"), record.clone());
+                }
+            }
+        }
+        let locked: BTreeSet<String> = ["jq", "yq"]
+            .iter()
+            .flat_map(|env| files(lock.find("conda", env).unwrap(), platform))
+            .collect();
+        assert_eq!(listed.keys().cloned().collect::<BTreeSet<_>>(), locked);
+        let yq = &listed["noarch/yq-3.4.3-pyhd8ed1ab_1.conda"];
+        assert_eq!(yq["noarch"], "python");
+        assert_eq!(
+            yq["sha256"].as_str().unwrap(),
+            sha256_hex(
+                &f.channel
+                    .file("noarch", "yq-3.4.3-pyhd8ed1ab_1.conda")
+                    .bytes
+            )
+        );
+        let mut depends: Vec<&str> = yq["depends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap())
+            .collect();
+        depends.sort();
+        assert_eq!(depends, ["jq", "python", "pyyaml"]);
+    }
+
+    // Each locked file is fetched once per platform (libgcc is in both environments),
+    // mirror first.
+    let artifacts = read("artifacts.tsv");
+    let libgcc: Vec<&str> = artifacts
+        .lines()
+        .filter(|l| l.starts_with("conda:linux-64/libgcc-15.2.0-h767d61c_20.conda\t"))
+        .collect();
+    assert_eq!(libgcc.len(), 1, "{artifacts}");
+    let columns: Vec<&str> = libgcc[0].split('\t').collect();
+    assert_eq!(columns[1], "linux/amd64");
+    assert_eq!(
+        columns[2],
+        format!(
+            "sha256:{}",
+            sha256_hex(
+                &f.channel
+                    .file("linux-64", "libgcc-15.2.0-h767d61c_20.conda")
+                    .bytes
+            )
+        )
+    );
+    assert_eq!(
+        &columns[4..],
+        [
+            f.world
+                .url("/mirror/conda-forge/linux-64/libgcc-15.2.0-h767d61c_20.conda"),
+            f.world
+                .url("/conda/conda-forge/linux-64/libgcc-15.2.0-h767d61c_20.conda"),
+        ]
+    );
+
+    // The Dockerfile installs them after pixi, as pixi's user; the self-check re-checks.
+    let dockerfile = std::fs::read_to_string(out.join("stage-2.Dockerfile")).unwrap();
+    let pixi = dockerfile
+        .find("install-tool.sh")
+        .expect("pixi is installed");
+    let globals = dockerfile
+        .find("RUN sh /modelbench/installation/install-pixi-global.sh /modelbench/installation/stage-2 peid")
+        .unwrap_or_else(|| panic!("{dockerfile}"));
+    assert!(pixi < globals, "{dockerfile}");
+    assert!(read("self-check.sh").contains(
+        "check_conda_envs peid /modelbench/installation/stage-2/conda/packages.tsv /modelbench/installation/check-conda-envs.sh\n\
+         check_conda_exposed peid /modelbench/installation/stage-2/conda/exposed.tsv\n"
+    ));
+
+    // Emit is deterministic.
+    let first = read("conda/linux-amd64/channel/linux-64/repodata.json");
+    let manifest = read("conda/linux-amd64/pixi-global.toml");
+    assert!(project.emit(&[]).success());
+    assert_eq!(
+        read("conda/linux-amd64/channel/linux-64/repodata.json"),
+        first
+    );
+    assert_eq!(read("conda/linux-amd64/pixi-global.toml"), manifest);
+}
+
+#[test]
+fn conda_oracle_the_generated_channel_solves_to_the_locked_set() {
+    // What pixi will see at build time: only the local channel. py-rattler solving each
+    // tool against it (with the target's virtual packages) must give the locked set.
+    if !oracle_available() {
+        return;
+    }
+    let f = fixture();
+    let project = locked_and_emitted(&f, r#"["jq", "yq", "btop", "gh"]"#);
+    let lock = lock_of(&project);
+    let conda = project.out_dir().join("installation/stage-2/conda");
+    let mut compared = 0;
+    for platform in [Platform::LinuxAmd64, Platform::LinuxArm64] {
+        let channel = conda
+            .join(platform.as_str().replace('/', "-"))
+            .join("channel");
+        let answers = oracle(&channel, platform, &["jq", "yq", "btop", "gh"]);
+        for env in ["jq", "yq", "btop", "gh"] {
+            let theirs: BTreeSet<String> = answers[env]["files"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{env}: {}", answers[env]))
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect();
+            let ours: BTreeSet<String> = files(lock.find("conda", env).unwrap(), platform.as_str())
+                .into_iter()
+                .collect();
+            assert_eq!(theirs, ours, "{env} on {platform}");
+            compared += 1;
+        }
+    }
+    eprintln!("conda oracle: {compared} environments solved from the generated channel");
+}
+
+/// A conda-meta record as rattler writes it (pretty JSON, per-file hashes nested below).
+fn record_json(name: &str, version: &str, build: &str, sha256: &str, pretty: bool) -> String {
+    let record = json!({
+        "build": build,
+        "build_number": 0,
+        "depends": [],
+        "files": [format!("bin/{name}"), "share/doc/x"],
+        "name": name,
+        "paths_data": { "paths": [
+            { "_path": format!("bin/{name}"), "path_type": "hardlink", "sha256": "0".repeat(64), "size_in_bytes": 1 }
+        ], "paths_version": 1 },
+        "requested_spec": "name with \"quotes\" and {braces}",
+        "sha256": sha256,
+        "subdir": "linux-64",
+        "version": version,
+    });
+    if pretty {
+        serde_json::to_string_pretty(&record).unwrap()
+    } else {
+        record.to_string()
+    }
+}
+
+#[test]
+fn conda_check_script_compares_installed_records_with_the_lock() {
+    let f = fixture();
+    let project = locked_and_emitted(&f, r#"["jq", "gh"]"#);
+    let out = project.out_dir();
+    let tsv = out.join("installation/stage-2/conda/packages.tsv");
+    let script = out.join("installation/common/check-conda-envs.sh");
+    let envs = temp_dir();
+    let table = std::fs::read_to_string(&tsv).unwrap();
+    let mut records = Vec::new();
+    for (i, line) in table.lines().filter(|l| !l.starts_with('#')).enumerate() {
+        let c: Vec<&str> = line.split('\t').collect();
+        if c[0] != "linux/amd64" {
+            continue;
+        }
+        let path = envs
+            .path()
+            .join(c[1])
+            .join("conda-meta")
+            .join(format!("{}-{}-{}.json", c[2], c[3], c[4]));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        // Both layouts a writer may use.
+        std::fs::write(&path, record_json(c[2], c[3], c[4], c[5], i % 2 == 0)).unwrap();
+        records.push((path, c[5].to_string()));
+    }
+    assert!(records.len() >= 6, "{table}");
+    let check = || {
+        let mut cmd = Command::new("sh");
+        cmd.arg(&script)
+            .arg(&tsv)
+            .arg(envs.path())
+            .arg("linux/amd64");
+        crate::support::run(&mut cmd)
+    };
+    let ok = check();
+    assert!(ok.success(), "{}", ok.combined());
+    assert!(ok.stdout.contains("match the lock"), "{}", ok.stdout);
+
+    // A record whose sha256 differs from the lock fails the build, naming the package.
+    let (path, sha) = &records[0];
+    let good = std::fs::read_to_string(path).unwrap();
+    std::fs::write(path, good.replace(sha.as_str(), &"f".repeat(64))).unwrap();
+    let tampered = check();
+    assert!(!tampered.success(), "a tampered record must fail");
+    let name = path.file_name().unwrap().to_string_lossy();
+    let package = name.split('-').next().unwrap();
+    assert!(tampered.stderr.contains(package), "{}", tampered.stderr);
+    std::fs::write(path, &good).unwrap();
+    assert!(check().success());
+
+    // A package nobody locked, in a locked environment.
+    let extra = path.with_file_name("evil-1.0-h0.json");
+    std::fs::write(
+        &extra,
+        record_json("evil", "1.0", "h0", &"a".repeat(64), true),
+    )
+    .unwrap();
+    let output = check();
+    assert!(!output.success());
+    assert!(output.stderr.contains("evil"), "{}", output.stderr);
+    std::fs::remove_file(&extra).unwrap();
+
+    // A locked package that is not installed.
+    std::fs::remove_file(path).unwrap();
+    let output = check();
+    assert!(!output.success());
+    assert!(output.stderr.contains(package), "{}", output.stderr);
+}
+
+/// A stand-in for pixi (no pixi binary can be downloaded here): `global sync` installs
+/// what the manifest pins from its local channel, refusing a pin whose file is missing
+/// or whose sha256 differs; `global expose add` is recorded.
+const FAKE_PIXI: &str = r#"#!/bin/sh
+set -eu
+echo "$*" >>"$HOME/.pixi/calls.log"
+case "$1 $2" in
+"global sync")
+    manifest="$HOME/.pixi/manifests/pixi-global.toml"
+    channel=$(sed -n 's#^channels = \["file://\(.*\)"\]#\1#p' "$manifest" | head -n 1)
+    env=""
+    while IFS= read -r line; do
+        case $line in
+        "[envs."*".dependencies]") env=${line#\[envs.}; env=${env%.dependencies\]} ;;
+        *"= { version = "*)
+            name=$(printf '%s' "$line" | sed 's/^"\{0,1\}\([^" ]*\)"\{0,1\} = .*/\1/')
+            version=$(printf '%s' "$line" | sed 's/.*version = "==\([^"]*\)".*/\1/')
+            build=$(printf '%s' "$line" | sed 's/.*build = "\([^"]*\)".*/\1/')
+            sha=$(printf '%s' "$line" | sed 's/.*sha256 = "\([^"]*\)".*/\1/')
+            file=$(ls "$channel"/*/"$name-$version-$build".conda "$channel"/*/"$name-$version-$build".tar.bz2 2>/dev/null | head -n 1)
+            [ -n "$file" ] || { echo "fake pixi: $name-$version-$build not in $channel" >&2; exit 1; }
+            [ "$(sha256sum "$file" | cut -d ' ' -f1)" = "$sha" ] || { echo "fake pixi: sha256 of $file" >&2; exit 1; }
+            mkdir -p "$HOME/.pixi/envs/$env/conda-meta"
+            printf '{\n  "build": "%s",\n  "files": [\n    "bin/%s"\n  ],\n  "name": "%s",\n  "sha256": "%s",\n  "version": "%s"\n}\n' \
+                "$build" "$name" "$name" "$sha" "$version" >"$HOME/.pixi/envs/$env/conda-meta/$name-$version-$build.json"
+            ;;
+        esac
+    done <"$manifest"
+    ;;
+"global expose")
+    shift 5
+    for mapping in "$@"; do
+        printf '#!/bin/sh\n' >"$HOME/.pixi/bin/${mapping%%=*}"
+    done
+    ;;
+*) echo "fake pixi: unexpected $*" >&2; exit 2 ;;
+esac
+"#;
+
+/// The emitted `installation/` laid out as the Dockerfile copies it, a home with the fake
+/// pixi, and a run of `install-pixi-global.sh` for linux/amd64.
+fn install_globals(project: &Project) -> (tempfile::TempDir, crate::support::Output) {
+    let sandbox = temp_dir();
+    let root = sandbox.path();
+    let emitted = project.out_dir().join("installation");
+    let copy = |from: &Path, to: &Path| {
+        assert!(
+            Command::new("cp")
+                .arg("-R")
+                .arg(format!("{}/.", from.display()))
+                .arg(to)
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    std::fs::create_dir_all(root.join("installation/stage-2")).unwrap();
+    copy(&emitted.join("common"), &root.join("installation"));
+    copy(&emitted.join("stage-2"), &root.join("installation/stage-2"));
+    let bin = root.join("home/.pixi/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("pixi"), FAKE_PIXI).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin.join("pixi"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.arg(root.join("installation/install-pixi-global.sh"))
+        .arg(root.join("installation/stage-2"))
+        .arg(user.trim())
+        .env("TARGETPLATFORM", "linux/amd64")
+        .env("MODELBENCH_USER_HOME", root.join("home"))
+        .env("MODELBENCH_CONDA_CHANNEL", root.join("channel"));
+    let output = crate::support::run(&mut cmd);
+    (sandbox, output)
+}
+
+#[test]
+fn conda_install_script_installs_only_locked_files_then_checks_them() {
+    let f = fixture();
+    let project = locked_and_emitted(&f, r#"["jq", "yq"]"#);
+    let (sandbox, output) = install_globals(&project);
+    assert!(output.success(), "{}", output.combined());
+    let home = sandbox.path().join("home/.pixi");
+    let calls = std::fs::read_to_string(home.join("calls.log")).unwrap();
+    assert_eq!(
+        calls.lines().collect::<Vec<_>>(),
+        [
+            "global sync",
+            "global expose add --environment jq jq=jq",
+            "global expose add --environment yq yq=yq",
+        ]
+    );
+    assert!(
+        output.stdout.contains("match the lock"),
+        "{}",
+        output.stdout
+    );
+    let exposed = std::fs::read_to_string(
+        sandbox
+            .path()
+            .join("installation/stage-2/conda/exposed.tsv"),
+    )
+    .unwrap();
+    assert_eq!(exposed, "jq\tjq\nyq\tyq\n");
+    let manifest = std::fs::read_to_string(home.join("manifests/pixi-global.toml")).unwrap();
+    assert!(
+        manifest.contains("channels = [\"conda-forge\"]"),
+        "{manifest}"
+    );
+    assert!(!manifest.contains("file://"), "{manifest}");
+    assert!(
+        !sandbox.path().join("channel").exists(),
+        "the local channel is removed"
+    );
+    // Every file came through the mirror (the first locked URL).
+    assert_eq!(
+        f.world
+            .hits("/mirror/conda-forge/linux-64/jq-1.7.1-hd590300_0.conda"),
+        1
+    );
+    assert_eq!(
+        f.world
+            .hits("/conda/conda-forge/linux-64/jq-1.7.1-hd590300_0.conda"),
+        0
+    );
+}
+
+#[test]
+fn conda_install_script_refuses_bytes_that_differ_from_the_lock() {
+    let f = fixture();
+    let project = locked_and_emitted(&f, r#"["jq"]"#);
+    for prefix in ["/mirror", "/conda"] {
+        f.world.replace_body(
+            &format!("{prefix}/conda-forge/linux-64/oniguruma-6.9.10-hb9d3cd8_0.tar.bz2"),
+            b"not the locked bytes".to_vec(),
+        );
+    }
+    let (sandbox, output) = install_globals(&project);
+    assert!(!output.success(), "{}", output.combined());
+    assert!(
+        output.stderr.contains("sha256 mismatch") || output.stderr.contains("size mismatch"),
+        "{}",
+        output.stderr
+    );
+    assert!(output.stderr.contains("oniguruma"), "{}", output.stderr);
+    assert!(
+        !sandbox.path().join("home/.pixi/calls.log").exists(),
+        "pixi never ran"
+    );
+}
+
+#[test]
+fn conda_emitted_steps_and_scripts_pass_the_linters() {
+    let Some((hadolint, shellcheck)) = crate::lint::linters() else {
+        return;
+    };
+    let f = fixture();
+    let project = locked_and_emitted(&f, r#"["jq", "yq"]"#);
+    let out = project.out_dir();
+    let mut findings = Vec::new();
+    for dockerfile in ["stage-2.Dockerfile", "merged.Dockerfile"] {
+        let mut cmd = Command::new(&hadolint);
+        cmd.arg("--no-color").arg(dockerfile).current_dir(&out);
+        let output = crate::support::run(&mut cmd);
+        if !output.success() || !output.combined().trim().is_empty() {
+            findings.push(format!("hadolint {dockerfile}: {}", output.combined()));
+        }
+    }
+    for script in [
+        "installation/stage-2/self-check.sh",
+        "installation/common/install-pixi-global.sh",
+        "installation/common/check-conda-envs.sh",
+        "installation/common/self-check-lib.sh",
+    ] {
+        let mut cmd = Command::new(&shellcheck);
+        cmd.args([
+            "--color=never",
+            "--external-sources",
+            "--source-path=SCRIPTDIR",
+        ])
+        .arg(script)
+        .current_dir(&out);
+        let output = crate::support::run(&mut cmd);
+        if !output.success() || !output.combined().trim().is_empty() {
+            findings.push(format!("shellcheck {script}: {}", output.combined()));
+        }
+    }
+    assert!(findings.is_empty(), "{}", findings.join("\n"));
+}
