@@ -918,6 +918,39 @@ mod tests {
     }
 
     #[test]
+    fn conda_requests_one_per_pixi_global_tool_named_by_its_package() {
+        let plan = plan_of(
+            "[mirrors]\nconda = \"tuna\"\n[[users]]\nname = \"peid\"\nuid = 3100\ngid = 1100\n\
+             [stage-2]\ntools.pixi = { version = \"latest\", user = \"peid\" }\n\
+             pixi-global = [\"jq\", \"yq >=4\"]\n",
+        );
+        let conda: Vec<&Request> = plan
+            .requests
+            .iter()
+            .filter(|r| r.kind == Kind::Conda)
+            .collect();
+        let names: Vec<(&str, &str)> = conda
+            .iter()
+            .map(|r| (r.name.as_str(), r.requested.as_str()))
+            .collect();
+        assert_eq!(names, [("jq", "jq"), ("yq", "yq >=4")]);
+        let Detail::Conda(detail) = &conda[1].detail else {
+            unreachable!()
+        };
+        assert_eq!(detail.spec, "yq >=4");
+        assert_eq!(detail.channel, "conda-forge");
+        assert_eq!(
+            detail.mirror.as_deref(),
+            Some("https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge")
+        );
+        assert!(matches!(
+            detail.status,
+            Some(apt::StatusSource::BaseImage { .. })
+        ));
+        assert_eq!(conda[0].platforms, ["linux/amd64", "linux/arm64"]);
+    }
+
+    #[test]
     fn apt_archives_from_the_spec_and_the_base_image_status_by_default() {
         let plan = plan_of(
             "[[apt.archives]]\nuris = [\"https://deb.example/debian\"]\nsuites = [\"bookworm\"]\n\

@@ -536,6 +536,16 @@ mod tests {
     }
 
     #[test]
+    fn pixi_global_entries_are_match_specs_once_each() {
+        let err = error("[stage-2]\npixi-global = [\"jq >=>1\"]\n");
+        assert!(err.contains("x.toml:8:"), "{err}");
+        assert!(err.contains("not a conda match spec"), "{err}");
+        let err =
+            error("[stage-1]\npixi-global = [\"jq\"]\n[stage-2]\npixi-global = [\"jq >=1.7\"]\n");
+        assert!(err.contains("`jq` is listed twice"), "{err}");
+    }
+
+    #[test]
     fn apt_archives_are_checked_with_spans() {
         let err = error(
             "[[apt.archives]]\nuris = [\"ftp://deb.example/debian\"]\nsuites = [\"bookworm\"]\ncomponents = [\"main\"]\ntrusted = true\n",
