@@ -4,8 +4,8 @@
 
 use crate::support::project::{Project, artifact, pin};
 use crate::support::registry::{self, IndexKind};
-use crate::support::world::{DigestMode, Fault, FixtureAsset, FixtureRelease, SumsStyle, World};
 use crate::support::sha256_hex;
+use crate::support::world::{DigestMode, Fault, FixtureAsset, FixtureRelease, SumsStyle, World};
 
 const AMD64: &str = "clash-rs-x86_64-unknown-linux-musl";
 const ARM64: &str = "clash-rs-aarch64-unknown-linux-musl";
