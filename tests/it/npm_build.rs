@@ -22,7 +22,7 @@ use crate::tools::{NVM_SH, upstreams};
 /// A CLI like claude-code: a command, a dependency with a newer version than another
 /// range allows, per-platform optional packages and a postinstall script; like
 /// gemini-cli, an optional native add-on whose install script fails (no compiler).
-fn hello_cli(r: &mut Registry) {
+pub(crate) fn hello_cli(r: &mut Registry) {
     let postinstall = "node -e \"require('fs').writeFileSync('postinstall-ran', 'yes')\"";
     r.publish(
         "mb-hello",
@@ -66,7 +66,7 @@ fn bun_cli(r: &mut Registry) {
     r.publish("@mb/sdk", "2.5.0", json!({}));
 }
 
-fn sources(project: &Project, world: &World, registry_host: &str) {
+pub(crate) fn sources(project: &Project, world: &World, registry_host: &str) {
     project.write(
         "sources.toml",
         &format!(
@@ -284,7 +284,7 @@ fn read_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 /// This machine's Node.js (a self-contained official build) packed as nodejs.org packs
 /// it, so the image runs a real `npm ci`. `None` when node is missing or needs shared
 /// libraries of its distribution. Cached under `target/test-cache/`.
-fn host_node_tarball() -> Option<(String, Vec<u8>)> {
+pub(crate) fn host_node_tarball() -> Option<(String, Vec<u8>)> {
     let version = run(Command::new("node").arg("--version"))
         .stdout
         .trim()
@@ -332,6 +332,31 @@ fn host_node_tarball() -> Option<(String, Vec<u8>)> {
     Some((version, std::fs::read(&tarball).ok()?))
 }
 
+/// nodejs.org's dist for one linux-x64 `tarball` of `version`, and nvm's release with the
+/// fixture nvm.sh, on `world`.
+pub(crate) fn serve_node(world: &World, version: &str, tarball: Vec<u8>) {
+    let file = format!("node-{version}-linux-x64.tar.gz");
+    world.get(
+        "/nodejs/dist/index.json",
+        Response::json(json!([{ "version": version, "date": "2026-03-24",
+            "files": ["linux-x64"], "lts": "Iron", "security": false }])),
+    );
+    world.get(
+        &format!("/nodejs/dist/{version}/SHASUMS256.txt"),
+        Response::text(format!("{}  {file}\n", sha256_hex(&tarball))),
+    );
+    world.get(
+        &format!("/nodejs/dist/{version}/{file}"),
+        Response::bytes(tarball),
+    );
+    world.github_release_fixture(
+        "nvm-sh",
+        "nvm",
+        &[FixtureRelease::new("v0.40.3", "2026-04-23T00:00:00Z")],
+    );
+    world.get("/raw/nvm-sh/nvm/v0.40.3/nvm.sh", Response::text(NVM_SH));
+}
+
 #[test]
 fn npm_global_build_installs_the_locked_tree_and_fails_on_a_tampered_tarball() {
     if std::env::consts::ARCH != "x86_64" {
@@ -343,26 +368,7 @@ fn npm_global_build_installs_the_locked_tree_and_fails_on_a_tampered_tarball() {
         return;
     };
     let world = World::start();
-    let file = format!("node-{node_version}-linux-x64.tar.gz");
-    world.get(
-        "/nodejs/dist/index.json",
-        Response::json(json!([{ "version": node_version, "date": "2026-03-24",
-            "files": ["linux-x64"], "lts": "Iron", "security": false }])),
-    );
-    world.get(
-        &format!("/nodejs/dist/{node_version}/SHASUMS256.txt"),
-        Response::text(format!("{}  {file}\n", sha256_hex(&node_tarball))),
-    );
-    world.get(
-        &format!("/nodejs/dist/{node_version}/{file}"),
-        Response::bytes(node_tarball),
-    );
-    world.github_release_fixture(
-        "nvm-sh",
-        "nvm",
-        &[FixtureRelease::new("v0.40.3", "2026-04-23T00:00:00Z")],
-    );
-    world.get("/raw/nvm-sh/nvm/v0.40.3/nvm.sh", Response::text(NVM_SH));
+    serve_node(&world, &node_version, node_tarball);
     let mut r = Registry::default();
     hello_cli(&mut r);
     r.serve(&world, Shape::Abbreviated);
@@ -552,26 +558,7 @@ fn bun_global_build_installs_the_locked_packages_and_fails_on_a_tampered_tarball
         return;
     };
     let world = World::start();
-    let file = format!("node-{node_version}-linux-x64.tar.gz");
-    world.get(
-        "/nodejs/dist/index.json",
-        Response::json(json!([{ "version": node_version, "date": "2026-03-24",
-            "files": ["linux-x64"], "lts": "Iron", "security": false }])),
-    );
-    world.get(
-        &format!("/nodejs/dist/{node_version}/SHASUMS256.txt"),
-        Response::text(format!("{}  {file}\n", sha256_hex(&node_tarball))),
-    );
-    world.get(
-        &format!("/nodejs/dist/{node_version}/{file}"),
-        Response::bytes(node_tarball),
-    );
-    world.github_release_fixture(
-        "nvm-sh",
-        "nvm",
-        &[FixtureRelease::new("v0.40.3", "2026-04-23T00:00:00Z")],
-    );
-    world.get("/raw/nvm-sh/nvm/v0.40.3/nvm.sh", Response::text(NVM_SH));
+    serve_node(&world, &node_version, node_tarball);
     world.github_release_fixture(
         "oven-sh",
         "bun",
