@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use crate::support::buildah::{Buildah, debian_base, tiny_base};
 use crate::support::project::Project;
 use crate::support::registry;
-use crate::support::world::{FixtureRelease, Response, World};
+use crate::support::world::{FixtureAsset, FixtureRelease, Response, World};
 use crate::support::{Output, run, sha256_hex};
 
 /// Host side of the bridges: one `socat` per port, from a unix socket to 127.0.0.1:port.
@@ -436,6 +436,26 @@ fn hermetic_rebuild_of_the_debian_tools_image_is_bit_identical() {
     crate::npm_build::serve_node(&world, &node_version, node_tarball);
     let mut npm = crate::npm::Registry::default();
     crate::npm_build::hello_cli(&mut npm);
+    // bun and a bun global CLI too, when this machine has a real bun.
+    let bun = crate::npm_build::real_bun();
+    let mut bun_lines = String::new();
+    if let Some(bun) = &bun {
+        world.github_release_fixture(
+            "oven-sh",
+            "bun",
+            &[
+                FixtureRelease::new("bun-v1.4.5", "2026-09-01T00:00:00Z").asset_with(
+                    FixtureAsset::new("bun-linux-x64.zip", crate::npm_build::bun_release_zip(bun)),
+                ),
+            ],
+        );
+        crate::npm_build::bun_cli(&mut npm);
+        bun_lines = "tools.bun = { version = \"latest\", user = \"peid\" }\n\
+                     bun-global = { \"@mb/search-mcp\" = \"^0.3\" }\n"
+            .to_string();
+    } else {
+        eprintln!("repro: no real bun on this machine: the image has no bun");
+    }
     npm.serve(&world, crate::npm::Shape::Abbreviated);
     world.github_release_fixture(
         "Watfaq",
@@ -482,7 +502,7 @@ apt = ["mb-hello"]
 [stage-2]
 tools.node = {{ version = "{node}", user = "peid" }}
 npm-global = {{ "mb-hello" = "^1" }}
-
+{bun_lines}
 [stage-2.release.clash-rs]
 repo = "Watfaq/clash-rs"
 version = "latest"
@@ -525,11 +545,15 @@ dest = "/hard/image/app/clash/clash-rs"
         );
         assert!(build.success(), "build {round} must succeed");
         let log = build.combined();
-        for line in [
+        let mut lines = vec![
             "install-debs: dpkg matches the lock: 3 package(s) installed",
             "setup-users: peid (uid 3100, gid 1100) ready",
             "install-npm-global: mb-hello for peid: 4 packages as locked",
-        ] {
+        ];
+        if bun.is_some() {
+            lines.push("install-npm-global: mb-search-mcp for peid: 2 packages as locked");
+        }
+        for line in lines {
             assert!(
                 log.contains(line),
                 "`{line}` missing from build {round}:\n{log}"

@@ -52,7 +52,7 @@ pub(crate) fn hello_cli(r: &mut Registry) {
 }
 
 /// A CLI installed with bun: a trusted postinstall and a scoped dependency.
-fn bun_cli(r: &mut Registry) {
+pub(crate) fn bun_cli(r: &mut Registry) {
     r.publish(
         "@mb/search-mcp",
         "0.3.1",
@@ -530,7 +530,7 @@ pub(crate) fn real_bun() -> Option<PathBuf> {
 }
 
 /// `real_bun()` zipped as bun's GitHub release asset `bun-linux-x64.zip`.
-fn bun_release_zip(bun: &Path) -> Vec<u8> {
+pub(crate) fn bun_release_zip(bun: &Path) -> Vec<u8> {
     let dir = crate::support::temp_dir();
     let out = dir.path().join("bun-linux-x64.zip");
     let script = "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED, compresslevel=1) as z:\n    info = zipfile.ZipInfo('bun-linux-x64/bun', (1980, 1, 1, 0, 0, 0))\n    info.external_attr = 0o100755 << 16\n    info.compress_type = zipfile.ZIP_DEFLATED\n    z.writestr(info, open(sys.argv[2], 'rb').read())\n";
