@@ -60,19 +60,34 @@ count=$(wc -l <"$work/locked" | tr -d ' ')
 echo "install-debs: $count locked .deb file(s) for $platform verified"
 
 installed >"$work/before"
+# Logs written by maintainer scripts (update-alternatives' …) carry the build's clock:
+# each log under /var/log is cut back to its size before the install, below.
+find /var/log -type f -printf '%s\t%p\n' >"$work/logs" 2>/dev/null || true
 export DEBIAN_FRONTEND=noninteractive
 if command -v apt-get >/dev/null 2>&1; then
     # Only the installed packages and these files are known to apt: no sources and no
     # lists, so there is nothing it could download (`--no-download` breaks local files).
-    mkdir "$work/lists" "$work/lists/partial"
+    # Reproducible: apt's and dpkg's logs (the build's clock) and apt's binary package
+    # cache stay out of the image.
+    mkdir "$work/lists" "$work/lists/partial" "$work/log"
     apt-get install --yes --no-install-recommends \
         -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$work/lists" \
         -o Dir::State::Lists="$work/lists" -o APT::Sandbox::User=root -o Dpkg::Use-Pty=0 \
+        -o Dir::Log="$work/log" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
+        -o DPkg::Options::=--log=/dev/null \
         "$work"/debs/*.deb || die "apt-get could not install the locked .deb files"
 else
-    dpkg --install "$work"/debs/*.deb || die "dpkg could not install the locked .deb files"
+    dpkg --log=/dev/null --install "$work"/debs/*.deb ||
+        die "dpkg could not install the locked .deb files"
 fi
 rm -rf "$work/debs"
+find /var/log -type f 2>/dev/null | while IFS= read -r log; do
+    size=$(awk -F '\t' -v p="$log" '$2 == p { print $1; exit }' "$work/logs")
+    truncate -s "${size:-0}" "$log"
+done
+# ldconfig's aux cache (run by libc's trigger) records inodes and change times of this
+# build; ldconfig rebuilds it when needed.
+rm -f /var/cache/ldconfig/aux-cache
 installed >"$work/after"
 
 failures=""

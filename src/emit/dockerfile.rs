@@ -89,10 +89,21 @@ impl<'a> Context<'a> {
         out
     }
 
+    /// The platform, and the lock's timestamp for what the `RUN` steps write (shadow's
+    /// last password change, `*.pyc` invalidation): the same on every build of this lock.
+    fn args(&self) -> String {
+        format!(
+            "ARG TARGETPLATFORM\n\
+             # Dates written during the build come from the lock, not the clock.\n\
+             ARG SOURCE_DATE_EPOCH={}\n",
+            self.lock.source_date_epoch()
+        )
+    }
+
     fn stage_1_body(&self) -> String {
         let spec = &self.spec.spec;
         let mut out = String::new();
-        out.push_str("ARG TARGETPLATFORM\n");
+        out.push_str(&self.args());
         let _ = writeln!(out, "COPY installation/common/ {INSTALL}/");
         let _ = writeln!(out, "COPY installation/stage-1/ {INSTALL}/stage-1/");
         if let Some(mirror) = &spec.mirrors.apt {
@@ -140,7 +151,7 @@ impl<'a> Context<'a> {
     fn stage_2_body(&self) -> String {
         let spec = &self.spec.spec;
         let mut out = String::new();
-        out.push_str("ARG TARGETPLATFORM\n");
+        out.push_str(&self.args());
         let _ = writeln!(out, "COPY installation/common/ {INSTALL}/");
         let _ = writeln!(out, "COPY installation/stage-2/ {INSTALL}/stage-2/");
         out.push_str(&super::apt::install_step(self.lock, 2));

@@ -227,7 +227,7 @@ if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
     build() {{ docker build --build-arg "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH" "$@"; }}
     hosts="--add-host=host.docker.internal:host-gateway"
 elif command -v buildah >/dev/null 2>&1; then
-    build() {{ buildah bud --layers --timestamp "$SOURCE_DATE_EPOCH" "$@"; }}
+    build() {{ buildah bud --layers --timestamp "$SOURCE_DATE_EPOCH" --build-arg "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH" "$@"; }}
     hosts=""
 else
     echo "build: neither a docker daemon nor buildah is available" >&2

@@ -17,11 +17,13 @@ use crate::support::world::{Response, World};
 use crate::support::{run, sha256_hex};
 
 /// One fake package: control fields beyond the basics, and the file it installs.
-struct Fake {
+pub(crate) struct Fake {
     name: &'static str,
     version: &'static str,
     arch: &'static str,
     fields: &'static str,
+    /// Files in DEBIAN/ beyond control: maintainer scripts (made executable), triggers.
+    debian: &'static [(&'static str, &'static str)],
 }
 
 const FAKES: &[Fake] = &[
@@ -30,30 +32,40 @@ const FAKES: &[Fake] = &[
         version: "1.0-1",
         arch: "amd64",
         fields: "Depends: mb-libgreet (>= 1.0), libc6\nRecommends: mb-hello-doc\n",
+        // Like a real program: registers an alternative (update-alternatives logs it).
+        debian: &[(
+            "postinst",
+            "#!/bin/sh\nset -e\nif [ \"$1\" = configure ]; then\n    update-alternatives --install /usr/bin/mb-greeting mb-greeting /usr/share/mb/mb-hello 10\nfi\n",
+        )],
     },
     Fake {
         name: "mb-libgreet",
         version: "1.2-1",
         arch: "all",
         fields: "",
+        // Like a real library: libc's trigger runs ldconfig.
+        debian: &[("triggers", "activate-noawait ldconfig\n")],
     },
     Fake {
         name: "mb-hello-doc",
         version: "1.0-1",
         arch: "all",
         fields: "",
+        debian: &[],
     },
     Fake {
         name: "mb-tool",
         version: "2:0.5-1",
         arch: "all",
         fields: "Depends: mb-libgreet\n",
+        debian: &[],
     },
     Fake {
         name: "mb-extra",
         version: "1.0-1",
         arch: "all",
         fields: "",
+        debian: &[],
     },
 ];
 
@@ -66,7 +78,7 @@ fn deb_file(fake: &Fake) -> String {
 }
 
 /// Build the `.deb` files with `dpkg-deb`; returns (fake, pool path, bytes).
-fn build_debs(dir: &Path) -> Vec<(&'static Fake, String, Vec<u8>)> {
+pub(crate) fn build_debs(dir: &Path) -> Vec<(&'static Fake, String, Vec<u8>)> {
     let mut out = Vec::new();
     for fake in FAKES {
         let root = dir.join(fake.name);
@@ -85,6 +97,14 @@ fn build_debs(dir: &Path) -> Vec<(&'static Fake, String, Vec<u8>)> {
             ),
         )
         .unwrap();
+        for (name, text) in fake.debian {
+            let path = root.join("DEBIAN").join(name);
+            fs::write(&path, text).unwrap();
+            if text.starts_with("#!") {
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+            }
+        }
         let file = dir.join(deb_file(fake));
         let output = run(Command::new("dpkg-deb")
             .args(["--root-owner-group", "-Zgzip", "--build"])
@@ -136,7 +156,11 @@ fn signing_key(dir: &Path) -> (PathBuf, Vec<u8>) {
 }
 
 /// Serve a signed archive (suite `test`, component `main`, amd64) under `/debian`.
-fn serve_archive(world: &World, dir: &Path, debs: &[(&'static Fake, String, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn serve_archive(
+    world: &World,
+    dir: &Path,
+    debs: &[(&'static Fake, String, Vec<u8>)],
+) -> Vec<u8> {
     let (home, keyring) = signing_key(dir);
     let mut packages = String::new();
     for (fake, pool, bytes) in debs {

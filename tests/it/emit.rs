@@ -144,6 +144,23 @@ fn emit_dockerfiles_pin_base_by_digest_and_state_their_guarantee() {
     }
     assert!(merged.contains(&format!("FROM {repository}@{digest} AS stage-1")));
     assert!(merged.contains("FROM stage-1 AS stage-2"));
+    // The RUN steps see the lock's SOURCE_DATE_EPOCH (both stages), and build.sh passes
+    // an override to buildah as the timestamp and as the build arg alike.
+    let epoch = project
+        .read("build/test/build.sh")
+        .split("SOURCE_DATE_EPOCH:-")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .map(String::from)
+        .unwrap();
+    assert_ne!(epoch, "0");
+    let arg = format!("ARG SOURCE_DATE_EPOCH={epoch}\n");
+    assert_eq!(merged.matches(&arg).count(), 2, "{merged}");
+    assert!(stage_1.contains(&arg), "{stage_1}");
+    assert!(project.read("build/test/stage-2.Dockerfile").contains(&arg));
+    assert!(project.read("build/test/build.sh").contains(
+        "buildah bud --layers --timestamp \"$SOURCE_DATE_EPOCH\" --build-arg \"SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH\""
+    ));
     assert!(merged.contains("modelbench-fetch.sh /modelbench/installation/stage-2/artifacts.tsv clash-rs /hard/image/app/clash/clash-rs 0755"));
     let artifacts = project.read("build/test/installation/stage-2/artifacts.tsv");
     let clash = crate::support::project::artifact(&lock, "github-release", "clash-rs");

@@ -22,7 +22,7 @@ use crate::tools::{NVM_SH, upstreams};
 /// A CLI like claude-code: a command, a dependency with a newer version than another
 /// range allows, per-platform optional packages and a postinstall script; like
 /// gemini-cli, an optional native add-on whose install script fails (no compiler).
-fn hello_cli(r: &mut Registry) {
+pub(crate) fn hello_cli(r: &mut Registry) {
     let postinstall = "node -e \"require('fs').writeFileSync('postinstall-ran', 'yes')\"";
     r.publish(
         "mb-hello",
@@ -52,7 +52,7 @@ fn hello_cli(r: &mut Registry) {
 }
 
 /// A CLI installed with bun: a trusted postinstall and a scoped dependency.
-fn bun_cli(r: &mut Registry) {
+pub(crate) fn bun_cli(r: &mut Registry) {
     r.publish(
         "@mb/search-mcp",
         "0.3.1",
@@ -66,7 +66,7 @@ fn bun_cli(r: &mut Registry) {
     r.publish("@mb/sdk", "2.5.0", json!({}));
 }
 
-fn sources(project: &Project, world: &World, registry_host: &str) {
+pub(crate) fn sources(project: &Project, world: &World, registry_host: &str) {
     project.write(
         "sources.toml",
         &format!(
@@ -306,7 +306,7 @@ fn read_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 /// This machine's Node.js (a self-contained official build) packed as nodejs.org packs
 /// it, so the image runs a real `npm ci`. `None` when node is missing or needs shared
 /// libraries of its distribution. Cached under `target/test-cache/`.
-fn host_node_tarball() -> Option<(String, Vec<u8>)> {
+pub(crate) fn host_node_tarball() -> Option<(String, Vec<u8>)> {
     let version = run(Command::new("node").arg("--version"))
         .stdout
         .trim()
@@ -354,24 +354,22 @@ fn host_node_tarball() -> Option<(String, Vec<u8>)> {
     Some((version, std::fs::read(&tarball).ok()?))
 }
 
-/// A loopback world whose nodejs dist serves this machine's node (`host_node_tarball`),
-/// with nvm's release: what `tools.node` needs to put a working node and npm in an image.
-pub(crate) fn real_node_world() -> Option<(World, String)> {
-    let (node_version, node_tarball) = host_node_tarball()?;
-    let world = World::start();
-    let file = format!("node-{node_version}-linux-x64.tar.gz");
+/// nodejs.org's dist for one linux-x64 `tarball` of `version`, and nvm's release with the
+/// fixture nvm.sh, on `world`.
+pub(crate) fn serve_node(world: &World, version: &str, tarball: Vec<u8>) {
+    let file = format!("node-{version}-linux-x64.tar.gz");
     world.get(
         "/nodejs/dist/index.json",
-        Response::json(json!([{ "version": node_version, "date": "2026-03-24",
+        Response::json(json!([{ "version": version, "date": "2026-03-24",
             "files": ["linux-x64"], "lts": "Iron", "security": false }])),
     );
     world.get(
-        &format!("/nodejs/dist/{node_version}/SHASUMS256.txt"),
-        Response::text(format!("{}  {file}\n", sha256_hex(&node_tarball))),
+        &format!("/nodejs/dist/{version}/SHASUMS256.txt"),
+        Response::text(format!("{}  {file}\n", sha256_hex(&tarball))),
     );
     world.get(
-        &format!("/nodejs/dist/{node_version}/{file}"),
-        Response::bytes(node_tarball),
+        &format!("/nodejs/dist/{version}/{file}"),
+        Response::bytes(tarball),
     );
     world.github_release_fixture(
         "nvm-sh",
@@ -379,6 +377,14 @@ pub(crate) fn real_node_world() -> Option<(World, String)> {
         &[FixtureRelease::new("v0.40.3", "2026-04-23T00:00:00Z")],
     );
     world.get("/raw/nvm-sh/nvm/v0.40.3/nvm.sh", Response::text(NVM_SH));
+}
+
+/// A loopback world whose nodejs dist serves this machine's node (`host_node_tarball`),
+/// with nvm's release: what `tools.node` needs to put a working node and npm in an image.
+pub(crate) fn real_node_world() -> Option<(World, String)> {
+    let (node_version, node_tarball) = host_node_tarball()?;
+    let world = World::start();
+    serve_node(&world, &node_version, node_tarball);
     Some((world, node_version))
 }
 
@@ -559,7 +565,7 @@ pub(crate) fn real_bun() -> Option<PathBuf> {
 }
 
 /// `real_bun()` zipped as bun's GitHub release asset `bun-linux-x64.zip`.
-fn bun_release_zip(bun: &Path) -> Vec<u8> {
+pub(crate) fn bun_release_zip(bun: &Path) -> Vec<u8> {
     let dir = crate::support::temp_dir();
     let out = dir.path().join("bun-linux-x64.zip");
     let script = "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED, compresslevel=1) as z:\n    info = zipfile.ZipInfo('bun-linux-x64/bun', (1980, 1, 1, 0, 0, 0))\n    info.external_attr = 0o100755 << 16\n    info.compress_type = zipfile.ZIP_DEFLATED\n    z.writestr(info, open(sys.argv[2], 'rb').read())\n";
