@@ -57,7 +57,7 @@ pub struct AuditProxyArgs {
     /// Listen on this unix socket (to bridge into a build's network namespace).
     #[arg(long, value_name = "PATH", conflicts_with = "listen")]
     pub socket: Option<PathBuf>,
-    /// Also append each request's line to FILE.
+    /// Also write each request's line to FILE (replaced on each run).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
     /// Also allow tunnels to HOST[:PORT] (port 443 by default), counted apart: for the
@@ -175,7 +175,8 @@ pub fn run(args: AuditProxyArgs) -> Result<()> {
         Some(path) => Some(
             std::fs::OpenOptions::new()
                 .create(true)
-                .append(true)
+                .write(true)
+                .truncate(true)
                 .open(path)
                 .with_context(|| format!("cannot open the log {}", path.display()))?,
         ),
