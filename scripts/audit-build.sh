@@ -67,12 +67,23 @@ until socat -u OPEN:/dev/null TCP:127.0.0.1:3128 2>/dev/null; do
 done
 proxy=http://127.0.0.1:3128
 unset no_proxy NO_PROXY
-status=0
-PATH="$2:$PATH" MODELBENCH_NO_PROXY=1 BUILDAH_ISOLATION=chroot sh "$3/build.sh" --pull=never \
-    --build-arg "http_proxy=$proxy" --build-arg "https_proxy=$proxy" \
-    --build-arg "HTTP_PROXY=$proxy" --build-arg "HTTPS_PROXY=$proxy" || status=$?
+{
+    PATH="$2:$PATH" MODELBENCH_NO_PROXY=1 BUILDAH_ISOLATION=chroot sh "$3/build.sh" --pull=never \
+        --build-arg "http_proxy=$proxy" --build-arg "https_proxy=$proxy" \
+        --build-arg "HTTP_PROXY=$proxy" --build-arg "HTTPS_PROXY=$proxy" 2>&1 ||
+        echo "$?" >"$4/build.status"
+} | tee "$4/build.out"
 kill "$bridge" 2>/dev/null
-exit "$status"
+exit "$(cat "$4/build.status" 2>/dev/null || echo 0)"
 '
+status=0
 "$modelbench" audit-proxy "$spec" --socket "$work/proxy.sock" "$@" \
-    -- unshare --net sh -c "$inner" audit "$work/proxy.sock" "$work/bin" "$context"
+    -- unshare --net sh -c "$inner" audit "$work/proxy.sock" "$work/bin" "$context" "$work" ||
+    status=$?
+
+# The hashes the build itself checked (the proxy sees bytes pass, not what they are).
+fetched=$(grep -c ') verified sha256:' "$work/build.out" 2>/dev/null || true)
+debs=$(sed -n 's/^install-debs: \([0-9]*\) locked .* verified$/\1/p' "$work/build.out" 2>/dev/null |
+    awk '{ n += $1 } END { print n + 0 }')
+echo "audit: the build verified ${fetched:-0} download(s) with modelbench-fetch.sh (size and sha256) and $debs .deb(s) with install-debs.sh in this run (cached steps print nothing)"
+exit "$status"

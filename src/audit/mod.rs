@@ -7,7 +7,7 @@
 //! opened only to a host (and port) that some locked URL names. For https the guarantee
 //! that the bytes are the locked ones comes from the emitted build itself
 //! (`modelbench-fetch.sh` checks size and sha256, `npm ci` the sha512 integrity,
-//! `install-debs.sh` apt's hashes), not from this proxy.
+//! `install-debs.sh` each .deb's sha256), not from this proxy.
 //!
 //! Each connection carries one request: the upstream request is sent with
 //! `Connection: close` and nothing the client sends after the request head is forwarded,
@@ -210,7 +210,7 @@ pub fn run(args: AuditProxyArgs) -> Result<()> {
     let tally = audit.tally();
     println!("audit-proxy: {}", tally.report_line());
     println!(
-        "audit-proxy: plain-http requests are checked by whole URL; https by host only (a tunnel hides the path): the emitted scripts check each https download's hash (modelbench-fetch.sh: size and sha256, npm ci: sha512 integrity, install-debs.sh: apt's hashes)"
+        "audit-proxy: plain-http requests are checked by whole URL; https by host only (a tunnel hides the path): the emitted scripts check each https download's hash (modelbench-fetch.sh: size and sha256, npm ci: sha512 integrity, install-debs.sh: each .deb's sha256)"
     );
     let mut failures = Vec::new();
     if !tally.refused.is_empty() {

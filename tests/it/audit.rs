@@ -409,6 +409,13 @@ fn audit_build_of_an_emitted_context_fetches_only_locked_urls_and_refuses_an_ext
         "{}",
         output.combined()
     );
+    assert!(
+        output.stdout.contains(
+            "audit: the build verified 2 download(s) with modelbench-fetch.sh (size and sha256) and 0 .deb(s)"
+        ),
+        "{}",
+        output.stdout
+    );
 
     // One extra download the lock does not name: refused, reported, the audit fails.
     let unlocked = world.url("/files/unlocked.txt");
