@@ -131,6 +131,12 @@ impl Audit {
         } else {
             format!(" ({detail})")
         };
+        // A URL may carry credentials or a token; the log and the report must not.
+        let target = if method == "CONNECT" {
+            target.to_string()
+        } else {
+            crate::net::redact(target)
+        };
         let line = format!("{method} {target} {verdict}{detail}");
         {
             let mut tally = self.tally.lock().unwrap_or_else(|e| e.into_inner());

@@ -57,11 +57,52 @@ impl fmt::Display for Verdict {
 }
 
 /// The form URLs are compared in: parsed and re-serialized (so `HTTP://Host:80/a` and
-/// `http://host/a` are one URL), without a fragment (never sent to a server).
+/// `http://host/a` are one URL), without a fragment (never sent to a server), and with
+/// escapes of printable characters that need none decoded (apt asks for
+/// `libstdc%2b%2b6_…deb` where the lock says `libstdc++6_…deb`).
 pub fn normalize(url: &str) -> Option<String> {
     let mut url = Url::parse(url).ok()?;
     url.set_fragment(None);
-    Some(url.to_string())
+    // (Serialized, the first `?` starts the query: one in the path is escaped.)
+    Some(match url.as_str().split_once('?') {
+        Some((path, query)) => format!(
+            "{}?{}",
+            decode_needless_escapes(path, b"/?#%"),
+            decode_needless_escapes(query, b"/?#%&=+;")
+        ),
+        None => decode_needless_escapes(url.as_str(), b"/?#%"),
+    })
+}
+
+/// `%XX` → the character, for printable ASCII other than `keep` and space (decoding
+/// those could change what the URL means: `+` is a space in a query, not in a path);
+/// other escapes stay, uppercased.
+fn decode_needless_escapes(text: &str, keep: &[u8]) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = text.get(i + 1..i + 3)
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            if byte.is_ascii_graphic() && !keep.contains(&byte) {
+                out.push(byte as char);
+            } else {
+                // Kept, in one case: `%2f` and `%2F` are the same escape.
+                out.push('%');
+                out.push_str(&hex.to_ascii_uppercase());
+            }
+            i += 3;
+            continue;
+        }
+        // Multi-byte characters were escaped by the URL parser: the text is ASCII here,
+        // but step by character to stay correct if it ever is not.
+        let c = text[i..].chars().next().expect("i is a char boundary");
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
 }
 
 /// `(host, port)` of a URL, the port defaulted by scheme; the host lowercased and without
@@ -201,6 +242,34 @@ mod tests {
                 .is_refused()
         );
         assert!(p.check_url("GET", "/pool/a.deb").is_refused());
+    }
+
+    #[test]
+    fn needless_escapes_do_not_make_another_url_but_delimiters_do() {
+        let p = policy(&["http://deb.example.org/pool/libstdc++6_14~1_amd64.deb"]);
+        assert_eq!(
+            p.check_url(
+                "GET",
+                "http://deb.example.org/pool/libstdc%2b%2b6_14%7E1_amd64.deb"
+            ),
+            Verdict::LockedUrl
+        );
+        let p = policy(&["http://example.org/a%2Fb", "http://example.org/q?x=1%262"]);
+        assert_eq!(
+            p.check_url("GET", "http://example.org/a%2fb"),
+            Verdict::LockedUrl,
+            "the case of an escape's hex digits does not matter"
+        );
+        assert!(p.check_url("GET", "http://example.org/a/b").is_refused());
+        assert!(
+            p.check_url("GET", "http://example.org/q?x=1&2")
+                .is_refused()
+        );
+        let p = policy(&["http://example.org/q?x=a%2Bb"]);
+        assert!(
+            p.check_url("GET", "http://example.org/q?x=a+b")
+                .is_refused()
+        );
     }
 
     #[test]

@@ -177,6 +177,14 @@ fn audit_proxy_forwards_locked_urls_tunnels_to_locked_hosts_and_refuses_the_rest
     );
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
 
+    // Credentials in a refused URL stay out of the log and the report.
+    let secret = format!("http://user:hunter2@{host}/files/unlocked.txt?token=hunter3");
+    let answer = exchange(
+        proxy.addr,
+        format!("GET {secret} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(),
+    );
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+
     // CONNECT to a host no locked URL names: refused.
     let answer = exchange(
         proxy.addr,
@@ -212,7 +220,7 @@ fn audit_proxy_forwards_locked_urls_tunnels_to_locked_hosts_and_refuses_the_rest
     assert_eq!(output.status, Some(1), "anything refused fails the audit");
     assert!(
         output.stdout.contains(
-            "audit-proxy: 5 requests: 1 locked URLs, 1 tunnels to locked hosts, 3 refused\n"
+            "audit-proxy: 6 requests: 1 locked URLs, 1 tunnels to locked hosts, 4 refused\n"
         ),
         "{}",
         output.combined()
@@ -236,12 +244,23 @@ fn audit_proxy_forwards_locked_urls_tunnels_to_locked_hosts_and_refuses_the_rest
     assert!(
         output
             .stderr
-            .contains("error: audit-proxy: 3 request(s) refused"),
+            .contains("error: audit-proxy: 4 request(s) refused"),
         "{}",
         output.stderr
     );
     let log = project.read("audit.log");
-    assert_eq!(log.lines().count(), 5, "{log}");
+    assert_eq!(log.lines().count(), 6, "{log}");
+    assert!(
+        !output.combined().contains("hunter") && !log.contains("hunter"),
+        "{}",
+        output.combined()
+    );
+    assert!(
+        log.contains(&format!(
+            "GET http://{host}/files/unlocked.txt?token=REDACTED REFUSED"
+        )),
+        "{log}"
+    );
     assert!(
         log.contains(&format!("GET {locked} allowed: locked URL (200)")),
         "{log}"
