@@ -346,7 +346,6 @@ fn is_npm_name(name: &str) -> bool {
     name.len() <= 214 && part(unscoped)
 }
 
-
 /// `[emit] out`: emit replaces that directory whole, so it must be a directory of its
 /// own below the current one (no absolute path, no `..`, not `.` itself).
 fn validate_emit(emit: &super::model::EmitSettings) -> Result<(), Invalid> {
