@@ -459,3 +459,48 @@ fn audit_build_of_an_emitted_context_fetches_only_locked_urls_and_refuses_an_ext
     let log = project.read("audit.log");
     assert!(log.contains(&format!("GET {unlocked} REFUSED")), "{log}");
 }
+
+/// The counts of the proxy's report line in `output`.
+fn report_counts(output: &Output) -> [usize; 4] {
+    let line = output
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("audit-proxy: ") && l.contains(" requests: "))
+        .unwrap_or_else(|| panic!("no report line in:\n{}", output.stdout));
+    let numbers: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert_eq!(numbers.len(), 4, "{line}");
+    [numbers[0], numbers[1], numbers[2], numbers[3]]
+}
+
+#[test]
+fn audit_build_of_an_npm_global_cli_sees_only_locked_urls() {
+    let Some((world, project)) = crate::npm_build::npm_build_project() else {
+        return;
+    };
+    let registry = registry::shared();
+    let store = crate::support::temp_dir();
+    world.clear_log();
+    let output = audit_build(&project, store.path(), registry);
+    assert!(output.success(), "the audited npm build must succeed");
+    let [requests, locked, tunnels, refused] = report_counts(&output);
+    println!("audited npm build: {requests} requests, {locked} locked URLs, {refused} refused");
+    assert_eq!((tunnels, refused), (0, 0));
+    assert_eq!(requests, locked);
+    // Everything the world served went through the proxy: node, nvm.sh, and the three
+    // tarballs npm ci fetched (through the proxy, so npm honoured the build's proxy).
+    let seen = world.requests();
+    assert_eq!(seen.len(), locked, "{seen:?}");
+    let tarballs = seen.iter().filter(|(_, p, _)| p.ends_with(".tgz")).count();
+    assert_eq!(tarballs, 3, "{seen:?}");
+    assert!(
+        output
+            .combined()
+            .contains("install-npm-global: mb-hello for peid: 3 packages as locked"),
+        "{}",
+        output.combined()
+    );
+}
