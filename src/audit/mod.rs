@@ -205,13 +205,14 @@ pub fn run(args: AuditProxyArgs) -> Result<()> {
         let accept = tokio::spawn(listener.serve(audit.clone()));
         let stopped = wait_for_stop(&args).await;
         accept.abort();
+        // Only a socket we bound is removed (a failed bind returned above).
+        if let Some(socket) = &args.socket {
+            let _ = std::fs::remove_file(socket);
+        }
         stopped
     });
     // Connections still open are cut here; every request was counted when it was decided.
     runtime.shutdown_background();
-    if let Some(socket) = &args.socket {
-        let _ = std::fs::remove_file(socket);
-    }
     let stopped = stopped?;
     let tally = audit.tally();
     println!("audit-proxy: {}", tally.report_line());

@@ -363,6 +363,30 @@ fn audit_proxy_refuses_a_lock_edited_by_hand() {
     );
 }
 
+#[test]
+fn audit_proxy_leaves_a_file_that_is_not_a_socket_alone() {
+    let world = World::start();
+    let project = locked_project(&world, registry::shared());
+    let path = project.write("notes.txt", "mine\n");
+    let output = project.run(&[
+        "audit-proxy",
+        "specs/test.toml",
+        "--socket",
+        path.to_str().unwrap(),
+        "--",
+        "true",
+    ]);
+    assert_eq!(output.status, Some(1));
+    assert!(
+        output
+            .stderr
+            .contains("notes.txt exists and is not a socket"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(project.read("notes.txt"), "mine\n");
+}
+
 /// `scripts/audit-build.sh` as `just audit` runs it, with buildah's store and registries
 /// configuration private to the test.
 fn audit_build(project: &Project, store: &Path, registry: &Registry) -> Output {
