@@ -528,3 +528,33 @@ fn audit_build_of_an_npm_global_cli_sees_only_locked_urls() {
         output.combined()
     );
 }
+
+#[test]
+fn audit_build_of_apt_closures_sees_only_locked_debs() {
+    let Some((world, project, debs, _work)) = crate::apt_build::apt_build_project() else {
+        return;
+    };
+    assert!(project.emit(&["--locked"]).success());
+    let store = crate::support::temp_dir();
+    world.clear_log();
+    let output = audit_build(&project, store.path(), registry::shared());
+    assert!(output.success(), "the audited apt build must succeed");
+    let [requests, locked, tunnels, refused] = report_counts(&output);
+    println!("audited apt build: {requests} requests, {locked} locked URLs, {refused} refused");
+    // The four locked .debs of both stages, each fetched once through the proxy: no
+    // index, no InRelease (the build never runs `apt-get update`).
+    assert_eq!((requests, locked, tunnels, refused), (4, 4, 0, 0));
+    let seen = world.requests();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(seen.iter().all(|(_, p, _)| p.ends_with(".deb")), "{seen:?}");
+    assert_eq!(
+        debs.len(),
+        5,
+        "the archive also serves a .deb no stage asks for"
+    );
+    assert!(
+        output.stdout.contains("and 4 .deb(s) with install-debs.sh"),
+        "{}",
+        output.stdout
+    );
+}
