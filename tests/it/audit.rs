@@ -282,6 +282,42 @@ fn audit_proxy_forwards_locked_urls_tunnels_to_locked_hosts_and_refuses_the_rest
 }
 
 #[test]
+fn audit_proxy_counts_allow_host_tunnels_apart_and_exits_zero_on_sigterm() {
+    let world = World::start();
+    let project = locked_project(&world, registry::shared());
+    // The world under another name: a host no locked URL names.
+    let other = format!("localhost:{}", world.addr().port());
+    let proxy = Proxy::start(&project, &["--allow-host", &other]);
+    let mut tunnel = TcpStream::connect(proxy.addr).unwrap();
+    tunnel
+        .write_all(format!("CONNECT {other} HTTP/1.1\r\nHost: {other}\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut established = [0u8; 39];
+    tunnel.read_exact(&mut established).unwrap();
+    assert_eq!(
+        &established[..],
+        b"HTTP/1.1 200 Connection established\r\n\r\n"
+    );
+    drop(tunnel);
+    let output = proxy.stop();
+    assert!(output.success(), "{}", output.combined());
+    assert!(
+        output.stdout.contains(
+            "audit-proxy: 1 requests: 0 locked URLs, 0 tunnels to locked hosts, 1 tunnel(s) to --allow-host hosts, 0 refused"
+        ),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        project.read("audit.log").contains(&format!(
+            "CONNECT {other} allowed: tunnel to an --allow-host host"
+        )),
+        "{}",
+        project.read("audit.log")
+    );
+}
+
+#[test]
 fn audit_proxy_around_a_command_passes_its_proxy_and_exits_by_what_it_saw() {
     let world = World::start();
     let project = locked_project(&world, registry::shared());
