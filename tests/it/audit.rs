@@ -518,6 +518,24 @@ fn audit_build_of_an_emitted_context_fetches_only_locked_urls_and_refuses_an_ext
     assert_eq!(world.hits("/files/unlocked.txt"), 0);
     let log = project.read("audit.log");
     assert!(log.contains(&format!("GET {unlocked} REFUSED")), "{log}");
+
+    // A build that fails fails the audit, even with nothing refused.
+    let text = std::fs::read_to_string(&dockerfile).unwrap();
+    let text = text.replace(
+        &format!("RUN wget -q -O /dev/null {unlocked} || echo the download was refused\n"),
+        "RUN echo failing on purpose && exit 7\n",
+    );
+    std::fs::write(&dockerfile, text).unwrap();
+    let output = audit_build(&project, store.path(), registry);
+    assert_eq!(output.status, Some(1), "a failed build fails the audit");
+    assert!(output.stdout.contains(", 0 refused"), "{}", output.stdout);
+    assert!(
+        output
+            .stderr
+            .contains("error: audit-proxy: the command failed"),
+        "{}",
+        output.stderr
+    );
 }
 
 /// The counts of the proxy's report line in `output`.
