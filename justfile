@@ -35,3 +35,12 @@ hermetic:
 # Fuzz every parser target for SECONDS each (cargo-fuzz on stable via RUSTC_BOOTSTRAP).
 fuzz SECONDS="600":
     sh fuzz/run.sh {{SECONDS}}
+
+# Runs build.sh with buildah (as root) in a network namespace whose only way out is
+# `modelbench audit-proxy`; each request is logged in build/<name>.audit.log. ARGS go to the
+# proxy (e.g. --allow-host release-assets.githubusercontent.com). Limits: README "Audit a build".
+
+# Build the emitted context where only locked URLs (https: locked hosts) are reachable; report.
+audit *ARGS: emit
+    cargo build --quiet
+    sh scripts/audit-build.sh target/debug/modelbench build/{{name}} {{spec}} --log build/{{name}}.audit.log {{ARGS}}

@@ -52,6 +52,9 @@ pub enum Command {
     CheckImage(crate::check_image::CheckImageArgs),
     /// Check that every locked URL still serves the locked bytes (for a scheduled CI job).
     Verify(crate::verify::VerifyArgs),
+    /// An HTTP proxy for a build that lets through only the lock's URLs (https: its hosts),
+    /// logs every request and reports; exit 1 when it refused any.
+    AuditProxy(crate::audit::AuditProxyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -297,6 +300,7 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::completions::man(&args, &mut <Cli as clap::CommandFactory>::command())
         }
         Command::Verify(args) => crate::verify::run(args),
+        Command::AuditProxy(args) => crate::audit::run(args),
     }
 }
 

@@ -204,13 +204,18 @@ pub(crate) fn serve_archive(
     keyring
 }
 
-#[test]
-fn apt_build_installs_the_locked_closure_and_fails_closed() {
+/// A built .deb: its package, its file name and its bytes.
+pub(crate) type Deb = (&'static Fake, String, Vec<u8>);
+
+/// A signed archive on the world with `mb-hello` (and its closure) and `mb-tool`, and a
+/// project on the Debian base with an apt closure in each stage, locked (not emitted).
+/// Also the .debs served and the directory that holds the signing key; `None` (after
+/// saying why) where the fixture cannot run.
+pub(crate) fn apt_build_project() -> Option<(World, Project, Vec<Deb>, tempfile::TempDir)> {
     if std::env::consts::ARCH != "x86_64" {
         eprintln!("skipped: the fixture platform is linux/amd64");
-        return;
+        return None;
     }
-    let started = std::time::Instant::now();
     let registry = registry::shared();
     let base = debian_base(registry);
     let world = World::start();
@@ -246,6 +251,15 @@ apt = ["mb-missing | mb-tool"]
     ));
     crate::tools::sources(&project, &world, Some(&registry.host()));
     project.lock_ok(&[]);
+    Some((world, project, debs, work))
+}
+
+#[test]
+fn apt_build_installs_the_locked_closure_and_fails_closed() {
+    let started = std::time::Instant::now();
+    let Some((world, project, debs, work)) = apt_build_project() else {
+        return;
+    };
 
     // Stage 1: the closure with Recommends; stage 2: only what stage 1 lacks.
     let lock = project.lock_toml();

@@ -4,6 +4,7 @@ mod support;
 
 mod apt;
 mod apt_build;
+mod audit;
 mod build;
 mod bump;
 mod conda;

@@ -388,15 +388,17 @@ pub(crate) fn real_node_world() -> Option<(World, String)> {
     Some((world, node_version))
 }
 
-#[test]
-fn npm_global_build_installs_the_locked_tree_and_fails_on_a_tampered_tarball() {
+/// The world (node, nvm, the `mb-hello` CLI on its npm registry) and a project that
+/// installs `mb-hello` with npm on the Debian base, locked and emitted; `None` (after
+/// saying why) where the fixture cannot run.
+pub(crate) fn npm_build_project() -> Option<(World, Project)> {
     if std::env::consts::ARCH != "x86_64" {
         eprintln!("skipped: the fixture platform is linux/amd64");
-        return;
+        return None;
     }
     let Some((world, node_version)) = real_node_world() else {
         eprintln!("skipped: this machine's node is not a self-contained official build");
-        return;
+        return None;
     };
     let mut r = Registry::default();
     hello_cli(&mut r);
@@ -415,7 +417,15 @@ fn npm_global_build_installs_the_locked_tree_and_fails_on_a_tampered_tarball() {
     sources(&project, &world, &registry.host());
     project.lock_ok(&[]);
     assert!(project.emit(&["--locked"]).success());
+    Some((world, project))
+}
 
+#[test]
+fn npm_global_build_installs_the_locked_tree_and_fails_on_a_tampered_tarball() {
+    let Some((world, project)) = npm_build_project() else {
+        return;
+    };
+    let registry = registry::shared();
     let dir = crate::support::temp_dir();
     let buildah = Buildah::new(dir.path());
     let out = project.out_dir();
