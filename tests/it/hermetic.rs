@@ -369,21 +369,14 @@ fn hermetic_rebuild_from_the_same_lock_is_bit_identical() {
         digests[0].1
     );
     if digests[0].0 != digests[1].0 {
-        // Say which files differ before failing.
-        let trees: Vec<String> = digests
-            .iter()
-            .map(|(_, _, _, buildah, tag)| {
-                buildah
-                    .run_in(tag, &["sh", "-c", "find / -xdev \\( -path /proc -o -path /sys \\) -prune -o -print0 | xargs -0 stat -c '%n %s %Y %a' 2>/dev/null | sort"])
-                    .stdout
-            })
-            .collect();
-        let a: BTreeSet<&str> = trees[0].lines().collect();
-        let b: BTreeSet<&str> = trees[1].lines().collect();
-        let differ: Vec<&&str> = a.symmetric_difference(&b).collect();
         panic!(
-            "the two builds differ ({} vs {}); files that differ:\n{differ:#?}",
-            digests[0].0, digests[1].0
+            "the two builds differ ({} vs {}):\n{}",
+            digests[0].0,
+            digests[1].0,
+            image_differences(
+                (&digests[0].3, &digests[0].4),
+                (&digests[1].3, &digests[1].4)
+            )
         );
     }
 }
