@@ -61,7 +61,8 @@ echo "install-debs: $count locked .deb file(s) for $platform verified"
 
 installed >"$work/before"
 # Logs written by maintainer scripts (update-alternatives' …) carry the build's clock:
-# each log under /var/log is cut back to its size before the install, below.
+# each file under /var/log is cut back to its size before the install (a new one to
+# empty, kept with its owner and mode), below.
 find /var/log -type f -printf '%s\t%p\n' >"$work/logs" 2>/dev/null || true
 export DEBIAN_FRONTEND=noninteractive
 if command -v apt-get >/dev/null 2>&1; then

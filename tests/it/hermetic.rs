@@ -369,21 +369,14 @@ fn hermetic_rebuild_from_the_same_lock_is_bit_identical() {
         digests[0].1
     );
     if digests[0].0 != digests[1].0 {
-        // Say which files differ before failing.
-        let trees: Vec<String> = digests
-            .iter()
-            .map(|(_, _, _, buildah, tag)| {
-                buildah
-                    .run_in(tag, &["sh", "-c", "find / -xdev \\( -path /proc -o -path /sys \\) -prune -o -print0 | xargs -0 stat -c '%n %s %Y %a' 2>/dev/null | sort"])
-                    .stdout
-            })
-            .collect();
-        let a: BTreeSet<&str> = trees[0].lines().collect();
-        let b: BTreeSet<&str> = trees[1].lines().collect();
-        let differ: Vec<&&str> = a.symmetric_difference(&b).collect();
         panic!(
-            "the two builds differ ({} vs {}); files that differ:\n{differ:#?}",
-            digests[0].0, digests[1].0
+            "the two builds differ ({} vs {}):\n{}",
+            digests[0].0,
+            digests[1].0,
+            image_differences(
+                (&digests[0].3, &digests[0].4),
+                (&digests[1].3, &digests[1].4)
+            )
         );
     }
 }
@@ -855,4 +848,57 @@ fn file_table(root: &Path) -> std::collections::BTreeMap<String, String> {
         table.insert(name, entry);
     }
     table
+}
+
+/// setup-users.sh dates the last password change by SOURCE_DATE_EPOCH (the lock's day),
+/// turns aging off rather than forcing a password change when that day is 0, and leaves
+/// a backup `/etc/shadow-` equal to `/etc/shadow`.
+#[test]
+fn hermetic_setup_users_dates_shadow_by_the_lock_and_never_forces_a_password_change() {
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("skipped: the fixture platform is linux/amd64");
+        return;
+    }
+    let registry = registry::shared();
+    let base = debian_base(registry);
+    let context = crate::support::temp_dir();
+    let dir = context.path();
+    std::fs::write(
+        dir.join("setup-users.sh"),
+        include_str!("../../installation/stage-1/setup-users.sh"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("zero.tsv"), "u0\t3200\t3200\t$6$x$y\t-\n").unwrap();
+    std::fs::write(dir.join("lock.tsv"), "u1\t3201\t3201\t-\t-\n").unwrap();
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!(
+            "FROM {base}\nCOPY . /ctx/\n\
+             RUN SOURCE_DATE_EPOCH=0 sh /ctx/setup-users.sh /ctx/zero.tsv /ctx/keys\n\
+             RUN SOURCE_DATE_EPOCH=1784800800 sh /ctx/setup-users.sh /ctx/lock.tsv /ctx/keys\n\
+             RUN grep '^u[01]:' /etc/shadow && cmp /etc/shadow /etc/shadow- && echo BACKUP-SAME\n"
+        ),
+    )
+    .unwrap();
+    let store = crate::support::temp_dir();
+    let buildah = Buildah::new(store.path());
+    let build = buildah.bud(dir, &dir.join("Dockerfile"), "mb-users:t1", &[]);
+    assert!(build.success(), "{}", build.combined());
+    let lines: Vec<&str> = build
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("u0:") || l.starts_with("u1:") || *l == "BACKUP-SAME")
+        .collect();
+    // 1784800800 is 2026-07-23: day 20657.
+    assert_eq!(
+        lines,
+        [
+            "u0:$6$x$y::0:99999:7:::",
+            "u1:!:20657:0:99999:7:::",
+            "BACKUP-SAME"
+        ],
+        "{}",
+        build.combined()
+    );
 }
