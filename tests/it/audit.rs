@@ -568,16 +568,16 @@ fn audit_build_of_an_npm_global_cli_sees_only_locked_urls() {
     println!("audited npm build: {requests} requests, {locked} locked URLs, {refused} refused");
     assert_eq!((tunnels, refused), (0, 0));
     assert_eq!(requests, locked);
-    // Everything the world served went through the proxy: node, nvm.sh, and the three
+    // Everything the world served went through the proxy: node, nvm.sh, and the four
     // tarballs npm ci fetched (through the proxy, so npm honoured the build's proxy).
     let seen = world.requests();
     assert_eq!(seen.len(), locked, "{seen:?}");
     let tarballs = seen.iter().filter(|(_, p, _)| p.ends_with(".tgz")).count();
-    assert_eq!(tarballs, 3, "{seen:?}");
+    assert_eq!(tarballs, 4, "{seen:?}");
     assert!(
         output
             .combined()
-            .contains("install-npm-global: mb-hello for peid: 3 packages as locked"),
+            .contains("install-npm-global: mb-hello for peid: 4 packages as locked"),
         "{}",
         output.combined()
     );
