@@ -113,14 +113,25 @@ impl Buildah {
     }
 
     /// Run `cmd` in a fresh container of `image` (pulled if needed), then remove the container.
+    /// A run that succeeds with no output at all is tried again in a new container (up to
+    /// three times): once, under heavy parallel load, `buildah run` (chroot isolation)
+    /// returned success with nothing captured. The commands run here are idempotent.
     pub fn run_in(&self, image: &str, cmd: &[&str]) -> Output {
-        let container = self.ok(&["from", "--tls-verify=false", "--quiet", image]);
-        let container = container.stdout.trim().to_string();
-        let mut args = vec!["run", container.as_str(), "--"];
-        args.extend_from_slice(cmd);
-        let output = self.run(&args);
-        self.ok(&["rm", &container]);
-        output
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let container = self.ok(&["from", "--tls-verify=false", "--quiet", image]);
+            let container = container.stdout.trim().to_string();
+            let mut args = vec!["run", container.as_str(), "--"];
+            args.extend_from_slice(cmd);
+            let output = self.run(&args);
+            self.ok(&["rm", &container]);
+            let silent = output.success() && output.stdout.is_empty() && output.stderr.is_empty();
+            if !silent || attempt == 3 {
+                return output;
+            }
+            eprintln!("buildah run {cmd:?} printed nothing; running it again");
+        }
     }
 }
 
