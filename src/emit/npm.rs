@@ -21,18 +21,10 @@ use crate::spec::{Spec, Stage};
 
 /// The `name` of the generated root package: it must differ from every dependency's.
 pub fn root_name(artifact: &Artifact) -> String {
-    let slug: String = artifact
-        .name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    format!("modelbench-{}", slug.trim_matches('-'))
+    format!(
+        "modelbench-{}",
+        crate::resolve::npm::dir_name(&artifact.name)
+    )
 }
 
 /// One entry per tree location (the lock lists a location once per platform).
@@ -457,9 +449,7 @@ pub(super) struct Global<'a> {
 impl Global<'_> {
     /// Its directory under `installation/stage-N/npm/` and `~/.modelbench/npm-global/`.
     pub fn dir_name(&self) -> String {
-        root_name(self.artifact)
-            .trim_start_matches("modelbench-")
-            .to_string()
+        crate::resolve::npm::dir_name(&self.artifact.name)
     }
 
     /// The CLI's commands: the `bin` links of the requested package.

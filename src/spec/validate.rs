@@ -305,6 +305,7 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
 /// installs them (node for npm, bun for bun) in the same stage or stage 1.
 fn validate_globals(spec: &Spec) -> Result<(), Invalid> {
     let mut seen: Vec<&str> = Vec::new();
+    let mut dirs: Vec<(String, &str)> = Vec::new();
     for (stage_name, stage) in [("stage-1", &spec.stage_1), ("stage-2", &spec.stage_2)] {
         for (key, tool, globals) in [
             ("npm-global", "node", &stage.npm_global),
@@ -326,6 +327,16 @@ fn validate_globals(spec: &Spec) -> Result<(), Invalid> {
                     ));
                 }
                 seen.push(package);
+                let dir = crate::resolve::npm::dir_name(package);
+                if let Some((_, other)) = dirs.iter().find(|(d, _)| *d == dir) {
+                    return Err(invalid(
+                        range,
+                        format!(
+                            "`{package}` and `{other}` would install into the same directory `{dir}`: keep one"
+                        ),
+                    ));
+                }
+                dirs.push((dir, package));
                 crate::resolve::npm::spec::RegistrySpec::parse(package, range.get_ref().trim())
                     .map_err(|message| {
                         invalid(range, format!("`{stage_name}.{key}`: {message}"))
@@ -525,6 +536,13 @@ mod tests {
              bun-global = {{ \"tool\" = \"2\" }}\n"
         ));
         assert!(err.contains("`tool` is listed twice"), "{err}");
+        let err = error(&format!(
+            "{users}[stage-2]\n{node}npm-global = {{ \"@a/b-c\" = \"1\", \"a-b-c\" = \"1\" }}\n"
+        ));
+        assert!(
+            err.contains("`a-b-c` and `@a/b-c` would install into the same directory `a-b-c`"),
+            "{err}"
+        );
         // A stage-2 global may use stage 1's node.
         let ok = format!(
             "[image]\nname = \"x\"\ntag = \"t\"\nplatforms = [\"linux/amd64\"]\n\

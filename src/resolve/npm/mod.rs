@@ -114,6 +114,23 @@ pub struct Resolution {
     pub fetched: Vec<String>,
 }
 
+/// A global CLI's directory name in the build context and in the image
+/// (`@anthropic-ai/claude-code` → `anthropic-ai-claude-code`): lowercase letters and
+/// digits, everything else a `-`. The spec refuses two CLIs with the same one.
+pub fn dir_name(package: &str) -> String {
+    let slug: String = package
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    slug.trim_matches('-').to_string()
+}
+
 /// The npm-install-checks target of a platform (Ubuntu images: glibc).
 pub fn target(platform: Platform) -> Target {
     let cpu = match platform {
