@@ -602,15 +602,7 @@ fn bun_global_build_installs_the_locked_packages_and_fails_on_a_tampered_tarball
         eprintln!("skipped: no self-contained node or no bun on this machine");
         return;
     };
-    world.github_release_fixture(
-        "oven-sh",
-        "bun",
-        &[
-            FixtureRelease::new("bun-v1.4.5", "2026-09-01T00:00:00Z").asset_with(
-                FixtureAsset::new("bun-linux-x64.zip", bun_release_zip(&bun)),
-            ),
-        ],
-    );
+    serve_bun(&world, &bun);
     let mut r = Registry::default();
     bun_cli(&mut r);
     r.serve(&world, Shape::Abbreviated);
@@ -702,4 +694,126 @@ fn bun_global_build_installs_the_locked_packages_and_fails_on_a_tampered_tarball
         "a tampered tarball must fail the build:\n{log}"
     );
     assert!(log.contains("bun install of mb-search-mcp failed"), "{log}");
+}
+
+/// bun's GitHub release `bun-v1.4.5` on `world`, its linux-x64 zip holding `bun`.
+fn serve_bun(world: &World, bun: &Path) {
+    world.github_release_fixture(
+        "oven-sh",
+        "bun",
+        &[FixtureRelease::new("bun-v1.4.5", "2026-09-01T00:00:00Z")
+            .asset_with(FixtureAsset::new("bun-linux-x64.zip", bun_release_zip(bun)))],
+    );
+}
+
+/// Opt-in (`MODELBENCH_LIVE=1`): the seed's five global CLIs, resolved against the real
+/// registry.npmjs.org, installed by a buildah build of the emitted Dockerfile (npm ci for
+/// claude-code and codex, bun install for tavily-mcp, context7-mcp and gemini-cli, on a
+/// Debian base with this machine's node and a real bun), and run as `peid` in a login
+/// shell: `claude`, `codex` and `gemini` print their locked versions, the MCP servers'
+/// commands are on the PATH.
+#[test]
+fn live_seed_clis_run_as_peid_in_an_image() {
+    if std::env::var("MODELBENCH_LIVE").as_deref() != Ok("1") {
+        eprintln!("live_seed_clis_run_as_peid_in_an_image: skipped (set MODELBENCH_LIVE=1)");
+        return;
+    }
+    let (Some((world, node_version)), Some(bun)) = (real_node_world(), real_bun()) else {
+        eprintln!("skipped: no self-contained node or no bun on this machine");
+        return;
+    };
+    serve_bun(&world, &bun);
+    let registry = registry::shared();
+    let base = debian_base(registry);
+    let project = Project::new();
+    project.spec(&format!(
+        "[image]\nname = \"mb-seed-clis\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\
+         [base]\nimage = \"{base}\"\n{USERS}\
+         [stage-2]\ntools.node = {{ version = \"{}\", user = \"peid\" }}\n\
+         tools.bun = {{ version = \"latest\", user = \"peid\" }}\n\
+         npm-global = {{ \"@anthropic-ai/claude-code\" = \"latest\", \"@openai/codex\" = \"latest\" }}\n\
+         bun-global = {{ \"tavily-mcp\" = \"latest\", \"@upstash/context7-mcp\" = \"latest\", \"@google/gemini-cli\" = \"latest\" }}\n",
+        node_version.trim_start_matches('v'),
+    ));
+    // The npm registry is the real one; node, nvm and bun come from the world.
+    project.write(
+        "sources.toml",
+        &format!(
+            "[upstream]\ngithub-api = \"{}\"\ngithub-raw = \"{}\"\nnodejs = \"{}\"\n\
+             [registry]\n\"{host}\" = \"http://{host}\"\n",
+            world.github_api(),
+            world.url("/raw"),
+            world.url("/nodejs/dist"),
+            host = registry.host(),
+        ),
+    );
+    project.lock_ok(&[]);
+    assert!(project.emit(&["--locked"]).success());
+    let lock = project.lock_toml();
+    let version = |name: &str| {
+        artifact(&lock, "npm", name)["version"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    let dir = crate::support::temp_dir();
+    let buildah = Buildah::new(dir.path());
+    let out = project.out_dir();
+    let started = std::time::Instant::now();
+    // A machine whose https goes through an intercepting proxy trusts its CA through
+    // NODE_EXTRA_CA_CERTS: the build's npm and bun get the same file (a test-only mount).
+    let mut extra: Vec<String> = Vec::new();
+    if let Some(ca) = std::env::var_os("NODE_EXTRA_CA_CERTS") {
+        extra.push("--volume".into());
+        extra.push(format!(
+            "{}:/run/modelbench-host-ca.crt:ro",
+            Path::new(&ca).display()
+        ));
+        extra.push("--env".into());
+        extra.push("NODE_EXTRA_CA_CERTS=/run/modelbench-host-ca.crt".into());
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let build = buildah.bud(
+        &out,
+        &out.join("merged.Dockerfile"),
+        "mb-seed-clis:t1",
+        &extra,
+    );
+    let log = build.combined();
+    assert!(build.success(), "the seed CLIs' build must succeed:\n{log}");
+    eprintln!(
+        "live: the seed CLIs' image built in {:?}",
+        started.elapsed()
+    );
+    let check = buildah.run_in(
+        "mb-seed-clis:t1",
+        &[
+            "runuser",
+            "-l",
+            "peid",
+            "-c",
+            "bash -lc 'claude --version; codex --version; gemini --version; command -v tavily-mcp context7-mcp'",
+        ],
+    );
+    let printed = check.combined();
+    eprintln!("live: as peid in a login shell:\n{printed}");
+    assert!(check.success(), "{printed}");
+    for name in [
+        "@anthropic-ai/claude-code",
+        "@openai/codex",
+        "@google/gemini-cli",
+    ] {
+        let locked = version(name);
+        assert!(
+            printed.contains(&locked),
+            "{name} {locked} missing:\n{printed}"
+        );
+    }
+    for command in [
+        "/home/peid/.modelbench/bin/tavily-mcp",
+        "/home/peid/.modelbench/bin/context7-mcp",
+    ] {
+        assert!(printed.contains(command), "{command} missing:\n{printed}");
+    }
 }
