@@ -425,35 +425,10 @@ fn npm_global_build_installs_the_locked_tree_and_fails_on_a_tampered_tarball() {
     let Some((world, project)) = npm_build_project() else {
         return;
     };
-    let registry = registry::shared();
     let dir = crate::support::temp_dir();
     let buildah = Buildah::new(dir.path());
     let out = project.out_dir();
-    world.clear_log();
-    // In its own network namespace: only the world and the registry are reachable.
-    let registry_port: u16 = registry.host().rsplit(':').next().unwrap().parse().unwrap();
-    let bridges = hermetic::bridges(&[world.addr().port(), registry_port]);
-    let build = hermetic::isolated_bud(
-        &buildah,
-        &bridges,
-        &out,
-        &out.join("merged.Dockerfile"),
-        "mb-npm:t1",
-    );
-    let log = build.combined();
-    assert!(build.success(), "the npm build must succeed:\n{log}");
-    let (requests, unlocked) =
-        hermetic::audit(&world, &hermetic::locked_urls(&project.lock_toml()));
-    println!(
-        "npm build: {requests} requests, {} locked, {} unlocked",
-        requests - unlocked.len(),
-        unlocked.len()
-    );
-    assert!(
-        unlocked.is_empty(),
-        "unlocked requests:\n{}",
-        unlocked.join("\n")
-    );
+    let log = hermetic_build(&buildah, &world, &project, "mb-npm:t1");
     for line in [
         "install-npm-global: mb-hello for peid: 4 packages as locked",
         "ok   mb-hello command mb-hello for peid: /home/peid/.modelbench/bin/mb-hello",
@@ -574,6 +549,38 @@ pub(crate) fn real_bun() -> Option<PathBuf> {
     Some(bun)
 }
 
+/// Build the emitted merged Dockerfile as `tag` in its own network namespace (only the
+/// world and the test registry reachable), require success and that every request the
+/// world saw is a locked URL; returns the build log.
+fn hermetic_build(buildah: &Buildah, world: &World, project: &Project, tag: &str) -> String {
+    let out = project.out_dir();
+    world.clear_log();
+    let registry_port: u16 = registry::shared()
+        .host()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let bridges = hermetic::bridges(&[world.addr().port(), registry_port]);
+    let build =
+        hermetic::isolated_bud(buildah, &bridges, &out, &out.join("merged.Dockerfile"), tag);
+    let log = build.combined();
+    assert!(build.success(), "the build of {tag} must succeed:\n{log}");
+    let (requests, unlocked) = hermetic::audit(world, &hermetic::locked_urls(&project.lock_toml()));
+    println!(
+        "{tag} build: {requests} requests, {} locked, {} unlocked",
+        requests - unlocked.len(),
+        unlocked.len()
+    );
+    assert!(
+        unlocked.is_empty(),
+        "unlocked requests:\n{}",
+        unlocked.join("\n")
+    );
+    log
+}
+
 /// `real_bun()` zipped as bun's GitHub release asset `bun-linux-x64.zip`.
 pub(crate) fn bun_release_zip(bun: &Path) -> Vec<u8> {
     let dir = crate::support::temp_dir();
@@ -625,30 +632,7 @@ fn bun_global_build_installs_the_locked_packages_and_fails_on_a_tampered_tarball
     let dir = crate::support::temp_dir();
     let buildah = Buildah::new(dir.path());
     let out = project.out_dir();
-    world.clear_log();
-    let registry_port: u16 = registry.host().rsplit(':').next().unwrap().parse().unwrap();
-    let bridges = hermetic::bridges(&[world.addr().port(), registry_port]);
-    let build = hermetic::isolated_bud(
-        &buildah,
-        &bridges,
-        &out,
-        &out.join("merged.Dockerfile"),
-        "mb-bun:t1",
-    );
-    let log = build.combined();
-    assert!(build.success(), "the bun build must succeed:\n{log}");
-    let (requests, unlocked) =
-        hermetic::audit(&world, &hermetic::locked_urls(&project.lock_toml()));
-    println!(
-        "bun build: {requests} requests, {} locked, {} unlocked",
-        requests - unlocked.len(),
-        unlocked.len()
-    );
-    assert!(
-        unlocked.is_empty(),
-        "unlocked requests:\n{}",
-        unlocked.join("\n")
-    );
+    let log = hermetic_build(&buildah, &world, &project, "mb-bun:t1");
     for line in [
         "install-npm-global: mb-search-mcp for peid: 2 packages as locked",
         "ok   @mb/search-mcp command search-mcp for peid: /home/peid/.modelbench/bin/search-mcp",
