@@ -784,9 +784,8 @@ pixi-global = {pixi_global}
     project
 }
 
-#[test]
-fn conda_lock_twice_is_byte_identical() {
-    let f = fixture();
+/// pixi's GitHub release (the spec's `tools.pixi`) on `world`; its assets are stand-ins.
+fn serve_pixi(world: &World) {
     let pixi = crate::support::world::FixtureRelease::new("v0.63.2", "2026-10-01T00:00:00Z")
         .asset(
             "pixi-x86_64-unknown-linux-musl.tar.gz",
@@ -796,8 +795,13 @@ fn conda_lock_twice_is_byte_identical() {
             "pixi-aarch64-unknown-linux-musl.tar.gz",
             b"pixi arm64".to_vec(),
         );
-    f.world
-        .github_release_fixture("prefix-dev", "pixi", &[pixi]);
+    world.github_release_fixture("prefix-dev", "pixi", &[pixi]);
+}
+
+#[test]
+fn conda_lock_twice_is_byte_identical() {
+    let f = fixture();
+    serve_pixi(&f.world);
     let project = cli_project(&f.world, r#"["jq", "yq >=3"]"#);
     project.lock_ok(&[]);
     let first = project.lock_bytes();
@@ -876,17 +880,7 @@ fn conda_lock_twice_is_byte_identical() {
 #[test]
 fn conda_lock_failure_names_tool_spec_and_conflict() {
     let f = fixture();
-    let pixi = crate::support::world::FixtureRelease::new("v0.63.2", "2026-10-01T00:00:00Z")
-        .asset(
-            "pixi-x86_64-unknown-linux-musl.tar.gz",
-            b"pixi amd64".to_vec(),
-        )
-        .asset(
-            "pixi-aarch64-unknown-linux-musl.tar.gz",
-            b"pixi arm64".to_vec(),
-        );
-    f.world
-        .github_release_fixture("prefix-dev", "pixi", &[pixi]);
+    serve_pixi(&f.world);
     let project = cli_project(&f.world, r#"["jq", "helix"]"#);
     let output =
         run_fail(&mut project.command(&["lock", "specs/test.toml", "--sources", "sources.toml"]));
@@ -902,17 +896,7 @@ fn conda_lock_failure_names_tool_spec_and_conflict() {
 // ---- emit: the manifest, the local channel, the check ----
 
 fn locked_and_emitted(f: &Fixture, tools: &str) -> Project {
-    let pixi = crate::support::world::FixtureRelease::new("v0.63.2", "2026-10-01T00:00:00Z")
-        .asset(
-            "pixi-x86_64-unknown-linux-musl.tar.gz",
-            b"pixi amd64".to_vec(),
-        )
-        .asset(
-            "pixi-aarch64-unknown-linux-musl.tar.gz",
-            b"pixi arm64".to_vec(),
-        );
-    f.world
-        .github_release_fixture("prefix-dev", "pixi", &[pixi]);
+    serve_pixi(&f.world);
     let project = cli_project(&f.world, tools);
     project.lock_ok(&[]);
     let output = project.emit(&[]);

@@ -774,10 +774,9 @@ fn installed_tree(dir: &Path) -> String {
     out.stdout
 }
 
-/// `bun install --frozen-lockfile` of the emitted `bun.lock`, when `MODELBENCH_BUN` names
-/// a bun binary (bun is not in Debian; a real one is the npm package `@oven/bun-linux-x64`).
-fn bun_install(world: &World, resolution: &Resolution) -> Option<String> {
-    let bun = crate::npm_build::real_bun()?;
+/// A directory with the emitted `package.json` and `bun.lock` of a resolution, and a
+/// `bunfig.toml` with a private cache (and `registry`, when given).
+fn bun_project(resolution: &Resolution, registry: Option<&str>) -> tempfile::TempDir {
     let dir = temp_dir();
     let artifact = &resolution.artifact;
     std::fs::write(
@@ -790,15 +789,26 @@ fn bun_install(world: &World, resolution: &Resolution) -> Option<String> {
         emit::bun_lock(artifact, &resolution.facts, "linux/amd64"),
     )
     .unwrap();
+    let registry = registry
+        .map(|r| format!("registry = \"{r}/\"\n"))
+        .unwrap_or_default();
     std::fs::write(
         dir.path().join("bunfig.toml"),
         format!(
-            "[install]\nregistry = \"{}/\"\ncache = \"{}\"\n",
-            world.base_url(),
+            "[install]\n{registry}cache = \"{}\"\n",
             dir.path().join(".bun-cache").display()
         ),
     )
     .unwrap();
+    dir
+}
+
+/// `bun install --frozen-lockfile` of the emitted `bun.lock` with a real bun (`real_bun()`:
+/// `MODELBENCH_BUN`, else the npm package `@oven/bun-linux-x64`); `None` without one.
+fn bun_install(world: &World, resolution: &Resolution) -> Option<String> {
+    let bun = crate::npm_build::real_bun()?;
+    let artifact = &resolution.artifact;
+    let dir = bun_project(resolution, Some(&world.base_url()));
     let out = run(Command::new(bun)
         .args(["install", "--frozen-lockfile", "--ignore-scripts"])
         .current_dir(dir.path()));
@@ -1930,25 +1940,7 @@ fn live_seed_clis_resolve() {
                 continue;
             }
             let artifact = &resolution.artifact;
-            let dir = temp_dir();
-            std::fs::write(
-                dir.path().join("package.json"),
-                emit::package_json(artifact, &resolution.facts, Installer::Bun),
-            )
-            .unwrap();
-            std::fs::write(
-                dir.path().join("bun.lock"),
-                emit::bun_lock(artifact, &resolution.facts, "linux/amd64"),
-            )
-            .unwrap();
-            std::fs::write(
-                dir.path().join("bunfig.toml"),
-                format!(
-                    "[install]\ncache = \"{}\"\n",
-                    dir.path().join(".bun-cache").display()
-                ),
-            )
-            .unwrap();
+            let dir = bun_project(resolution, None);
             let started = std::time::Instant::now();
             let out = run(Command::new(&bun)
                 .args(["install", "--frozen-lockfile"])
