@@ -56,6 +56,7 @@ fn context(sources: Sources) -> Context {
         github_token: None,
         reporter: None,
         npm_documents: Default::default(),
+        conda_indexes: Default::default(),
     }
 }
 

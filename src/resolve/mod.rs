@@ -45,6 +45,8 @@ pub struct Context {
     pub reporter: Option<Box<dyn Reporter>>,
     /// npm documents of this run, shared by every npm tool (each fetched once).
     pub npm_documents: npm::SharedDocuments,
+    /// conda repodata and base-image glibc of this run, shared by every conda tool.
+    pub conda_indexes: conda::SharedIndexes,
 }
 
 /// Progress of a run, for the terminal or a log. Called from the resolving tasks.
@@ -93,6 +95,7 @@ impl Context {
             github_token,
             reporter: None,
             npm_documents: npm::SharedDocuments::default(),
+            conda_indexes: conda::SharedIndexes::default(),
         }
     }
 }

@@ -251,6 +251,7 @@ fn context(world: &World, platforms: Vec<Platform>) -> Context {
         github_token: None,
         reporter: None,
         npm_documents: Default::default(),
+        conda_indexes: Default::default(),
     }
 }
 

@@ -345,6 +345,7 @@ fn fixture() -> Fixture {
         github_token: None,
         reporter: None,
         npm_documents: Default::default(),
+        conda_indexes: Default::default(),
     };
     Fixture {
         world,

@@ -544,6 +544,7 @@ fn fixture(registry: &Registry, shape: Shape) -> Fixture {
         github_token: None,
         reporter: None,
         npm_documents: Default::default(),
+        conda_indexes: Default::default(),
     };
     Fixture { world, dir, ctx }
 }
@@ -1729,6 +1730,7 @@ fn live_seed_clis_resolve() {
         github_token: None,
         reporter: None,
         npm_documents: Default::default(),
+        conda_indexes: Default::default(),
     };
     let seeds = [
         ("@anthropic-ai/claude-code", Installer::Npm),

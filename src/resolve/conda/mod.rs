@@ -14,7 +14,7 @@ pub mod repodata;
 pub mod solve;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -91,7 +91,7 @@ pub async fn resolve(
     let mut needed: BTreeSet<&str> = ctx.platforms.iter().map(|p| subdir(*p)).collect();
     needed.insert("noarch");
     let fetched: Vec<Arc<Subdir>> = futures_util::future::try_join_all(needed.iter().map(|s| {
-        let cell = shared_cell(format!("{} {s}", bases.join(" ")));
+        let cell = ctx.conda_indexes.subdir(format!("{} {s}", bases.join(" ")));
         let (bases, canonical) = (&bases, &canonical);
         async move {
             cell.get_or_try_init(|| async {
@@ -113,15 +113,9 @@ pub async fn resolve(
             (Some(fixed), _) => Some(fixed.clone()),
             (None, Some(super::apt::StatusSource::BaseImage { image, mirror })) => {
                 // Once per base and platform: every tool asks, and the layers are large.
-                static CELLS: OnceLock<Mutex<HashMap<String, SharedGlibc>>> = OnceLock::new();
-                let cell = {
-                    let mut cells = CELLS
-                        .get_or_init(Mutex::default)
-                        .lock()
-                        .expect("glibc table lock");
-                    let key = format!("{image} {mirror:?} {platform}");
-                    Arc::clone(cells.entry(key).or_default())
-                };
+                let cell = ctx
+                    .conda_indexes
+                    .glibc(format!("{image} {mirror:?} {platform}"));
                 cell.get_or_try_init(|| async {
                     super::apt::base_status::read(ctx, image, mirror.as_deref(), platform)
                         .await
@@ -252,21 +246,29 @@ pub async fn resolve(
     Ok(artifact)
 }
 
-type SharedSubdir = Arc<tokio::sync::OnceCell<Arc<Subdir>>>;
-type SharedGlibc = Arc<tokio::sync::OnceCell<Option<String>>>;
+type Cell<T> = Arc<tokio::sync::OnceCell<T>>;
 
-/// The repodata of this run, each index fetched at most once: the tools of one lock share
-/// conda-forge's indices (hundreds of MB each), and concurrent askers wait for the one
-/// request in flight. Keyed by the base URLs tried and the subdir; a failed fetch is not
-/// kept, so the next asker tries again. Process-wide because a run is one process
-/// (`lock`, `bump`); tests on different loopback worlds have different keys.
-fn shared_cell(key: String) -> SharedSubdir {
-    static CELLS: OnceLock<Mutex<HashMap<String, SharedSubdir>>> = OnceLock::new();
-    let mut cells = CELLS
-        .get_or_init(Mutex::default)
-        .lock()
-        .expect("repodata table lock");
-    Arc::clone(cells.entry(key).or_default())
+/// What the conda tools of one run share (kept in the run's [`Context`], as npm's
+/// documents are): each repodata index fetched at most once — conda-forge's are hundreds
+/// of MB — keyed by the base URLs tried and the subdir, and each base image's glibc read
+/// once per platform. Concurrent askers wait for the one request in flight; a failure is
+/// not kept, so the next asker tries again.
+#[derive(Clone, Default)]
+pub struct SharedIndexes {
+    subdirs: Arc<Mutex<HashMap<String, Cell<Arc<Subdir>>>>>,
+    glibc: Arc<Mutex<HashMap<String, Cell<Option<String>>>>>,
+}
+
+impl SharedIndexes {
+    fn subdir(&self, key: String) -> Cell<Arc<Subdir>> {
+        let mut cells = self.subdirs.lock().expect("repodata table lock");
+        Arc::clone(cells.entry(key).or_default())
+    }
+
+    fn glibc(&self, key: String) -> Cell<Option<String>> {
+        let mut cells = self.glibc.lock().expect("glibc table lock");
+        Arc::clone(cells.entry(key).or_default())
+    }
 }
 
 /// The glibc version of a dpkg status: its installed `libc6` (`2.39-0ubuntu8.4` → `2.39`).
