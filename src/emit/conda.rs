@@ -18,10 +18,11 @@
 //!   then points the manifest at `conda-forge` (the same pins, the `[mirrors]` of
 //!   `~/.pixi/config.toml` apply) and removes the local channel.
 //!
-//! What is not reproduced: the generated index carries what the lock has (name,
-//! version, build, subdir, noarch kind, sha256, size, dependencies by name from
-//! `required-by`); `build_number` is 0 and license, md5 and timestamps are absent, so the
-//! installed `conda-meta` records carry the same. None of these choose or change a file.
+//! The generated index records are the channel's own, from the lock: the common fields
+//! plus `[artifact.package.conda]` (build number, depends and constrains as published,
+//! license, md5, timestamp), so the installed `conda-meta` records are what an install
+//! from conda-forge writes. (A lock written before those facts were kept gets
+//! dependencies by name and build number 0: neither chooses nor changes a file.)
 //!
 //! Output is a pure function of the lock: members sorted, JSON keys sorted.
 
@@ -156,21 +157,30 @@ pub(super) fn add_stage(
                         member.urls.join("\t")
                     );
                 }
-                // What this member depends on: the members whose `required-by` names it.
-                let depends: Vec<String> = members
-                    .iter()
-                    .filter(|other| other.required_by.contains(&member.name))
-                    .map(|other| other.name.clone())
-                    .collect();
                 let mut record = json!({
                     "build": build,
-                    "build_number": 0,
-                    "depends": depends,
                     "name": member.name,
                     "sha256": member.hash.hex(),
                     "subdir": subdir,
                     "version": member.version,
                 });
+                match &member.conda {
+                    Some(facts) => record
+                        .as_object_mut()
+                        .expect("a record is an object")
+                        .extend(facts.record_fields()),
+                    None => {
+                        // A lock written before the facts were kept: dependencies by
+                        // name (the members whose `required-by` names this one).
+                        let depends: Vec<&str> = members
+                            .iter()
+                            .filter(|other| other.required_by.contains(&member.name))
+                            .map(|other| other.name.as_str())
+                            .collect();
+                        record["build_number"] = json!(0);
+                        record["depends"] = json!(depends);
+                    }
+                }
                 if let Some(size) = member.size {
                     record["size"] = json!(size);
                 }

@@ -142,6 +142,10 @@ pub struct Package {
     /// manifest's dependency maps, bins, platform fields), so `emit` writes them offline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub npm: Option<crate::resolve::npm::NpmFacts>,
+    /// conda: the rest of the channel's repodata record, so `emit` writes the local
+    /// channel's index as the channel published it, offline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conda: Option<crate::resolve::conda::CondaFacts>,
 }
 
 /// One file for one platform: where to get it and what its bytes hash to.

@@ -1331,6 +1331,7 @@ fn member(name: &str, version: &str, bytes: &[u8], requested: bool) -> Package {
         requested,
         required_by: Vec::new(),
         npm: None,
+        conda: None,
     }
 }
 

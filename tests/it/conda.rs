@@ -987,14 +987,17 @@ fn conda_emit_pins_every_member_and_fills_a_local_channel_from_the_lock() {
                     .bytes
             )
         );
-        let mut depends: Vec<&str> = yq["depends"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d.as_str().unwrap())
-            .collect();
-        depends.sort();
-        assert_eq!(depends, ["jq", "python", "pyyaml"]);
+        // Every record is the channel's own, as published (depends with their versions
+        // and virtual packages, constrains, build number, license, md5, timestamp), so
+        // the installed conda-meta records are what an install from conda-forge writes.
+        for (path, record) in &listed {
+            let (dir, file) = path.split_once('/').unwrap();
+            assert_eq!(record, &f.channel.file(dir, file).record, "{path}");
+        }
+        assert_eq!(
+            yq["depends"],
+            json!(["jq", "python >=3.9", "pyyaml >=5.3.1"])
+        );
     }
 
     // Each locked file is fetched once per platform (libgcc is in both environments),
@@ -1051,6 +1054,44 @@ fn conda_emit_pins_every_member_and_fills_a_local_channel_from_the_lock() {
         first
     );
     assert_eq!(read("conda/linux-amd64/pixi-global.toml"), manifest);
+}
+
+#[test]
+fn conda_emit_from_a_lock_without_record_facts_names_dependencies_by_member() {
+    // A lock written before `[artifact.package.conda]` existed (its checksums made for
+    // that content): the index still lists every locked file, with each member's
+    // dependencies by name and build number 0, so the pins still install.
+    let f = fixture();
+    let project = locked_and_emitted(&f, r#"["yq"]"#);
+    let lock = lock_of(&project);
+    let mut artifacts = lock.artifacts.clone();
+    for package in artifacts.iter_mut().flat_map(|a| a.packages.iter_mut()) {
+        package.conda = None;
+    }
+    let older = modelbench::lock::Lock::new(lock.spec_hash.clone(), artifacts);
+    std::fs::write(project.lock_path(), older.to_bytes()).unwrap();
+    let output = project.emit(&[]);
+    assert!(output.success(), "{}", output.combined());
+    let index: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            project
+                .out_dir()
+                .join("installation/stage-2/conda/linux-amd64/channel/noarch/repodata.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let yq = &index["packages.conda"]["yq-3.4.3-pyhd8ed1ab_1.conda"];
+    assert_eq!(yq["build_number"], 0);
+    let mut depends: Vec<&str> = yq["depends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    depends.sort();
+    assert_eq!(depends, ["jq", "python", "pyyaml"]);
+    assert!(yq.get("license").is_none(), "{yq}");
 }
 
 #[test]

@@ -280,6 +280,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
                 requested: choice.requested,
                 required_by: choice.required_by,
                 npm: None,
+                conda: None,
             });
         }
     }

@@ -16,7 +16,7 @@ pub mod solve;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Context, Problem};
 use crate::lock::{Artifact, Package};
@@ -58,6 +58,93 @@ pub struct CondaRequest {
     pub dir: std::path::PathBuf,
     /// `__linux` assumed for the image.
     pub linux: String,
+}
+
+/// The channel's repodata record of a locked file beyond the lock's common package
+/// fields (name, version, build, subdir, noarch, sha256, size), as published, so `emit`
+/// writes the build's local channel with the records conda-forge serves: the installed
+/// `conda-meta` records then carry the same dependencies, licenses (which SBOM
+/// scanners read there), md5 and timestamps as an install from conda-forge would.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CondaFacts {
+    pub build_number: u64,
+    /// Match specs, virtual packages (`__glibc >=2.17`) included, in the record's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constrains: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_features: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_family: Option<String>,
+    /// Hex, as the record has it (the build checks the sha256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
+    /// The record's number as published: milliseconds on conda-forge, seconds in some
+    /// older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_site_packages_path: Option<String>,
+}
+
+impl CondaFacts {
+    /// The facts of one repodata record, read back through rattler's own serializer so
+    /// each value keeps the form the channel published (a timestamp in seconds stays in
+    /// seconds).
+    fn of(record: &rattler_conda_types::PackageRecord) -> Result<CondaFacts, String> {
+        let published = serde_json::to_value(record).map_err(|err| err.to_string())?;
+        Ok(CondaFacts {
+            build_number: record.build_number,
+            depends: record.depends.clone(),
+            constrains: record.constrains.clone(),
+            track_features: record.track_features.clone(),
+            license: record.license.clone(),
+            license_family: record.license_family.clone(),
+            md5: record.md5.map(hex::encode),
+            timestamp: published
+                .get("timestamp")
+                .and_then(serde_json::Value::as_u64),
+            python_site_packages_path: record.python_site_packages_path.clone(),
+        })
+    }
+
+    /// The repodata record's keys these facts fill (`build_number`, `depends`, …), for a
+    /// channel index.
+    pub fn record_fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::json;
+        let mut fields = serde_json::Map::new();
+        fields.insert("build_number".into(), json!(self.build_number));
+        fields.insert("depends".into(), json!(self.depends));
+        if !self.constrains.is_empty() {
+            fields.insert("constrains".into(), json!(self.constrains));
+        }
+        if !self.track_features.is_empty() {
+            // conda's form: one string, space-separated.
+            fields.insert(
+                "track_features".into(),
+                json!(self.track_features.join(" ")),
+            );
+        }
+        let optional = [
+            ("license", &self.license),
+            ("license_family", &self.license_family),
+            ("md5", &self.md5),
+            ("python_site_packages_path", &self.python_site_packages_path),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                fields.insert(key.into(), json!(value));
+            }
+        }
+        if let Some(timestamp) = self.timestamp {
+            fields.insert("timestamp".into(), json!(timestamp));
+        }
+        fields
+    }
 }
 
 /// The conda subdir of a platform.
@@ -185,6 +272,8 @@ pub async fn resolve(
             })?;
             let hash = Hash::sha256_hex(&hex::encode(sha256))
                 .map_err(|err| Problem::msg(format!("`{file}`: {err}")))?;
+            let facts =
+                CondaFacts::of(package).map_err(|err| Problem::msg(format!("`{file}`: {err}")))?;
             let name = package.name.as_normalized();
             if name == tool {
                 versions.insert(platform.as_str(), package.version.to_string());
@@ -217,6 +306,7 @@ pub async fn resolve(
                 requested: name == tool,
                 required_by: required_by.remove(name).unwrap_or_default(),
                 npm: None,
+                conda: Some(facts),
             });
         }
     }
@@ -352,6 +442,39 @@ async fn fetch_subdir(
 
 #[cfg(test)]
 mod tests {
+    use super::CondaFacts;
+
+    #[test]
+    fn facts_give_back_the_published_record_fields() {
+        // An older record: timestamp in seconds, track_features as conda writes it.
+        let published = serde_json::json!({
+            "build": "mkl",
+            "build_number": 3,
+            "constrains": ["liblapack 3.9.0 *_mkl"],
+            "depends": ["__glibc >=2.17", "mkl >=2024.2,<2025.0a0"],
+            "license": "BSD-3-Clause",
+            "license_family": "BSD",
+            "md5": "0123456789abcdef0123456789abcdef",
+            "name": "blas",
+            "sha256": "ab".repeat(32),
+            "subdir": "linux-64",
+            "timestamp": 1_700_000_000u64,
+            "track_features": "blas_mkl mkl_debug",
+            "version": "2.120",
+        });
+        let record: rattler_conda_types::PackageRecord =
+            serde_json::from_value(published.clone()).unwrap();
+        let facts = CondaFacts::of(&record).unwrap();
+        assert_eq!(facts.timestamp, Some(1_700_000_000));
+        assert_eq!(facts.track_features, ["blas_mkl", "mkl_debug"]);
+        let mut rebuilt = serde_json::Map::new();
+        for key in ["build", "name", "sha256", "subdir", "version"] {
+            rebuilt.insert(key.into(), published[key].clone());
+        }
+        rebuilt.extend(facts.record_fields());
+        assert_eq!(serde_json::Value::Object(rebuilt), published);
+    }
+
     #[test]
     fn glibc_is_the_installed_libc6_upstream_version() {
         let status = "Package: libc-bin\nStatus: install ok installed\nVersion: 2.39-0ubuntu8.4\n\n\

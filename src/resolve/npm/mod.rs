@@ -325,6 +325,7 @@ fn lock_entries(
                 requested: entry.requested,
                 required_by: entry.required_by.clone(),
                 npm: Some(facts_of(entry)),
+                conda: None,
             });
         }
         facts.insert(entry.location.clone(), facts_of(entry));
