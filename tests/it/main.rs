@@ -16,6 +16,7 @@ mod lint;
 mod lock;
 mod npm;
 mod npm_build;
+mod peer_conda_version;
 mod peer_docker_reference;
 mod spec;
 mod tools;
