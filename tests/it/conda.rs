@@ -92,8 +92,187 @@ impl<'a> Pkg<'a> {
     }
 }
 
+/// conda's standard prefix placeholder: the installer rewrites it to the environment's
+/// prefix in files whose `paths.json` entry names it.
+const PLACEHOLDER: &str = "/opt/anaconda1anaconda2anaconda3";
+/// The mtime of every archive member (2026-01-01): archives are a pure function of the
+/// package.
+const MTIME: u64 = 1_767_225_600;
+
+/// One file of a package: its path (in the prefix, or `site-packages/...` for noarch
+/// python), bytes, mode, and whether it carries [`PLACEHOLDER`].
+struct Entry {
+    path: String,
+    bytes: Vec<u8>,
+    mode: u32,
+    placeholder: bool,
+}
+
+impl Entry {
+    fn new(path: impl Into<String>, bytes: impl Into<Vec<u8>>, mode: u32) -> Entry {
+        Entry {
+            path: path.into(),
+            bytes: bytes.into(),
+            mode,
+            placeholder: false,
+        }
+    }
+    fn with_placeholder(mut self) -> Entry {
+        self.placeholder = true;
+        self
+    }
+}
+
+/// The fixture's executables: each installs `bin/<name>`, a script printing its name and
+/// version (and naming its prefix, through the placeholder the installer rewrites).
+const TOOLS: [&str; 4] = ["jq", "gh", "btop", "helix"];
+
+impl Pkg<'_> {
+    /// What the package installs, and its `info/link.json` (noarch python only).
+    fn payload(&self) -> (Vec<Entry>, Option<Value>) {
+        let (name, version) = (self.name, self.version);
+        if self.noarch == Some("python") {
+            // A noarch python package: site-packages files, linked below the python of
+            // the environment, and an entry point the installer turns into `bin/<name>`.
+            let module = name.replace('-', "_");
+            let link = json!({
+                "noarch": { "type": "python", "entry_points": [format!("{name} = {module}.cli:main")] },
+                "package_metadata_version": 1,
+            });
+            let files = vec![
+                Entry::new(format!("site-packages/{module}/__init__.py"), "", 0o644),
+                Entry::new(
+                    format!("site-packages/{module}/cli.py"),
+                    format!("def main():\n    print(\"{name} {version}\")\n"),
+                    0o644,
+                ),
+            ];
+            return (files, Some(link));
+        }
+        if name == "python" {
+            // The interpreter the entry points name: `bin/python<major.minor>` (where
+            // rattler's installer expects it), the machine's python3 on this prefix's
+            // site-packages.
+            let abi: Vec<&str> = version.split('.').take(2).collect();
+            let abi = abi.join(".");
+            let script = format!(
+                "#!/bin/sh\n# modelbench fixture: python {version}\n\
+                 PYTHONPATH={PLACEHOLDER}/lib/python{abi}/site-packages exec python3 \"$@\"\n"
+            );
+            let file = Entry::new(format!("bin/python{abi}"), script, 0o755).with_placeholder();
+            return (vec![file], None);
+        }
+        if TOOLS.contains(&name) {
+            let script = format!(
+                "#!/bin/sh\n# modelbench fixture, installed in {PLACEHOLDER}\necho \"{name} {version}\"\n"
+            );
+            let file = Entry::new(format!("bin/{name}"), script, 0o755).with_placeholder();
+            return (vec![file], None);
+        }
+        // Libraries and data: one file each.
+        let file = Entry::new(
+            format!("share/modelbench-fixture/{name}"),
+            format!("{name} {version} {}\n", self.build),
+            0o644,
+        );
+        (vec![file], None)
+    }
+
+    /// `info/`: index.json (the record's fields), paths.json, files, link.json.
+    fn info(&self, index: &Value, payload: &[Entry], link: Option<&Value>) -> Vec<Entry> {
+        let paths: Vec<Value> = payload
+            .iter()
+            .map(|e| {
+                let mut path = json!({
+                    "_path": e.path,
+                    "path_type": "hardlink",
+                    "sha256": sha256_hex(&e.bytes),
+                    "size_in_bytes": e.bytes.len(),
+                });
+                if e.placeholder {
+                    path["file_mode"] = json!("text");
+                    path["prefix_placeholder"] = json!(PLACEHOLDER);
+                }
+                path
+            })
+            .collect();
+        let mut files: String = payload.iter().map(|e| format!("{}\n", e.path)).collect();
+        if files.is_empty() {
+            files.push('\n');
+        }
+        let json = |value: &Value| serde_json::to_vec_pretty(value).unwrap();
+        let mut info = vec![
+            Entry::new("info/files", files, 0o644),
+            Entry::new("info/index.json", json(index), 0o644),
+            Entry::new(
+                "info/paths.json",
+                json(&json!({ "paths": paths, "paths_version": 1 })),
+                0o644,
+            ),
+        ];
+        if let Some(link) = link {
+            info.push(Entry::new("info/link.json", json(link), 0o644));
+        }
+        info
+    }
+}
+
+/// A tar of `entries` (sorted by path, fixed owner and mtime).
+fn tar_of(entries: &[&Entry]) -> Vec<u8> {
+    let mut sorted = entries.to_vec();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut builder = tar::Builder::new(Vec::new());
+    for entry in sorted {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(entry.bytes.len() as u64);
+        header.set_mode(entry.mode);
+        header.set_mtime(MTIME);
+        header.set_uid(0);
+        header.set_gid(0);
+        builder
+            .append_data(&mut header, &entry.path, entry.bytes.as_slice())
+            .unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+/// A package archive: `.tar.bz2` (info/ and the payload in one bzip2'd tar) or `.conda`
+/// (a stored zip: metadata.json, pkg-<stem>.tar.zst, info-<stem>.tar.zst).
+fn archive(file: &str, info: &[Entry], payload: &[Entry]) -> Vec<u8> {
+    use std::io::Write as _;
+    if let Some(stem) = file.strip_suffix(".conda") {
+        let zst = |entries: Vec<&Entry>| zstd::encode_all(tar_of(&entries).as_slice(), 19).unwrap();
+        let members = [
+            (
+                "metadata.json".to_string(),
+                br#"{"conda_pkg_format_version": 2}"#.to_vec(),
+            ),
+            (format!("pkg-{stem}.tar.zst"), zst(payload.iter().collect())),
+            (format!("info-{stem}.tar.zst"), zst(info.iter().collect())),
+        ];
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .last_modified_time(zip::DateTime::default())
+            .unix_permissions(0o644);
+        for (name, bytes) in members {
+            zip.start_file(name, options).unwrap();
+            zip.write_all(&bytes).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    } else {
+        assert!(file.ends_with(".tar.bz2"), "{file}");
+        let tar = tar_of(&info.iter().chain(payload).collect::<Vec<_>>());
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+        bz.write_all(&tar).unwrap();
+        bz.finish().unwrap()
+    }
+}
+
 impl Channel {
-    /// Publish a package for the given platform subdirs (ignored for noarch packages).
+    /// Publish a package for the given platform subdirs (ignored for noarch packages):
+    /// real archives, which rattler's installer can extract and link.
     fn publish(&mut self, pkg: Pkg<'_>, subdirs: &[&str]) {
         let subdirs: Vec<&str> = match pkg.noarch {
             Some(_) => vec!["noarch"],
@@ -104,30 +283,32 @@ impl Channel {
             Format::TarBz2 => &[".tar.bz2"],
             Format::Both => &[".conda", ".tar.bz2"],
         };
+        let (payload, link) = pkg.payload();
         for subdir in subdirs {
+            let mut index = json!({
+                "build": pkg.build,
+                "build_number": pkg.build_number,
+                "depends": pkg.depends,
+                "license": "MIT",
+                "name": pkg.name,
+                "subdir": subdir,
+                "timestamp": 1_784_923_795_784u64 + pkg.build_number,
+                "version": pkg.version,
+            });
+            if !pkg.constrains.is_empty() {
+                index["constrains"] = json!(pkg.constrains);
+            }
+            if let Some(kind) = pkg.noarch {
+                index["noarch"] = json!(kind);
+            }
+            let info = pkg.info(&index, &payload, link.as_ref());
             for ext in extensions {
                 let file = format!("{}-{}-{}{ext}", pkg.name, pkg.version, pkg.build);
-                // Not a real archive: the resolver only hashes what the index says.
-                let bytes = format!("modelbench conda fixture {subdir}/{file}\n").into_bytes();
-                let mut record = json!({
-                    "build": pkg.build,
-                    "build_number": pkg.build_number,
-                    "depends": pkg.depends,
-                    "license": "MIT",
-                    "md5": format!("{:032x}", bytes.len()),
-                    "name": pkg.name,
-                    "sha256": sha256_hex(&bytes),
-                    "size": bytes.len(),
-                    "subdir": subdir,
-                    "timestamp": 1_784_923_795_784u64 + pkg.build_number,
-                    "version": pkg.version,
-                });
-                if !pkg.constrains.is_empty() {
-                    record["constrains"] = json!(pkg.constrains);
-                }
-                if let Some(kind) = pkg.noarch {
-                    record["noarch"] = json!(kind);
-                }
+                let bytes = archive(&file, &info, &payload);
+                let mut record = index.clone();
+                record["md5"] = json!(hex::encode(<md5::Md5 as md5::Digest>::digest(&bytes)));
+                record["sha256"] = json!(sha256_hex(&bytes));
+                record["size"] = json!(bytes.len());
                 self.files.push(File {
                     subdir: subdir.to_string(),
                     name: file,
@@ -174,7 +355,7 @@ impl Channel {
         }
     }
 
-    /// The channel as a local directory (for the oracle).
+    /// The channel as a local directory: the indices and the packages.
     fn write(&self, dir: &Path) {
         for subdir in SUBDIRS {
             std::fs::create_dir_all(dir.join(subdir)).unwrap();
@@ -183,6 +364,9 @@ impl Channel {
                 serde_json::to_vec_pretty(&self.repodata(subdir)).unwrap(),
             )
             .unwrap();
+        }
+        for file in &self.files {
+            std::fs::write(dir.join(&file.subdir).join(&file.name), &file.bytes).unwrap();
         }
     }
 
@@ -403,6 +587,17 @@ fn member<'a>(artifact: &'a Artifact, platform: &str, name: &str) -> &'a modelbe
 #[test]
 fn conda_closure_prefers_newest_within_glibc_constrains_and_build_numbers() {
     let f = fixture();
+    // The fixture's archives are a pure function of its packages.
+    let again = fixture_channel();
+    assert_eq!(again.files.len(), f.channel.files.len());
+    for (a, b) in again.files.iter().zip(&f.channel.files) {
+        assert!(
+            a.bytes == b.bytes,
+            "{}/{} differs between runs",
+            a.subdir,
+            a.name
+        );
+    }
     let jq = resolve(&f, "jq", None).unwrap();
     assert_eq!(jq.version, "1.7.1", "jq 1.8.0 needs glibc 2.40");
     assert_eq!(
