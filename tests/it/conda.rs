@@ -131,7 +131,7 @@ impl Entry {
 
 /// The fixture's executables: each installs `bin/<name>`, a script printing its name and
 /// version (and naming its prefix, through the placeholder the installer rewrites).
-const TOOLS: [&str; 4] = ["jq", "gh", "btop", "helix"];
+const TOOLS: [&str; 5] = ["jq", "gh", "btop", "btop-themes", "helix"];
 
 impl Pkg<'_> {
     /// What the package installs, and its `info/link.json` (noarch python only).
@@ -488,14 +488,21 @@ fn fixture_channel() -> Channel {
     // gh: 2.63.0 only on linux-64; linux-aarch64 stops at 2.62.0.
     c.publish(Pkg::new("gh", "2.62.0", "h76a2195_0", 0), &both);
     c.publish(Pkg::new("gh", "2.63.0", "h76a2195_0", 0), &["linux-64"]);
-    // btop: needs libgomp, which libgcc's constrains pins to the same build.
+    // btop: needs libgomp, which libgcc's constrains pins to the same build, and
+    // btop-themes, a package whose name starts with the tool's and that has its own
+    // executable (not btop's to expose).
     c.publish(
         Pkg::new("btop", "1.4.5", "hecca717_0", 0).depends(&[
             "__glibc >=2.17,<3.0.a0",
+            "btop-themes",
             "libgcc >=14",
             "libgomp",
         ]),
         &both,
+    );
+    c.publish(
+        Pkg::new("btop-themes", "1.0", "h0", 0).noarch("generic"),
+        &[],
     );
     // helix: needs a libgcc nobody publishes.
     c.publish(
@@ -1469,7 +1476,7 @@ fn conda_install_script_installs_the_locked_files_with_rattler_and_exposes_the_t
         return;
     }
     let f = fixture();
-    let project = locked_and_emitted(&f, r#"["jq", "yq", "gh"]"#);
+    let project = locked_and_emitted(&f, r#"["jq", "yq", "gh", "btop"]"#);
     let lock = lock_of(&project);
     let platform = host_platform();
     let run = install_globals(&project);
@@ -1480,10 +1487,14 @@ fn conda_install_script_installs_the_locked_files_with_rattler_and_exposes_the_t
         "{}",
         run.output.combined()
     );
+    // Each requested package's executables, not those of a dependency whose name starts
+    // with the tool's (btop-themes' bin/btop-themes in btop's environment).
     assert_eq!(
         run.read("installation/stage-2/conda/exposed.tsv"),
-        "gh\tgh\njq\tjq\nyq\tyq\n"
+        "btop\tbtop\ngh\tgh\njq\tjq\nyq\tyq\n"
     );
+    assert!(run.path("home/.pixi/envs/btop/bin/btop-themes").exists());
+    assert!(!run.path("home/.pixi/bin/btop-themes").exists());
 
     // The exposed tools run: jq and gh are the packages' own bin/ scripts; yq is the
     // entry point the installer generated from info/link.json, run by the environment's
@@ -1498,7 +1509,7 @@ fn conda_install_script_installs_the_locked_files_with_rattler_and_exposes_the_t
             .version
             .clone()
     };
-    for tool in ["jq", "gh", "yq"] {
+    for tool in ["jq", "gh", "yq", "btop"] {
         let mut cmd = Command::new(run.path(&format!("home/.pixi/bin/{tool}")));
         let output = crate::support::run(&mut cmd);
         assert!(output.success(), "{tool}: {}", output.combined());
@@ -1531,7 +1542,7 @@ fn conda_install_script_installs_the_locked_files_with_rattler_and_exposes_the_t
             .unwrap_or_else(|| panic!("no record of {name} in {}", meta.display()));
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     };
-    for env in ["jq", "yq", "gh"] {
+    for env in ["jq", "yq", "gh", "btop"] {
         let meta = envs.join(env).join("conda-meta");
         assert!(meta.join("pixi").is_file(), "pixi's marker in {env}");
         let records = std::fs::read_dir(&meta)
@@ -1585,7 +1596,7 @@ fn conda_install_script_installs_the_locked_files_with_rattler_and_exposes_the_t
     // local channel is gone; every file came through the mirror.
     let manifest = run.read("home/.pixi/manifests/pixi-global.toml");
     let parsed: toml::Table = toml::from_str(&manifest).unwrap();
-    for env in ["jq", "yq", "gh"] {
+    for env in ["jq", "yq", "gh", "btop"] {
         assert_eq!(
             parsed["envs"][env]["exposed"][env].as_str(),
             Some(env),
