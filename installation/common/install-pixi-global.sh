@@ -126,6 +126,12 @@ while read -r env; do
     set --
     for record in "$home/.pixi/envs/$env/conda-meta/$env"-*.json; do
         [ -e "$record" ] || continue
+        # Records are <name>-<version>-<build>.json and neither version nor build has a
+        # `-`: a longer name that starts with "$env-" (btop-themes next to btop) is
+        # another package, whose executables pixi would not expose either.
+        rest=${record##*/}
+        rest=${rest#"$env"-}
+        case ${rest%.json} in *-*-*) continue ;; esac
         awk "$files" "$record" | LC_ALL=C sort -u >"$stage/conda/.executables"
         while read -r executable; do
             set -- "$@" "$executable=$executable"

@@ -6,6 +6,12 @@
 //! with a note when `python3 -c 'import rattler'` fails; `pip install py-rattler`).
 //! Also: mirror-first URLs, sha256 from the bytes served, errors that name the tool, the
 //! spec and the conflict, and lock → lock byte-identical through the CLI.
+//!
+//! The channel's files are real conda packages (`.tar.bz2` and `.conda`, with `info/` and
+//! a payload: `bin/<tool>` scripts, a noarch python package with an entry point, a python
+//! providing its interpreter), so the emitted install script runs for real against
+//! `tests/oracle/pixi_rattler.py`: a pixi stand-in whose solver and installer are
+//! rattler's, the library pixi is built on (skipped like the oracle without py-rattler).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -92,8 +98,187 @@ impl<'a> Pkg<'a> {
     }
 }
 
+/// conda's standard prefix placeholder: the installer rewrites it to the environment's
+/// prefix in files whose `paths.json` entry names it.
+const PLACEHOLDER: &str = "/opt/anaconda1anaconda2anaconda3";
+/// The mtime of every archive member (2026-01-01): archives are a pure function of the
+/// package.
+const MTIME: u64 = 1_767_225_600;
+
+/// One file of a package: its path (in the prefix, or `site-packages/...` for noarch
+/// python), bytes, mode, and whether it carries [`PLACEHOLDER`].
+struct Entry {
+    path: String,
+    bytes: Vec<u8>,
+    mode: u32,
+    placeholder: bool,
+}
+
+impl Entry {
+    fn new(path: impl Into<String>, bytes: impl Into<Vec<u8>>, mode: u32) -> Entry {
+        Entry {
+            path: path.into(),
+            bytes: bytes.into(),
+            mode,
+            placeholder: false,
+        }
+    }
+    fn with_placeholder(mut self) -> Entry {
+        self.placeholder = true;
+        self
+    }
+}
+
+/// The fixture's executables: each installs `bin/<name>`, a script printing its name and
+/// version (and naming its prefix, through the placeholder the installer rewrites).
+const TOOLS: [&str; 5] = ["jq", "gh", "btop", "btop-themes", "helix"];
+
+impl Pkg<'_> {
+    /// What the package installs, and its `info/link.json` (noarch python only).
+    fn payload(&self) -> (Vec<Entry>, Option<Value>) {
+        let (name, version) = (self.name, self.version);
+        if self.noarch == Some("python") {
+            // A noarch python package: site-packages files, linked below the python of
+            // the environment, and an entry point the installer turns into `bin/<name>`.
+            let module = name.replace('-', "_");
+            let link = json!({
+                "noarch": { "type": "python", "entry_points": [format!("{name} = {module}.cli:main")] },
+                "package_metadata_version": 1,
+            });
+            let files = vec![
+                Entry::new(format!("site-packages/{module}/__init__.py"), "", 0o644),
+                Entry::new(
+                    format!("site-packages/{module}/cli.py"),
+                    format!("def main():\n    print(\"{name} {version}\")\n"),
+                    0o644,
+                ),
+            ];
+            return (files, Some(link));
+        }
+        if name == "python" {
+            // The interpreter the entry points name: `bin/python<major.minor>` (where
+            // rattler's installer expects it), the machine's python3 on this prefix's
+            // site-packages.
+            let abi: Vec<&str> = version.split('.').take(2).collect();
+            let abi = abi.join(".");
+            let script = format!(
+                "#!/bin/sh\n# modelbench fixture: python {version}\n\
+                 PYTHONPATH={PLACEHOLDER}/lib/python{abi}/site-packages exec python3 \"$@\"\n"
+            );
+            let file = Entry::new(format!("bin/python{abi}"), script, 0o755).with_placeholder();
+            return (vec![file], None);
+        }
+        if TOOLS.contains(&name) {
+            let script = format!(
+                "#!/bin/sh\n# modelbench fixture, installed in {PLACEHOLDER}\necho \"{name} {version}\"\n"
+            );
+            let file = Entry::new(format!("bin/{name}"), script, 0o755).with_placeholder();
+            return (vec![file], None);
+        }
+        // Libraries and data: one file each.
+        let file = Entry::new(
+            format!("share/modelbench-fixture/{name}"),
+            format!("{name} {version} {}\n", self.build),
+            0o644,
+        );
+        (vec![file], None)
+    }
+
+    /// `info/`: index.json (the record's fields), paths.json, files, link.json.
+    fn info(&self, index: &Value, payload: &[Entry], link: Option<&Value>) -> Vec<Entry> {
+        let paths: Vec<Value> = payload
+            .iter()
+            .map(|e| {
+                let mut path = json!({
+                    "_path": e.path,
+                    "path_type": "hardlink",
+                    "sha256": sha256_hex(&e.bytes),
+                    "size_in_bytes": e.bytes.len(),
+                });
+                if e.placeholder {
+                    path["file_mode"] = json!("text");
+                    path["prefix_placeholder"] = json!(PLACEHOLDER);
+                }
+                path
+            })
+            .collect();
+        let mut files: String = payload.iter().map(|e| format!("{}\n", e.path)).collect();
+        if files.is_empty() {
+            files.push('\n');
+        }
+        let json = |value: &Value| serde_json::to_vec_pretty(value).unwrap();
+        let mut info = vec![
+            Entry::new("info/files", files, 0o644),
+            Entry::new("info/index.json", json(index), 0o644),
+            Entry::new(
+                "info/paths.json",
+                json(&json!({ "paths": paths, "paths_version": 1 })),
+                0o644,
+            ),
+        ];
+        if let Some(link) = link {
+            info.push(Entry::new("info/link.json", json(link), 0o644));
+        }
+        info
+    }
+}
+
+/// A tar of `entries` (sorted by path, fixed owner and mtime).
+fn tar_of(entries: &[&Entry]) -> Vec<u8> {
+    let mut sorted = entries.to_vec();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut builder = tar::Builder::new(Vec::new());
+    for entry in sorted {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(entry.bytes.len() as u64);
+        header.set_mode(entry.mode);
+        header.set_mtime(MTIME);
+        header.set_uid(0);
+        header.set_gid(0);
+        builder
+            .append_data(&mut header, &entry.path, entry.bytes.as_slice())
+            .unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+/// A package archive: `.tar.bz2` (info/ and the payload in one bzip2'd tar) or `.conda`
+/// (a stored zip: metadata.json, pkg-<stem>.tar.zst, info-<stem>.tar.zst).
+fn archive(file: &str, info: &[Entry], payload: &[Entry]) -> Vec<u8> {
+    use std::io::Write as _;
+    if let Some(stem) = file.strip_suffix(".conda") {
+        let zst = |entries: Vec<&Entry>| zstd::encode_all(tar_of(&entries).as_slice(), 19).unwrap();
+        let members = [
+            (
+                "metadata.json".to_string(),
+                br#"{"conda_pkg_format_version": 2}"#.to_vec(),
+            ),
+            (format!("pkg-{stem}.tar.zst"), zst(payload.iter().collect())),
+            (format!("info-{stem}.tar.zst"), zst(info.iter().collect())),
+        ];
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .last_modified_time(zip::DateTime::default())
+            .unix_permissions(0o644);
+        for (name, bytes) in members {
+            zip.start_file(name, options).unwrap();
+            zip.write_all(&bytes).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    } else {
+        assert!(file.ends_with(".tar.bz2"), "{file}");
+        let tar = tar_of(&info.iter().chain(payload).collect::<Vec<_>>());
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+        bz.write_all(&tar).unwrap();
+        bz.finish().unwrap()
+    }
+}
+
 impl Channel {
-    /// Publish a package for the given platform subdirs (ignored for noarch packages).
+    /// Publish a package for the given platform subdirs (ignored for noarch packages):
+    /// real archives, which rattler's installer can extract and link.
     fn publish(&mut self, pkg: Pkg<'_>, subdirs: &[&str]) {
         let subdirs: Vec<&str> = match pkg.noarch {
             Some(_) => vec!["noarch"],
@@ -104,30 +289,32 @@ impl Channel {
             Format::TarBz2 => &[".tar.bz2"],
             Format::Both => &[".conda", ".tar.bz2"],
         };
+        let (payload, link) = pkg.payload();
         for subdir in subdirs {
+            let mut index = json!({
+                "build": pkg.build,
+                "build_number": pkg.build_number,
+                "depends": pkg.depends,
+                "license": "MIT",
+                "name": pkg.name,
+                "subdir": subdir,
+                "timestamp": 1_784_923_795_784u64 + pkg.build_number,
+                "version": pkg.version,
+            });
+            if !pkg.constrains.is_empty() {
+                index["constrains"] = json!(pkg.constrains);
+            }
+            if let Some(kind) = pkg.noarch {
+                index["noarch"] = json!(kind);
+            }
+            let info = pkg.info(&index, &payload, link.as_ref());
             for ext in extensions {
                 let file = format!("{}-{}-{}{ext}", pkg.name, pkg.version, pkg.build);
-                // Not a real archive: the resolver only hashes what the index says.
-                let bytes = format!("modelbench conda fixture {subdir}/{file}\n").into_bytes();
-                let mut record = json!({
-                    "build": pkg.build,
-                    "build_number": pkg.build_number,
-                    "depends": pkg.depends,
-                    "license": "MIT",
-                    "md5": format!("{:032x}", bytes.len()),
-                    "name": pkg.name,
-                    "sha256": sha256_hex(&bytes),
-                    "size": bytes.len(),
-                    "subdir": subdir,
-                    "timestamp": 1_784_923_795_784u64 + pkg.build_number,
-                    "version": pkg.version,
-                });
-                if !pkg.constrains.is_empty() {
-                    record["constrains"] = json!(pkg.constrains);
-                }
-                if let Some(kind) = pkg.noarch {
-                    record["noarch"] = json!(kind);
-                }
+                let bytes = archive(&file, &info, &payload);
+                let mut record = index.clone();
+                record["md5"] = json!(hex::encode(<md5::Md5 as md5::Digest>::digest(&bytes)));
+                record["sha256"] = json!(sha256_hex(&bytes));
+                record["size"] = json!(bytes.len());
                 self.files.push(File {
                     subdir: subdir.to_string(),
                     name: file,
@@ -174,7 +361,7 @@ impl Channel {
         }
     }
 
-    /// The channel as a local directory (for the oracle).
+    /// The channel as a local directory: the indices and the packages.
     fn write(&self, dir: &Path) {
         for subdir in SUBDIRS {
             std::fs::create_dir_all(dir.join(subdir)).unwrap();
@@ -183,6 +370,9 @@ impl Channel {
                 serde_json::to_vec_pretty(&self.repodata(subdir)).unwrap(),
             )
             .unwrap();
+        }
+        for file in &self.files {
+            std::fs::write(dir.join(&file.subdir).join(&file.name), &file.bytes).unwrap();
         }
     }
 
@@ -298,14 +488,21 @@ fn fixture_channel() -> Channel {
     // gh: 2.63.0 only on linux-64; linux-aarch64 stops at 2.62.0.
     c.publish(Pkg::new("gh", "2.62.0", "h76a2195_0", 0), &both);
     c.publish(Pkg::new("gh", "2.63.0", "h76a2195_0", 0), &["linux-64"]);
-    // btop: needs libgomp, which libgcc's constrains pins to the same build.
+    // btop: needs libgomp, which libgcc's constrains pins to the same build, and
+    // btop-themes, a package whose name starts with the tool's and that has its own
+    // executable (not btop's to expose).
     c.publish(
         Pkg::new("btop", "1.4.5", "hecca717_0", 0).depends(&[
             "__glibc >=2.17,<3.0.a0",
+            "btop-themes",
             "libgcc >=14",
             "libgomp",
         ]),
         &both,
+    );
+    c.publish(
+        Pkg::new("btop-themes", "1.0", "h0", 0).noarch("generic"),
+        &[],
     );
     // helix: needs a libgcc nobody publishes.
     c.publish(
@@ -403,6 +600,17 @@ fn member<'a>(artifact: &'a Artifact, platform: &str, name: &str) -> &'a modelbe
 #[test]
 fn conda_closure_prefers_newest_within_glibc_constrains_and_build_numbers() {
     let f = fixture();
+    // The fixture's archives are a pure function of its packages.
+    let again = fixture_channel();
+    assert_eq!(again.files.len(), f.channel.files.len());
+    for (a, b) in again.files.iter().zip(&f.channel.files) {
+        assert!(
+            a.bytes == b.bytes,
+            "{}/{} differs between runs",
+            a.subdir,
+            a.name
+        );
+    }
     let jq = resolve(&f, "jq", None).unwrap();
     assert_eq!(jq.version, "1.7.1", "jq 1.8.0 needs glibc 2.40");
     assert_eq!(
@@ -1220,48 +1428,55 @@ fn conda_check_script_compares_installed_records_with_the_lock() {
     assert!(output.stderr.contains(package), "{}", output.stderr);
 }
 
-/// A stand-in for pixi (no pixi binary can be downloaded here): `global sync` installs
-/// what the manifest pins from its local channel, refusing a pin whose file is missing
-/// or whose sha256 differs; `global expose add` is recorded.
-const FAKE_PIXI: &str = r#"#!/bin/sh
-set -eu
-echo "$*" >>"$HOME/.pixi/calls.log"
-case "$1 $2" in
-"global sync")
-    manifest="$HOME/.pixi/manifests/pixi-global.toml"
-    channel=$(sed -n 's#^channels = \["file://\(.*\)"\]#\1#p' "$manifest" | head -n 1)
-    env=""
-    while IFS= read -r line; do
-        case $line in
-        "[envs."*".dependencies]") env=${line#\[envs.}; env=${env%.dependencies\]} ;;
-        *"= { version = "*)
-            name=$(printf '%s' "$line" | sed 's/^"\{0,1\}\([^" ]*\)"\{0,1\} = .*/\1/')
-            version=$(printf '%s' "$line" | sed 's/.*version = "==\([^"]*\)".*/\1/')
-            build=$(printf '%s' "$line" | sed 's/.*build = "\([^"]*\)".*/\1/')
-            sha=$(printf '%s' "$line" | sed 's/.*sha256 = "\([^"]*\)".*/\1/')
-            file=$(ls "$channel"/*/"$name-$version-$build".conda "$channel"/*/"$name-$version-$build".tar.bz2 2>/dev/null | head -n 1)
-            [ -n "$file" ] || { echo "fake pixi: $name-$version-$build not in $channel" >&2; exit 1; }
-            [ "$(sha256sum "$file" | cut -d ' ' -f1)" = "$sha" ] || { echo "fake pixi: sha256 of $file" >&2; exit 1; }
-            mkdir -p "$HOME/.pixi/envs/$env/conda-meta"
-            printf '{\n  "build": "%s",\n  "files": [\n    "bin/%s"\n  ],\n  "name": "%s",\n  "sha256": "%s",\n  "version": "%s"\n}\n' \
-                "$build" "$name" "$name" "$sha" "$version" >"$HOME/.pixi/envs/$env/conda-meta/$name-$version-$build.json"
-            ;;
-        esac
-    done <"$manifest"
-    ;;
-"global expose")
-    shift 5
-    for mapping in "$@"; do
-        printf '#!/bin/sh\n' >"$HOME/.pixi/bin/${mapping%%=*}"
-    done
-    ;;
-*) echo "fake pixi: unexpected $*" >&2; exit 2 ;;
-esac
-"#;
+/// The stand-in for pixi (no pixi binary can be obtained here): rattler's solver and
+/// installer behind the two pixi commands install-pixi-global.sh runs.
+const PIXI_RATTLER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/pixi_rattler.py");
 
-/// The emitted `installation/` laid out as the Dockerfile copies it, a home with the fake
-/// pixi, and a run of `install-pixi-global.sh` for linux/amd64.
-fn install_globals(project: &Project) -> (tempfile::TempDir, crate::support::Output) {
+/// This machine's platform: the environments are installed for it (pixi detects the
+/// virtual packages of the machine it runs on).
+fn host_platform() -> Platform {
+    match std::env::consts::ARCH {
+        "aarch64" => Platform::LinuxArm64,
+        _ => Platform::LinuxAmd64,
+    }
+}
+
+/// A run of the emitted `install-pixi-global.sh`: `installation/` laid out as the
+/// Dockerfile copies it, and a home whose `~/.pixi/bin/pixi` is [`PIXI_RATTLER`].
+struct Installed {
+    sandbox: tempfile::TempDir,
+    output: crate::support::Output,
+}
+
+impl Installed {
+    fn path(&self, path: &str) -> std::path::PathBuf {
+        self.sandbox.path().join(path)
+    }
+
+    fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.path(path))
+            .unwrap_or_else(|e| panic!("{path}: {e}\n{}", self.output.combined()))
+    }
+
+    /// `check-conda-envs.sh` over the installed environments, as the self-check runs it.
+    fn check(&self) -> crate::support::Output {
+        let mut cmd = Command::new("sh");
+        cmd.arg(self.path("installation/check-conda-envs.sh"))
+            .arg(self.path("installation/stage-2/conda/packages.tsv"))
+            .arg(self.path("home/.pixi/envs"))
+            .arg(host_platform().as_str());
+        crate::support::run(&mut cmd)
+    }
+
+    /// The stand-in pixi, as the user runs it.
+    fn pixi(&self, args: &[&str]) -> crate::support::Output {
+        let mut cmd = Command::new(self.path("home/.pixi/bin/pixi"));
+        cmd.args(args).env("HOME", self.path("home"));
+        crate::support::run(&mut cmd)
+    }
+}
+
+fn install_globals(project: &Project) -> Installed {
     let sandbox = temp_dir();
     let root = sandbox.path();
     let emitted = project.out_dir().join("installation");
@@ -1281,7 +1496,7 @@ fn install_globals(project: &Project) -> (tempfile::TempDir, crate::support::Out
     copy(&emitted.join("stage-2"), &root.join("installation/stage-2"));
     let bin = root.join("home/.pixi/bin");
     std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(bin.join("pixi"), FAKE_PIXI).unwrap();
+    std::fs::copy(PIXI_RATTLER, bin.join("pixi")).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(bin.join("pixi"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
@@ -1289,84 +1504,263 @@ fn install_globals(project: &Project) -> (tempfile::TempDir, crate::support::Out
     cmd.arg(root.join("installation/install-pixi-global.sh"))
         .arg(root.join("installation/stage-2"))
         .arg(user.trim())
-        .env("TARGETPLATFORM", "linux/amd64")
+        .env("TARGETPLATFORM", host_platform().as_str())
         .env("MODELBENCH_USER_HOME", root.join("home"))
         .env("MODELBENCH_CONDA_CHANNEL", root.join("channel"));
     let output = crate::support::run(&mut cmd);
-    (sandbox, output)
+    Installed { sandbox, output }
 }
 
 #[test]
-fn conda_install_script_installs_only_locked_files_then_checks_them() {
+fn conda_install_script_installs_the_locked_files_with_rattler_and_exposes_the_tools() {
+    if !oracle_available() {
+        return;
+    }
     let f = fixture();
-    let project = locked_and_emitted(&f, r#"["jq", "yq"]"#);
-    let (sandbox, output) = install_globals(&project);
-    assert!(output.success(), "{}", output.combined());
-    let home = sandbox.path().join("home/.pixi");
-    let calls = std::fs::read_to_string(home.join("calls.log")).unwrap();
+    let project = locked_and_emitted(&f, r#"["jq", "yq", "gh", "btop"]"#);
+    let lock = lock_of(&project);
+    let platform = host_platform();
+    let run = install_globals(&project);
+    assert!(run.output.success(), "{}", run.output.combined());
+    // check-conda-envs.sh passed on the records rattler's installer wrote.
+    assert!(
+        run.output.stdout.contains("match the lock"),
+        "{}",
+        run.output.combined()
+    );
+    // Each requested package's executables, not those of a dependency whose name starts
+    // with the tool's (btop-themes' bin/btop-themes in btop's environment).
     assert_eq!(
-        calls.lines().collect::<Vec<_>>(),
-        [
-            "global sync",
-            "global expose add --environment jq jq=jq",
-            "global expose add --environment yq yq=yq",
-        ]
+        run.read("installation/stage-2/conda/exposed.tsv"),
+        "btop\tbtop\ngh\tgh\njq\tjq\nyq\tyq\n"
+    );
+    assert!(run.path("home/.pixi/envs/btop/bin/btop-themes").exists());
+    assert!(!run.path("home/.pixi/bin/btop-themes").exists());
+
+    // The exposed tools run: jq and gh are the packages' own bin/ scripts; yq is the
+    // entry point the installer generated from info/link.json, run by the environment's
+    // python with the environment's site-packages.
+    let version = |env: &str| {
+        lock.find("conda", env)
+            .unwrap()
+            .packages
+            .iter()
+            .find(|p| p.name == env && p.platform == platform.as_str())
+            .unwrap()
+            .version
+            .clone()
+    };
+    for tool in ["jq", "gh", "yq", "btop"] {
+        let mut cmd = Command::new(run.path(&format!("home/.pixi/bin/{tool}")));
+        let output = crate::support::run(&mut cmd);
+        assert!(output.success(), "{tool}: {}", output.combined());
+        assert_eq!(output.stdout, format!("{tool} {}\n", version(tool)));
+    }
+    assert_eq!(version("jq"), "1.7.1");
+
+    // What the installer did with the archives: the placeholder in jq's script names
+    // the environment now; every environment has the locked records (jq's come from a
+    // .conda-only jq and a .tar.bz2-only oniguruma) and pixi's marker.
+    let envs = run.path("home/.pixi/envs");
+    let script = std::fs::read_to_string(envs.join("jq/bin/jq")).unwrap();
+    assert!(
+        script.contains(&format!("installed in {}", envs.join("jq").display())),
+        "{script}"
+    );
+    assert!(!script.contains("anaconda1anaconda2"), "{script}");
+    let record = |env: &str, name: &str| -> Value {
+        let meta = envs.join(env).join("conda-meta");
+        let path = std::fs::read_dir(&meta)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                let file = p.file_name().unwrap().to_string_lossy();
+                file.ends_with(".json")
+                    && file.strip_prefix(name).is_some_and(|rest| {
+                        rest.starts_with('-') && !rest[1..].starts_with(|c: char| c.is_alphabetic())
+                    })
+            })
+            .unwrap_or_else(|| panic!("no record of {name} in {}", meta.display()));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    for env in ["jq", "yq", "gh", "btop"] {
+        let meta = envs.join(env).join("conda-meta");
+        assert!(meta.join("pixi").is_file(), "pixi's marker in {env}");
+        let records = std::fs::read_dir(&meta)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "json")
+            })
+            .count();
+        let locked = files(lock.find("conda", env).unwrap(), platform.as_str()).len();
+        assert_eq!(records, locked, "{env}");
+    }
+    assert!(
+        record("jq", "jq")["fn"]
+            .as_str()
+            .unwrap()
+            .ends_with(".conda")
     );
     assert!(
-        output.stdout.contains("match the lock"),
-        "{}",
-        output.stdout
+        record("jq", "oniguruma")["fn"]
+            .as_str()
+            .unwrap()
+            .ends_with(".tar.bz2")
     );
-    let exposed = std::fs::read_to_string(
-        sandbox
-            .path()
-            .join("installation/stage-2/conda/exposed.tsv"),
-    )
-    .unwrap();
-    assert_eq!(exposed, "jq\tjq\nyq\tyq\n");
-    let manifest = std::fs::read_to_string(home.join("manifests/pixi-global.toml")).unwrap();
+    // yq's record lists the entry point among its files (that is how the install script
+    // finds it to expose), and its site-packages below the environment's python 3.12.
+    let yq = record("yq", "yq");
+    let yq_files: Vec<&str> = yq["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(yq_files.contains(&"bin/yq"), "{yq}");
+    assert!(
+        yq_files.contains(&"lib/python3.12/site-packages/yq/cli.py"),
+        "{yq}"
+    );
+    let entry_point = yq["paths_data"]["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["_path"] == "bin/yq")
+        .unwrap();
+    assert_eq!(entry_point["path_type"], "unix_python_entry_point");
+
+    // The manifest records what was exposed (pixi does), then names conda-forge; the
+    // local channel is gone; every file came through the mirror.
+    let manifest = run.read("home/.pixi/manifests/pixi-global.toml");
+    let parsed: toml::Table = toml::from_str(&manifest).unwrap();
+    for env in ["jq", "yq", "gh", "btop"] {
+        assert_eq!(
+            parsed["envs"][env]["exposed"][env].as_str(),
+            Some(env),
+            "{manifest}"
+        );
+    }
     assert!(
         manifest.contains("channels = [\"conda-forge\"]"),
         "{manifest}"
     );
     assert!(!manifest.contains("file://"), "{manifest}");
     assert!(
-        !sandbox.path().join("channel").exists(),
+        !run.path("channel").exists(),
         "the local channel is removed"
     );
-    // Every file came through the mirror (the first locked URL).
+    let subdir = conda::subdir(platform);
     assert_eq!(
-        f.world
-            .hits("/mirror/conda-forge/linux-64/jq-1.7.1-hd590300_0.conda"),
+        f.world.hits(&format!(
+            "/mirror/conda-forge/{subdir}/jq-1.7.1-hd590300_0.conda"
+        )),
         1
     );
     assert_eq!(
-        f.world
-            .hits("/conda/conda-forge/linux-64/jq-1.7.1-hd590300_0.conda"),
+        f.world.hits(&format!(
+            "/conda/conda-forge/{subdir}/jq-1.7.1-hd590300_0.conda"
+        )),
         0
     );
+
+    // The stand-in is no pixi: anything else is refused.
+    let other = run.pixi(&["global", "install", "jq"]);
+    assert_eq!(other.status, Some(2), "{}", other.combined());
+}
+
+#[test]
+fn conda_check_script_fails_on_rattler_environments_changed_after_the_install() {
+    if !oracle_available() {
+        return;
+    }
+    let f = fixture();
+    let project = locked_and_emitted(&f, r#"["jq", "gh"]"#);
+    let run = install_globals(&project);
+    assert!(run.output.success(), "{}", run.output.combined());
+    let ok = run.check();
+    assert!(ok.success(), "{}", ok.combined());
+
+    // A record edited after the install: another version than the one locked.
+    let path = run.path("home/.pixi/envs/jq/conda-meta/oniguruma-6.9.10-hb9d3cd8_0.json");
+    let good = std::fs::read_to_string(&path).unwrap();
+    let edited = good.replace("\"version\": \"6.9.10\"", "\"version\": \"6.9.11\"");
+    assert_ne!(
+        edited, good,
+        "rattler writes `\"version\": \"...\"`: {good}"
+    );
+    std::fs::write(&path, edited).unwrap();
+    let output = run.check();
+    assert!(!output.success(), "{}", output.combined());
+    assert!(
+        output.stderr.contains("jq\toniguruma\t6.9.11\thb9d3cd8_0"),
+        "{}",
+        output.stderr
+    );
+    std::fs::write(&path, &good).unwrap();
+    assert!(run.check().success());
+
+    // One more package installed into jq's environment by rattler: what `pixi global
+    // add --environment jq gh` does, here a sync of a manifest that asks for it.
+    let channel = temp_dir();
+    f.channel.write(channel.path());
+    let manifest_path = run.path("home/.pixi/manifests/pixi-global.toml");
+    let mut manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    for (name, env) in manifest["envs"].as_table_mut().unwrap().iter_mut() {
+        let env = env.as_table_mut().unwrap();
+        env["channels"] =
+            toml::Value::Array(vec![format!("file://{}", channel.path().display()).into()]);
+        if name == "jq" {
+            env["dependencies"]
+                .as_table_mut()
+                .unwrap()
+                .insert("gh".into(), "*".into());
+        }
+    }
+    std::fs::write(&manifest_path, toml::to_string(&manifest).unwrap()).unwrap();
+    let sync = run.pixi(&["global", "sync"]);
+    assert!(sync.success(), "{}", sync.combined());
+    assert!(run.path("home/.pixi/envs/jq/bin/gh").exists());
+    let output = run.check();
+    assert!(!output.success(), "{}", output.combined());
+    let extra = output
+        .stderr
+        .split("installed but not locked:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{}", output.stderr));
+    assert!(extra.contains("  jq\tgh\t"), "{}", output.stderr);
 }
 
 #[test]
 fn conda_install_script_refuses_bytes_that_differ_from_the_lock() {
     let f = fixture();
     let project = locked_and_emitted(&f, r#"["jq"]"#);
+    let subdir = conda::subdir(host_platform());
     for prefix in ["/mirror", "/conda"] {
         f.world.replace_body(
-            &format!("{prefix}/conda-forge/linux-64/oniguruma-6.9.10-hb9d3cd8_0.tar.bz2"),
+            &format!("{prefix}/conda-forge/{subdir}/oniguruma-6.9.10-hb9d3cd8_0.tar.bz2"),
             b"not the locked bytes".to_vec(),
         );
     }
-    let (sandbox, output) = install_globals(&project);
-    assert!(!output.success(), "{}", output.combined());
+    let run = install_globals(&project);
+    assert!(!run.output.success(), "{}", run.output.combined());
     assert!(
-        output.stderr.contains("sha256 mismatch") || output.stderr.contains("size mismatch"),
+        run.output.stderr.contains("sha256 mismatch")
+            || run.output.stderr.contains("size mismatch"),
         "{}",
-        output.stderr
+        run.output.stderr
     );
-    assert!(output.stderr.contains("oniguruma"), "{}", output.stderr);
     assert!(
-        !sandbox.path().join("home/.pixi/calls.log").exists(),
+        run.output.stderr.contains("oniguruma"),
+        "{}",
+        run.output.stderr
+    );
+    assert!(
+        !run.path("home/.pixi/envs").exists() && !run.path("home/.pixi/manifests").exists(),
         "pixi never ran"
     );
 }
