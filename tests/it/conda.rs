@@ -1632,6 +1632,31 @@ fn conda_install_script_installs_the_locked_files_with_rattler_and_exposes_the_t
         .find(|p| p["_path"] == "bin/yq")
         .unwrap();
     assert_eq!(entry_point["path_type"], "unix_python_entry_point");
+    // Every installed record carries the channel's own record (from the lock's
+    // `[artifact.package.conda]`): depends with versions and virtual packages, build
+    // number, license, md5, timestamp, as an install from conda-forge writes them.
+    let subdir = conda::subdir(platform);
+    for (env, name, dir) in [
+        ("jq", "jq", subdir),
+        ("jq", "oniguruma", subdir),
+        ("yq", "yq", "noarch"),
+        ("yq", "python", subdir),
+    ] {
+        let installed = record(env, name);
+        let file = installed["fn"].as_str().unwrap();
+        let published = &f.channel.file(dir, file).record;
+        for key in [
+            "build_number",
+            "depends",
+            "license",
+            "md5",
+            "sha256",
+            "timestamp",
+        ] {
+            assert!(!published[key].is_null(), "{env}/{name}: {key}");
+            assert_eq!(installed[key], published[key], "{env}/{name}: {key}");
+        }
+    }
 
     // The manifest records what was exposed (pixi does), then names conda-forge; the
     // local channel is gone; every file came through the mirror.
@@ -1653,7 +1678,6 @@ fn conda_install_script_installs_the_locked_files_with_rattler_and_exposes_the_t
         !run.path("channel").exists(),
         "the local channel is removed"
     );
-    let subdir = conda::subdir(platform);
     assert_eq!(
         f.world.hits(&format!(
             "/mirror/conda-forge/{subdir}/jq-1.7.1-hd590300_0.conda"
