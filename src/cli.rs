@@ -163,6 +163,9 @@ impl Progress {
             .store(total, std::sync::atomic::Ordering::SeqCst);
         *state.last.lock().expect("progress lock") = (working.to_string(), String::new());
         if state.live && total > 0 {
+            // The first line now, not when the ticker thread first runs: on a loaded
+            // machine steps can finish before it is scheduled.
+            state.draw();
             let state = std::sync::Arc::clone(&self.state);
             std::thread::spawn(move || {
                 while !state.stop.load(std::sync::atomic::Ordering::SeqCst) {
