@@ -381,8 +381,27 @@ impl Lock {
     }
 
     /// Write atomically; returns false (and touches nothing) when the bytes are unchanged.
+    /// A lock that would not read back as itself is refused before anything is written
+    /// (an entry the reader rejects, such as one with nothing pinned): a lock that every
+    /// later command refuses is worse than the old one.
     pub fn write(&self, path: &Path) -> Result<bool, LockError> {
         let bytes = self.to_bytes();
+        let text = String::from_utf8_lossy(&bytes);
+        match Lock::parse(path, &text) {
+            Ok(again) if again == *self => {}
+            Ok(_) => {
+                return Err(LockError::Invalid {
+                    path: path.to_path_buf(),
+                    message: "the lock would read back differently from what was resolved; nothing written".into(),
+                });
+            }
+            Err(err) => {
+                return Err(LockError::Invalid {
+                    path: path.to_path_buf(),
+                    message: format!("the lock would not read back ({err}); nothing written"),
+                });
+            }
+        }
         if std::fs::read(path).is_ok_and(|old| old == bytes) {
             return Ok(false);
         }
@@ -469,6 +488,22 @@ mod tests {
         let unsealed = Lock::parse(Path::new("bench.lock"), &text).unwrap();
         assert_eq!(unsealed.artifacts[0].checksum, None);
         Lock::new(unsealed.spec_hash, unsealed.artifacts)
+    }
+
+    #[test]
+    fn a_lock_that_would_not_read_back_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bench.lock");
+        let mut lock = sealed();
+        assert!(lock.write(&path).unwrap());
+        let before = std::fs::read(&path).unwrap();
+        // An entry the reader refuses (nothing pinned): a resolver bug must not leave a
+        // lock that every later command rejects.
+        lock.artifacts[0].packages.clear();
+        let lock = Lock::new(lock.spec_hash.clone(), lock.artifacts.clone());
+        let err = lock.write(&path).unwrap_err().to_string();
+        assert!(err.contains("would not read back"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before, "the old lock stays");
     }
 
     #[test]
