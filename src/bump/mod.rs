@@ -1128,7 +1128,7 @@ fn proposal(
         commit_message,
         labels: policy.labels_for(group),
         lock_path: lock_path.to_string(),
-        lock_bytes: new.to_bytes(),
+        lock_bytes: new.checked_bytes(std::path::Path::new(lock_path))?,
         emitted,
         emitted_changes,
     })

@@ -385,6 +385,20 @@ impl Lock {
     /// (an entry the reader rejects, such as one with nothing pinned): a lock that every
     /// later command refuses is worse than the old one.
     pub fn write(&self, path: &Path) -> Result<bool, LockError> {
+        let bytes = self.checked_bytes(path)?;
+        if std::fs::read(path).is_ok_and(|old| old == bytes) {
+            return Ok(false);
+        }
+        write_atomic(path, &bytes).map_err(|source| LockError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(true)
+    }
+
+    /// The lock's bytes, once they are known to read back as this lock (for `path`, the
+    /// name in messages): what [`Lock::write`] writes and `bump --pr` commits.
+    pub fn checked_bytes(&self, path: &Path) -> Result<Vec<u8>, LockError> {
         let bytes = self.to_bytes();
         let text = String::from_utf8_lossy(&bytes);
         match Lock::parse(path, &text) {
@@ -402,14 +416,7 @@ impl Lock {
                 });
             }
         }
-        if std::fs::read(path).is_ok_and(|old| old == bytes) {
-            return Ok(false);
-        }
-        write_atomic(path, &bytes).map_err(|source| LockError::Write {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Ok(true)
+        Ok(bytes)
     }
 }
 
