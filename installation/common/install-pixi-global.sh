@@ -57,8 +57,10 @@ as_user() {
     elif command -v runuser >/dev/null 2>&1; then
         runuser -u "$user" -- env HOME="$home" "$@"
     else
+        # `--`: su parses options anywhere before it (`pixi ... --environment ENV` would be
+        # taken for su's own); after it come the user and the shell's arguments.
         # shellcheck disable=SC2016 # expanded by the user's shell: $0 is the home
-        su "$user" -s /bin/sh -c 'HOME="$0" exec "$@"' "$home" "$@"
+        su -s /bin/sh -c 'HOME="$0" exec "$@"' -- "$user" "$home" "$@"
     fi
 }
 

@@ -44,7 +44,7 @@ struct File {
 }
 
 #[derive(Default)]
-struct Channel {
+pub(crate) struct Channel {
     files: Vec<File>,
 }
 
@@ -346,7 +346,7 @@ impl Channel {
     }
 
     /// Serve the channel below `prefix` (`/conda/conda-forge`).
-    fn serve(&self, world: &World, prefix: &str) {
+    pub(crate) fn serve(&self, world: &World, prefix: &str) {
         for subdir in SUBDIRS {
             world.get(
                 &format!("{prefix}/{subdir}/repodata.json"),
@@ -385,7 +385,7 @@ impl Channel {
 }
 
 /// A small conda-forge: the seed's tools and what they need, shaped like the real thing.
-fn fixture_channel() -> Channel {
+pub(crate) fn fixture_channel() -> Channel {
     let both = ["linux-64", "linux-aarch64"];
     let mut c = Channel::default();
     // libgcc: build-number ordering (20 over 19), both formats (the .conda wins), a
@@ -850,7 +850,7 @@ fn conda_errors_name_the_spec_and_the_conflict() {
 
 // ---- the oracle ----
 
-fn oracle_available() -> bool {
+pub(crate) fn oracle_available() -> bool {
     let ok = Command::new("python3")
         .args(["-c", "import rattler"])
         .output()
@@ -1430,7 +1430,8 @@ fn conda_check_script_compares_installed_records_with_the_lock() {
 
 /// The stand-in for pixi (no pixi binary can be obtained here): rattler's solver and
 /// installer behind the two pixi commands install-pixi-global.sh runs.
-const PIXI_RATTLER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/pixi_rattler.py");
+pub(crate) const PIXI_RATTLER: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/pixi_rattler.py");
 
 /// This machine's platform: the environments are installed for it (pixi detects the
 /// virtual packages of the machine it runs on).

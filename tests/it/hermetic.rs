@@ -68,6 +68,18 @@ pub(crate) fn isolated_bud(
     dockerfile: &Path,
     tag: &str,
 ) -> Output {
+    isolated_bud_with(buildah, bridges, context, dockerfile, tag, &[])
+}
+
+/// [`isolated_bud`] with more `buildah bud` options (`--volume …`); none may need quoting.
+pub(crate) fn isolated_bud_with(
+    buildah: &Buildah,
+    bridges: &Bridges,
+    context: &Path,
+    dockerfile: &Path,
+    tag: &str,
+    extra: &[&str],
+) -> Output {
     let mut script = String::from("set -e\nip link set lo up\npids=\"\"\n");
     for port in &bridges.ports {
         let socket = bridges.dir.path().join(format!("{port}.sock"));
@@ -91,10 +103,11 @@ pub(crate) fn isolated_bud(
             dockerfile.to_str().unwrap(),
             "-t",
             tag,
-            context.to_str().unwrap(),
         ]
         .map(String::from),
     );
+    bud.extend(extra.iter().map(|arg| arg.to_string()));
+    bud.push(context.to_str().unwrap().to_string());
     script.push_str(&format!(
         "status=0\n{} || status=$?\nkill $pids 2>/dev/null || true\nexit $status\n",
         bud.join(" ")

@@ -8,6 +8,7 @@ mod audit;
 mod build;
 mod bump;
 mod conda;
+mod conda_build;
 mod emit;
 mod faults;
 mod fuzz_regressions;

@@ -80,7 +80,7 @@ pub(crate) fn sources(project: &Project, world: &World, registry_host: &str) {
     );
 }
 
-const USERS: &str = "[[users]]\nname = \"peid\"\nuid = 3100\ngid = 1100\n";
+pub(crate) const USERS: &str = "[[users]]\nname = \"peid\"\nuid = 3100\ngid = 1100\n";
 
 #[test]
 fn npm_globals_lock_with_their_closure_and_emit_a_prefix_per_cli() {
@@ -428,7 +428,7 @@ fn npm_global_build_installs_the_locked_tree_and_fails_on_a_tampered_tarball() {
     let dir = crate::support::temp_dir();
     let buildah = Buildah::new(dir.path());
     let out = project.out_dir();
-    let log = hermetic_build(&buildah, &world, &project, "mb-npm:t1");
+    let log = hermetic_build(&buildah, &world, &project, "mb-npm:t1", &[]);
     for line in [
         "install-npm-global: mb-hello for peid: 4 packages as locked",
         "ok   mb-hello command mb-hello for peid: /home/peid/.modelbench/bin/mb-hello",
@@ -552,7 +552,13 @@ pub(crate) fn real_bun() -> Option<PathBuf> {
 /// Build the emitted merged Dockerfile as `tag` in its own network namespace (only the
 /// world and the test registry reachable), require success and that every request the
 /// world saw is a locked URL; returns the build log.
-fn hermetic_build(buildah: &Buildah, world: &World, project: &Project, tag: &str) -> String {
+pub(crate) fn hermetic_build(
+    buildah: &Buildah,
+    world: &World,
+    project: &Project,
+    tag: &str,
+    extra: &[&str],
+) -> String {
     let out = project.out_dir();
     world.clear_log();
     let registry_port: u16 = registry::shared()
@@ -563,8 +569,14 @@ fn hermetic_build(buildah: &Buildah, world: &World, project: &Project, tag: &str
         .parse()
         .unwrap();
     let bridges = hermetic::bridges(&[world.addr().port(), registry_port]);
-    let build =
-        hermetic::isolated_bud(buildah, &bridges, &out, &out.join("merged.Dockerfile"), tag);
+    let build = hermetic::isolated_bud_with(
+        buildah,
+        &bridges,
+        &out,
+        &out.join("merged.Dockerfile"),
+        tag,
+        extra,
+    );
     let log = build.combined();
     assert!(build.success(), "the build of {tag} must succeed:\n{log}");
     let (requests, unlocked) = hermetic::audit(world, &hermetic::locked_urls(&project.lock_toml()));
@@ -632,7 +644,7 @@ fn bun_global_build_installs_the_locked_packages_and_fails_on_a_tampered_tarball
     let dir = crate::support::temp_dir();
     let buildah = Buildah::new(dir.path());
     let out = project.out_dir();
-    let log = hermetic_build(&buildah, &world, &project, "mb-bun:t1");
+    let log = hermetic_build(&buildah, &world, &project, "mb-bun:t1", &[]);
     for line in [
         "install-npm-global: mb-search-mcp for peid: 2 packages as locked",
         "ok   @mb/search-mcp command search-mcp for peid: /home/peid/.modelbench/bin/search-mcp",

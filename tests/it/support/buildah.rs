@@ -117,12 +117,19 @@ impl Buildah {
     /// three times): once, under heavy parallel load, `buildah run` (chroot isolation)
     /// returned success with nothing captured. The commands run here are idempotent.
     pub fn run_in(&self, image: &str, cmd: &[&str]) -> Output {
+        self.run_in_with(image, &[], cmd)
+    }
+
+    /// [`Buildah::run_in`] with options for `buildah run` (`--volume`, `--env`, …).
+    pub fn run_in_with(&self, image: &str, run_args: &[&str], cmd: &[&str]) -> Output {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let container = self.ok(&["from", "--tls-verify=false", "--quiet", image]);
             let container = container.stdout.trim().to_string();
-            let mut args = vec!["run", container.as_str(), "--"];
+            let mut args = vec!["run"];
+            args.extend_from_slice(run_args);
+            args.extend([container.as_str(), "--"]);
             args.extend_from_slice(cmd);
             let output = self.run(&args);
             self.ok(&["rm", &container]);

@@ -1,0 +1,381 @@
+//! pixi-global tools in a real image: the emitted Dockerfile, built with buildah on the
+//! Debian base in its own network namespace (as the npm builds are), installs pixi with
+//! `install-tool.sh`, then the locked conda environments with `install-pixi-global.sh`
+//! as `peid` (`runuser`, chown of `~/.pixi`), and the image's self-check runs
+//! `check_conda_envs` and `check_conda_exposed` in a login shell of `peid`. In the built
+//! image: the tools run as `peid` in a login shell at their locked versions, the self-check
+//! passes at run time, the install script works through `su` where runuser is missing,
+//! and a conda file changed upstream after locking fails the build.
+//!
+//! No pixi binary can be obtained here: the `tools.pixi` release asset the world serves
+//! is a STAND-IN, a `pixi` shell wrapper plus `tests/oracle/pixi_rattler.py` (rattler's
+//! solver and installer behind the two pixi commands the script runs), run by this
+//! machine's python with py-rattler, which the build mounts read-only at
+//! [`PYTHON_MOUNT`]. Everything else is the emitted build as it is.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::conda::{PIXI_RATTLER, fixture_channel, oracle_available};
+use crate::npm_build::{USERS, hermetic_build};
+use crate::support::buildah::{Buildah, debian_base};
+use crate::support::project::{Project, artifact};
+use crate::support::registry;
+use crate::support::world::{FixtureRelease, World};
+use crate::support::{Output, run};
+
+/// Where the build (and the test's runs in the image) see this machine's python prefix.
+const PYTHON_MOUNT: &str = "/opt/mb-python";
+
+/// This machine's python with py-rattler, as a prefix to mount and its interpreter
+/// relative to it; `None` (after saying why) when it cannot run in the image.
+struct HostPython {
+    prefix: PathBuf,
+    /// e.g. `bin/python3.11`.
+    interpreter: String,
+    /// A CA bundle in the prefix (certifi's, or pip's copy of it), e.g.
+    /// `lib/python3.11/site-packages/certifi/cacert.pem`.
+    ca_bundle: String,
+}
+
+impl HostPython {
+    /// A shell line running the mounted interpreter with `args`.
+    fn exec(&self, args: &str) -> String {
+        format!(
+            "LD_LIBRARY_PATH={PYTHON_MOUNT}/lib PYTHONHOME={PYTHON_MOUNT} PYTHONDONTWRITEBYTECODE=1 \
+             exec {PYTHON_MOUNT}/{} {args}\n",
+            self.interpreter
+        )
+    }
+}
+
+/// Skip with a note, or fail where the conda oracle is required (CI).
+fn skip_or_fail(message: &str) {
+    if std::env::var("MODELBENCH_REQUIRE_CONDA_ORACLE").as_deref() == Ok("1") {
+        panic!("MODELBENCH_REQUIRE_CONDA_ORACLE=1 but {message}");
+    }
+    eprintln!("skipped: {message}");
+}
+
+fn host_python() -> Option<HostPython> {
+    let out = run(Command::new("python3").args([
+        "-c",
+        "import os, sys, rattler\n\
+         try:\n    import certifi\nexcept ImportError:\n    from pip._vendor import certifi\n\
+         print(sys.prefix)\nprint(sys.base_prefix)\nprint(os.path.realpath(sys.executable))\n\
+         print(os.path.realpath(rattler.__file__))\nprint(os.path.realpath(certifi.where()))",
+    ]));
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let [prefix, base, executable, rattler, ca_bundle] = lines[..] else {
+        skip_or_fail(&format!(
+            "python3 did not say where it, py-rattler and a CA bundle are: {}",
+            out.combined()
+        ));
+        return None;
+    };
+    let prefix = std::fs::canonicalize(prefix).ok()?;
+    let interpreter = Path::new(executable).strip_prefix(&prefix).ok();
+    let ca_bundle = Path::new(ca_bundle).strip_prefix(&prefix).ok();
+    if prefix != Path::new(base)
+        || interpreter.is_none()
+        || ca_bundle.is_none()
+        || !Path::new(rattler).starts_with(&prefix)
+    {
+        skip_or_fail(&format!(
+            "python3 ({executable}, prefix {}) is not a self-contained prefix holding py-rattler",
+            prefix.display()
+        ));
+        return None;
+    }
+    Some(HostPython {
+        interpreter: interpreter?.to_string_lossy().into_owned(),
+        ca_bundle: ca_bundle?.to_string_lossy().into_owned(),
+        prefix,
+    })
+}
+
+/// The stand-in's release asset: `pixi` (a wrapper running [`PIXI_RATTLER`] with the
+/// mounted python) and `pixi_rattler.py`, as `pixi-x86_64-unknown-linux-musl.tar.gz`
+/// (the layout install-tool.sh unpacks into `~/.pixi/bin`).
+fn stand_in_asset(python: &HostPython, version: &str) -> Vec<u8> {
+    // py-rattler's HTTP client refuses to start without any CA certificate, and the
+    // base has none (nothing here goes to the network: the stand-in takes file://
+    // channels only).
+    let wrapper = format!(
+        "#!/bin/sh\n\
+         # NOT pixi: modelbench's test stand-in (tests/it/conda_build.rs). pixi_rattler.py,\n\
+         # next to this file, implements `pixi global sync` and `pixi global expose add`\n\
+         # with rattler; the test machine's python is mounted at {PYTHON_MOUNT}.\n\
+         # `--version` answers for the self-check's version check of the locked release.\n\
+         [ \"$*\" = --version ] && {{ echo 'pixi {version} (NOT pixi: rattler stand-in)'; exit 0; }}\n\
+         here=$(dirname \"$(readlink -f \"$0\")\")\n\
+         [ -e /etc/ssl/certs/ca-certificates.crt ] || export SSL_CERT_FILE={PYTHON_MOUNT}/{}\n\
+         {}",
+        python.ca_bundle,
+        python.exec("\"$here/pixi_rattler.py\" \"$@\""),
+    );
+    let script = std::fs::read(PIXI_RATTLER).unwrap();
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, bytes, mode) in [
+        ("pixi", wrapper.as_bytes(), 0o755),
+        ("pixi_rattler.py", &script[..], 0o644),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(mode);
+        header.set_mtime(1_767_225_600);
+        header.set_cksum();
+        builder.append_data(&mut header, name, bytes).unwrap();
+    }
+    let tar = builder.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    gz.finish().unwrap()
+}
+
+/// A `python3` for the fixture's conda `python` (whose `bin/python3.12` runs the
+/// machine's `python3`: yq's entry point needs one), mounted as `/usr/local/bin/python3`
+/// for the test's own runs in the image only.
+fn python3_shim(dir: &Path, python: &HostPython) -> PathBuf {
+    let shim = dir.join("python3");
+    std::fs::write(&shim, format!("#!/bin/sh\n{}", python.exec("\"$@\""))).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    shim
+}
+
+fn buildah_available() -> bool {
+    let ok = run(Command::new("buildah").arg("--version")).success();
+    if !ok {
+        eprintln!("skipped: buildah is not installed");
+    }
+    ok
+}
+
+/// The image the issue asks for: `jq`, `yq` and `gh` from the (fixture) conda-forge,
+/// reachable as `peid` in a login shell at their locked versions, through the emitted
+/// Dockerfile's pixi steps and self-check.
+#[test]
+fn conda_build_installs_pixi_globals_for_peid_in_a_login_shell() {
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("skipped: the fixture platform is linux/amd64");
+        return;
+    }
+    if !oracle_available() || !buildah_available() {
+        return;
+    }
+    let Some(python) = host_python() else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let world = World::start();
+    let channel = fixture_channel();
+    channel.serve(&world, "/conda/conda-forge");
+    channel.serve(&world, "/mirror/conda-forge");
+    world.github_release_fixture(
+        "prefix-dev",
+        "pixi",
+        &[
+            FixtureRelease::new("v0.63.2", "2026-10-01T00:00:00Z").asset(
+                "pixi-x86_64-unknown-linux-musl.tar.gz",
+                stand_in_asset(&python, "0.63.2"),
+            ),
+        ],
+    );
+
+    let registry = registry::shared();
+    let base = debian_base(registry);
+    let project = Project::new();
+    project.spec(&format!(
+        "[image]\nname = \"mb-conda-build\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\
+         [base]\nimage = \"{base}\"\n[mirrors]\nconda = \"{mirror}\"\n{USERS}\
+         [stage-2]\ntools.pixi = {{ version = \"0.63.2\", user = \"peid\" }}\n\
+         pixi-global = [\"jq\", \"yq\", \"gh\"]\n",
+        mirror = world.url("/mirror/conda-forge"),
+    ));
+    project.write(
+        "sources.toml",
+        &format!(
+            "[upstream]\nconda = \"{}/conda\"\ngithub-api = \"{}\"\n[registry]\n\"{host}\" = \"http://{host}\"\n",
+            world.base_url(),
+            world.github_api(),
+            host = registry.host()
+        ),
+    );
+    project.lock_ok(&[]);
+    let emitted = project.emit(&["--locked"]);
+    assert!(emitted.success(), "{}", emitted.stderr);
+    let lock = project.lock_toml();
+    let version = |tool: &str| {
+        artifact(&lock, "conda", tool)["version"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let out = project.out_dir();
+
+    let dir = crate::support::temp_dir();
+    let buildah = Buildah::new(dir.path());
+    let mount = format!("{}:{PYTHON_MOUNT}:ro", python.prefix.display());
+    // The audit (every request a locked URL) is hermetic_build's.
+    let log = hermetic_build(
+        &buildah,
+        &world,
+        &project,
+        "mb-conda:t1",
+        &["--volume", &mount],
+    );
+    let built = started.elapsed();
+    for line in [
+        "install-tool: pixi v0.63.2 installed for peid",
+        "check-conda-envs: 16 conda package(s) in 3 environment(s) match the lock (linux/amd64)",
+        "install-pixi-global: 3 environment(s) installed for peid as locked",
+        // The image's self-check, in the build.
+        "ok   pixi-global environments of peid: 16 conda package(s) in 3 environment(s) match the lock (linux/amd64)",
+        "ok   gh on peid's PATH: from pixi-global environment gh",
+        "ok   jq on peid's PATH: from pixi-global environment jq",
+        "ok   yq on peid's PATH: from pixi-global environment yq",
+        "7 checks, 6 ok, 1 skipped",
+    ] {
+        assert!(
+            log.contains(line),
+            "`{line}` missing from the build log:\n{log}"
+        );
+    }
+    // Each locked conda file came once, through the mirror; the canonical URLs were not
+    // needed.
+    let conda: Vec<String> = world
+        .requests()
+        .into_iter()
+        .map(|(_, path, _)| path)
+        .filter(|p| p.ends_with(".conda") || p.ends_with(".tar.bz2"))
+        .collect();
+    assert_eq!(conda.len(), 11, "{conda:?}");
+    assert!(
+        conda.iter().all(|p| p.starts_with("/mirror/conda-forge/")),
+        "{conda:?}"
+    );
+
+    // One container of the image (each costs a copy of the image with vfs), in order:
+    // 1. as peid in a login shell, the tools at their locked versions, from ~/.pixi/bin
+    //    (yq is the entry point rattler's installer generated, run by the environment's
+    //    python);
+    // 2. the image as the build left it: ~/.pixi (and rattler's cache) is peid's, the
+    //    manifest names conda-forge, the mirror config is there, the local channel is
+    //    gone;
+    // 3. the self-check at run time;
+    // 4. images without runuser (`as_user` falls back to su): with runuser off the PATH
+    //    (/usr/sbin) and peid's environments and exposed tools removed, the install script
+    //    runs again (from the world; not audited) and the self-check passes through su.
+    let shim = python3_shim(dir.path(), &python);
+    let shim_mount = format!("{}:/usr/local/bin/python3:ro", shim.display());
+    // (`set -e` does not apply to `! CMD`: hence `if CMD; then exit 1; fi`.)
+    let script = "set -e\n\
+        su - peid -c 'jq; yq; gh; command -v jq yq gh'\n\
+        echo ---\n\
+        find /home/peid/.pixi /home/peid/.cache ! -user peid\n\
+        echo ---\n\
+        grep -c '^channels = \\[\"conda-forge\"\\]$' /home/peid/.pixi/manifests/pixi-global.toml\n\
+        if grep file:// /home/peid/.pixi/manifests/pixi-global.toml; then exit 1; fi\n\
+        cat /home/peid/.pixi/config.toml\n\
+        test ! -e /modelbench/conda-channel\n\
+        echo ---\n\
+        /usr/local/bin/modelbench-self-check\n\
+        echo ---\n\
+        rm -r /home/peid/.pixi/envs /home/peid/.pixi/bin/jq /home/peid/.pixi/bin/yq /home/peid/.pixi/bin/gh\n\
+        export PATH=/usr/bin:/bin\n\
+        if command -v runuser; then exit 1; fi\n\
+        sh /modelbench/installation/install-pixi-global.sh /modelbench/installation/stage-2 peid\n\
+        find /home/peid/.pixi ! -user peid\n\
+        su - peid -c 'jq; command -v yq'\n\
+        /usr/local/bin/modelbench-self-check\n";
+    let check: Output = buildah.run_in_with(
+        "mb-conda:t1",
+        &["--volume", &mount, "--volume", &shim_mount],
+        &["sh", "-c", script],
+    );
+    let printed = check.combined();
+    assert!(check.success(), "{printed}");
+    let parts: Vec<&str> = check.stdout.split("---\n").collect();
+    let [login, owners, manifest, self_check, su] = parts[..] else {
+        panic!("{printed}");
+    };
+    assert_eq!(
+        login,
+        format!(
+            "jq {}\nyq {}\ngh {}\n/home/peid/.pixi/bin/jq\n/home/peid/.pixi/bin/yq\n/home/peid/.pixi/bin/gh\n",
+            version("jq"),
+            version("yq"),
+            version("gh")
+        ),
+        "{printed}"
+    );
+    assert_eq!(version("jq"), "1.7.1");
+    assert_eq!(owners, "", "not peid's:\n{printed}");
+    assert_eq!(
+        manifest,
+        format!(
+            "3\n[mirrors]\n\"https://conda.anaconda.org/conda-forge\" = [\"{}\"]\n\n",
+            world.url("/mirror/conda-forge")
+        ),
+        "{printed}"
+    );
+    for line in [
+        "ok   pixi version for peid: 0.63.2",
+        "ok   pixi-global environments of peid: 16 conda package(s)",
+        "ok   yq on peid's PATH: from pixi-global environment yq",
+    ] {
+        assert!(self_check.contains(line), "{line}: {printed}");
+    }
+    assert!(!self_check.contains("fail"), "{printed}");
+    for line in [
+        "install-pixi-global: 3 environment(s) installed for peid as locked",
+        "jq 1.7.1\n/home/peid/.pixi/bin/yq\n",
+        "ok   pixi-global environments of peid: 16 conda package(s)",
+        "ok   jq on peid's PATH: from pixi-global environment jq",
+    ] {
+        assert!(su.contains(line), "{line}: {printed}");
+    }
+    assert!(!su.contains("fail"), "{printed}");
+    let checked = started.elapsed();
+
+    // One locked conda file changed upstream (mirror and canonical, same size): the
+    // build fails at its fetch, naming it, before pixi runs.
+    let file = format!("linux-64/{}", jq_file(&lock));
+    let mut bytes = crate::support::http::get(&world.url(&format!("/mirror/conda-forge/{file}")))
+        .unwrap()
+        .body;
+    *bytes.last_mut().unwrap() ^= 1;
+    world.replace_body(&format!("/mirror/conda-forge/{file}"), bytes.clone());
+    world.replace_body(&format!("/conda/conda-forge/{file}"), bytes);
+    let build = buildah.bud(&out, &out.join("merged.Dockerfile"), "mb-conda:t2", &[]);
+    let log = build.combined();
+    assert!(
+        !build.success(),
+        "a tampered conda file must fail the build:\n{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "modelbench-fetch: no locked URL served `conda:{file}` (linux/amd64) with the locked hash"
+        )) && log.contains("sha256 mismatch"),
+        "{log}"
+    );
+    assert!(!log.contains("Environment jq installed"), "{log}");
+    eprintln!(
+        "conda build: built in {built:?}, checked at {checked:?}, tampered build failed at {:?}",
+        started.elapsed()
+    );
+}
+
+/// The file name of jq's locked package for linux/amd64.
+fn jq_file(lock: &toml::Table) -> String {
+    artifact(lock, "conda", "jq")["package"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"].as_str() == Some("jq"))
+        .and_then(|p| p["file"].as_str())
+        .unwrap()
+        .to_string()
+}
