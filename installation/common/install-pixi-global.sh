@@ -163,4 +163,4 @@ if grep -q "file://$channel" "$manifest"; then
 else
     rm -rf "$channel"
 fi
-echo "install-pixi-global: $(grep -c '^\[envs\.[^.]*\]$' "$manifest") environment(s) installed for $user as locked"
+echo "install-pixi-global: $(grep -cE '^\[envs\.([^."]+|"[^"]+")\]$' "$manifest") environment(s) installed for $user as locked"

@@ -124,7 +124,9 @@ pub(super) fn add_stage(
             });
             let _ = write!(
                 text,
-                "\n[envs.{env}]\nchannels = [\"file://{CHANNEL_DIR}\"]\nplatform = \"{platform_subdir}\"\n\n[envs.{env}.dependencies]\n"
+                "\n[envs.{key}]\nchannels = [\"file://{CHANNEL_DIR}\"]\nplatform = \"{platform_subdir}\"\n\n[envs.{key}.dependencies]\n",
+                // `ruamel.yaml` is a valid environment name for pixi, not a bare key.
+                key = toml_key(env)
             );
             for member in &members {
                 let subdir = member.subdir.clone().unwrap_or_else(|| "noarch".into());

@@ -131,7 +131,7 @@ impl Entry {
 
 /// The fixture's executables: each installs `bin/<name>`, a script printing its name and
 /// version (and naming its prefix, through the placeholder the installer rewrites).
-const TOOLS: [&str; 5] = ["jq", "gh", "btop", "btop-themes", "helix"];
+const TOOLS: [&str; 6] = ["jq", "gh", "btop", "btop-themes", "helix", "sh.tool"];
 
 impl Pkg<'_> {
     /// What the package installs, and its `info/link.json` (noarch python only).
@@ -504,6 +504,9 @@ pub(crate) fn fixture_channel() -> Channel {
         Pkg::new("btop-themes", "1.0", "h0", 0).noarch("generic"),
         &[],
     );
+    // A name with a dot: a valid conda package and pixi environment name, not a bare
+    // TOML key.
+    c.publish(Pkg::new("sh.tool", "1.0", "h0", 0).noarch("generic"), &[]);
     // helix: needs a libgcc nobody publishes.
     c.publish(
         Pkg::new("helix", "25.07.1", "h3ab2ad4_0", 0)
@@ -1510,6 +1513,41 @@ fn install_globals(project: &Project) -> Installed {
         .env("MODELBENCH_CONDA_CHANNEL", root.join("channel"));
     let output = crate::support::run(&mut cmd);
     Installed { sandbox, output }
+}
+
+#[test]
+fn conda_tool_with_a_dot_in_its_name_is_one_environment() {
+    // `[envs.sh.tool]` would be a table `tool` inside an environment `sh`.
+    let f = fixture();
+    let project = locked_and_emitted(&f, r#"["jq", "sh.tool"]"#);
+    let manifest: toml::Table = toml::from_str(
+        &std::fs::read_to_string(
+            project
+                .out_dir()
+                .join("installation/stage-2/conda/linux-amd64/pixi-global.toml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let envs = manifest["envs"].as_table().unwrap();
+    assert_eq!(envs.keys().collect::<Vec<_>>(), ["jq", "sh.tool"]);
+    assert!(envs["sh.tool"]["dependencies"].get("sh.tool").is_some());
+    if !oracle_available() {
+        return;
+    }
+    let run = install_globals(&project);
+    assert!(run.output.success(), "{}", run.output.combined());
+    assert!(
+        run.output.stdout.contains("2 environment(s) installed for"),
+        "{}",
+        run.output.stdout
+    );
+    assert_eq!(
+        run.read("installation/stage-2/conda/exposed.tsv"),
+        "jq\tjq\nsh.tool\tsh.tool\n"
+    );
+    let output = crate::support::run(&mut Command::new(run.path("home/.pixi/bin/sh.tool")));
+    assert_eq!(output.stdout, "sh.tool 1.0\n", "{}", output.combined());
 }
 
 #[test]

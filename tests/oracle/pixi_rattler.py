@@ -171,7 +171,8 @@ def add_exposed(name, mappings):
     path = manifest_path()
     with open(path) as f:
         lines = f.read().splitlines()
-    header = f"[envs.{name}.exposed]"
+    key = name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else f'"{name}"'
+    header = f"[envs.{key}.exposed]"
     new = [f'"{exposed}" = "{executable}"' for exposed, executable in mappings.items()]
     if header in lines:
         at = lines.index(header) + 1
