@@ -24,6 +24,13 @@
 //! Node.js, and for closure members `pkg:deb/ubuntu/NAME@VERSION?arch=ARCH` (`debian` on a
 //! Debian base), `pkg:npm/%40SCOPE/NAME@VERSION`, `pkg:conda/NAME@VERSION?build=…&subdir=…`.
 //! Hashes are the lock's: SHA-256 (SHA-512 where npm's integrity gives it).
+//!
+//! # Licences
+//!
+//! conda members carry the licence their channel's record declares: a valid SPDX license
+//! expression goes into CycloneDX `licenses[].expression` and SPDX `licenseDeclared`;
+//! anything else is kept as text (CycloneDX `license.name`, SPDX `licenseComments`, with
+//! `licenseDeclared` left `NOASSERTION`). Nothing is concluded.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -125,8 +132,17 @@ struct Component {
     hashes: Vec<Hash>,
     urls: Vec<String>,
     properties: Vec<(String, String)>,
+    /// The licence its upstream declares (conda records carry one), as published.
+    license: Option<String>,
     /// SPDX relationship of the parent to this component.
     relation: &'static str,
+}
+
+/// A declared licence as SPDX says it: the text itself when it is a valid SPDX license
+/// expression (`MIT`, `GPL-3.0-only WITH GCC-exception-3.1`), else `None` (free text such
+/// as `BSD 3-Clause` is kept as a name in CycloneDX and a comment in SPDX).
+fn spdx_expression(license: &str) -> Option<&str> {
+    spdx::Expression::parse(license).ok().map(|_| license)
 }
 
 struct Model {
@@ -245,6 +261,7 @@ impl Model {
                     hashes: index_digest.parse::<Hash>().into_iter().collect(),
                     urls: Vec::new(),
                     properties,
+                    license: None,
                     relation: "DESCENDANT_OF",
                 };
                 self.push(ROOT, index, refs);
@@ -259,6 +276,7 @@ impl Model {
                         hashes: vec![pin.hash.clone()],
                         urls: Vec::new(),
                         properties: vec![("modelbench:platform".into(), platform.clone())],
+                        license: None,
                         relation: "CONTAINS",
                     };
                     self.push(&artifact_ref, component, refs);
@@ -329,6 +347,7 @@ impl Model {
                         hashes: vec![pin.hash.clone()],
                         urls: pin.urls.clone(),
                         properties,
+                        license: None,
                         relation: "CONTAINS",
                     };
                     self.push(ROOT, component, refs);
@@ -369,6 +388,10 @@ impl Model {
                     p.push(("modelbench:file".to_string(), package.file.clone()));
                     p
                 },
+                license: package
+                    .conda
+                    .as_ref()
+                    .and_then(|facts| facts.license.clone()),
                 relation: "CONTAINS",
             };
             let mut component = component;
@@ -447,6 +470,12 @@ impl Model {
                         .iter()
                         .map(|u| json!({"type": "distribution", "url": u}))
                         .collect();
+                }
+                if let Some(license) = &c.license {
+                    v["licenses"] = match spdx_expression(license) {
+                        Some(expression) => json!([{ "expression": expression }]),
+                        None => json!([{ "license": { "name": license } }]),
+                    };
                 }
                 if !c.properties.is_empty() {
                     v["properties"] = c
@@ -551,6 +580,15 @@ impl Model {
                     "referenceLocator": c.purl,
                 }],
             });
+            if let Some(license) = &c.license {
+                match spdx_expression(license) {
+                    Some(expression) => v["licenseDeclared"] = json!(expression),
+                    None => {
+                        v["licenseComments"] =
+                            json!(format!("The upstream declares the licence as: {license}"));
+                    }
+                }
+            }
             if !c.hashes.is_empty() {
                 v["checksums"] = c
                     .hashes
@@ -865,6 +903,21 @@ mod tests {
             purl("github", &["watfaq"], "clash-rs", Some("v0.10.8"), &[]),
             "pkg:github/watfaq/clash-rs@v0.10.8"
         );
+    }
+
+    #[test]
+    fn declared_licences_are_used_as_spdx_expressions_only_when_they_are_ones() {
+        assert_eq!(super::spdx_expression("MIT"), Some("MIT"));
+        assert_eq!(
+            super::spdx_expression("GPL-3.0-only WITH GCC-exception-3.1"),
+            Some("GPL-3.0-only WITH GCC-exception-3.1")
+        );
+        assert_eq!(
+            super::spdx_expression("Apache-2.0 AND BSD-3-Clause"),
+            Some("Apache-2.0 AND BSD-3-Clause")
+        );
+        assert_eq!(super::spdx_expression("BSD 3-Clause"), None);
+        assert_eq!(super::spdx_expression("Proprietary"), None);
     }
 
     #[test]

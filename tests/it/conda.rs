@@ -1050,6 +1050,34 @@ fn conda_lock_twice_is_byte_identical() {
         "{}",
         project.read("sbom.json")
     );
+    // Each conda member carries the licence its record declares (an SPDX expression).
+    crate::ux::validate(&project, "cyclonedx", "sbom.json");
+    let cdx: Value = serde_json::from_str(&project.read("sbom.json")).unwrap();
+    let onig = cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "oniguruma")
+        .unwrap();
+    assert_eq!(onig["licenses"], json!([{ "expression": "MIT" }]), "{onig}");
+    let spdx = project.run(&[
+        "sbom",
+        "specs/test.toml",
+        "--format",
+        "spdx",
+        "--out",
+        "sbom.spdx.json",
+    ]);
+    assert!(spdx.success(), "{}", spdx.combined());
+    crate::ux::validate(&project, "spdx", "sbom.spdx.json");
+    let spdx: Value = serde_json::from_str(&project.read("sbom.spdx.json")).unwrap();
+    let onig = spdx["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "oniguruma")
+        .unwrap();
+    assert_eq!(onig["licenseDeclared"], "MIT", "{onig}");
 
     std::fs::remove_file(project.lock_path()).unwrap();
     project.lock_ok(&[]);

@@ -519,7 +519,7 @@ print("checked", len(purls), "purls")
 sys.exit(1 if errors else 0)
 "#;
 
-fn validate(project: &Project, format: &str, file: &str) {
+pub(crate) fn validate(project: &Project, format: &str, file: &str) {
     let Some(dir) = validators() else { return };
     let mut cmd = Command::new("python3");
     cmd.arg("-c")
