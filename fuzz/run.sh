@@ -11,7 +11,7 @@ set -eu
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
 [ $# -gt 0 ] && shift
-[ $# -gt 0 ] || set -- spec lock sums image_ref apt_version apt_control npm_range
+[ $# -gt 0 ] || set -- spec lock sums image_ref apt_version apt_control npm_range conda_spec
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz
 RUSTC_BOOTSTRAP=1 cargo fuzz build -O
 bin=fuzz/target/x86_64-unknown-linux-gnu/release

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use modelbench::image_ref::ImageRef;
 use modelbench::lock::Lock;
 use modelbench::resolve::apt::{control, version};
+use modelbench::resolve::conda::solve::parse_spec;
 use modelbench::resolve::sums::{lookup, parse_sha256_sums};
 use modelbench::spec::LoadedSpec;
 
@@ -46,6 +47,29 @@ fn fuzz_regressions_spec() {
         let again = LoadedSpec::from_str(Path::new("specs/fuzz.toml"), &normalized)
             .unwrap_or_else(|err| panic!("{}: normalized spec rejected: {err}", path.display()));
         assert_eq!(loaded.hash, again.hash, "{}", path.display());
+    }
+}
+
+#[test]
+fn fuzz_regressions_conda_spec() {
+    let inputs = inputs("conda_spec");
+    assert!(
+        !inputs.is_empty(),
+        "tests/fixtures/fuzz/conda_spec holds the OOM inputs"
+    );
+    for (path, data) in inputs {
+        let Ok(text) = std::str::from_utf8(&data) else {
+            continue;
+        };
+        match parse_spec(text) {
+            Ok(spec) => assert!(spec.name.as_exact().is_some(), "{}", path.display()),
+            // Both kept inputs are regular expressions that took over 2 GiB to compile.
+            Err(message) => assert!(
+                message.contains("regular expressions"),
+                "{}: {message}",
+                path.display()
+            ),
+        }
     }
 }
 

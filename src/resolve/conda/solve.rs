@@ -52,6 +52,14 @@ impl Target {
 /// part of it as a build string) and `~=` with `.*` (conda rejects it, rattler drops the
 /// `.*`). The conda peer vectors (`tests/it/peer_conda_version.rs`) check this.
 pub fn parse_spec(text: &str) -> Result<MatchSpec, String> {
+    // Checked before rattler sees the entry: rattler compiles a `^…$` name or build as a
+    // regular expression (fancy-regex, with backreferences and recursion), and a 43-byte
+    // entry found by fuzzing took more than 2 GiB to compile. conda has no `^` elsewhere.
+    if text.contains('^') {
+        return Err(format!(
+            "`{text}`: regular expressions (`^…$`) are not accepted in a pixi-global entry; name the package, its versions and build"
+        ));
+    }
     let spec = MatchSpec::from_str(text, ParseStrictness::Lenient)
         .map_err(|err| format!("`{text}` is not a conda match spec: {err}"))?;
     let Some(name) = spec.name.as_exact() else {
@@ -85,10 +93,6 @@ fn check_name(name: &str) -> Result<(), String> {
 
 /// One version constraint as conda reads it (`>=1.5`, `1.7.*`, `*.7.*`).
 fn check_constraint(constraint: &str) -> Result<(), String> {
-    if constraint.starts_with('^') || constraint.ends_with('$') {
-        // A regular expression: rattler rejects it on its own.
-        return Ok(());
-    }
     let body = constraint.trim_start_matches(['<', '>', '=', '!', '~']);
     let operator = &constraint[..constraint.len() - body.len()];
     if operator == "~=" && body.ends_with('*') {
