@@ -313,6 +313,8 @@ fn conda_build_installs_pixi_globals_for_peid_in_a_login_shell() {
     );
     assert_eq!(version("jq"), "1.7.1");
     assert_eq!(owners, "", "not peid's:\n{printed}");
+    // The canonical channel URL is text here, the key pixi matches mirrors by; nothing
+    // fetches it (checks against live upstreams are opt-in: MODELBENCH_LIVE=1).
     assert_eq!(
         manifest,
         format!(

@@ -540,7 +540,8 @@ fn one_spelling(spec: &str) -> String {
 }
 
 /// The channel as conda names it in a canonical spec: a channel on the default alias by
-/// its name, any other by its URL.
+/// its name, any other by its URL. (The alias is compared as text, never fetched: these
+/// vectors run offline; live checks are opt-in with MODELBENCH_LIVE=1.)
 fn channel_text(channel: &Channel) -> String {
     let base = channel.base_url.as_str();
     match &channel.name {
