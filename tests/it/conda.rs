@@ -984,6 +984,12 @@ pixi-global = {pixi_global}
         "specs/dpkg-status",
         "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.39-0ubuntu8.4\n\n",
     );
+    write_sources(&project, world, registry);
+    project
+}
+
+/// `sources.toml` pointing conda and GitHub at `world` and the registry at itself.
+pub(crate) fn write_sources(project: &Project, world: &World, registry: &registry::Registry) {
     project.write(
         "sources.toml",
         &format!(
@@ -993,7 +999,6 @@ pixi-global = {pixi_global}
             host = registry.host()
         ),
     );
-    project
 }
 
 /// pixi's GitHub release (the spec's `tools.pixi`) on `world`; its assets are stand-ins.

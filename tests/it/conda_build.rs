@@ -194,15 +194,7 @@ fn conda_build_installs_pixi_globals_for_peid_in_a_login_shell() {
          pixi-global = [\"jq\", \"yq\", \"gh\"]\n",
         mirror = world.url("/mirror/conda-forge"),
     ));
-    project.write(
-        "sources.toml",
-        &format!(
-            "[upstream]\nconda = \"{}/conda\"\ngithub-api = \"{}\"\n[registry]\n\"{host}\" = \"http://{host}\"\n",
-            world.base_url(),
-            world.github_api(),
-            host = registry.host()
-        ),
-    );
+    crate::conda::write_sources(&project, &world, registry);
     project.lock_ok(&[]);
     let emitted = project.emit(&["--locked"]);
     assert!(emitted.success(), "{}", emitted.stderr);
