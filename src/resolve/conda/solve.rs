@@ -250,6 +250,8 @@ mod tests {
                 "regex constraints are not supported",
             ),
             ("numpy ~=3.3.2.*", "`~=` with `*`"),
+            ("^jq$", "regular expressions"),
+            ("jq 1.7.1 ^h.*$", "regular expressions"),
             ("*", "only exact package names"),
         ] {
             let err = parse_spec(bad).unwrap_err();
