@@ -49,15 +49,11 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn context(sources: Sources) -> Context {
-    Context {
-        client: Client::new(false, sources.insecure_hosts()),
+    Context::with_client(
+        Client::new(false, sources.insecure_hosts()),
         sources,
-        platforms: vec![Platform::LinuxAmd64, Platform::LinuxArm64],
-        github_token: None,
-        reporter: None,
-        npm_documents: Default::default(),
-        conda_indexes: Default::default(),
-    }
+        vec![Platform::LinuxAmd64, Platform::LinuxArm64],
+    )
 }
 
 fn request(package: &str) -> NpmRequest {

@@ -83,16 +83,26 @@ impl Context {
                 }
             }
         }
+        let platforms = spec
+            .image
+            .platform_names()
+            .iter()
+            .map(|p| Platform::parse(p).expect("validated with the spec"))
+            .collect();
         Context {
-            client: Client::new(offline, insecure_hosts),
-            sources,
-            platforms: spec
-                .image
-                .platform_names()
-                .iter()
-                .map(|p| Platform::parse(p).expect("validated with the spec"))
-                .collect(),
             github_token,
+            ..Context::with_client(Client::new(offline, insecure_hosts), sources, platforms)
+        }
+    }
+
+    /// A context around a given client, for `platforms`: no token, no reporter, and this
+    /// run's shared state fresh (what tests, benchmarks and library callers start from).
+    pub fn with_client(client: Client, sources: Sources, platforms: Vec<Platform>) -> Context {
+        Context {
+            client,
+            sources,
+            platforms,
+            github_token: None,
             reporter: None,
             npm_documents: npm::SharedDocuments::default(),
             conda_indexes: conda::SharedIndexes::default(),

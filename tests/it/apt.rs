@@ -244,15 +244,11 @@ fn keyring(name: &str) -> String {
 }
 
 fn context(world: &World, platforms: Vec<Platform>) -> Context {
-    Context {
-        client: Client::new(false, vec![world.addr().to_string()]),
-        sources: Sources::default(),
+    Context::with_client(
+        Client::new(false, vec![world.addr().to_string()]),
+        Sources::default(),
         platforms,
-        github_token: None,
-        reporter: None,
-        npm_documents: Default::default(),
-        conda_indexes: Default::default(),
-    }
+    )
 }
 
 fn archive(uris: Vec<String>, suites: &[&str], components: &[&str]) -> Archive {

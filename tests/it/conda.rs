@@ -538,15 +538,11 @@ fn fixture() -> Fixture {
     )
     .unwrap();
     let sources = Sources::load(&sources).unwrap();
-    let ctx = Context {
-        client: Client::new(false, sources.insecure_hosts()),
+    let ctx = Context::with_client(
+        Client::new(false, sources.insecure_hosts()),
         sources,
-        platforms: vec![Platform::LinuxAmd64, Platform::LinuxArm64],
-        github_token: None,
-        reporter: None,
-        npm_documents: Default::default(),
-        conda_indexes: Default::default(),
-    };
+        vec![Platform::LinuxAmd64, Platform::LinuxArm64],
+    );
     Fixture {
         world,
         channel,

@@ -537,15 +537,11 @@ fn fixture(registry: &Registry, shape: Shape) -> Fixture {
     )
     .unwrap();
     let sources = Sources::load(&sources).unwrap();
-    let ctx = Context {
-        client: Client::new(false, sources.insecure_hosts()),
+    let ctx = Context::with_client(
+        Client::new(false, sources.insecure_hosts()),
         sources,
-        platforms: vec![Platform::LinuxAmd64, Platform::LinuxArm64],
-        github_token: None,
-        reporter: None,
-        npm_documents: Default::default(),
-        conda_indexes: Default::default(),
-    };
+        vec![Platform::LinuxAmd64, Platform::LinuxArm64],
+    );
     Fixture { world, dir, ctx }
 }
 
@@ -1723,15 +1719,11 @@ fn live_seed_clis_resolve() {
         );
         return;
     }
-    let ctx = Context {
-        client: Client::new(false, Vec::new()),
-        sources: Sources::default(),
-        platforms: vec![Platform::LinuxAmd64, Platform::LinuxArm64],
-        github_token: None,
-        reporter: None,
-        npm_documents: Default::default(),
-        conda_indexes: Default::default(),
-    };
+    let ctx = Context::with_client(
+        Client::new(false, Vec::new()),
+        Sources::default(),
+        vec![Platform::LinuxAmd64, Platform::LinuxArm64],
+    );
     let seeds = [
         ("@anthropic-ai/claude-code", Installer::Npm),
         ("@openai/codex", Installer::Npm),
