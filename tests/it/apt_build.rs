@@ -13,6 +13,7 @@ use std::process::Command;
 use crate::support::buildah::{Buildah, debian_base};
 use crate::support::project::{Project, artifact};
 use crate::support::registry;
+use crate::support::tools;
 use crate::support::world::{Response, World};
 use crate::support::{run, sha256_hex};
 
@@ -212,11 +213,21 @@ pub(crate) type Deb = (&'static Fake, String, Vec<u8>);
 /// Also the .debs served and the directory that holds the signing key; `None` (after
 /// saying why) where the fixture cannot run.
 pub(crate) fn apt_build_project() -> Option<(World, Project, Vec<Deb>, tempfile::TempDir)> {
+    if !tools::require(&[
+        &tools::BUILDAH,
+        &tools::DEBOOTSTRAP,
+        &tools::DPKG_DEB,
+        &tools::GPG,
+    ]) {
+        return None;
+    }
     if std::env::consts::ARCH != "x86_64" {
         eprintln!("skipped: the fixture platform is linux/amd64");
         return None;
     }
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return None;
+    };
     let base = debian_base(registry);
     let world = World::start();
     let work = crate::support::temp_dir();

@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::support::buildah::tiny_base;
 use crate::support::project::Project;
 use crate::support::registry::{self, Registry};
+use crate::support::tools;
 use crate::support::world::{FixtureRelease, Response, World};
 use crate::support::{Output, run, sha256_hex};
 
@@ -144,8 +145,20 @@ fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
 
 #[test]
 fn audit_proxy_forwards_locked_urls_tunnels_to_locked_hosts_and_refuses_the_rest() {
+    if !tools::require(&[
+        &tools::BUILDAH,
+        &tools::BUSYBOX,
+        &tools::SOCAT,
+        &tools::UNSHARE,
+        &tools::IP,
+    ]) {
+        return;
+    }
     let world = World::start();
-    let project = locked_project(&world, registry::shared());
+    let Some(registry) = registry::shared() else {
+        return;
+    };
+    let project = locked_project(&world, registry);
     world.clear_log();
     let proxy = Proxy::start(&project, &[]);
     let host = world.addr().to_string();
@@ -283,8 +296,20 @@ fn audit_proxy_forwards_locked_urls_tunnels_to_locked_hosts_and_refuses_the_rest
 
 #[test]
 fn audit_proxy_counts_allow_host_tunnels_apart_and_exits_zero_on_sigterm() {
+    if !tools::require(&[
+        &tools::BUILDAH,
+        &tools::BUSYBOX,
+        &tools::SOCAT,
+        &tools::UNSHARE,
+        &tools::IP,
+    ]) {
+        return;
+    }
     let world = World::start();
-    let project = locked_project(&world, registry::shared());
+    let Some(registry) = registry::shared() else {
+        return;
+    };
+    let project = locked_project(&world, registry);
     // The world under another name: a host no locked URL names.
     let other = format!("localhost:{}", world.addr().port());
     let proxy = Proxy::start(&project, &["--allow-host", &other]);
@@ -319,8 +344,20 @@ fn audit_proxy_counts_allow_host_tunnels_apart_and_exits_zero_on_sigterm() {
 
 #[test]
 fn audit_proxy_around_a_command_passes_its_proxy_and_exits_by_what_it_saw() {
+    if !tools::require(&[
+        &tools::BUILDAH,
+        &tools::BUSYBOX,
+        &tools::SOCAT,
+        &tools::UNSHARE,
+        &tools::IP,
+    ]) {
+        return;
+    }
     let world = World::start();
-    let project = locked_project(&world, registry::shared());
+    let Some(registry) = registry::shared() else {
+        return;
+    };
+    let project = locked_project(&world, registry);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -372,8 +409,20 @@ fn audit_proxy_around_a_command_passes_its_proxy_and_exits_by_what_it_saw() {
 
 #[test]
 fn audit_proxy_refuses_a_lock_edited_by_hand() {
+    if !tools::require(&[
+        &tools::BUILDAH,
+        &tools::BUSYBOX,
+        &tools::SOCAT,
+        &tools::UNSHARE,
+        &tools::IP,
+    ]) {
+        return;
+    }
     let world = World::start();
-    let project = locked_project(&world, registry::shared());
+    let Some(registry) = registry::shared() else {
+        return;
+    };
+    let project = locked_project(&world, registry);
     let lock = String::from_utf8(project.lock_bytes()).unwrap();
     assert!(lock.contains("/files/config.yaml"));
     std::fs::write(
@@ -401,8 +450,20 @@ fn audit_proxy_refuses_a_lock_edited_by_hand() {
 
 #[test]
 fn audit_proxy_leaves_a_file_that_is_not_a_socket_alone() {
+    if !tools::require(&[
+        &tools::BUILDAH,
+        &tools::BUSYBOX,
+        &tools::SOCAT,
+        &tools::UNSHARE,
+        &tools::IP,
+    ]) {
+        return;
+    }
     let world = World::start();
-    let project = locked_project(&world, registry::shared());
+    let Some(registry) = registry::shared() else {
+        return;
+    };
+    let project = locked_project(&world, registry);
     let path = project.write("notes.txt", "mine\n");
     let output = project.run(&[
         "audit-proxy",
@@ -444,6 +505,7 @@ fn audit_build(project: &Project, store: &Path, registry: &Registry) -> Output {
     .unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/audit-build.sh");
     let mut cmd = Command::new("sh");
+    project.isolate(&mut cmd);
     cmd.current_dir(project.dir.path())
         .arg(script)
         .arg(env!("CARGO_BIN_EXE_modelbench"))
@@ -459,12 +521,23 @@ fn audit_build(project: &Project, store: &Path, registry: &Registry) -> Output {
 
 #[test]
 fn audit_build_of_an_emitted_context_fetches_only_locked_urls_and_refuses_an_extra_download() {
+    if !tools::require(&[
+        &tools::BUILDAH,
+        &tools::BUSYBOX,
+        &tools::SOCAT,
+        &tools::UNSHARE,
+        &tools::IP,
+    ]) {
+        return;
+    }
     if std::env::consts::ARCH != "x86_64" {
         eprintln!("skipped: the fixture platform is linux/amd64");
         return;
     }
     let world = World::start();
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let project = locked_project(&world, registry);
     assert!(project.emit(&["--locked"]).success());
     let store = crate::support::temp_dir();
@@ -556,10 +629,21 @@ fn report_counts(output: &Output) -> [usize; 4] {
 
 #[test]
 fn audit_build_of_an_npm_global_cli_sees_only_locked_urls() {
+    if !tools::require(&[
+        &tools::BUILDAH,
+        &tools::BUSYBOX,
+        &tools::SOCAT,
+        &tools::UNSHARE,
+        &tools::IP,
+    ]) {
+        return;
+    }
     let Some((world, project)) = crate::npm_build::npm_build_project() else {
         return;
     };
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let store = crate::support::temp_dir();
     world.clear_log();
     let output = audit_build(&project, store.path(), registry);
@@ -585,13 +669,26 @@ fn audit_build_of_an_npm_global_cli_sees_only_locked_urls() {
 
 #[test]
 fn audit_build_of_apt_closures_sees_only_locked_debs() {
+    if !tools::require(&[
+        &tools::BUILDAH,
+        &tools::BUSYBOX,
+        &tools::SOCAT,
+        &tools::UNSHARE,
+        &tools::IP,
+    ]) {
+        return;
+    }
     let Some((world, project, debs, _work)) = crate::apt_build::apt_build_project() else {
         return;
     };
     assert!(project.emit(&["--locked"]).success());
     let store = crate::support::temp_dir();
     world.clear_log();
-    let output = audit_build(&project, store.path(), registry::shared());
+    let output = audit_build(
+        &project,
+        store.path(),
+        registry::shared().expect("apt_build_project checked the tools"),
+    );
     assert!(output.success(), "the audited apt build must succeed");
     let [requests, locked, tunnels, refused] = report_counts(&output);
     println!("audited apt build: {requests} requests, {locked} locked URLs, {refused} refused");

@@ -6,6 +6,7 @@ use crate::support::buildah::{Buildah, tiny_base};
 use crate::support::project::{Project, artifact, pin};
 use crate::support::registry;
 use crate::support::sha256_hex;
+use crate::support::tools;
 use crate::support::world::{FixtureRelease, World};
 
 const ASSET: &str = "clash-rs-x86_64-unknown-linux-musl";
@@ -20,7 +21,7 @@ struct Built {
 }
 
 fn locked_and_emitted() -> Built {
-    let registry = registry::shared();
+    let registry = registry::shared_required();
     let base = tiny_base(registry);
     let world = World::start();
     world.github_release_fixture(
@@ -75,6 +76,9 @@ dest = "/hard/image/app/clash/config.yaml"
 
 #[test]
 fn build_merged_puts_locked_asset_in_place_and_fails_on_one_changed_byte() {
+    if !tools::require(&[&tools::BUILDAH, &tools::BUSYBOX]) {
+        return;
+    }
     if std::env::consts::ARCH != "x86_64" {
         eprintln!("skipped: the fixture platform is linux/amd64");
         return;
@@ -252,6 +256,9 @@ fn build_merged_puts_locked_asset_in_place_and_fails_on_one_changed_byte() {
 
 #[test]
 fn build_two_stages_separately() {
+    if !tools::require(&[&tools::BUILDAH, &tools::BUSYBOX]) {
+        return;
+    }
     if std::env::consts::ARCH != "x86_64" {
         eprintln!("skipped: the fixture platform is linux/amd64");
         return;

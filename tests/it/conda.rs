@@ -731,7 +731,9 @@ fn conda_glibc_comes_from_the_base_dpkg_status() {
 fn conda_glibc_is_read_from_the_base_image_layers() {
     let mut f = fixture();
     f.ctx.platforms = vec![Platform::LinuxAmd64];
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let repo = format!("conda-test/glibc-{}", f.world.addr().port());
     registry.push_image_with_file(
         &repo,
@@ -850,18 +852,7 @@ fn conda_errors_name_the_spec_and_the_conflict() {
 // ---- the oracle ----
 
 pub(crate) fn oracle_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import rattler"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        let message = "`python3 -c 'import rattler'` failed (pip install py-rattler)";
-        if std::env::var("MODELBENCH_REQUIRE_CONDA_ORACLE").as_deref() == Ok("1") {
-            panic!("MODELBENCH_REQUIRE_CONDA_ORACLE=1 but {message}");
-        }
-        eprintln!("conda oracle skipped: {message}");
-    }
-    ok
+    crate::support::tools::require(&[&crate::support::tools::PY_RATTLER])
 }
 
 /// py-rattler's answer per spec: the files, or an error.
@@ -943,7 +934,7 @@ fn conda_oracle_py_rattler_solves_the_same_environments() {
 // ---- through the CLI ----
 
 fn cli_project(world: &World, pixi_global: &str) -> Project {
-    let registry = registry::shared();
+    let registry = registry::shared_required();
     let repo = format!("conda-test/base-{}", world.addr().port());
     registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
     let base = registry.reference(&repo, "1");

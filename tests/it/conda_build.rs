@@ -22,6 +22,7 @@ use crate::npm_build::{USERS, hermetic_build};
 use crate::support::buildah::{Buildah, debian_base};
 use crate::support::project::{Project, artifact};
 use crate::support::registry;
+use crate::support::tools;
 use crate::support::world::{FixtureRelease, World};
 use crate::support::{Output, run};
 
@@ -50,14 +51,6 @@ impl HostPython {
     }
 }
 
-/// Skip with a note, or fail where the conda oracle is required (CI).
-fn skip_or_fail(message: &str) {
-    if std::env::var("MODELBENCH_REQUIRE_CONDA_ORACLE").as_deref() == Ok("1") {
-        panic!("MODELBENCH_REQUIRE_CONDA_ORACLE=1 but {message}");
-    }
-    eprintln!("skipped: {message}");
-}
-
 fn host_python() -> Option<HostPython> {
     let out = run(Command::new("python3").args([
         "-c",
@@ -68,7 +61,7 @@ fn host_python() -> Option<HostPython> {
     ]));
     let lines: Vec<&str> = out.stdout.lines().collect();
     let [prefix, base, executable, rattler, ca_bundle] = lines[..] else {
-        skip_or_fail(&format!(
+        crate::support::tools::skip_or_fail(&format!(
             "python3 did not say where it, py-rattler and a CA bundle are: {}",
             out.combined()
         ));
@@ -82,7 +75,7 @@ fn host_python() -> Option<HostPython> {
         || ca_bundle.is_none()
         || !Path::new(rattler).starts_with(&prefix)
     {
-        skip_or_fail(&format!(
+        crate::support::tools::skip_or_fail(&format!(
             "python3 ({executable}, prefix {}) is not a self-contained prefix holding py-rattler",
             prefix.display()
         ));
@@ -145,24 +138,19 @@ fn python3_shim(dir: &Path, python: &HostPython) -> PathBuf {
     shim
 }
 
-fn buildah_available() -> bool {
-    let ok = run(Command::new("buildah").arg("--version")).success();
-    if !ok {
-        eprintln!("skipped: buildah is not installed");
-    }
-    ok
-}
-
 /// The image the issue asks for: `jq`, `yq` and `gh` from the (fixture) conda-forge,
 /// reachable as `peid` in a login shell at their locked versions, through the emitted
 /// Dockerfile's pixi steps and self-check.
 #[test]
 fn conda_build_installs_pixi_globals_for_peid_in_a_login_shell() {
+    if !tools::require(&[&tools::BUILDAH, &tools::DEBOOTSTRAP]) {
+        return;
+    }
     if std::env::consts::ARCH != "x86_64" {
         eprintln!("skipped: the fixture platform is linux/amd64");
         return;
     }
-    if !oracle_available() || !buildah_available() {
+    if !oracle_available() {
         return;
     }
     let Some(python) = host_python() else {
@@ -184,7 +172,9 @@ fn conda_build_installs_pixi_globals_for_peid_in_a_login_shell() {
         ],
     );
 
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let base = debian_base(registry);
     let project = Project::new();
     project.spec(&format!(

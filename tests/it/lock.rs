@@ -36,7 +36,7 @@ struct Setup {
 /// A project whose base is a two-platform index in the real registry and whose stage 2
 /// takes clash-rs from the world's GitHub.
 fn setup(version: &str, releases: &[FixtureRelease]) -> Setup {
-    let registry = registry::shared();
+    let registry = registry::shared_required();
     let world = World::start();
     world.github_release_fixture("Watfaq", "clash-rs", releases);
     let repo = format!("lock-test/base-{}", world.addr().port());
@@ -105,7 +105,9 @@ fn lock_latest_pins_newest_stable_release_and_base_digests() {
 
     // The base: index digest and one manifest digest per platform, as the registry has them.
     let base = artifact(&lock, "oci", "base");
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let repo = s.base.split_once('/').unwrap().1.split(':').next().unwrap();
     let index = registry.get_manifest(repo, "1", registry::ACCEPT_ALL);
     let index_digest = format!("sha256:{}", sha256_hex(&index.body));
@@ -346,12 +348,13 @@ fn lock_failure_names_the_artifact_and_leaves_the_old_lock_untouched() {
 
 #[test]
 fn lock_unreachable_source_is_a_clear_error() {
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let s = setup("latest", &clash_releases());
     // Port 9 (discard) on loopback: nothing listens.
-    s.project.sources(
-        Some("http://127.0.0.1:9/api"),
-        &[&registry::shared().host()],
-    );
+    s.project
+        .sources(Some("http://127.0.0.1:9/api"), &[&registry.host()]);
     let output = s.project.lock(&[]);
     assert_eq!(output.status, Some(1));
     assert!(
@@ -603,7 +606,9 @@ fn lock_base_through_bearer_token_challenge() {
     let world = World::start();
     world.github_release_fixture("Watfaq", "clash-rs", &clash_releases());
     // A single-arch Docker manifest behind a Docker-Hub-style token challenge.
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let repo = format!("lock-test/token-{}", world.addr().port());
     registry.push_single_manifest(&repo, "1");
     let manifest = registry.get_manifest(&repo, "1", registry::ACCEPT_ALL);
@@ -661,7 +666,9 @@ fn lock_base_through_bearer_token_challenge() {
 
 #[test]
 fn lock_docker_list_and_attestations() {
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let world = World::start();
     world.github_release_fixture("Watfaq", "clash-rs", &clash_releases());
     for (index, with_attestations) in [("list", false), ("attested", true)] {
@@ -691,7 +698,9 @@ fn lock_docker_list_and_attestations() {
 fn lock_rejects_a_registry_that_lies_about_the_digest() {
     let world = World::start();
     world.github_release_fixture("Watfaq", "clash-rs", &clash_releases());
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let repo = format!("lock-test/liar-{}", world.addr().port());
     registry.push_single_manifest(&repo, "1");
     let manifest = registry.get_manifest(&repo, "1", registry::ACCEPT_ALL);

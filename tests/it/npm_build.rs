@@ -15,6 +15,7 @@ use crate::npm::{Registry, Shape};
 use crate::support::buildah::{Buildah, debian_base};
 use crate::support::project::{Project, artifact};
 use crate::support::registry;
+use crate::support::tools;
 use crate::support::world::{FixtureAsset, FixtureRelease, Response, World};
 use crate::support::{run, sha256_hex};
 use crate::tools::{NVM_SH, upstreams};
@@ -89,7 +90,9 @@ fn npm_globals_lock_with_their_closure_and_emit_a_prefix_per_cli() {
     hello_cli(&mut r);
     bun_cli(&mut r);
     r.serve(&up.world, Shape::Full);
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let repo = format!("npm-globals/base-{}", up.world.addr().port());
     registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
     let project = Project::new();
@@ -392,6 +395,9 @@ pub(crate) fn real_node_world() -> Option<(World, String)> {
 /// installs `mb-hello` with npm on the Debian base, locked and emitted; `None` (after
 /// saying why) where the fixture cannot run.
 pub(crate) fn npm_build_project() -> Option<(World, Project)> {
+    if !tools::require(&[&tools::BUILDAH, &tools::DEBOOTSTRAP]) {
+        return None;
+    }
     if std::env::consts::ARCH != "x86_64" {
         eprintln!("skipped: the fixture platform is linux/amd64");
         return None;
@@ -404,7 +410,9 @@ pub(crate) fn npm_build_project() -> Option<(World, Project)> {
     hello_cli(&mut r);
     r.serve(&world, Shape::Abbreviated);
 
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return None;
+    };
     let base = debian_base(registry);
     let project = Project::new();
     project.spec(&format!(
@@ -562,6 +570,7 @@ pub(crate) fn hermetic_build(
     let out = project.out_dir();
     world.clear_log();
     let registry_port: u16 = registry::shared()
+        .expect("the caller's build needed the registry")
         .host()
         .rsplit(':')
         .next()
@@ -613,6 +622,9 @@ pub(crate) fn bun_release_zip(bun: &Path) -> Vec<u8> {
 /// command runs as `peid`; a tampered tarball fails the build.
 #[test]
 fn bun_global_build_installs_the_locked_packages_and_fails_on_a_tampered_tarball() {
+    if !tools::require(&[&tools::BUILDAH, &tools::DEBOOTSTRAP]) {
+        return;
+    }
     if std::env::consts::ARCH != "x86_64" {
         eprintln!("skipped: the fixture platform is linux/amd64");
         return;
@@ -626,7 +638,9 @@ fn bun_global_build_installs_the_locked_packages_and_fails_on_a_tampered_tarball
     bun_cli(&mut r);
     r.serve(&world, Shape::Abbreviated);
 
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let base = debian_base(registry);
     let project = Project::new();
     project.spec(&format!(
@@ -710,6 +724,9 @@ fn serve_bun(world: &World, bun: &Path) {
 /// commands are on the PATH.
 #[test]
 fn live_seed_clis_run_as_peid_in_an_image() {
+    if !tools::require(&[&tools::BUILDAH, &tools::DEBOOTSTRAP]) {
+        return;
+    }
     if std::env::var("MODELBENCH_LIVE").as_deref() != Ok("1") {
         eprintln!("live_seed_clis_run_as_peid_in_an_image: skipped (set MODELBENCH_LIVE=1)");
         return;
@@ -719,7 +736,9 @@ fn live_seed_clis_run_as_peid_in_an_image() {
         return;
     };
     serve_bun(&world, &bun);
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let base = debian_base(registry);
     let project = Project::new();
     project.spec(&format!(

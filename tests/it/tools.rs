@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::support::buildah::{Buildah, debian_base};
 use crate::support::project::{Project, artifact, pin};
 use crate::support::registry;
+use crate::support::tools;
 use crate::support::world::{DigestMode, FixtureAsset, FixtureRelease, Response, World};
 use crate::support::{run, sha256_hex};
 
@@ -215,7 +216,7 @@ gid = 1100
 
 fn locked_node(node: &str, platforms: &str) -> (Project, Upstreams, crate::support::Output) {
     let up = upstreams();
-    let registry = registry::shared();
+    let registry = registry::shared_required();
     let repo = format!("tools-test/base-{}", up.world.addr().port());
     registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
     let project = Project::new();
@@ -324,7 +325,9 @@ fn tools_node_failures_name_the_tool() {
 #[test]
 fn tools_release_tools_resolve_per_platform() {
     let up = upstreams();
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let repo = format!("tools-test/rel-{}", up.world.addr().port());
     registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
     let project = Project::new();
@@ -449,12 +452,17 @@ fn tools_emitted_files_have_no_unpinned_downloads() {
 
 #[test]
 fn tools_build_installs_for_peid_and_fails_on_a_tampered_tarball() {
+    if !tools::require(&[&tools::BUILDAH, &tools::DEBOOTSTRAP]) {
+        return;
+    }
     if std::env::consts::ARCH != "x86_64" {
         eprintln!("skipped: the fixture platform is linux/amd64");
         return;
     }
     let up = upstreams();
-    let registry = registry::shared();
+    let Some(registry) = registry::shared() else {
+        return;
+    };
     let base = debian_base(registry);
     let project = Project::new();
     project.spec(&format!(

@@ -55,7 +55,7 @@ const NVM_SH: &str = "# fixture nvm.sh\n";
 
 /// A locked project from the loopback world, with the world still up.
 fn real_project() -> (Project, World, String) {
-    let registry = registry::shared();
+    let registry = registry::shared_required();
     let world = World::start();
     world.github_release_fixture(
         "Watfaq",
@@ -442,7 +442,7 @@ fn ux_why_closure_json() {
 /// Python with `jsonschema`, `packageurl-python` and the published schemas shipped in
 /// `lib4sbom` (CycloneDX bom-1.5 with its spdx/jsf references, SPDX 2.3), pip-installed once
 /// into the target directory. `None` (and a printed note) when they cannot be installed,
-/// unless MODELBENCH_REQUIRE_VALIDATORS=1 (CI), which makes that a failure.
+/// unless CI (`support::tools`) makes that a failure.
 fn validators() -> Option<&'static Path> {
     static DIR: OnceLock<Option<std::path::PathBuf>> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -475,10 +475,7 @@ fn validators() -> Option<&'static Path> {
             "cannot install the SBOM validators with pip:\n{}{}",
             first.stderr, second.stderr
         );
-        if std::env::var("MODELBENCH_REQUIRE_VALIDATORS").as_deref() == Ok("1") {
-            panic!("{message}");
-        }
-        eprintln!("note: SBOM schema validation skipped: {message}");
+        crate::support::tools::skip_or_fail(&format!("SBOM schema validation: {message}"));
         None
     })
     .as_deref()

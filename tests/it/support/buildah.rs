@@ -224,15 +224,6 @@ fn build_tiny_base(registry: &Registry) -> String {
 /// installs it up front).
 fn ensure_busybox() -> PathBuf {
     let busybox = PathBuf::from("/bin/busybox");
-    if !is_static_elf(&busybox) {
-        let mut cmd = Command::new("apt-get");
-        cmd.args(["install", "-y", "--no-install-recommends", "busybox-static"])
-            .env("DEBIAN_FRONTEND", "noninteractive");
-        let output = run(&mut cmd);
-        if !output.success() {
-            output.print("apt-get install busybox-static");
-        }
-    }
     assert!(
         is_static_elf(&busybox),
         "/bin/busybox is missing or dynamically linked: install Debian's `busybox-static`"

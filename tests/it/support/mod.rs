@@ -9,6 +9,7 @@ pub mod buildah;
 pub mod http;
 pub mod project;
 pub mod registry;
+pub mod tools;
 pub mod world;
 
 use std::fmt::Write as _;

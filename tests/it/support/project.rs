@@ -10,13 +10,30 @@ use super::{Output, modelbench, run};
 
 pub struct Project {
     pub dir: tempfile::TempDir,
+    /// This project's own `HOME` and `XDG_CACHE_HOME` (`<home>/.cache`), outside `dir` so a
+    /// test comparing the project's files sees none of them: no run reads or writes the
+    /// user's cache, and no test sees what another left there.
+    pub home: tempfile::TempDir,
 }
 
 impl Project {
     pub fn new() -> Project {
         Project {
             dir: super::temp_dir(),
+            home: super::temp_dir(),
         }
+    }
+
+    /// `modelbench`'s cache for this project's runs (`$XDG_CACHE_HOME/modelbench`).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.home.path().join(".cache/modelbench")
+    }
+
+    /// Give `cmd` this project's home and cache.
+    pub fn isolate<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        cmd.env("HOME", self.home.path())
+            .env("XDG_CACHE_HOME", self.home.path().join(".cache"))
+            .env_remove("MODELBENCH_CACHE_DIR")
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
@@ -60,6 +77,7 @@ impl Project {
     /// `modelbench <args>` run in the project directory.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = modelbench();
+        self.isolate(&mut cmd);
         cmd.current_dir(self.dir.path()).args(args);
         // Tests inject faults: keep the retry backoff short.
         cmd.env("MODELBENCH_RETRY_BASE_MS", "20");

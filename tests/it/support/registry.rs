@@ -117,8 +117,23 @@ pub struct IndexSpec<'a> {
     pub salt: &'a str,
 }
 
-/// The process-wide registry, started on first use.
-pub fn shared() -> &'static Registry {
+/// The process-wide registry, started on first use; `None` (after a loud skip note) when
+/// `docker-registry` is not installed in a local run. In CI its absence fails the test.
+pub fn shared() -> Option<&'static Registry> {
+    if !super::tools::require(&[&super::tools::DOCKER_REGISTRY]) {
+        return None;
+    }
+    Some(shared_required())
+}
+
+/// [`shared`] for the setup helpers most tests share: without `docker-registry` they fail
+/// with a message naming the package, locally too (nearly every integration test needs it).
+pub fn shared_required() -> &'static Registry {
+    assert!(
+        super::tools::usable(&super::tools::DOCKER_REGISTRY),
+        "docker-registry is not installed (`apt-get install docker-registry`); \
+         the integration tests serve base images from it"
+    );
     static SHARED: OnceLock<Registry> = OnceLock::new();
     SHARED.get_or_init(Registry::start)
 }
@@ -302,6 +317,13 @@ rm -rf "$2""#;
             &[("Accept", accept)],
             &[],
         )
+    }
+
+    /// GET a blob's bytes (config or layer).
+    pub fn get_blob(&self, repo: &str, digest: &str) -> Vec<u8> {
+        let response = self.call("GET", &format!("/v2/{repo}/blobs/{digest}"), &[], &[]);
+        assert_eq!(response.status, 200, "blob {digest} of {repo}");
+        response.body
     }
 
     /// HEAD a manifest with this `Accept`.
