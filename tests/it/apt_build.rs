@@ -225,9 +225,7 @@ pub(crate) fn apt_build_project() -> Option<(World, Project, Vec<Deb>, tempfile:
         eprintln!("skipped: the fixture platform is linux/amd64");
         return None;
     }
-    let Some(registry) = registry::shared() else {
-        return None;
-    };
+    let registry = registry::shared()?;
     let base = debian_base(registry);
     let world = World::start();
     let work = crate::support::temp_dir();

@@ -410,9 +410,7 @@ pub(crate) fn npm_build_project() -> Option<(World, Project)> {
     hello_cli(&mut r);
     r.serve(&world, Shape::Abbreviated);
 
-    let Some(registry) = registry::shared() else {
-        return None;
-    };
+    let registry = registry::shared()?;
     let base = debian_base(registry);
     let project = Project::new();
     project.spec(&format!(
