@@ -237,7 +237,7 @@ checked_string!(
                 let end = after.find('/').unwrap_or(after.len());
                 (&after[..end], &after[end..])
             };
-            if !NpmName::parse("", name).is_ok() {
+            if NpmName::parse("", name).is_err() {
                 return false;
             }
             any = true;

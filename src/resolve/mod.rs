@@ -750,7 +750,7 @@ fn upstream_of(ctx: &Context, request: &Request) -> String {
                     .unwrap_or(&ctx.sources.upstream("npm"))
             )
         ),
-        Detail::Url(detail) => format!("{}", redact(&detail.url)),
+        Detail::Url(detail) => redact(&detail.url),
     }
 }
 
