@@ -13,6 +13,7 @@
 pub mod apt;
 pub mod conda;
 pub mod github_release;
+pub mod hosts;
 pub mod nodejs;
 pub mod npm;
 pub mod oci;
