@@ -59,6 +59,23 @@ pub fn escape_for_terminal(text: &str) -> String {
     out
 }
 
+/// An error message fit for a terminal: like [`escape_for_terminal`] but keeping line
+/// breaks and tabs (messages span lines) and never cut. Upstream text inside a message
+/// (a name in a "not found", a version in a conflict) cannot start an escape sequence.
+pub fn escape_message(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let invisible = matches!(c,
+            '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+        if (c.is_control() && c != '\n' && c != '\t') || invisible {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Defines a string newtype whose only constructor checks `$valid`.
 macro_rules! checked_string {
     ($(#[$doc:meta])* $name:ident, $expected:literal, $valid:expr) => {
@@ -799,5 +816,6 @@ mod tests {
             SHOWN_CHARS + 1
         );
         assert_eq!(escape_for_terminal("a\u{202e}b"), "a\\u{202e}b");
+        assert_eq!(escape_message("a\u{1b}[31m\nb\r"), "a\\u{1b}[31m\nb\\r");
     }
 }

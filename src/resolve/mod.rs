@@ -146,7 +146,12 @@ impl fmt::Display for ResolveFailures {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{failure}")?;
+            // Problems quote upstream text; none of it may drive the terminal.
+            write!(
+                f,
+                "{}",
+                crate::lock::values::escape_message(&failure.to_string())
+            )?;
         }
         Ok(())
     }
