@@ -284,6 +284,9 @@ pub struct EmitArgs {
     /// (`.github/workflows/modelbench-bump.yml`, relative to the current directory).
     #[arg(long)]
     pub github_workflow: bool,
+    /// The sources file the lock was made with: its hosts are hosts the lock may use.
+    #[arg(long, env = "MODELBENCH_SOURCES")]
+    pub sources: Option<PathBuf>,
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -334,7 +337,9 @@ fn lock(args: LockArgs) -> Result<()> {
         let Some(existing) = &existing else {
             bail!("no lock at {}; run `modelbench lock`", lock_path.display());
         };
-        let stale = resolve::staleness(&plan, existing, &spec.hash);
+        let mut stale = resolve::staleness(&plan, existing, &spec.hash);
+        let sources = Sources::load_optional(args.sources.as_deref())?;
+        stale.extend(resolve::hosts::unnamed_hosts(&plan, &sources, existing));
         if !stale.is_empty() {
             bail!(
                 "lock {} is stale:\n  {}",
@@ -507,6 +512,7 @@ fn emit_command(args: EmitArgs) -> Result<()> {
         lock_bytes: &lock_bytes,
         home: std::env::var_os("HOME").map(PathBuf::from),
         locked: args.locked,
+        sources: Some(&Sources::load_optional(args.sources.as_deref())?),
     };
     let emitted = emit::emit(&spec, &lock, &inputs)?;
     for warning in &emitted.warnings {

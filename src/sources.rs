@@ -108,6 +108,30 @@ impl Sources {
             .collect()
     }
 
+    /// `host[:port]` of every base URL this file names (lowercase).
+    pub fn hosts(&self) -> Vec<String> {
+        self.upstream
+            .values()
+            .chain(self.registry.values())
+            .filter_map(|base| url::Url::parse(base).ok())
+            .filter_map(|url| {
+                let host = url.host_str()?.to_ascii_lowercase();
+                Some(match url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host,
+                })
+            })
+            .collect()
+    }
+
+    /// `Sources::load` of `path`, or the defaults when there is none.
+    pub fn load_optional(path: Option<&Path>) -> Result<Sources, SourcesError> {
+        match path {
+            Some(path) => Sources::load(path),
+            None => Ok(Sources::default()),
+        }
+    }
+
     /// Base URL of a named upstream, without a trailing slash.
     pub fn upstream(&self, name: &str) -> String {
         let base = self

@@ -80,6 +80,16 @@ pub fn run(args: VerifyArgs) -> Result<()> {
         Some(path) => Sources::load(path)?,
         None => Sources::default(),
     };
+    // A URL on a host nothing names is not fetched at all, not even to verify it.
+    let unnamed =
+        crate::resolve::hosts::unnamed_hosts(&crate::resolve::plan(&spec.spec), &sources, &lock);
+    if !unnamed.is_empty() {
+        bail!(
+            "the lock {} cannot be trusted:\n  {}",
+            lock_path.display(),
+            unnamed.join("\n  ")
+        );
+    }
     let client = Client::new(false, sources.insecure_hosts());
 
     let chosen = sample(&lock, args.sample);

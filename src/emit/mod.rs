@@ -50,6 +50,16 @@ pub enum EmitError {
         lock: String,
         reason: String,
     },
+    #[error(
+        "the lock `{lock}` has {kind} `{name}`, which the spec does not ask for; refusing to build what the spec never requested (run `modelbench lock` to drop it)"
+    )]
+    Unrequested {
+        kind: String,
+        name: String,
+        lock: String,
+    },
+    #[error("the lock `{lock}` cannot be trusted: {problem}")]
+    UnnamedHost { lock: String, problem: String },
     #[error("the lock `{lock}` cannot be trusted: {edited}")]
     Edited {
         lock: String,
@@ -85,6 +95,9 @@ pub struct EmitInputs<'a> {
     pub home: Option<PathBuf>,
     /// `--locked`: a lock whose spec-hash differs is an error, not a warning.
     pub locked: bool,
+    /// The sources file the lock was made with, whose hosts the lock may use; `None`
+    /// skips the host check (`bump`, emitting a lock it has just resolved itself).
+    pub sources: Option<&'a crate::sources::Sources>,
 }
 
 pub struct EmittedFile {
@@ -187,6 +200,7 @@ pub fn emit_for_lock(
         lock_bytes: &lock_bytes,
         home: std::env::var_os("HOME").map(PathBuf::from),
         locked: true,
+        sources: None,
     };
     emit(spec, lock, &inputs)
 }
@@ -306,6 +320,32 @@ fn check_lock(
                 lock: inputs.lock_path.to_string(),
                 edited,
             })?;
+    }
+    // An entry the spec does not request is never built: emit takes some entries by
+    // name (an apt closure per stage), so one added to the lock would otherwise land in
+    // the image.
+    for artifact in &lock.artifacts {
+        let requested = plan
+            .requests
+            .iter()
+            .any(|r| r.kind.as_str() == artifact.kind && r.name == artifact.name);
+        if !requested {
+            return Err(EmitError::Unrequested {
+                kind: artifact.kind.clone(),
+                name: artifact.name.clone(),
+                lock: inputs.lock_path.to_string(),
+            });
+        }
+    }
+    if let Some(sources) = inputs.sources
+        && let Some(problem) = resolve::hosts::unnamed_hosts(&plan, sources, lock)
+            .into_iter()
+            .next()
+    {
+        return Err(EmitError::UnnamedHost {
+            lock: inputs.lock_path.to_string(),
+            problem,
+        });
     }
     // pixi-global tools are installed by pixi, as pixi's user: pixi must come first.
     let stages = [

@@ -26,6 +26,8 @@
 //!
 //! A format change bumps `version`; readers refuse versions they do not know.
 
+pub mod values;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -315,12 +317,20 @@ impl Lock {
             path: path.to_path_buf(),
             message: err.to_string(),
         })?;
+        values::OneLine::parse("spec-hash", &lock.spec_hash).map_err(|err| LockError::Invalid {
+            path: path.to_path_buf(),
+            message: err.to_string(),
+        })?;
         let mut seen = std::collections::BTreeSet::new();
         for artifact in &lock.artifacts {
             if !seen.insert(artifact.key()) {
                 return Err(LockError::Invalid {
                     path: path.to_path_buf(),
-                    message: format!("{} `{}` appears twice", artifact.kind, artifact.name),
+                    message: format!(
+                        "{} `{}` appears twice",
+                        values::escape_for_terminal(&artifact.kind),
+                        values::escape_for_terminal(&artifact.name)
+                    ),
                 });
             }
             if artifact.platform.is_empty()
@@ -332,6 +342,16 @@ impl Lock {
                     message: format!("{} `{}` has no platform pins", artifact.kind, artifact.name),
                 });
             }
+            // Every value against its grammar: a lock from a pull request is data, and
+            // its checksum is recomputable by anyone.
+            values::check_artifact(artifact).map_err(|err| LockError::Invalid {
+                path: path.to_path_buf(),
+                message: format!(
+                    "{} `{}`: {err}",
+                    values::escape_for_terminal(&artifact.kind),
+                    values::escape_for_terminal(&artifact.name)
+                ),
+            })?;
             for (platform, pin) in &artifact.platform {
                 if pin.urls.is_empty() {
                     return Err(LockError::Invalid {
@@ -487,8 +507,9 @@ mod tests {
         };
         let text = format!(
             "version = 1\nspec-hash = \"sha256:spec\"\n\n[[artifact]]\nkind = \"apt\"\nname = \"stage-1\"\n\
-             requested = \"git\"\nrequest-hash = \"sha256:r\"\nversion = \"noble\"\n\
+             requested = \"git\"\nrequest-hash = \"sha256:r\"\nversion = \"sha256:{}\"\n\
              published = \"2026-07-23\"\n\n{}{}",
+            "0".repeat(64),
             member("libc6", "required-by = [\"git\"]"),
             member("git", "requested = true"),
         );

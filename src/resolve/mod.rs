@@ -13,6 +13,7 @@
 pub mod apt;
 pub mod conda;
 pub mod github_release;
+pub mod hosts;
 pub mod nodejs;
 pub mod npm;
 pub mod oci;
@@ -145,7 +146,12 @@ impl fmt::Display for ResolveFailures {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{failure}")?;
+            // Problems quote upstream text; none of it may drive the terminal.
+            write!(
+                f,
+                "{}",
+                crate::lock::values::escape_message(&failure.to_string())
+            )?;
         }
         Ok(())
     }
@@ -686,7 +692,72 @@ async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Probl
     artifact.name = request.name.clone();
     artifact.requested = request.requested.clone();
     artifact.request_hash = request.hash();
+    strip_credentials(&mut artifact);
+    // Every value the upstream sent, against its grammar, before anything is locked.
+    crate::lock::values::check_artifact(&artifact).map_err(|err| {
+        Problem::msg(format!(
+            "{} sent a value modelbench refuses to lock: {err}",
+            upstream_of(ctx, request)
+        ))
+    })?;
     Ok(artifact)
+}
+
+/// Credentials from a sources file apply at resolve time only: no URL written to the
+/// lock (and from there into `artifacts.tsv` in the image) keeps them.
+fn strip_credentials(artifact: &mut Artifact) {
+    use crate::lock::values::strip_userinfo;
+    let pins = artifact.platform.values_mut().map(|pin| &mut pin.urls);
+    let members = artifact.packages.iter_mut().map(|member| &mut member.urls);
+    for urls in pins.chain(members) {
+        for url in urls.iter_mut() {
+            *url = strip_userinfo(url);
+        }
+    }
+    if let Some(url) = &mut artifact.release_url {
+        *url = strip_userinfo(url);
+    }
+}
+
+/// The upstream a request's values came from, for messages (credentials redacted).
+fn upstream_of(ctx: &Context, request: &Request) -> String {
+    let redact = crate::net::redact;
+    match &request.detail {
+        Detail::Apt(detail) => {
+            let uris: Vec<String> = detail
+                .archives
+                .iter()
+                .flat_map(|a| &a.uris)
+                .map(|u| redact(u))
+                .collect();
+            format!("the apt archive ({})", uris.join(", "))
+        }
+        Detail::Conda(detail) => format!(
+            "the conda channel {}/{}",
+            redact(&ctx.sources.upstream("conda")),
+            detail.channel
+        ),
+        Detail::Oci(detail) => format!("the registry of `{}`", detail.image),
+        Detail::GithubRelease(detail) => format!(
+            "the GitHub API ({}) for `{}`",
+            redact(&ctx.sources.upstream("github-api")),
+            detail.repo
+        ),
+        Detail::Nodejs(_) => format!(
+            "the Node.js dist ({})",
+            redact(&ctx.sources.upstream("nodejs"))
+        ),
+        Detail::Npm(detail) => format!(
+            "the npm registry ({})",
+            redact(
+                detail
+                    .mirror
+                    .as_deref()
+                    .unwrap_or(&ctx.sources.upstream("npm"))
+            )
+        ),
+        Detail::Url(detail) => redact(&detail.url),
+    }
 }
 
 /// An artifact with the driver-owned fields left empty, for resolvers to fill in.
@@ -743,45 +814,55 @@ pub enum Change {
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Upstream strings reach the terminal escaped (they are checked when locked, but
+        // a terminal must never be told anything by an upstream).
+        let e = crate::lock::values::escape_for_terminal;
         match self {
             Change::Added {
                 kind,
                 name,
                 version,
-            } => write!(f, "{:>12} {kind} {name} {version}", "Adding"),
+            } => write!(f, "{:>12} {kind} {} {}", "Adding", e(name), e(version)),
             Change::Updated {
                 kind,
                 name,
                 from,
                 to,
-            } => {
-                write!(f, "{:>12} {kind} {name} {from} -> {to}", "Updating")
-            }
+            } => write!(
+                f,
+                "{:>12} {kind} {} {} -> {}",
+                "Updating",
+                e(name),
+                e(from),
+                e(to)
+            ),
             Change::Rehashed {
                 kind,
                 name,
                 version,
-            } => {
-                write!(
-                    f,
-                    "{:>12} {kind} {name} {version} (same version, new hash)",
-                    "Rehashing"
-                )
-            }
+            } => write!(
+                f,
+                "{:>12} {kind} {} {} (same version, new hash)",
+                "Rehashing",
+                e(name),
+                e(version)
+            ),
             Change::Members {
                 kind,
                 name,
                 version,
             } => write!(
                 f,
-                "{:>12} {kind} {name} {version} (closure members changed)",
-                "Updating"
+                "{:>12} {kind} {} {} (closure members changed)",
+                "Updating",
+                e(name),
+                e(version)
             ),
             Change::Removed {
                 kind,
                 name,
                 version,
-            } => write!(f, "{:>12} {kind} {name} {version}", "Removing"),
+            } => write!(f, "{:>12} {kind} {} {}", "Removing", e(name), e(version)),
         }
     }
 }

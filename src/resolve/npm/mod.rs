@@ -465,6 +465,14 @@ type Fetch = Result<(String, Document), Problem>;
 impl Fetcher<'_> {
     /// A document from the run's store, fetched if nobody has yet.
     async fn fetch(&self, name: String) -> Fetch {
+        // A dependency name is the registry's word: checked before it becomes a URL path
+        // (`../../x` would leave the registry's namespace) or a lock entry.
+        if let Err(err) = crate::lock::values::NpmName::parse("dependency", &name) {
+            return Err(Problem::msg(format!(
+                "the npm registry ({}) sent a value modelbench refuses to lock: {err}",
+                crate::net::redact(self.registry)
+            )));
+        }
         let escaped = name.replacen('/', "%2f", 1);
         let url = format!("{}/{escaped}", self.registry);
         let cell = self.shared.cell(&url);

@@ -693,7 +693,19 @@ impl<R: Registry> Builder<'_, R> {
             }
             Some(Err(err)) => Err(err),
             Some(Ok(packument)) => packument::pick(packument, &spec, &self.engines)
-                .map_err(|err: PickError| err.to_string()),
+                .map_err(|err: PickError| err.to_string())
+                .and_then(|manifest| {
+                    // The version a dist-tag or range picked is the registry's word: it
+                    // becomes a lock entry and a path in package-lock.json.
+                    crate::lock::values::NpmVersion::parse("version", &manifest.version)
+                        .map_err(|err| {
+                            format!(
+                                "the registry sent a value modelbench refuses to lock for `{}`: {err}",
+                                spec.name
+                            )
+                        })?;
+                    Ok(manifest)
+                }),
         };
         self.picks.insert(spec, result.clone());
         result
