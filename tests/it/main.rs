@@ -13,6 +13,7 @@ mod emit;
 mod faults;
 mod fuzz_regressions;
 mod hermetic;
+mod hostile_emit;
 mod lint;
 mod lock;
 mod npm;
