@@ -9,7 +9,7 @@
 //! self-checks (with every command stubbed and nothing else on PATH), the same TOML shape
 //! and the same table lines and fields.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
@@ -45,52 +45,98 @@ fn hostile_lock_values_cannot_add_commands_instructions_or_keys() {
     let project = Project::new();
     let world = World::start();
     crate::lint::emitted_context(&project, &world);
+    attack(&project);
+}
+
+/// pixi-global.toml, packages.tsv and the local channel's paths.
+#[test]
+fn hostile_conda_values_cannot_add_commands_or_toml_keys() {
+    let fixture = crate::conda::fixture();
+    let project = crate::conda::locked_and_emitted(&fixture, r#"["jq", "yq"]"#);
+    attack(&project);
+}
+
+/// package-lock.json, bun.lock, bins.txt and the self-check's `check_command` lines.
+#[test]
+fn hostile_npm_values_cannot_add_commands_or_keys() {
+    let (project, _upstreams) = crate::npm_build::locked_npm_globals();
+    attack(&project);
+}
+
+/// Attack every field of the project's lock (see the module doc). Each attack is compared
+/// with a benign value in the same field (`zzbenign`): both change the same memberships
+/// (a platform no longer matched, a file no longer shared), so their emitted files must
+/// have the same structure; only characters differ.
+fn attack(project: &Project) {
     let spec = LoadedSpec::load(&project.path("specs/test.toml")).expect("the spec loads");
     let lock_text = std::fs::read_to_string(project.lock_path()).unwrap();
     let lock = Lock::parse(&project.lock_path(), &lock_text).expect("the lock parses");
-    let baseline = emit_lock(&spec, &lock).expect("the untouched lock emits");
+    emit_lock(&spec, &lock).expect("the untouched lock emits");
     let sandbox = crate::support::temp_dir();
-    let shape = Shape::of(&baseline, sandbox.path());
 
     let original = serde_json::to_value(&lock).unwrap();
     let mut fields = Vec::new();
     string_fields(&original, &mut Vec::new(), &mut fields);
-    assert!(fields.len() > 20, "too few fields to attack: {fields:?}");
+    assert!(fields.len() > 10, "too few fields to attack: {fields:?}");
 
     let (mut refused, mut emitted, mut untyped) = (0, 0, 0);
     for field in &fields {
+        let name = field.join(".");
+        let Some(benign) = with_value(&original, field, "zzbenign") else {
+            untyped += ATTACKS.len();
+            continue;
+        };
+        let benign = emit_lock(&spec, &benign).map(|files| Shape::of(&files, sandbox.path()));
         for attack in ATTACKS {
-            let mut value = original.clone();
-            *pointer_mut(&mut value, field) = serde_json::Value::String(attack.to_string());
             // A field whose type refuses the value never reaches emit: that is a pass.
-            let Ok(mut hostile) = serde_json::from_value::<Lock>(value) else {
+            let Some(hostile) = with_value(&original, field, attack) else {
                 untyped += 1;
                 continue;
             };
-            for artifact in &mut hostile.artifacts {
-                artifact.checksum = Some(artifact.content_checksum());
-            }
             match emit_lock(&spec, &hostile) {
                 Err(_) => refused += 1,
                 Ok(files) => {
                     emitted += 1;
-                    let context = format!("{} = {attack:?}", field.join("."));
-                    Shape::of(&files, sandbox.path()).assert_same(&shape, &context);
+                    let context = format!("{name} = {attack:?}");
+                    if attack.contains(char::is_control) {
+                        for (path, file) in &files.files {
+                            let text = String::from_utf8_lossy(&file.bytes);
+                            assert!(
+                                !text.contains(attack),
+                                "{context}: written raw into `{path}`"
+                            );
+                        }
+                    }
+                    let expected = benign.as_ref().unwrap_or_else(|e| {
+                        panic!("{context}: emitted, but the benign value was refused: {e}")
+                    });
+                    Shape::of(&files, sandbox.path()).assert_same(expected, &context);
                 }
             }
             assert!(
                 !sandbox.path().join("pwned").exists(),
-                "a command ran: {} = {attack:?}",
-                field.join(".")
+                "a command ran: {name} = {attack:?}"
             );
         }
     }
     eprintln!(
-        "{} fields × {} attacks: {refused} refused by emit, {emitted} emitted with the same structure, {untyped} refused by the lock's types",
+        "{} fields × {} attacks: {refused} refused by emit, {emitted} emitted with the benign value's structure, {untyped} refused by the lock's types",
         fields.len(),
         ATTACKS.len()
     );
     assert!(refused > 0 && emitted > 0, "both outcomes must occur");
+}
+
+/// The lock with one field replaced and every entry resealed, or `None` when the field's
+/// type refuses the value.
+fn with_value(original: &serde_json::Value, field: &[String], text: &str) -> Option<Lock> {
+    let mut value = original.clone();
+    *pointer_mut(&mut value, field) = serde_json::Value::String(text.to_string());
+    let mut lock = serde_json::from_value::<Lock>(value).ok()?;
+    for artifact in &mut lock.artifacts {
+        artifact.checksum = Some(artifact.content_checksum());
+    }
+    Some(lock)
 }
 
 fn emit_lock(spec: &LoadedSpec, lock: &Lock) -> Result<Emitted, emit::EmitError> {
@@ -140,17 +186,14 @@ fn pointer_mut<'a>(value: &'a mut serde_json::Value, at: &[String]) -> &'a mut s
     value.pointer_mut(&pointer).expect("the field exists")
 }
 
-/// The structure of a build context, with every value left out.
+/// The structure of a build context, with every value left out: per file, its kind and
+/// shape, sorted (a value may change a file's name or its place in a sorted list).
 #[derive(Debug, PartialEq)]
-struct Shape {
-    /// Per file: its kind of content and shape.
-    files: BTreeMap<String, String>,
-    file_count: usize,
-}
+struct Shape(Vec<String>);
 
 impl Shape {
     fn of(emitted: &Emitted, sandbox: &Path) -> Shape {
-        let mut files = BTreeMap::new();
+        let mut files = Vec::new();
         for (path, file) in &emitted.files {
             for part in path.split('/') {
                 assert!(
@@ -162,50 +205,45 @@ impl Shape {
                 );
             }
             let text = String::from_utf8(file.bytes.clone()).expect("emitted files are text");
+            let kind = path.rsplit('/').next().unwrap().rsplit('.').next().unwrap();
             let shape = if path.ends_with("Dockerfile") {
                 dockerfile_shape(&text, sandbox)
             } else if path.ends_with("self-check.sh") {
                 script_shape(&text, sandbox)
-            } else if path.ends_with(".toml") {
+            } else if kind == "toml" {
                 let table: toml::Table = text
                     .parse()
                     .unwrap_or_else(|e| panic!("`{path}` is not TOML: {e}\n{text}"));
                 toml_shape(&toml::Value::Table(table))
-            } else if path.ends_with(".json") {
+            } else if kind == "json" {
                 let value: serde_json::Value = serde_json::from_str(&text)
                     .unwrap_or_else(|e| panic!("`{path}` is not JSON: {e}"));
                 json_shape(&value)
-            } else if path.ends_with(".tsv") || path.ends_with(".txt") {
-                // Lines and fields as the scripts read them.
-                text.lines()
+            } else if kind == "tsv" || kind == "txt" || kind == "lock" {
+                // Lines and fields as the scripts read them (bun.lock: its lines).
+                let mut lines: Vec<String> = text
+                    .lines()
                     .map(|l| l.split('\t').count().to_string())
-                    .collect::<Vec<_>>()
-                    .join(",")
+                    .collect();
+                lines.sort();
+                lines.join(",")
             } else {
                 String::new()
             };
-            // A file whose name holds a value (none in this project) keeps its shape
-            // under a name without it.
-            files.insert(path.clone(), shape);
+            files.push(format!("{kind}: {shape}"));
         }
-        Shape {
-            file_count: emitted.files.len(),
-            files,
-        }
+        files.sort();
+        Shape(files)
     }
 
     fn assert_same(&self, expected: &Shape, context: &str) {
-        assert_eq!(
-            self.file_count, expected.file_count,
-            "{context}: files added or lost"
-        );
-        let names: BTreeSet<&String> = self.files.keys().collect();
-        let expected_names: BTreeSet<&String> = expected.files.keys().collect();
-        assert_eq!(names, expected_names, "{context}: file names changed");
-        for (path, shape) in &self.files {
-            assert_eq!(
-                shape, &expected.files[path],
-                "{context}: `{path}` changed structure"
+        if self != expected {
+            let ours: BTreeSet<&String> = self.0.iter().collect();
+            let theirs: BTreeSet<&String> = expected.0.iter().collect();
+            panic!(
+                "{context}: the structure differs from the benign value's\nonly here: {:#?}\nonly there: {:#?}",
+                ours.difference(&theirs).collect::<Vec<_>>(),
+                theirs.difference(&ours).collect::<Vec<_>>()
             );
         }
     }
@@ -298,7 +336,13 @@ fn stubbed_calls(script: &str, sandbox: &Path) -> String {
         stderr.is_empty(),
         "the script ran something else: {stderr}\n{script}"
     );
-    String::from_utf8(output.stdout).unwrap()
+    let mut calls: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    calls.sort();
+    calls.join("\n")
 }
 
 /// Tables by their number of entries and the shapes of their values (keys left out).
