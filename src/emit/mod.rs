@@ -79,7 +79,7 @@ pub enum EmitError {
         value: quote::UnsafeValue,
     },
     #[error(
-        "the `[proxy] address` `{address}` has credentials: they would be written into build.sh, docker-compose.yml and docker-bake.hcl. Remove them from the spec and give the builder the proxy through its environment at build time (`http_proxy=http://user:pass@host:port ./build.sh` or `docker build --build-arg http_proxy=…`)"
+        "the `[proxy] address` `{address}` has credentials: they would be written into build.sh, docker-compose.yml and docker-bake.hcl. Remove them from the spec and give the builder the proxy from your environment at build time: `./build.sh --build-arg http_proxy=\"$http_proxy\" --build-arg https_proxy=\"$https_proxy\"` (build.sh passes extra arguments to the builder; predefined proxy args are not kept in the image)"
     )]
     ProxyCredentials { address: String },
     #[error(

@@ -356,3 +356,49 @@ fn is_port(text: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     variable && default.is_none_or(number)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{is_host, is_port};
+
+    #[test]
+    fn proxy_hosts_are_names_or_addresses() {
+        for host in [
+            "host.docker.internal",
+            "10.0.0.1",
+            "[::1]",
+            "proxy-1.example",
+        ] {
+            assert!(is_host(host), "{host}");
+        }
+        for host in [
+            "",
+            "-x",
+            "a b",
+            "user@host",
+            "host;touch x",
+            "http://host",
+            "[]",
+            "a\nb",
+        ] {
+            assert!(!is_host(host), "{host:?}");
+        }
+    }
+
+    #[test]
+    fn proxy_ports_are_numbers_or_variables() {
+        for port in [
+            "7890",
+            "${HOST_PORT_PROXY}",
+            "${HOST_PORT_PROXY:-7890}",
+            "${_P:-1}",
+        ] {
+            assert!(is_port(port), "{port}");
+        }
+        for port in [
+            "", "123456", "${}", "${A:-x}", "${A-1}", "$(x)", "${A:-1}x", "${1A}", "78 90",
+        ] {
+            assert!(!is_port(port), "{port:?}");
+        }
+    }
+}
