@@ -100,6 +100,10 @@ fi
 
 while IFS= read -r command; do
     [ -n "$command" ] || continue
+    # A link name in ~/.modelbench/bin: one plain file name (bins.txt comes from the lock).
+    case $command in
+        . | .. | */* | -*) die "$name: command \`$command\` is not a plain file name" ;;
+    esac
     [ -e "$prefix/node_modules/.bin/$command" ] || die "$name installed no command \`$command\`"
     ln -sfn "../npm-global/$name/node_modules/.bin/$command" "$links/$command"
 done <"$dir/bins.txt"

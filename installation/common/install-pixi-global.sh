@@ -69,6 +69,12 @@ tab=$(printf '\t')
 awk -F '\t' -v p="$platform" '!/^#/ && $1 == p { print $7 "\t" $8 "\t" $9 }' "$tsv" |
     LC_ALL=C sort -u >"$stage/conda/.files"
 while IFS="$tab" read -r subdir file name; do
+    # Both are single names (packages.tsv comes from the lock): stay in the channel.
+    for part in "$subdir" "$file"; do
+        case $part in
+            "" | . | .. | */*) die "\`$name\`: \`$part\` is not a plain file name" ;;
+        esac
+    done
     sh "$here/modelbench-fetch.sh" "$stage/artifacts.tsv" "$name" "$channel/$subdir/$file" 0644
 done <"$stage/conda/.files"
 rm -f "$stage/conda/.files"

@@ -9,7 +9,8 @@
 # and sha256 checked, and only a file that matches is moved to DEST. Nothing unverified
 # is ever left at DEST. Works with curl, wget (busybox included) or apt's apt-helper,
 # and sha256sum.
-set -eu
+# -f: the URL list is split on spaces below, and a `*` or `?` in a URL must stay text.
+set -euf
 
 die() {
     printf 'modelbench-fetch: %s\n' "$*" >&2

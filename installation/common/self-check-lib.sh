@@ -60,6 +60,15 @@ report() {
     fi
 }
 
+# plain_name TEXT: whether TEXT is a plain command name, safe to paste into as_user's
+# command line (no quote, space, `$`, `;`, `/`, …). Names come from the lock and from
+# installed packages: anything else is reported, never run.
+plain_name() {
+    case $1 in
+        "" | -* | *[!A-Za-z0-9._+@%=,:-]*) return 1 ;;
+    esac
+}
+
 as_user() {
     # A login shell of the user, as `runuser -l USER -c 'bash -lc "CMD"'` gives.
     if command -v runuser >/dev/null 2>&1; then
@@ -81,6 +90,10 @@ check_version() {
 # check_command USER COMMAND PACKAGE: a global CLI's command is on the user's PATH in a
 # login shell.
 check_command() {
+    if ! plain_name "$2"; then
+        report fail "$3 command $2 for $1" "not a plain command name"
+        return
+    fi
     out=$(as_user "$1" "command -v $2")
     case $out in
         /*) report ok "$3 command $2 for $1" "$out" ;;
@@ -161,6 +174,10 @@ check_conda_exposed() {
     tab=$(printf '\t')
     while IFS="$tab" read -r env executable; do
         [ -n "$executable" ] || continue
+        if ! plain_name "$executable"; then
+            report fail "$executable on $1's PATH" "not a plain command name"
+            continue
+        fi
         found=$(as_user "$1" "command -v $executable" | tail -n 1)
         if [ "$found" = "$home/.pixi/bin/$executable" ]; then
             report ok "$executable on $1's PATH" "from pixi-global environment $env"

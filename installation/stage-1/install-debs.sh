@@ -53,6 +53,10 @@ awk -F '\t' -v p="$platform" '!/^#/ && $1 == p { print $2, $3, $4 }' "$stage_dir
 mkdir "$work/debs"
 awk -F '\t' -v p="$platform" '!/^#/ && $1 == p { print $5 "\t" $6 }' "$stage_dir/debs.tsv" |
     while IFS="$(printf '\t')" read -r name file; do
+        # One plain file name (debs.tsv comes from the lock): stay in the work dir.
+        case $file in
+            "" | . | .. | */*) die "\`$name\`: \`$file\` is not a plain file name" ;;
+        esac
         sh "$fetch" "$stage_dir/artifacts.tsv" "$name" "$work/debs/$file" 0644 >/dev/null ||
             exit 1
     done || die "a locked .deb could not be fetched with its locked hash (above)"

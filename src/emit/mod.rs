@@ -10,6 +10,7 @@ mod conda;
 mod dockerfile;
 mod file_change;
 pub mod npm;
+pub mod quote;
 mod scripts;
 mod self_check;
 mod tools;
@@ -80,6 +81,21 @@ pub enum EmitError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "refusing to emit `{file}`: the value {value}; the lock or an upstream is corrupt or hostile"
+    )]
+    Unsafe {
+        file: String,
+        value: quote::UnsafeValue,
+    },
+    #[error(
+        "the `[proxy] address` `{address}` has credentials: they would be written into build.sh, docker-compose.yml and docker-bake.hcl. Remove them from the spec and give the builder the proxy from your environment at build time: `./build.sh --build-arg http_proxy=\"$http_proxy\" --build-arg https_proxy=\"$https_proxy\"` (build.sh passes extra arguments to the builder; predefined proxy args are not kept in the image)"
+    )]
+    ProxyCredentials { address: String },
+    #[error(
+        "the `[proxy]` {what} `{value}` is not a host name or IP address and port (a port may be a variable, `${{HOST_PORT_PROXY:-7890}}`)"
+    )]
+    ProxyAddress { what: &'static str, value: String },
     #[error("cannot write `{path}`: {source}")]
     Write {
         path: PathBuf,
@@ -115,7 +131,12 @@ pub struct Emitted {
 }
 
 impl Emitted {
-    fn add(&mut self, path: &str, text: String, executable: bool) {
+    /// Add a file at `path`, a relative path of plain names (so it stays under `--out`).
+    fn add(&mut self, path: &str, text: String, executable: bool) -> Result<(), EmitError> {
+        quote::relative_path(path).map_err(|value| EmitError::Unsafe {
+            file: path.to_string(),
+            value,
+        })?;
         self.files.insert(
             path.to_string(),
             EmittedFile {
@@ -123,6 +144,7 @@ impl Emitted {
                 executable,
             },
         );
+        Ok(())
     }
 
     /// Write into `out`, replacing it whole: files are written to a sibling temp dir
@@ -142,6 +164,11 @@ impl Emitted {
             .tempdir_in(&parent)
             .map_err(io(&parent))?;
         for (relative, file) in &self.files {
+            // `add` checked it; `files` is public, so check again before writing.
+            quote::relative_path(relative).map_err(|value| EmitError::Unsafe {
+                file: relative.clone(),
+                value,
+            })?;
             let path = staging.path().join(relative);
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(io(dir))?;
@@ -211,64 +238,76 @@ pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitt
         ..Emitted::default()
     };
     check_lock(spec, lock, inputs, &mut emitted)?;
+    scripts::check_proxy(spec)?;
     let context = dockerfile::Context::new(spec, lock, inputs);
 
     for (stage_number, stage) in [(1u8, &spec.spec.stage_1), (2u8, &spec.spec.stage_2)] {
-        let mut manifest = scripts::artifacts_tsv(lock, &fetched_names(stage));
-        apt::add_stage(lock, stage_number, &mut manifest, &mut emitted);
-        npm::add_stage(&spec.spec, stage_number, stage, lock, &mut emitted);
-        conda::add_stage(lock, stage_number, stage, &mut manifest, &mut emitted);
-        emitted.add(
-            &format!("installation/stage-{stage_number}/artifacts.tsv"),
-            manifest,
-            false,
-        );
-        for (user, files) in tools::home_files(&spec.spec, stage_number, stage) {
+        let manifest_path = format!("installation/stage-{stage_number}/artifacts.tsv");
+        let mut manifest = scripts::artifacts_tsv(lock, &fetched_names(stage))
+            .map_err(unsafe_in(&manifest_path))?;
+        apt::add_stage(lock, stage_number, &mut manifest, &mut emitted)?;
+        npm::add_stage(&spec.spec, stage_number, stage, lock, &mut emitted)?;
+        conda::add_stage(lock, stage_number, stage, &mut manifest, &mut emitted)?;
+        emitted.add(&manifest_path, manifest, false)?;
+        let homes = tools::home_files(&spec.spec, stage_number, stage).map_err(unsafe_in(
+            &format!("installation/stage-{stage_number}/home"),
+        ))?;
+        for (user, files) in homes {
             for (path, text) in files {
                 emitted.add(
                     &format!("installation/stage-{stage_number}/home/{user}/{path}"),
                     text,
                     false,
-                );
+                )?;
             }
         }
-        emitted.add(
-            &format!("installation/stage-{stage_number}/self-check.sh"),
-            self_check::script(&spec.spec, lock, inputs.lock_path, stage_number),
-            true,
-        );
+        let self_check = format!("installation/stage-{stage_number}/self-check.sh");
+        let text = self_check::script(&spec.spec, lock, inputs.lock_path, stage_number)
+            .map_err(unsafe_in(&self_check))?;
+        emitted.add(&self_check, text, true)?;
     }
     let users = scripts::users(spec, inputs, &mut emitted)?;
-    emitted.add("installation/stage-1/users.tsv", users.tsv, false);
+    emitted.add("installation/stage-1/users.tsv", users.tsv, false)?;
     for (file, key) in users.keys {
-        emitted.add(&format!("installation/stage-1/keys/{file}"), key, false);
+        emitted.add(&format!("installation/stage-1/keys/{file}"), key, false)?;
     }
-    emitted.add(
-        "installation/common/links.tsv",
-        scripts::links_tsv(spec),
-        false,
-    );
+    let links = scripts::links_tsv(spec).map_err(unsafe_in("installation/common/links.tsv"))?;
+    emitted.add("installation/common/links.tsv", links, false)?;
     for (path, text) in scripts::STATIC_SCRIPTS {
-        emitted.add(path, text.to_string(), true);
+        emitted.add(path, text.to_string(), true)?;
     }
 
-    emitted.add("stage-1.Dockerfile", context.stage_1_file(), false);
-    emitted.add("stage-2.Dockerfile", context.stage_2_file(), false);
-    emitted.add("merged.Dockerfile", context.merged_file(), false);
+    for (file, text) in [
+        ("stage-1.Dockerfile", context.stage_1_file()),
+        ("stage-2.Dockerfile", context.stage_2_file()),
+        ("merged.Dockerfile", context.merged_file()),
+    ] {
+        emitted.add(file, text.map_err(unsafe_in(file))?, false)?;
+    }
     emitted.add(
         "docker-compose.yml",
         compose::compose(spec, lock.source_date_epoch()),
         false,
-    );
+    )?;
     emitted.add(
         "docker-bake.hcl",
         bake::bake(spec, lock.source_date_epoch()),
         false,
-    );
-    for (path, text) in scripts::build_scripts(spec, lock.source_date_epoch()) {
-        emitted.add(&path, text, true);
+    )?;
+    for (path, text) in
+        scripts::build_scripts(spec, lock.source_date_epoch()).map_err(unsafe_in("build.sh"))?
+    {
+        emitted.add(&path, text, true)?;
     }
     Ok(emitted)
+}
+
+/// Map a refused value to the error naming the file it was going into.
+pub(crate) fn unsafe_in(file: &str) -> impl Fn(quote::UnsafeValue) -> EmitError + '_ {
+    move |value| EmitError::Unsafe {
+        file: file.to_string(),
+        value,
+    }
 }
 
 /// Every lock entry a stage downloads: releases, url files and the tools' artifacts.

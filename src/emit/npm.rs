@@ -15,6 +15,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::json;
 
+use super::quote::{self, UnsafeValue};
+use super::unsafe_in;
 use crate::lock::{ALL_PLATFORMS, Artifact, Lock, Package};
 use crate::resolve::npm::{Facts, Installer, NO_PLATFORM, NpmFacts};
 use crate::spec::{Spec, Stage};
@@ -526,7 +528,7 @@ pub(super) fn add_stage(
     stage: &Stage,
     lock: &Lock,
     emitted: &mut super::Emitted,
-) {
+) -> Result<(), super::EmitError> {
     let mirror = spec.mirrors.npm.as_deref().map(|m| m.trim_end_matches('/'));
     for global in globals(spec, stage, lock) {
         let artifact = global.artifact;
@@ -535,27 +537,26 @@ pub(super) fn add_stage(
             "installation/stage-{stage_number}/npm/{}",
             global.dir_name()
         );
+        check_tree(artifact).map_err(unsafe_in(&dir))?;
         let platforms = spec.image.platform_names();
         let any_platform = platforms.first().map(String::as_str).unwrap_or_default();
         emitted.add(
             &format!("{dir}/package.json"),
             package_json(artifact, &facts, global.installer),
             false,
-        );
+        )?;
         match global.installer {
             Installer::Npm => {
                 emitted.add(
                     &format!("{dir}/package-lock.json"),
                     package_lock(artifact, &facts, any_platform),
                     false,
-                );
+                )?;
                 if let Some(mirror) = mirror {
                     // npm swaps registry.npmjs.org in `resolved` for the configured registry.
-                    emitted.add(
-                        &format!("{dir}/.npmrc"),
-                        format!("registry={mirror}/\n"),
-                        false,
-                    );
+                    let npmrc = format!("{dir}/.npmrc");
+                    let mirror = quote::field(mirror).map_err(unsafe_in(&npmrc))?;
+                    emitted.add(&npmrc, format!("registry={mirror}/\n"), false)?;
                 }
             }
             Installer::Bun => {
@@ -563,13 +564,16 @@ pub(super) fn add_stage(
                     &format!("{dir}/bun.lock"),
                     bun_lock(artifact, &facts, any_platform),
                     false,
-                );
+                )?;
                 if let Some(mirror) = mirror {
                     emitted.add(
                         &format!("{dir}/bunfig.toml"),
-                        format!("[install]\nregistry = \"{mirror}/\"\n"),
+                        format!(
+                            "[install]\nregistry = {}\n",
+                            quote::toml_string(&format!("{mirror}/"))
+                        ),
                         false,
-                    );
+                    )?;
                 }
             }
         }
@@ -582,7 +586,7 @@ pub(super) fn add_stage(
                 &format!("{dir}/expected-{}.txt", platform.replace('/', "-")),
                 expected,
                 false,
-            );
+            )?;
         }
         // npm runs every install script unless told not to; a failing one of an optional
         // package (a native add-on built from source, as gemini-cli's node-pty) makes npm
@@ -593,17 +597,49 @@ pub(super) fn add_stage(
         if !trusted.is_empty() {
             trusted.push('\n');
         }
-        emitted.add(&format!("{dir}/trusted.txt"), trusted, false);
+        emitted.add(&format!("{dir}/trusted.txt"), trusted, false)?;
         let mut commands = global.commands().join("\n");
         if !commands.is_empty() {
             commands.push('\n');
         }
-        emitted.add(&format!("{dir}/bins.txt"), commands, false);
+        emitted.add(&format!("{dir}/bins.txt"), commands, false)?;
     }
+    Ok(())
+}
+
+/// Refuse a tree the install files could not hold as data: every location a relative
+/// path of plain names under `node_modules`, every name, version and command one line
+/// (`expected-*.txt`, `trusted.txt` and `bins.txt` are read a line at a time), every
+/// command a file name (the build links `~/.modelbench/bin/<command>`).
+fn check_tree(artifact: &Artifact) -> Result<(), UnsafeValue> {
+    for package in &artifact.packages {
+        quote::field(&package.name)?;
+        quote::field(&package.version)?;
+        if let Some(location) = &package.path {
+            quote::relative_path(location)?;
+            if !location.starts_with("node_modules/") {
+                return Err(UnsafeValue {
+                    value: location.clone(),
+                    reason: "is not a location under `node_modules/`",
+                });
+            }
+        }
+        if let Some(facts) = &package.npm {
+            for command in facts.bin.keys() {
+                quote::component(command)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The Dockerfile steps installing a stage's globals (after its tools).
-pub(super) fn install_steps(spec: &Spec, stage_number: u8, stage: &Stage, lock: &Lock) -> String {
+pub(super) fn install_steps(
+    spec: &Spec,
+    stage_number: u8,
+    stage: &Stage,
+    lock: &Lock,
+) -> Result<String, UnsafeValue> {
     let mut out = String::new();
     for global in globals(spec, stage, lock) {
         let artifact = global.artifact;
@@ -615,34 +651,42 @@ pub(super) fn install_steps(spec: &Spec, stage_number: u8, stage: &Stage, lock: 
             Installer::Npm => ("npm", "npm ci"),
             Installer::Bun => ("bun", "bun install --frozen-lockfile"),
         };
-        let _ = writeln!(
-            out,
-            "\n# {installer} global {} {} for {}: {members} packages, each checked against its locked sha512 by {check}\n\
-             RUN sh {INSTALL}/install-npm-global.sh {INSTALL}/stage-{stage_number}/npm/{} {installer} {} {}",
-            artifact.name,
-            artifact.version,
-            global.user,
-            global.dir_name(),
-            global.user,
-            global.runtime,
-        );
+        out.push('\n');
+        out.push_str(&quote::comment(&format!(
+            "{installer} global {} {} for {}: {members} packages, each checked against its locked sha512 by {check}",
+            artifact.name, artifact.version, global.user,
+        )));
+        out.push_str(&quote::run(&[vec![
+            "sh",
+            &format!("{INSTALL}/install-npm-global.sh"),
+            &format!("{INSTALL}/stage-{stage_number}/npm/{}", global.dir_name()),
+            installer,
+            &global.user,
+            &global.runtime,
+        ]])?);
     }
-    out
+    Ok(out)
 }
 
 /// Self-check lines: each global's commands are on its user's PATH in a login shell.
-pub(super) fn self_check_lines(spec: &Spec, stage: &Stage, lock: &Lock) -> String {
+pub(super) fn self_check_lines(
+    spec: &Spec,
+    stage: &Stage,
+    lock: &Lock,
+) -> Result<String, UnsafeValue> {
     let mut out = String::new();
     for global in globals(spec, stage, lock) {
         for command in global.commands() {
-            let _ = writeln!(
-                out,
-                "check_command {} {command} {}",
-                global.user, global.artifact.name
-            );
+            let check = quote::command(&[
+                "check_command",
+                &global.user,
+                &command,
+                &global.artifact.name,
+            ])?;
+            let _ = writeln!(out, "{check}");
         }
     }
-    out
+    Ok(out)
 }
 
 const INSTALL: &str = super::self_check::INSTALL;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use super::quote::{self, UnsafeValue};
 use crate::lock::Lock;
 use crate::spec::{Spec, Stage, mirror_urls};
 use crate::tools;
@@ -21,9 +22,15 @@ pub(super) fn locked_version<'a>(lock: &'a Lock, name: &str) -> &'a str {
 }
 
 /// Dockerfile steps installing a stage's tools, then setting up the users' homes.
-pub(super) fn install_steps(spec: &Spec, stage_number: u8, stage: &Stage, lock: &Lock) -> String {
+pub(super) fn install_steps(
+    spec: &Spec,
+    stage_number: u8,
+    stage: &Stage,
+    lock: &Lock,
+) -> Result<String, UnsafeValue> {
     let mut out = String::new();
     let manifest = format!("{INSTALL}/stage-{stage_number}/artifacts.tsv");
+    let script = format!("{INSTALL}/install-tool.sh");
     for (tool, settings) in &stage.tools {
         let user = settings.user.get_ref();
         let names = tools::artifact_names(tool);
@@ -31,29 +38,35 @@ pub(super) fn install_steps(spec: &Spec, stage_number: u8, stage: &Stage, lock: 
             .iter()
             .map(|n| format!("{n} {}", locked_version(lock, n)))
             .collect();
-        let _ = writeln!(
-            out,
-            "\n# {} for {user}, verified against artifacts.tsv",
+        out.push('\n');
+        out.push_str(&quote::comment(&format!(
+            "{} for {user}, verified against artifacts.tsv",
             described.join(" + ")
-        );
-        let commands: Vec<String> = names
+        )));
+        // install-tool.sh makes directories named after versions (NVM's layout).
+        let commands: Vec<Vec<&str>> = names
             .iter()
             .map(|n| {
-                format!(
-                    "sh {INSTALL}/install-tool.sh {manifest} {n} {user} {}",
-                    locked_version(lock, n)
-                )
+                let version = quote::component(locked_version(lock, n))?;
+                Ok(vec!["sh", &script, &manifest, n, user, version])
             })
-            .collect();
-        let _ = writeln!(out, "RUN {}", commands.join(" \\\n && "));
+            .collect::<Result<_, UnsafeValue>>()?;
+        out.push_str(&quote::run(&commands)?);
     }
     for user in stage_users(spec, stage) {
-        let _ = writeln!(
-            out,
-            "\n# {user}'s login shells: tool PATHs and mirrors\nRUN sh {INSTALL}/setup-home.sh {user} {INSTALL}/stage-{stage_number}/home/{user}"
-        );
+        let home = format!("{INSTALL}/stage-{stage_number}/home/{user}");
+        out.push('\n');
+        out.push_str(&quote::comment(&format!(
+            "{user}'s login shells: tool PATHs and mirrors"
+        )));
+        out.push_str(&quote::run(&[vec![
+            "sh",
+            &format!("{INSTALL}/setup-home.sh"),
+            &user,
+            &home,
+        ]])?);
     }
-    out
+    Ok(out)
 }
 
 /// Users of a stage's tools and global CLIs: each gets the stage's home files.
@@ -74,7 +87,7 @@ pub(super) fn home_files(
     spec: &Spec,
     stage_number: u8,
     stage: &Stage,
-) -> BTreeMap<String, BTreeMap<String, String>> {
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, UnsafeValue> {
     let mut homes = BTreeMap::new();
     let global_users = super::npm::global_users(spec, stage);
     for user in stage_users(spec, stage) {
@@ -109,8 +122,8 @@ pub(super) fn home_files(
             if let Some(mirror) = &spec.mirrors.nodejs {
                 let _ = writeln!(
                     profile,
-                    "export NVM_NODEJS_ORG_MIRROR=\"{}\"",
-                    mirror.trim_end_matches('/')
+                    "export NVM_NODEJS_ORG_MIRROR={}",
+                    double_quoted(mirror.trim_end_matches('/'))?
                 );
             }
             // nvm.sh switches to the `default` alias when sourced.
@@ -118,7 +131,7 @@ pub(super) fn home_files(
             if let Some(npm) = &spec.mirrors.npm {
                 files.insert(
                     ".npmrc".to_string(),
-                    format!("registry={}\n", npm.trim_end_matches('/')),
+                    format!("registry={}\n", quote::field(npm.trim_end_matches('/'))?),
                 );
             }
         }
@@ -128,8 +141,8 @@ pub(super) fn home_files(
             files.insert(
                 ".config/uv/uv.toml".to_string(),
                 format!(
-                    "[[index]]\nurl = \"{}\"\ndefault = true\n",
-                    mirror_urls::pypi(pypi)
+                    "[[index]]\nurl = {}\ndefault = true\n",
+                    quote::toml_string(&mirror_urls::pypi(pypi))
                 ),
             );
         }
@@ -138,15 +151,15 @@ pub(super) fn home_files(
             if let Some(conda) = &spec.mirrors.conda {
                 let _ = writeln!(
                     config,
-                    "[mirrors]\n\"https://conda.anaconda.org/conda-forge\" = [\"{}\"]\n",
-                    mirror_urls::conda(conda)
+                    "[mirrors]\n\"https://conda.anaconda.org/conda-forge\" = [{}]\n",
+                    quote::toml_string(&mirror_urls::conda(conda))
                 );
             }
             if let Some(pypi) = &spec.mirrors.pypi {
                 let _ = writeln!(
                     config,
-                    "[pypi-config]\nindex-url = \"{}\"",
-                    mirror_urls::pypi(pypi)
+                    "[pypi-config]\nindex-url = {}",
+                    quote::toml_string(&mirror_urls::pypi(pypi))
                 );
             }
             if !config.is_empty() {
@@ -158,7 +171,10 @@ pub(super) fn home_files(
         {
             files.insert(
                 ".bunfig.toml".to_string(),
-                format!("[install]\nregistry = \"{}\"\n", npm.trim_end_matches('/')),
+                format!(
+                    "[install]\nregistry = {}\n",
+                    quote::toml_string(npm.trim_end_matches('/'))
+                ),
             );
         }
         files.insert(
@@ -167,5 +183,18 @@ pub(super) fn home_files(
         );
         homes.insert(user, files);
     }
-    homes
+    Ok(homes)
+}
+
+/// A URL inside double quotes in the profile: it may hold nothing the shell expands
+/// there (the spec's mirrors are plain URLs).
+fn double_quoted(url: &str) -> Result<String, UnsafeValue> {
+    let url = quote::url_field(url)?;
+    if url.contains(['"', '$', '`', '\\']) {
+        return Err(UnsafeValue {
+            value: url.to_string(),
+            reason: "is not a plain URL: it has a character the shell expands in double quotes",
+        });
+    }
+    Ok(format!("\"{url}\""))
 }

@@ -518,14 +518,14 @@ pub(crate) fn fixture_channel() -> Channel {
 
 // ---- running the resolver ----
 
-struct Fixture {
+pub(crate) struct Fixture {
     world: World,
     channel: Channel,
     ctx: Context,
     _dir: tempfile::TempDir,
 }
 
-fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
     let world = World::start();
     let channel = fixture_channel();
     channel.serve(&world, "/conda/conda-forge");
@@ -1127,7 +1127,7 @@ fn conda_lock_failure_names_tool_spec_and_conflict() {
 
 // ---- emit: the manifest, the local channel, the check ----
 
-fn locked_and_emitted(f: &Fixture, tools: &str) -> Project {
+pub(crate) fn locked_and_emitted(f: &Fixture, tools: &str) -> Project {
     serve_pixi(&f.world);
     let project = cli_project(&f.world, tools);
     project.lock_ok(&[]);

@@ -404,3 +404,49 @@ fn emit_writes_the_bump_workflow_when_asked() {
     project.emit(&[]);
     assert!(!project.exists(".github/workflows/modelbench-bump.yml"));
 }
+
+/// `[proxy] address` with credentials would put them in plain text into build.sh,
+/// docker-compose.yml and docker-bake.hcl: emit refuses it, says how to pass the proxy
+/// at build time instead, and neither prints nor writes the password.
+#[test]
+fn emit_refuses_a_proxy_address_with_credentials() {
+    let (project, _world, _) = locked_project(false);
+    let spec = project.read("specs/test.toml");
+    let with_credentials = spec.replace(
+        "address = \"proxy.internal.example\"",
+        "address = \"alice:s3cret-proxy@proxy.internal.example\"",
+    );
+    assert_ne!(
+        spec, with_credentials,
+        "the fixture spec has a proxy address"
+    );
+    project.spec(&with_credentials);
+    let output = project.emit(&["--out", "with-credentials"]);
+    assert!(!output.success(), "emit must refuse: {}", output.stdout);
+    assert!(
+        output.stderr.contains("has credentials"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("environment at build time"),
+        "the message says where the proxy goes instead: {}",
+        output.stderr
+    );
+    assert!(!output.stderr.contains("s3cret-proxy"), "{}", output.stderr);
+    assert!(!project.exists("with-credentials"), "nothing is written");
+
+    // A port that is not a number or a `${VAR:-default}` is refused too.
+    project.spec(&spec.replace(
+        "port = \"${HOST_PORT_PROXY:-7890}\"",
+        "port = \"7890$(touch pwned)\"",
+    ));
+    let output = project.emit(&["--out", "bad-port"]);
+    assert!(!output.success(), "emit must refuse: {}", output.stdout);
+    assert!(
+        output.stderr.contains("`[proxy]` port"),
+        "{}",
+        output.stderr
+    );
+    assert!(!project.exists("bad-port"));
+}

@@ -23,7 +23,7 @@ pub(crate) fn linters() -> Option<(PathBuf, PathBuf)> {
 }
 
 /// Lock and emit a spec with every feature `lock` resolves today; returns the build dir.
-fn emitted_context(project: &Project, world: &World) -> PathBuf {
+pub(crate) fn emitted_context(project: &Project, world: &World) -> PathBuf {
     let registry = registry::shared_required();
     let repo = format!("lint/base-{}", world.addr().port());
     registry.push_two_platform_index(&repo, "1", IndexKind::Oci);

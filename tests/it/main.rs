@@ -14,6 +14,7 @@ mod faults;
 mod fuzz_regressions;
 mod hermetic;
 mod hostile;
+mod hostile_emit;
 mod lint;
 mod lock;
 mod npm;

@@ -83,16 +83,15 @@ pub(crate) fn sources(project: &Project, world: &World, registry_host: &str) {
 
 pub(crate) const USERS: &str = "[[users]]\nname = \"peid\"\nuid = 3100\ngid = 1100\n";
 
-#[test]
-fn npm_globals_lock_with_their_closure_and_emit_a_prefix_per_cli() {
+/// A locked project with an npm global (`mb-hello`) and a bun global (`@mb/search-mcp`),
+/// with the upstreams that served it.
+pub(crate) fn locked_npm_globals() -> (Project, crate::tools::Upstreams) {
     let up = upstreams();
     let mut r = Registry::default();
     hello_cli(&mut r);
     bun_cli(&mut r);
     r.serve(&up.world, Shape::Full);
-    let Some(registry) = registry::shared() else {
-        return;
-    };
+    let registry = registry::shared_required();
     let repo = format!("npm-globals/base-{}", up.world.addr().port());
     registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
     let project = Project::new();
@@ -108,6 +107,12 @@ fn npm_globals_lock_with_their_closure_and_emit_a_prefix_per_cli() {
     sources(&project, &up.world, &registry.host());
     let locked = project.lock_ok(&[]);
     assert!(!locked.stderr.contains("pending"), "{}", locked.stderr);
+    (project, up)
+}
+
+#[test]
+fn npm_globals_lock_with_their_closure_and_emit_a_prefix_per_cli() {
+    let (project, up) = locked_npm_globals();
 
     let lock = project.lock_toml();
     let hello = artifact(&lock, "npm", "mb-hello");
