@@ -427,7 +427,8 @@ pub(crate) fn npm_build_project() -> Option<(World, Project)> {
     ));
     sources(&project, &world, &registry.host());
     project.lock_ok(&[]);
-    assert!(project.emit(&["--locked"]).success());
+    let emitted = project.emit(&["--locked"]);
+    assert!(emitted.success(), "emit: {}", emitted.stderr);
     Some((world, project))
 }
 
