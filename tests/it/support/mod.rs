@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod buildah;
+pub mod docker;
 pub mod http;
 pub mod project;
 pub mod registry;
