@@ -111,6 +111,21 @@ fn file_table(docker: &Docker, image: &str) -> String {
         .stdout
 }
 
+/// The image's creation time and its layers' diff IDs.
+fn layers(docker: &Docker, image: &str) -> String {
+    docker
+        .ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "created {{.Created}}, layers {{json .RootFS.Layers}}",
+            image,
+        ])
+        .stdout
+        .trim()
+        .to_string()
+}
+
 fn tampered_build_fails(text: &str, name: &str, expected: &str, got: &[u8]) {
     assert!(
         text.contains(&format!("sha256 mismatch for `{name}`")),
@@ -210,25 +225,27 @@ fn docker_builds_the_backbone_image_with_buildkit_classic_and_compose_and_fails_
         let first = (
             docker.image_id("mb-build:t1"),
             file_table(docker, "mb-build:t1"),
+            layers(docker, "mb-build:t1"),
         );
         let again = build_sh(docker, &out, builder, &["--no-cache"]);
         assert!(again.success(), "the second {builder:?} build must succeed");
         let second = (
             docker.image_id("mb-build:t1"),
             file_table(docker, "mb-build:t1"),
+            layers(docker, "mb-build:t1"),
         );
         // Every file's bytes, mode and owner are the lock's; the image ID is the engine's
         // (Docker 20.10 stamps the build's clock into the config: see the README).
         assert_eq!(first.1, second.1, "{builder:?}: the files differ");
+        let same = |same: bool| if same { "same" } else { "different" };
         println!(
-            "docker: {builder:?} builds of one lock: image IDs {} and {} ({}), files identical",
+            "docker: {builder:?} builds of one lock: image IDs {} and {} ({}), layers {}, files identical\n  {}\n  {}",
             first.0,
             second.0,
-            if first.0 == second.0 {
-                "same"
-            } else {
-                "different"
-            }
+            same(first.0 == second.0),
+            same(first.2 == second.2),
+            first.2,
+            second.2,
         );
         remove_images(docker, &images);
     }
@@ -243,6 +260,39 @@ fn docker_builds_the_backbone_image_with_buildkit_classic_and_compose_and_fails_
         &out,
         &["ok   clash-rs at /hard/image/app/clash/clash-rs: "],
     );
+
+    // The same image with `gpu = true`: `self-check` reserves the GPU as `up` does, which
+    // this machine (no NVIDIA runtime) refuses; `self-check-no-gpu` checks the rest.
+    let spec = b.project.read("specs/test.toml");
+    b.project
+        .spec(&spec.replacen("platforms = ", "gpu = true\nplatforms = ", 1));
+    b.project.lock_ok(&[]);
+    assert!(b.project.emit(&["--locked"]).success());
+    let compose_file = b.project.read("build/test/docker-compose.yml");
+    assert_eq!(
+        compose_file.matches("driver: nvidia").count(),
+        3,
+        "{compose_file}"
+    );
+    let gpu = compose(docker, &out, &["run", "--rm", "self-check"]);
+    assert!(
+        !gpu.success()
+            && gpu
+                .stderr
+                .contains("could not select device driver \"nvidia\""),
+        "{}",
+        gpu.combined()
+    );
+    let no_gpu = compose(docker, &out, &["run", "--rm", "self-check-no-gpu"]);
+    assert!(no_gpu.success(), "{}", no_gpu.combined());
+    assert!(
+        no_gpu
+            .stdout
+            .contains("ok   clash-rs at /hard/image/app/clash/clash-rs: "),
+        "{}",
+        no_gpu.stdout
+    );
+    compose(docker, &out, &["down"]);
 
     // Upstream now serves other bytes under the locked URL: every build fails, naming it.
     let mut tampered = crate::build::CLASH.to_vec();
@@ -388,5 +438,72 @@ fn docker_builds_the_debian_tools_image_with_buildkit_classic_and_compose_and_fa
     println!(
         "docker: Debian tools image tests took {}s",
         started.elapsed().as_secs()
+    );
+}
+
+/// A spec for two platforms: `build.sh` hands both to `docker buildx build --platform
+/// a,b` when buildx answers (here the engine's own builder then refuses a multi-platform
+/// image, which needs a BuildKit container or the containerd image store), and without
+/// buildx stops before building, naming the choice.
+#[test]
+fn docker_build_sh_builds_several_platforms_with_buildx_or_says_what_to_do() {
+    let Some(docker) = docker::shared() else {
+        return;
+    };
+    let registry = crate::support::registry::shared();
+    let repo = "modelbench-test/docker-two-platforms";
+    registry.push_two_platform_index(repo, "1", crate::support::registry::IndexKind::Oci);
+    let project = Project::new();
+    project.spec(&format!(
+        "[image]\nname = \"mb-two\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[base]\nimage = \"{}\"\n",
+        registry.reference(repo, "1")
+    ));
+    project.sources(None, &[&registry.host()]);
+    project.lock_ok(&[]);
+    assert!(project.emit(&["--locked"]).success());
+    let out = project.out_dir();
+
+    // With buildx: one `docker buildx build` for both platforms.
+    let build = build_sh(docker, &out, Builder::BuildKit, &[]);
+    assert!(!build.success());
+    let text = build.combined();
+    assert!(
+        text.contains("ulti-platform build is not supported for the docker driver"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("build: the image is for several platforms"),
+        "{text}"
+    );
+
+    // A docker client without buildx (as some machines' /usr/local/bin/docker is).
+    let shim = crate::support::temp_dir();
+    let no_buildx = shim.path().join("docker");
+    std::fs::write(
+        &no_buildx,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = buildx ] && {{ echo \"docker: 'buildx' is not a docker command.\" >&2; exit 1; }}\nexec {} \"$@\"\n",
+            docker::DOCKER
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&no_buildx, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = Command::new("sh");
+    docker.env(&mut cmd).arg(out.join("build.sh"));
+    let path = format!(
+        "{}:{}",
+        shim.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let build = run(cmd.env("PATH", path));
+    assert_eq!(build.status, Some(1), "{}", build.combined());
+    assert!(
+        build.stderr.contains(
+            "build: the image is for several platforms (linux/amd64,linux/arm64) and `docker build` builds one;"
+        ) && build.stderr.contains("install the docker buildx plugin")
+            && build.stderr.contains("MODELBENCH_PLATFORMS=linux/amd64 "),
+        "{}",
+        build.stderr
     );
 }
