@@ -236,6 +236,15 @@ fn docker_builds_the_backbone_image_with_buildkit_classic_and_compose_and_fails_
         );
         // Every file's bytes, mode and owner are the lock's; the image ID is the engine's
         // (Docker 20.10 stamps the build's clock into the config: see the README).
+        assert!(
+            first.1.contains(&format!(
+                "755 0:0 {} {}  /hard/image/app/clash/clash-rs\n",
+                crate::build::CLASH.len(),
+                locked.trim_start_matches("sha256:")
+            )),
+            "{builder:?}: the file table lists the asset:\n{}",
+            first.1
+        );
         assert_eq!(first.1, second.1, "{builder:?}: the files differ");
         let same = |same: bool| if same { "same" } else { "different" };
         println!(

@@ -1,5 +1,6 @@
 //! Shared test infrastructure: the loopback [`world`] (fake upstreams with fault injection), a real
-//! OCI [`registry`], real [`buildah`] builds, and helpers to run the `modelbench` binary.
+//! OCI [`registry`], real [`buildah`] builds, a real Docker Engine ([`docker`]), and helpers
+//! to run the `modelbench` binary.
 //!
 //! Not every test module uses every helper, hence the module-wide `dead_code` allowance.
 
