@@ -44,7 +44,10 @@ printf '#!/bin/sh\nexit 1\n' >"$work/bin/docker"
 chmod +x "$work/bin/docker"
 
 # The base image, before the network is cut, for each platform build.sh builds.
-platforms=$(sed -n 's/^set --\(.*\) "\$@"$/\1/p' "$context/build.sh" | tr ' ' '\n' | grep -v -e '^--platform$' -e '^$' || true)
+# (build.sh reads `platforms=${MODELBENCH_PLATFORMS:-a,b}`; the environment narrows it there too.)
+# shellcheck disable=SC2016
+platforms=$(sed -n 's/^platforms=\${MODELBENCH_PLATFORMS:-\(.*\)}$/\1/p' "$context/build.sh" | tr -d "'")
+platforms=$(printf '%s\n' "${MODELBENCH_PLATFORMS:-$platforms}" | tr ',' ' ')
 base=$(sed -n 's/^FROM \([^ ]*\).*/\1/p' "$context/stage-1.Dockerfile" | head -n 1)
 for platform in ${platforms:-""}; do
     echo "audit: pulling the base $base${platform:+ for $platform} (not audited: pinned by digest)" >&2

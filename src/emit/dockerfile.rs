@@ -12,10 +12,11 @@ use crate::lock::Lock;
 use crate::spec::{LoadedSpec, Stage, mirror_urls};
 
 const INSTALL: &str = "/modelbench/installation";
-/// The parser directive, then hadolint's one exception: consecutive `RUN`s are deliberate
-/// (one per locked artifact or tool, each verified, cached and reported on its own).
-const PREAMBLE: &str = "# syntax=docker/dockerfile:1\n\
-                        # One RUN per locked artifact or tool: each is verified and cached on its own.\n\
+/// hadolint's one exception: consecutive `RUN`s are deliberate (one per locked artifact
+/// or tool, each verified, cached and reported on its own). No `# syntax=` directive: it
+/// would make BuildKit pull a frontend image that no lock pins (issue #17). The files use
+/// only instructions every builder's built-in parser reads (no heredocs, no `RUN --mount`).
+const PREAMBLE: &str = "# One RUN per locked artifact or tool: each is verified and cached on its own.\n\
                         # hadolint global ignore=DL3059\n";
 
 pub(super) struct Context<'a> {

@@ -19,7 +19,7 @@ use crate::support::{run, sha256_hex};
 
 /// One fake package: control fields beyond the basics, and the file it installs.
 pub(crate) struct Fake {
-    name: &'static str,
+    pub(crate) name: &'static str,
     version: &'static str,
     arch: &'static str,
     fields: &'static str,

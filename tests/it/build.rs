@@ -9,18 +9,20 @@ use crate::support::sha256_hex;
 use crate::support::tools;
 use crate::support::world::{FixtureRelease, World};
 
-const ASSET: &str = "clash-rs-x86_64-unknown-linux-musl";
-const CLASH: &[u8] = b"#!/bin/sh\necho 'clash-rs 0.10.8 (fixture)'\n";
+pub(crate) const ASSET: &str = "clash-rs-x86_64-unknown-linux-musl";
+pub(crate) const CLASH: &[u8] = b"#!/bin/sh\necho 'clash-rs 0.10.8 (fixture)'\n";
 const CONFIG: &[u8] = b"mixed-port: 7890\nmode: rule\n";
 
-struct Built {
-    project: Project,
-    world: World,
-    buildah: Buildah,
+/// The backbone image (tiny base, a release asset and a url file), locked and emitted;
+/// built here with buildah and in `docker.rs` with Docker.
+pub(crate) struct Built {
+    pub project: Project,
+    pub world: World,
+    pub buildah: Buildah,
     _dir: tempfile::TempDir,
 }
 
-fn locked_and_emitted() -> Built {
+pub(crate) fn locked_and_emitted() -> Built {
     let registry = registry::shared_required();
     let base = tiny_base(registry);
     let world = World::start();

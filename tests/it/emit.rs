@@ -159,7 +159,7 @@ fn emit_dockerfiles_pin_base_by_digest_and_state_their_guarantee() {
     assert!(stage_1.contains(&arg), "{stage_1}");
     assert!(project.read("build/test/stage-2.Dockerfile").contains(&arg));
     assert!(project.read("build/test/build.sh").contains(
-        "buildah bud --layers --timestamp \"$SOURCE_DATE_EPOCH\" --build-arg \"SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH\""
+        "buildah bud --layers --timestamp \"$SOURCE_DATE_EPOCH\" --platform \"$platforms\" --build-arg \"SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH\""
     ));
     assert!(merged.contains("modelbench-fetch.sh /modelbench/installation/stage-2/artifacts.tsv clash-rs /hard/image/app/clash/clash-rs 0755"));
     let artifacts = project.read("build/test/installation/stage-2/artifacts.tsv");

@@ -173,9 +173,7 @@ fn hermetic_build_fetches_only_locked_urls_and_nothing_else_is_reachable() {
         eprintln!("skipped: the fixture platform is linux/amd64");
         return;
     }
-    let Some(registry) = registry::shared() else {
-        return;
-    };
+    let registry = registry::shared_required();
     let base = debian_base(registry);
     let up = crate::tools::upstreams();
     up.world.github_release_fixture(
@@ -327,9 +325,7 @@ fn hermetic_rebuild_from_the_same_lock_is_bit_identical() {
         eprintln!("skipped: the fixture platform is linux/amd64");
         return;
     }
-    let Some(registry) = registry::shared() else {
-        return;
-    };
+    let registry = registry::shared_required();
     let base = tiny_base(registry);
     let world = World::start();
     world.github_release_fixture(
@@ -421,9 +417,7 @@ fn hermetic_rebuild_from_the_same_lock_is_bit_identical() {
 #[test]
 fn hermetic_lock_is_byte_identical_whatever_order_resolvers_finish_in() {
     let up = crate::tools::upstreams();
-    let Some(registry) = registry::shared() else {
-        return;
-    };
+    let registry = registry::shared_required();
     let repo = format!("hermetic/base-{}", up.world.addr().port());
     registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
     let project = Project::new();
@@ -444,36 +438,33 @@ fn hermetic_lock_is_byte_identical_whatever_order_resolvers_finish_in() {
     assert_eq!(locks[1], locks[2]);
 }
 
-/// The realistic image, twice: a Debian base, a user with a password hash and an SSH key,
-/// locked apt packages in stage 1, then real node (this machine's, with nvm), an npm
-/// global CLI and a release asset in stage 2. Each build runs in a fresh store with
-/// `--timestamp` from the lock, as build.sh does; the two images must have one digest.
-/// When they do not, the failure names every differing file with its mode, owner, size,
-/// hash, and a diff of its text.
-#[test]
-fn hermetic_rebuild_of_the_debian_tools_image_is_bit_identical() {
-    if !tools::require(&[
-        &tools::BUILDAH,
-        &tools::DEBOOTSTRAP,
-        &tools::SOCAT,
-        &tools::UNSHARE,
-        &tools::IP,
-    ]) {
-        return;
-    }
+/// The Debian tools image (its world, locked and emitted project): a Debian base, a user
+/// with a password hash and an SSH key, locked apt packages in stage 1, then real node
+/// (this machine's, with nvm), an npm global CLI, bun and a bun global CLI (when this
+/// machine has a real bun) and a release asset in stage 2. `None`, after saying why, where
+/// the fixture cannot run. Built by the reproducibility test here and by the Docker tests.
+pub(crate) struct DebianToolsImage {
+    pub world: World,
+    pub project: Project,
+    /// The base image reference in the test registry.
+    pub base: String,
+    /// Whether the image has bun and a bun global (this machine has a real bun).
+    pub bun: bool,
+    /// The .debs the world's archive serves.
+    pub debs: Vec<crate::apt_build::Deb>,
+    _work: tempfile::TempDir,
+}
+
+pub(crate) fn debian_tools_image(name: &str) -> Option<DebianToolsImage> {
     if std::env::consts::ARCH != "x86_64" {
         eprintln!("skipped: the fixture platform is linux/amd64");
-        return;
+        return None;
     }
     let Some((node_version, node_tarball)) = crate::npm_build::host_node_tarball() else {
         eprintln!("skipped: this machine's node is not a self-contained official build");
-        return;
+        return None;
     };
-    let started = std::time::Instant::now();
-    let started_at = std::time::SystemTime::now();
-    let Some(registry) = registry::shared() else {
-        return;
-    };
+    let registry = registry::shared_required();
     let base = debian_base(registry);
     let world = World::start();
     crate::npm_build::serve_node(&world, &node_version, node_tarball);
@@ -519,7 +510,7 @@ fn hermetic_rebuild_of_the_debian_tools_image_is_bit_identical() {
     std::fs::write(project.path("specs/keyring.gpg"), &keyring).unwrap();
     project.spec(&format!(
         r#"[image]
-name = "mb-repro-tools"
+name = "{name}"
 tag = "t1"
 platforms = ["linux/amd64"]
 
@@ -557,6 +548,42 @@ dest = "/hard/image/app/clash/clash-rs"
     ));
     crate::npm_build::sources(&project, &world, &registry.host());
     project.lock_ok(&[]);
+    Some(DebianToolsImage {
+        world,
+        project,
+        base,
+        bun: bun.is_some(),
+        debs,
+        _work: work,
+    })
+}
+
+/// The realistic image, twice: a Debian base, a user with a password hash and an SSH key,
+/// locked apt packages in stage 1, then real node (this machine's, with nvm), an npm
+/// global CLI and a release asset in stage 2. Each build runs in a fresh store with
+/// `--timestamp` from the lock, as build.sh does; the two images must have one digest.
+/// When they do not, the failure names every differing file with its mode, owner, size,
+/// hash, and a diff of its text.
+#[test]
+fn hermetic_rebuild_of_the_debian_tools_image_is_bit_identical() {
+    if !tools::require(&[
+        &tools::BUILDAH,
+        &tools::DEBOOTSTRAP,
+        &tools::SOCAT,
+        &tools::UNSHARE,
+        &tools::IP,
+    ]) {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let started_at = std::time::SystemTime::now();
+    let Some(tools) = debian_tools_image("mb-repro-tools") else {
+        return;
+    };
+    let DebianToolsImage {
+        project, base, bun, ..
+    } = &tools;
+    let bun = bun.then_some(());
     println!("repro: locked after {}s", started.elapsed().as_secs());
 
     let mut builds = Vec::new();
@@ -633,7 +660,7 @@ dest = "/hard/image/app/clash/clash-rs"
     {
         let (_, _, buildah, tag) = &builds[0];
         let image = Mounted::new(buildah, tag);
-        let base_root = Mounted::new(buildah, &base);
+        let base_root = Mounted::new(buildah, base);
         let traces = clock_traces(&image.root, &base_root.root, &dates, &days);
         assert!(
             traces.is_empty(),
@@ -918,9 +945,7 @@ fn hermetic_setup_users_dates_shadow_by_the_lock_and_never_forces_a_password_cha
         eprintln!("skipped: the fixture platform is linux/amd64");
         return;
     }
-    let Some(registry) = registry::shared() else {
-        return;
-    };
+    let registry = registry::shared_required();
     let base = debian_base(registry);
     let context = crate::support::temp_dir();
     let dir = context.path();

@@ -9,6 +9,7 @@ mod build;
 mod bump;
 mod conda;
 mod conda_build;
+mod docker;
 mod emit;
 mod faults;
 mod fuzz_regressions;

@@ -1,11 +1,13 @@
 //! Shared test infrastructure: the loopback [`world`] (fake upstreams with fault injection), a real
-//! OCI [`registry`], real [`buildah`] builds, and helpers to run the `modelbench` binary.
+//! OCI [`registry`], real [`buildah`] builds, a real Docker Engine ([`docker`]), and helpers
+//! to run the `modelbench` binary.
 //!
 //! Not every test module uses every helper, hence the module-wide `dead_code` allowance.
 
 #![allow(dead_code)]
 
 pub mod buildah;
+pub mod docker;
 pub mod http;
 pub mod project;
 pub mod registry;
