@@ -213,12 +213,7 @@ pub(crate) type Deb = (&'static Fake, String, Vec<u8>);
 /// Also the .debs served and the directory that holds the signing key; `None` (after
 /// saying why) where the fixture cannot run.
 pub(crate) fn apt_build_project() -> Option<(World, Project, Vec<Deb>, tempfile::TempDir)> {
-    if !tools::require(&[
-        &tools::BUILDAH,
-        &tools::DEBOOTSTRAP,
-        &tools::DPKG_DEB,
-        &tools::GPG,
-    ]) {
+    if !tools::require_all(&[tools::DEBIAN_BUILD, &[&tools::DPKG_DEB, &tools::GPG]]) {
         return None;
     }
     if std::env::consts::ARCH != "x86_64" {

@@ -145,13 +145,7 @@ fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
 
 #[test]
 fn audit_proxy_forwards_locked_urls_tunnels_to_locked_hosts_and_refuses_the_rest() {
-    if !tools::require(&[
-        &tools::BUILDAH,
-        &tools::BUSYBOX,
-        &tools::SOCAT,
-        &tools::UNSHARE,
-        &tools::IP,
-    ]) {
+    if !tools::require_all(&[tools::TINY_BUILD, tools::ISOLATED]) {
         return;
     }
     let world = World::start();
@@ -296,13 +290,7 @@ fn audit_proxy_forwards_locked_urls_tunnels_to_locked_hosts_and_refuses_the_rest
 
 #[test]
 fn audit_proxy_counts_allow_host_tunnels_apart_and_exits_zero_on_sigterm() {
-    if !tools::require(&[
-        &tools::BUILDAH,
-        &tools::BUSYBOX,
-        &tools::SOCAT,
-        &tools::UNSHARE,
-        &tools::IP,
-    ]) {
+    if !tools::require_all(&[tools::TINY_BUILD, tools::ISOLATED]) {
         return;
     }
     let world = World::start();
@@ -344,13 +332,7 @@ fn audit_proxy_counts_allow_host_tunnels_apart_and_exits_zero_on_sigterm() {
 
 #[test]
 fn audit_proxy_around_a_command_passes_its_proxy_and_exits_by_what_it_saw() {
-    if !tools::require(&[
-        &tools::BUILDAH,
-        &tools::BUSYBOX,
-        &tools::SOCAT,
-        &tools::UNSHARE,
-        &tools::IP,
-    ]) {
+    if !tools::require_all(&[tools::TINY_BUILD, tools::ISOLATED]) {
         return;
     }
     let world = World::start();
@@ -409,13 +391,7 @@ fn audit_proxy_around_a_command_passes_its_proxy_and_exits_by_what_it_saw() {
 
 #[test]
 fn audit_proxy_refuses_a_lock_edited_by_hand() {
-    if !tools::require(&[
-        &tools::BUILDAH,
-        &tools::BUSYBOX,
-        &tools::SOCAT,
-        &tools::UNSHARE,
-        &tools::IP,
-    ]) {
+    if !tools::require_all(&[tools::TINY_BUILD, tools::ISOLATED]) {
         return;
     }
     let world = World::start();
@@ -450,13 +426,7 @@ fn audit_proxy_refuses_a_lock_edited_by_hand() {
 
 #[test]
 fn audit_proxy_leaves_a_file_that_is_not_a_socket_alone() {
-    if !tools::require(&[
-        &tools::BUILDAH,
-        &tools::BUSYBOX,
-        &tools::SOCAT,
-        &tools::UNSHARE,
-        &tools::IP,
-    ]) {
+    if !tools::require_all(&[tools::TINY_BUILD, tools::ISOLATED]) {
         return;
     }
     let world = World::start();
@@ -521,13 +491,7 @@ fn audit_build(project: &Project, store: &Path, registry: &Registry) -> Output {
 
 #[test]
 fn audit_build_of_an_emitted_context_fetches_only_locked_urls_and_refuses_an_extra_download() {
-    if !tools::require(&[
-        &tools::BUILDAH,
-        &tools::BUSYBOX,
-        &tools::SOCAT,
-        &tools::UNSHARE,
-        &tools::IP,
-    ]) {
+    if !tools::require_all(&[tools::TINY_BUILD, tools::ISOLATED]) {
         return;
     }
     if std::env::consts::ARCH != "x86_64" {
@@ -629,13 +593,7 @@ fn report_counts(output: &Output) -> [usize; 4] {
 
 #[test]
 fn audit_build_of_an_npm_global_cli_sees_only_locked_urls() {
-    if !tools::require(&[
-        &tools::BUILDAH,
-        &tools::BUSYBOX,
-        &tools::SOCAT,
-        &tools::UNSHARE,
-        &tools::IP,
-    ]) {
+    if !tools::require_all(&[tools::TINY_BUILD, tools::ISOLATED]) {
         return;
     }
     let Some((world, project)) = crate::npm_build::npm_build_project() else {
@@ -669,13 +627,7 @@ fn audit_build_of_an_npm_global_cli_sees_only_locked_urls() {
 
 #[test]
 fn audit_build_of_apt_closures_sees_only_locked_debs() {
-    if !tools::require(&[
-        &tools::BUILDAH,
-        &tools::BUSYBOX,
-        &tools::SOCAT,
-        &tools::UNSHARE,
-        &tools::IP,
-    ]) {
+    if !tools::require_all(&[tools::TINY_BUILD, tools::ISOLATED]) {
         return;
     }
     let Some((world, project, debs, _work)) = crate::apt_build::apt_build_project() else {

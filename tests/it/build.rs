@@ -78,7 +78,7 @@ dest = "/hard/image/app/clash/config.yaml"
 
 #[test]
 fn build_merged_puts_locked_asset_in_place_and_fails_on_one_changed_byte() {
-    if !tools::require(&[&tools::BUILDAH, &tools::BUSYBOX]) {
+    if !tools::require_all(&[tools::TINY_BUILD]) {
         return;
     }
     if std::env::consts::ARCH != "x86_64" {
@@ -258,7 +258,7 @@ fn build_merged_puts_locked_asset_in_place_and_fails_on_one_changed_byte() {
 
 #[test]
 fn build_two_stages_separately() {
-    if !tools::require(&[&tools::BUILDAH, &tools::BUSYBOX]) {
+    if !tools::require_all(&[tools::TINY_BUILD]) {
         return;
     }
     if std::env::consts::ARCH != "x86_64" {

@@ -159,14 +159,7 @@ pub(crate) fn audit(world: &World, locked: &BTreeSet<String>) -> (usize, Vec<Str
 
 #[test]
 fn hermetic_build_fetches_only_locked_urls_and_nothing_else_is_reachable() {
-    if !tools::require(&[
-        &tools::BUILDAH,
-        &tools::BUSYBOX,
-        &tools::DEBOOTSTRAP,
-        &tools::SOCAT,
-        &tools::UNSHARE,
-        &tools::IP,
-    ]) {
+    if !tools::require_all(&[tools::TINY_BUILD, tools::DEBIAN_BUILD, tools::ISOLATED]) {
         return;
     }
     if std::env::consts::ARCH != "x86_64" {
@@ -312,13 +305,7 @@ dest = "/hard/image/app/clash/config.yaml"
 
 #[test]
 fn hermetic_rebuild_from_the_same_lock_is_bit_identical() {
-    if !tools::require(&[
-        &tools::BUILDAH,
-        &tools::BUSYBOX,
-        &tools::SOCAT,
-        &tools::UNSHARE,
-        &tools::IP,
-    ]) {
+    if !tools::require_all(&[tools::TINY_BUILD, tools::ISOLATED]) {
         return;
     }
     if std::env::consts::ARCH != "x86_64" {
@@ -566,13 +553,7 @@ dest = "/hard/image/app/clash/clash-rs"
 /// hash, and a diff of its text.
 #[test]
 fn hermetic_rebuild_of_the_debian_tools_image_is_bit_identical() {
-    if !tools::require(&[
-        &tools::BUILDAH,
-        &tools::DEBOOTSTRAP,
-        &tools::SOCAT,
-        &tools::UNSHARE,
-        &tools::IP,
-    ]) {
+    if !tools::require_all(&[tools::DEBIAN_BUILD, tools::ISOLATED]) {
         return;
     }
     let started = std::time::Instant::now();
@@ -932,13 +913,7 @@ fn file_table(root: &Path) -> std::collections::BTreeMap<String, String> {
 /// a backup `/etc/shadow-` equal to `/etc/shadow`.
 #[test]
 fn hermetic_setup_users_dates_shadow_by_the_lock_and_never_forces_a_password_change() {
-    if !tools::require(&[
-        &tools::BUILDAH,
-        &tools::DEBOOTSTRAP,
-        &tools::SOCAT,
-        &tools::UNSHARE,
-        &tools::IP,
-    ]) {
+    if !tools::require_all(&[tools::DEBIAN_BUILD, tools::ISOLATED]) {
         return;
     }
     if std::env::consts::ARCH != "x86_64" {

@@ -400,7 +400,7 @@ pub(crate) fn real_node_world() -> Option<(World, String)> {
 /// installs `mb-hello` with npm on the Debian base, locked and emitted; `None` (after
 /// saying why) where the fixture cannot run.
 pub(crate) fn npm_build_project() -> Option<(World, Project)> {
-    if !tools::require(&[&tools::BUILDAH, &tools::DEBOOTSTRAP]) {
+    if !tools::require_all(&[tools::DEBIAN_BUILD]) {
         return None;
     }
     if std::env::consts::ARCH != "x86_64" {
@@ -626,7 +626,7 @@ pub(crate) fn bun_release_zip(bun: &Path) -> Vec<u8> {
 /// command runs as `peid`; a tampered tarball fails the build.
 #[test]
 fn bun_global_build_installs_the_locked_packages_and_fails_on_a_tampered_tarball() {
-    if !tools::require(&[&tools::BUILDAH, &tools::DEBOOTSTRAP]) {
+    if !tools::require_all(&[tools::DEBIAN_BUILD]) {
         return;
     }
     if std::env::consts::ARCH != "x86_64" {
@@ -728,7 +728,7 @@ fn serve_bun(world: &World, bun: &Path) {
 /// commands are on the PATH.
 #[test]
 fn live_seed_clis_run_as_peid_in_an_image() {
-    if !tools::require(&[&tools::BUILDAH, &tools::DEBOOTSTRAP]) {
+    if !tools::require_all(&[tools::DEBIAN_BUILD]) {
         return;
     }
     if std::env::var("MODELBENCH_LIVE").as_deref() != Ok("1") {

@@ -452,7 +452,7 @@ fn tools_emitted_files_have_no_unpinned_downloads() {
 
 #[test]
 fn tools_build_installs_for_peid_and_fails_on_a_tampered_tarball() {
-    if !tools::require(&[&tools::BUILDAH, &tools::DEBOOTSTRAP]) {
+    if !tools::require_all(&[tools::DEBIAN_BUILD]) {
         return;
     }
     if std::env::consts::ARCH != "x86_64" {

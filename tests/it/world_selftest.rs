@@ -527,7 +527,7 @@ fn registry_index_with_attestations_and_single_manifest() {
 
 #[test]
 fn buildah_builds_on_the_tiny_base() {
-    if !tools::require(&[&tools::BUILDAH, &tools::BUSYBOX]) {
+    if !tools::require_all(&[tools::TINY_BUILD]) {
         return;
     }
     let Some(registry) = registry::shared() else {
@@ -560,7 +560,7 @@ fn buildah_builds_on_the_tiny_base() {
 
 #[test]
 fn buildah_pulls_fixture_images_pushed_to_the_registry() {
-    if !tools::require(&[&tools::BUILDAH, &tools::BUSYBOX]) {
+    if !tools::require_all(&[tools::TINY_BUILD]) {
         return;
     }
     // The fixture layers are real tar.gz, so a build can use the pushed images, not just resolve them.

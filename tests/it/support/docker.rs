@@ -11,7 +11,7 @@
 //! when this daemon created it.
 //!
 //! Without root, `dockerd` or a daemon that answers, [`shared`] returns `None` after a loud
-//! skip note; with `CI` or `MODELBENCH_REQUIRE_DOCKER=1` set it panics instead.
+//! skip note; with `CI` set it fails instead (`support::tools`).
 
 #![allow(dead_code)]
 
@@ -45,17 +45,12 @@ pub fn shared() -> Option<&'static Docker> {
     }
 }
 
-/// Whether Docker tests must run (CI): then a missing engine is a failure, not a skip.
-pub fn required() -> bool {
-    std::env::var_os("CI").is_some()
-        || std::env::var("MODELBENCH_REQUIRE_DOCKER").as_deref() == Ok("1")
-}
-
+/// A missing or broken engine: a loud skip in a local run, a failure in CI (as for every
+/// tool the tests drive, `support::tools`).
 fn skip_or_fail(why: &str) {
-    if required() {
-        panic!("Docker is required here (CI or MODELBENCH_REQUIRE_DOCKER=1) but {why}");
-    }
-    eprintln!("\n**** SKIPPED: the Docker tests need a Docker Engine: {why} ({INSTALL}) ****\n");
+    super::tools::skip_or_fail(&format!(
+        "the Docker tests need a Docker Engine: {why} ({INSTALL})"
+    ));
 }
 
 /// A running dockerd of the tests.

@@ -100,6 +100,18 @@ pub const GPG: Tool = Tool {
     install: "apt-get install gpg",
 };
 
+/// A buildah build on the tiny busybox base.
+pub const TINY_BUILD: &[&Tool] = &[&BUILDAH, &BUSYBOX];
+/// A buildah build on the debootstrapped Debian base.
+pub const DEBIAN_BUILD: &[&Tool] = &[&BUILDAH, &DEBOOTSTRAP];
+/// A build in a network namespace of its own, bridged to the loopback world.
+pub const ISOLATED: &[&Tool] = &[&SOCAT, &UNSHARE, &IP];
+
+/// [`require`] over groups of tools.
+pub fn require_all(groups: &[&[&Tool]]) -> bool {
+    require(&groups.concat())
+}
+
 /// Whether a missing tool fails the test rather than skipping it.
 pub fn required() -> bool {
     let set =
