@@ -921,7 +921,7 @@ fn faults_slow_trickle_runs_into_the_deadline() {
     assert_eq!(run.status, Some(1), "{}", run.stderr);
     assert!(
         run.stderr.contains(&format!(
-            "cannot resolve url `card` ({url}): cannot fetch {url} after 4 attempt(s): no complete answer within its 1.0 s deadline ("
+            "cannot resolve url `card`: cannot fetch {url} after 4 attempt(s): no complete answer within its 1.0 s deadline ("
         )),
         "{}",
         run.stderr
