@@ -8,6 +8,7 @@
 //! network behind its back.
 
 mod digest;
+pub mod inflate;
 
 pub use digest::{Hash, HashAlgorithm};
 
