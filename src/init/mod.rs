@@ -39,7 +39,15 @@ pub fn run(args: InitArgs) -> Result<()> {
         None => name_from_dir(&dir)?,
     };
     let spec_relative = Path::new("specs").join(format!("{name}.toml"));
-    let spec_path = dir.join(&spec_relative);
+    // `specs/x.toml`, not `./specs/x.toml`, in messages when the project is here.
+    let at = |relative: &Path| {
+        if dir == Path::new(".") {
+            relative.to_path_buf()
+        } else {
+            dir.join(relative)
+        }
+    };
+    let spec_path = at(&spec_relative);
     if spec_path.exists() {
         bail!(
             "{} exists; `init` never replaces a file (lock it with `modelbench lock {}`, or pass another `--name`)",
@@ -60,13 +68,13 @@ pub fn run(args: InitArgs) -> Result<()> {
         )
     })?;
 
-    let lock_dir = dir.join("lock");
+    let lock_dir = at(Path::new("lock"));
     std::fs::create_dir_all(&lock_dir)
         .with_context(|| format!("cannot create {}", lock_dir.display()))?;
     std::fs::create_dir_all(spec_path.parent().expect("specs/NAME.toml has a parent"))
-        .with_context(|| format!("cannot create {}", dir.join("specs").display()))?;
+        .with_context(|| format!("cannot create {}", at(Path::new("specs")).display()))?;
     write_new(&spec_path, text.as_bytes())?;
-    let gitignore = ignore_build_outputs(&dir.join(".gitignore"))?;
+    let gitignore = ignore_build_outputs(&at(Path::new(".gitignore")))?;
 
     for warning in &warnings {
         eprintln!("{warning}");

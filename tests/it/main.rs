@@ -13,6 +13,7 @@ mod emit;
 mod faults;
 mod fuzz_regressions;
 mod hermetic;
+mod init;
 mod lint;
 mod lock;
 mod npm;
