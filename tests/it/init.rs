@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::support::project::Project;
+use crate::support::registry::{self, IndexKind};
 use crate::support::run_fail;
 
 fn init(project: &Project, args: &[&str]) -> crate::support::Output {
@@ -158,5 +159,43 @@ fn init_errors_print_each_cause_once() {
     assert_eq!(
         output.stderr,
         "error: cannot read spec `specs/nope.toml`: No such file or directory (os error 2)\n"
+    );
+}
+
+/// The README's first commands on the starter spec, against the loopback world: `init`,
+/// `lock` (base image from the local registry as docker.io, uv from the fixture GitHub),
+/// `emit`. The starter's apt list is dropped first: its packages come from Ubuntu's
+/// archive, which has no loopback stand-in here (tests/it/apt.rs covers apt closures).
+#[test]
+fn init_then_lock_and_emit_the_starter_spec() {
+    let up = crate::tools::upstreams();
+    let registry = registry::shared();
+    registry.push_two_platform_index("library/ubuntu", "24.04", IndexKind::Oci);
+    let project = Project::new();
+    init(&project, &["--name", "starter"]);
+    let spec = project.read("specs/starter.toml");
+    let start = spec.find("apt = [").expect("the starter has an apt list");
+    let end = start + spec[start..].find("]\n").unwrap() + 2;
+    project.write(
+        "specs/starter.toml",
+        &format!("{}{}", &spec[..start], &spec[end..]),
+    );
+    crate::tools::sources(&project, &up.world, Some(&registry.host()));
+    let mut sources = project.read("sources.toml");
+    sources.push_str(&format!("\"docker.io\" = \"http://{}\"\n", registry.host()));
+    project.write("sources.toml", &sources);
+
+    let output = project.run(&["lock", "--sources", "sources.toml"]);
+    assert!(output.success(), "{}", output.stderr);
+    let lock = project.read("lock/starter/bench.lock");
+    assert!(lock.contains("name = \"uv\""), "{lock}");
+    assert!(lock.contains("requested = \"ubuntu:24.04\""), "{lock}");
+    let output = project.run(&["emit", "--locked"]);
+    assert!(output.success(), "{}", output.stderr);
+    assert!(project.path("build/starter/build.sh").is_file());
+    assert!(
+        output.stderr.contains("Emitted") && output.stderr.contains("build/starter"),
+        "{}",
+        output.stderr
     );
 }
