@@ -107,20 +107,23 @@ impl NetError {
     }
 }
 
-/// Why a host cannot be reached, when retrying cannot help: the name does not exist, every
-/// address refuses the connection, or the TLS certificate is rejected. The usual causes are
+/// Why a host cannot be reached, when retrying cannot help: the name does not exist, no
+/// route leads to it (offline), every address refuses the connection, or the TLS
+/// certificate is rejected. The usual causes are
 /// the same for every upstream (offline, a proxy, a mirror to set), so `lock` sums them up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Unreachable {
     HostNotFound,
+    NoRoute,
     ConnectionRefused,
     Certificate,
 }
 
 impl Unreachable {
     /// Every cause, in the order [`Unreachable::describe`] phrases appear in messages.
-    pub const ALL: [Unreachable; 3] = [
+    pub const ALL: [Unreachable; 4] = [
         Unreachable::HostNotFound,
+        Unreachable::NoRoute,
         Unreachable::ConnectionRefused,
         Unreachable::Certificate,
     ];
@@ -128,6 +131,7 @@ impl Unreachable {
     pub fn describe(self) -> &'static str {
         match self {
             Unreachable::HostNotFound => "host not found (DNS)",
+            Unreachable::NoRoute => "no route to the host",
             Unreachable::ConnectionRefused => "connection refused",
             Unreachable::Certificate => "TLS certificate rejected",
         }
@@ -148,8 +152,13 @@ impl Unreachable {
         let mut cause = Some(err);
         while let Some(current) = cause {
             if let Some(io) = current.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                    return Some(Unreachable::ConnectionRefused);
+                match io.kind() {
+                    std::io::ErrorKind::ConnectionRefused => {
+                        return Some(Unreachable::ConnectionRefused);
+                    }
+                    std::io::ErrorKind::NetworkUnreachable
+                    | std::io::ErrorKind::HostUnreachable => return Some(Unreachable::NoRoute),
+                    _ => {}
                 }
                 if let Some(inner) = io.get_ref()
                     && let Some(found) = Unreachable::of(inner)
@@ -1050,6 +1059,8 @@ mod tests {
             "failed to lookup address information: Name or service not known",
         ));
         assert_eq!(Unreachable::of(&not_found), Some(Unreachable::HostNotFound));
+        let offline = wrapped(std::io::Error::from(std::io::ErrorKind::NetworkUnreachable));
+        assert_eq!(Unreachable::of(&offline), Some(Unreachable::NoRoute));
         // rustls's error travels inside an io::Error, as tokio-rustls hands it up.
         let certificate = wrapped(std::io::Error::new(
             std::io::ErrorKind::InvalidData,

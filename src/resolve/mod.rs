@@ -192,6 +192,9 @@ impl fmt::Display for ResolveFailures {
                 Unreachable::HostNotFound => {
                     "this machine is offline or resolves names only through a proxy"
                 }
+                Unreachable::NoRoute => {
+                    "this machine is offline or reaches the internet only through a proxy"
+                }
                 Unreachable::ConnectionRefused => {
                     "a firewall or a proxy stands between this machine and the upstreams"
                 }

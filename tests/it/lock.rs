@@ -347,7 +347,8 @@ fn lock_failure_names_the_artifact_and_leaves_the_old_lock_untouched() {
 #[test]
 fn lock_unreachable_source_is_a_clear_error() {
     let s = setup("latest", &clash_releases());
-    // Port 9 (discard) on loopback: nothing listens.
+    // Port 9 (discard) on loopback: nothing listens, the connection is refused, and that
+    // is said at once (not after retries).
     s.project.sources(
         Some("http://127.0.0.1:9/api"),
         &[&registry::shared().host()],
@@ -362,7 +363,7 @@ fn lock_unreachable_source_is_a_clear_error() {
     assert!(
         output
             .stderr
-            .contains("cannot fetch http://127.0.0.1:9/api/repos/Watfaq/clash-rs/releases/latest"),
+            .contains("cannot reach http://127.0.0.1:9/api/repos/Watfaq/clash-rs/releases/latest: connection refused"),
         "{}",
         output.stderr
     );
