@@ -249,6 +249,40 @@ mod tests {
         }
     }
 
+    /// Uncommenting the optional parts (all of them at once) still gives a valid spec, so
+    /// what the starter suggests works; the one alternative (`# image = … instead`) replaces
+    /// a line and is left out.
+    #[test]
+    fn the_starter_spec_with_every_optional_part_uncommented_validates() {
+        let is_setting = |text: &str| {
+            text.starts_with('[')
+                || text.split_once(" = ").is_some_and(|(key, _)| {
+                    key.chars()
+                        .all(|c| c.is_ascii_lowercase() || "-._".contains(c))
+                })
+        };
+        let mut uncommented = 0;
+        let text: String = STARTER
+            .replace("@NAME@", "demo")
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest) if is_setting(rest) && !rest.contains("instead") => {
+                    uncommented += 1;
+                    format!("{rest}\n")
+                }
+                _ => format!("{line}\n"),
+            })
+            .collect();
+        assert!(
+            uncommented >= 15,
+            "only {uncommented} lines uncommented:\n{text}"
+        );
+        let loaded = LoadedSpec::from_str(Path::new("specs/demo.toml"), &text)
+            .unwrap_or_else(|err| panic!("{err}\n{text}"));
+        assert!(loaded.spec.image.gpu && loaded.spec.ssh.is_some() && loaded.spec.proxy.is_some());
+        assert_eq!(loaded.spec.stage_2.pixi_global.len(), 1);
+    }
+
     #[test]
     fn names_come_from_the_directory_or_are_checked() {
         assert_eq!(
