@@ -699,7 +699,10 @@ fn faulted_run(fx: &Fixture, rng: &mut XorShift, label: &str) -> RunReport {
                     .contains(&format!("cannot resolve {kind} `{name}`"))
             });
             let reported = run.stderr.lines().any(|l| l.starts_with("error: "));
-            if names_artifact && reported && run.stderr.contains("was left unchanged") {
+            // The lock's fate is said: kept as it was, or (a first lock) never written.
+            let untouched = run.stderr.contains("was left unchanged")
+                || run.stderr.contains("nothing was written");
+            if names_artifact && reported && untouched {
                 (Outcome::CleanError, None)
             } else {
                 (
