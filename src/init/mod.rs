@@ -62,10 +62,12 @@ pub fn run(args: InitArgs) -> Result<()> {
     };
     // What is written must load: a starter that does not validate is a bug here, and
     // an imported one is refused as `import-pei` refuses it.
-    LoadedSpec::from_str(&spec_path, &text).map_err(|err| {
-        anyhow::anyhow!(
-            "the spec `init` would write does not validate (a bug in modelbench):\n{err}"
-        )
+    LoadedSpec::from_str(&spec_path, &text).map_err(|err| match &args.from_pei {
+        Some(config) => anyhow::anyhow!(
+            "the spec imported from {} does not validate (a bug in import-pei, or a value modelbench cannot take):\n{err}",
+            config.display()
+        ),
+        None => anyhow::anyhow!("the starter spec does not validate (a bug in modelbench):\n{err}"),
     })?;
 
     let lock_dir = at(Path::new("lock"));
