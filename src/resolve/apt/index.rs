@@ -571,6 +571,31 @@ mod tests {
         assert!(parse_date("yesterday").is_none());
     }
 
+    /// An index inflates to at most the size the signed Release gives its plain form (or
+    /// the bomb bound): a larger one is refused naming the URL, never cut short.
+    #[test]
+    fn decompressed_indexes_stop_at_their_limit() {
+        use std::io::Write;
+        let plain = b"Package: hello\nVersion: 1\n\n".repeat(40);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&plain).unwrap();
+        let gz = gz.finish().unwrap();
+        let url = "http://archive.example/dists/x/main/binary-amd64/Packages.gz";
+        let size = plain.len() as u64;
+        assert_eq!(decompress("Packages.gz", &gz, url, size).unwrap(), plain);
+        assert_eq!(
+            decompress("Packages.gz", &gz, url, size - 1)
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "{url} inflates to more than {} bytes ({} bytes of gzip); refused as a decompression bomb",
+                size - 1,
+                gz.len()
+            )
+        );
+        assert_eq!(decompress("Packages", &plain, url, 1).unwrap(), plain);
+    }
+
     #[test]
     fn flat_and_normal_layouts() {
         let mut archive = Archive {
