@@ -30,6 +30,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a project: a commented starter spec (or one from a PeiDocker config),
+    /// `lock/` and a `.gitignore`; never replaces a file.
+    Init(crate::init::InitArgs),
     /// Resolve the spec into bench.lock (the only command besides bump that uses the network).
     Lock(LockArgs),
     /// Write the build context (Dockerfiles, compose file, scripts) from spec and lock, offline.
@@ -59,15 +62,22 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct SpecArgs {
-    /// The spec file.
-    #[arg(default_value = DEFAULT_SPEC)]
-    pub spec: PathBuf,
+    /// The spec file [default: the one `specs/*.toml`; with several, specs/model-bench-cu128.toml].
+    pub spec: Option<PathBuf>,
     /// The lock file [default: lock/<spec name>/bench.lock].
     #[arg(long)]
     pub lock: Option<PathBuf>,
 }
 
 impl SpecArgs {
+    /// The spec named, else the one under `specs/` (as cargo finds the one manifest).
+    pub(crate) fn spec_path(&self) -> Result<PathBuf> {
+        match &self.spec {
+            Some(path) => Ok(path.clone()),
+            None => find_spec(Path::new("specs")),
+        }
+    }
+
     pub(crate) fn lock_path(&self, spec: &LoadedSpec) -> PathBuf {
         self.lock
             .clone()
@@ -291,6 +301,7 @@ pub struct EmitArgs {
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Init(args) => crate::init::run(args),
         Command::Lock(args) => lock(args),
         Command::Emit(args) => emit_command(args),
         Command::CheckImage(args) => crate::check_image::run(args),
@@ -310,12 +321,65 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// An error and its causes on one line, each cause once: a cause whose text an outer
+/// message already shows (a thiserror message with `{source}` and the same source in the
+/// chain) is not repeated.
+pub fn report(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+/// The spec when none is named: the one `*.toml` under `dir`, or with several the
+/// shipped default among them. None: say how to start.
+fn find_spec(dir: &Path) -> Result<PathBuf> {
+    let mut specs: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "toml") && path.is_file())
+            .collect(),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    specs.sort();
+    match specs.as_slice() {
+        [] => bail!(
+            "no spec named and none in {}/; start one with `modelbench init` \
+             (or `modelbench init --from-pei user_config.yml`), or name it: `modelbench <command> SPEC`",
+            dir.display()
+        ),
+        [only] => Ok(only.clone()),
+        several => {
+            let default = dir.join(DEFAULT_SPEC.trim_start_matches("specs/"));
+            if several.contains(&default) {
+                return Ok(default);
+            }
+            let names: Vec<String> = several.iter().map(|p| p.display().to_string()).collect();
+            bail!(
+                "no spec named and {} in {}/ ({}); name one: `modelbench <command> SPEC`",
+                several.len(),
+                dir.display(),
+                names.join(", ")
+            )
+        }
+    }
+}
+
 fn status(verb: &str, message: impl std::fmt::Display) {
     eprintln!("{verb:>12} {message}");
 }
 
 fn lock(args: LockArgs) -> Result<()> {
-    let spec = LoadedSpec::load(&args.spec.spec)?;
+    let spec = LoadedSpec::load(&args.spec.spec_path()?)?;
     let lock_path = args.spec.lock_path(&spec);
     let existing = Lock::read(&lock_path)?;
     let plan = resolve::plan(&spec.spec);
@@ -404,14 +468,15 @@ fn lock(args: LockArgs) -> Result<()> {
             &policy,
         ))
         .map_err(|failures| {
-            anyhow::anyhow!(
-                "{failures}\n{} was left unchanged",
-                if existing.is_some() {
-                    format!("the lock {}", lock_path.display())
-                } else {
-                    "no lock".to_string()
-                }
-            )
+            let outcome = if existing.is_some() {
+                format!("the lock {} was left unchanged", lock_path.display())
+            } else {
+                format!(
+                    "nothing was written ({} was not created)",
+                    lock_path.display()
+                )
+            };
+            anyhow::anyhow!("{failures}\n{outcome}")
         })?;
 
     let changes = resolve::changes(existing.as_ref(), &new_lock);
@@ -503,7 +568,8 @@ fn change_json(change: &Change) -> serde_json::Value {
 }
 
 fn emit_command(args: EmitArgs) -> Result<()> {
-    let spec = LoadedSpec::load(&args.spec.spec)?;
+    let spec_path = args.spec.spec_path()?;
+    let spec = LoadedSpec::load(&spec_path)?;
     let lock_path = args.spec.lock_path(&spec);
     let (lock_bytes, lock) = Lock::read_required(&lock_path)?;
     let lock_display = lock_path.display().to_string();
@@ -522,7 +588,7 @@ fn emit_command(args: EmitArgs) -> Result<()> {
     emitted.write(&out)?;
     if args.github_workflow {
         let options = crate::bump::workflow::WorkflowOptions {
-            spec_path: args.spec.spec.display().to_string(),
+            spec_path: spec_path.display().to_string(),
             lock_path: args.spec.lock.as_ref().map(|p| p.display().to_string()),
             ..Default::default()
         };

@@ -12,6 +12,7 @@ pub mod completions;
 pub mod emit;
 pub mod image_ref;
 pub mod import_pei;
+pub mod init;
 pub mod lock;
 pub mod net;
 pub mod platform;

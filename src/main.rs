@@ -6,9 +6,8 @@ use clap::Parser;
 fn main() {
     let cli = modelbench::cli::Cli::parse();
     if let Err(err) = modelbench::cli::run(cli) {
-        // `{:#}` prints the whole cause chain on one line; our messages carry their own
-        // context, so print each cause once.
-        eprintln!("error: {err:#}");
+        // The whole cause chain on one line, each cause once.
+        eprintln!("error: {}", modelbench::cli::report(&err));
         std::process::exit(1);
     }
 }

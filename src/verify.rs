@@ -60,7 +60,7 @@ struct Unit {
 type Answer = std::result::Result<(), String>;
 
 pub fn run(args: VerifyArgs) -> Result<()> {
-    let spec = LoadedSpec::load(&args.spec.spec)?;
+    let spec = LoadedSpec::load(&args.spec.spec_path()?)?;
     let lock_path = args.spec.lock_path(&spec);
     let (_, lock) = Lock::read_required(&lock_path)?;
     if lock.spec_hash != spec.hash {
@@ -470,6 +470,8 @@ fn describe(err: NetError) -> String {
         NetError::Transport {
             attempts, message, ..
         } => format!("unreachable after {attempts} attempt(s): {message}"),
+        NetError::Unreachable { cause, detail, .. } if detail.is_empty() => cause.to_string(),
+        NetError::Unreachable { cause, detail, .. } => format!("{cause}; {detail}"),
         other => other.to_string(),
     }
 }

@@ -69,9 +69,10 @@ pub(crate) struct Inputs {
 }
 
 pub(crate) fn load_inputs(args: &crate::cli::SpecArgs) -> Result<Inputs> {
-    let spec = LoadedSpec::load(&args.spec)?;
-    let spec_text = std::fs::read_to_string(&args.spec)
-        .with_context(|| format!("cannot read {}", args.spec.display()))?;
+    let spec_path = args.spec_path()?;
+    let spec = LoadedSpec::load(&spec_path)?;
+    let spec_text = std::fs::read_to_string(&spec_path)
+        .with_context(|| format!("cannot read {}", spec_path.display()))?;
     let lock_path = args.lock_path(&spec);
     let (lock_bytes, lock) = Lock::read_required(&lock_path)?;
     Ok(Inputs {
@@ -85,7 +86,7 @@ pub(crate) fn load_inputs(args: &crate::cli::SpecArgs) -> Result<Inputs> {
 
 pub fn run(args: WhyArgs) -> Result<()> {
     let inputs = load_inputs(&args.spec)?;
-    let spec_display = args.spec.spec.display().to_string();
+    let spec_display = inputs.spec.path.display().to_string();
     let report = explain(
         &inputs.spec.spec,
         &inputs.spec_text,

@@ -161,7 +161,7 @@ impl Audit {
 pub fn run(args: AuditProxyArgs) -> Result<()> {
     let lock_path = match &args.spec.lock {
         Some(path) => path.clone(),
-        None => LoadedSpec::load(&args.spec.spec)?.default_lock_path(),
+        None => LoadedSpec::load(&args.spec.spec_path()?)?.default_lock_path(),
     };
     let (_, lock) = Lock::read_required(&lock_path)?;
     // The allowlist is the lock: an entry edited by hand could allow anything.

@@ -183,7 +183,7 @@ struct Decision {
 }
 
 async fn bump(args: &BumpArgs, env: &Environment) -> Result<()> {
-    let spec = LoadedSpec::load(&args.spec.spec)?;
+    let spec = LoadedSpec::load(&args.spec.spec_path()?)?;
     let policy = policy_of(&spec)?;
     let lock_path = args
         .spec

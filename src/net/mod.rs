@@ -1,11 +1,14 @@
 //! The one network client every resolver borrows: connect and read timeouts, a deadline
-//! per attempt scaled by the expected size (so a trickling server cannot hold a request
-//! open forever), bounded retries with jittered backoff, `Retry-After`, per-host
-//! concurrency limits, size limits, streaming download-and-hash, and URL redaction in
-//! every message. `--offline` is enforced here, so no resolver can reach the network
-//! behind its back.
+//! per attempt scaled by the caller's expected size and a minimum throughput per window
+//! (so a trickling server cannot hold a request open, whatever length it announces),
+//! bounded retries with jittered backoff for what can heal (never for a host that does
+//! not exist, refuses every connection or shows a bad certificate), `Retry-After`,
+//! per-host concurrency limits, size limits, streaming download-and-hash, and URL
+//! redaction in every message. `--offline` is enforced here, so no resolver can reach the
+//! network behind its back.
 
 mod digest;
+pub mod inflate;
 
 pub use digest::{Hash, HashAlgorithm};
 
@@ -36,6 +39,14 @@ const DEADLINE_FLOOR: Duration = Duration::from_secs(120);
 /// The slowest average rate accepted past the floor. The read timeout alone cannot stop a
 /// server that sends one byte every 29 s; this can.
 const MIN_RATE: u64 = 64 * 1024;
+/// The throughput window: fewer than [`WINDOW_BYTES`] received in any such window of an
+/// attempt's body fails the attempt, however much arrived before (the average rate above
+/// would let a server that sent a fast first gigabyte stall for hours).
+/// `MODELBENCH_THROUGHPUT_WINDOW_MS` overrides it (tests).
+const WINDOW: Duration = Duration::from_secs(30);
+/// The least a window must bring (about 17 KiB/s). `MODELBENCH_THROUGHPUT_MIN_BYTES`
+/// overrides it (tests).
+const WINDOW_BYTES: u64 = 512 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
@@ -73,8 +84,19 @@ pub enum NetError {
     },
     #[error("{url} did not send valid JSON: {message}")]
     Json { url: String, message: String },
-    #[error("{url} is not an https URL; mark the source insecure in a sources file to allow it")]
+    #[error(
+        "{url} is plain http; to allow this host, name its http:// base URL in a sources file \
+         (`--sources FILE` or MODELBENCH_SOURCES; README \"Sources file\")"
+    )]
     Insecure { url: String },
+    /// A failure another attempt cannot heal: never retried. `detail` is the innermost
+    /// cause, empty when it only restates `cause`.
+    #[error("cannot reach {url}: {cause}{}", if detail.is_empty() { String::new() } else { format!("; {detail}") })]
+    Unreachable {
+        url: String,
+        cause: Unreachable,
+        detail: String,
+    },
     #[error("redirect from {from} to plain http {to} refused")]
     InsecureRedirect { from: String, to: String },
 }
@@ -82,6 +104,96 @@ pub enum NetError {
 impl NetError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, NetError::Status { status: 404, .. })
+    }
+}
+
+/// Why a host cannot be reached, when retrying cannot help: the name does not exist, no
+/// route leads to it (offline), every address refuses the connection, or the TLS
+/// certificate is rejected. The usual causes are
+/// the same for every upstream (offline, a proxy, a mirror to set), so `lock` sums them up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Unreachable {
+    HostNotFound,
+    NoRoute,
+    ConnectionRefused,
+    Certificate,
+}
+
+impl Unreachable {
+    /// Every cause, in the order [`Unreachable::describe`] phrases appear in messages.
+    pub const ALL: [Unreachable; 4] = [
+        Unreachable::HostNotFound,
+        Unreachable::NoRoute,
+        Unreachable::ConnectionRefused,
+        Unreachable::Certificate,
+    ];
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Unreachable::HostNotFound => "host not found (DNS)",
+            Unreachable::NoRoute => "no route to the host",
+            Unreachable::ConnectionRefused => "connection refused",
+            Unreachable::Certificate => "TLS certificate rejected",
+        }
+    }
+
+    /// The cause a message of [`NetError::Unreachable`] names, wherever it was wrapped
+    /// (some resolvers fold a network error into their own text).
+    pub fn named_in(message: &str) -> Option<Unreachable> {
+        let (_, rest) = message.split_once("cannot reach ")?;
+        Unreachable::ALL
+            .into_iter()
+            .find(|cause| rest.contains(&format!(": {}", cause.describe())))
+    }
+
+    /// The cause behind a failed request, when it is one of these. The chain is walked
+    /// down to the I/O error (and the TLS error inside it) that hyper wraps.
+    fn of(err: &(dyn std::error::Error + 'static)) -> Option<Unreachable> {
+        let mut cause = Some(err);
+        while let Some(current) = cause {
+            if let Some(io) = current.downcast_ref::<std::io::Error>() {
+                match io.kind() {
+                    std::io::ErrorKind::ConnectionRefused => {
+                        return Some(Unreachable::ConnectionRefused);
+                    }
+                    std::io::ErrorKind::NetworkUnreachable
+                    | std::io::ErrorKind::HostUnreachable => return Some(Unreachable::NoRoute),
+                    _ => {}
+                }
+                if let Some(inner) = io.get_ref()
+                    && let Some(found) = Unreachable::of(inner)
+                {
+                    return Some(found);
+                }
+            }
+            if let Some(rustls::Error::InvalidCertificate(_)) =
+                current.downcast_ref::<rustls::Error>()
+            {
+                return Some(Unreachable::Certificate);
+            }
+            // getaddrinfo's answers for a name that does not exist (glibc, musl, BSD). A
+            // temporary failure (EAI_AGAIN) is left to the retries.
+            let text = current.to_string();
+            if [
+                "Name or service not known",
+                "No address associated with hostname",
+                "Name does not resolve",
+                "nodename nor servname provided",
+            ]
+            .iter()
+            .any(|phrase| text.contains(phrase))
+            {
+                return Some(Unreachable::HostNotFound);
+            }
+            cause = current.source();
+        }
+        None
+    }
+}
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
     }
 }
 
@@ -140,35 +252,92 @@ pub struct Client {
     insecure_hosts: Arc<Vec<String>>,
     backoff_base: Duration,
     deadline_floor: Duration,
+    window: Window,
 }
 
 /// How long one attempt at a request may take in all: the floor, plus its size at the
 /// minimum rate. The size is the one the caller expects (from an API or the lock), else
-/// the announced `Content-Length`, else what has arrived so far (so a body of unknown
-/// length must keep up the minimum rate on average); never more than the request's limit,
-/// so a document's deadline has a fixed cap (floor + limit at the minimum rate).
+/// what has arrived so far (so a body of unknown length must keep up the minimum rate on
+/// average); never more than the request's limit, so a document's deadline has a fixed cap
+/// (floor + limit at the minimum rate). The announced `Content-Length` never extends it: a
+/// server that announces 10 GB and trickles gets no more time than one that announces
+/// nothing. On top, every [`Window`] of the body must bring its share.
 struct Deadline {
     start: tokio::time::Instant,
     floor: Duration,
-    /// The caller's expected size or the announced length, capped at the limit.
+    /// The caller's expected size, capped at the limit.
     size: Option<u64>,
     limit: u64,
+    window: Window,
+}
+
+/// The minimum-throughput rule: once the headers are in, each window of `length` must
+/// bring at least `min_bytes` of the body, or the attempt fails (and is retried like a
+/// timeout). A body that is done within one window is never judged by it.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    length: Duration,
+    min_bytes: u64,
+    /// Start of the current window and the bytes received by then; none before the body.
+    current: Option<(tokio::time::Instant, u64)>,
+}
+
+impl Window {
+    fn new(length: Duration, min_bytes: u64) -> Window {
+        Window {
+            length,
+            min_bytes,
+            current: None,
+        }
+    }
+
+    /// The body starts now.
+    fn open(&mut self, received: u64) {
+        self.current = Some((tokio::time::Instant::now(), received));
+    }
+
+    fn end(&self) -> Option<tokio::time::Instant> {
+        self.current.map(|(start, _)| start + self.length)
+    }
+
+    /// Judge every window that has ended by now, with `received` bytes in so far.
+    fn judge(&mut self, received: u64) -> Result<(), Retry> {
+        let now = tokio::time::Instant::now();
+        while let Some((start, at_start)) = self.current
+            && start + self.length <= now
+        {
+            let brought = received - at_start;
+            if brought < self.min_bytes {
+                return Err(Retry::Transient(format!(
+                    "only {} arrived in {:?}, the least accepted is {} per window ({received} bytes received in all)",
+                    bytes_text(brought),
+                    self.length,
+                    bytes_text(self.min_bytes),
+                )));
+            }
+            self.current = Some((start + self.length, received));
+        }
+        Ok(())
+    }
+}
+
+/// `512 KiB`, or `100 bytes` when not a whole number of KiB.
+fn bytes_text(bytes: u64) -> String {
+    if bytes >= 1024 && bytes.is_multiple_of(1024) {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
 }
 
 impl Deadline {
-    fn new(floor: Duration, expected: Option<u64>, limit: u64) -> Deadline {
+    fn new(floor: Duration, expected: Option<u64>, limit: u64, window: Window) -> Deadline {
         Deadline {
             start: tokio::time::Instant::now(),
             floor,
             size: expected.map(|n| n.min(limit)),
             limit,
-        }
-    }
-
-    /// Once the headers are in: the announced length, when the caller expected none.
-    fn announced(&mut self, length: Option<u64>) {
-        if self.size.is_none() {
-            self.size = length.map(|n| n.min(self.limit));
+            window,
         }
     }
 
@@ -195,15 +364,25 @@ impl Deadline {
         ))
     }
 
-    /// `future`, or [`Deadline::exceeded`] once the deadline for `received` bytes passes.
+    /// `future`, or [`Deadline::exceeded`] once the deadline for `received` bytes passes,
+    /// or the throughput rule's error once a window ends having brought too little.
     async fn run<T>(
-        &self,
+        &mut self,
         received: u64,
         future: impl std::future::Future<Output = T>,
     ) -> Result<T, Retry> {
-        tokio::time::timeout_at(self.at(received), future)
-            .await
-            .map_err(|_| self.exceeded(received))
+        let mut future = std::pin::pin!(future);
+        loop {
+            let deadline = self.at(received);
+            let until = self.window.end().map_or(deadline, |end| end.min(deadline));
+            match tokio::time::timeout_at(until, &mut future).await {
+                Ok(output) => return Ok(output),
+                Err(_) if tokio::time::Instant::now() >= deadline => {
+                    return Err(self.exceeded(received));
+                }
+                Err(_) => self.window.judge(received)?,
+            }
+        }
     }
 }
 
@@ -235,6 +414,12 @@ impl Client {
             deadline_floor: millis("MODELBENCH_DEADLINE_FLOOR_MS")
                 .map(Duration::from_millis)
                 .unwrap_or(DEADLINE_FLOOR),
+            window: Window::new(
+                millis("MODELBENCH_THROUGHPUT_WINDOW_MS")
+                    .map(Duration::from_millis)
+                    .unwrap_or(WINDOW),
+                millis("MODELBENCH_THROUGHPUT_MIN_BYTES").unwrap_or(WINDOW_BYTES),
+            ),
         }
     }
 
@@ -400,7 +585,7 @@ impl Client {
         headers: &[(&str, &str)],
         limit: u64,
     ) -> Result<Fetched, Retry> {
-        let mut deadline = Deadline::new(self.deadline_floor, None, limit);
+        let mut deadline = Deadline::new(self.deadline_floor, None, limit, self.window);
         let mut request = self.http.request(method.clone(), url.clone());
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -409,7 +594,7 @@ impl Client {
             .run(0, request.send())
             .await?
             .map_err(|err| transport(url, &err))?;
-        deadline.announced(response.content_length());
+        deadline.window.open(0);
         let status = response.status();
         let final_url = response.url().to_string();
         if url.scheme() == "https" && response.url().scheme() == "http" {
@@ -424,7 +609,7 @@ impl Client {
             let body = if method == reqwest::Method::HEAD {
                 Vec::new()
             } else {
-                read_body(url, response, 64 * 1024, true, &deadline)
+                read_body(url, response, 64 * 1024, true, &mut deadline)
                     .await
                     .unwrap_or_default()
             };
@@ -435,7 +620,7 @@ impl Client {
                 body,
             });
         }
-        let body = read_body(url, response, limit, false, &deadline).await?;
+        let body = read_body(url, response, limit, false, &mut deadline).await?;
         Ok(Fetched {
             url: final_url,
             status,
@@ -446,7 +631,7 @@ impl Client {
 
     /// Stream a file, hashing as it arrives; never keeps it in memory. When `expected` is
     /// given, a mismatch is an error naming `what`, the URL and both values. `size` (from
-    /// an API or the lock) sets each attempt's deadline; without it, the announced length.
+    /// an API or the lock) sets each attempt's deadline; without it, what has arrived.
     pub async fn download(
         &self,
         what: &str,
@@ -528,12 +713,12 @@ impl Client {
         expected: Option<&Hash>,
         size: Option<u64>,
     ) -> Result<digest::Hashed, Retry> {
-        let mut deadline = Deadline::new(self.deadline_floor, size, DOWNLOAD_LIMIT);
+        let mut deadline = Deadline::new(self.deadline_floor, size, DOWNLOAD_LIMIT, self.window);
         let response = deadline
             .run(0, self.http.get(url.clone()).send())
             .await?
             .map_err(|err| transport(url, &err))?;
-        deadline.announced(response.content_length());
+        deadline.window.open(0);
         let status = response.status();
         if url.scheme() == "https" && response.url().scheme() == "http" {
             return Err(Retry::Fatal(NetError::InsecureRedirect {
@@ -648,7 +833,7 @@ async fn read_body(
     response: reqwest::Response,
     limit: u64,
     lenient: bool,
-    deadline: &Deadline,
+    deadline: &mut Deadline,
 ) -> Result<Vec<u8>, Retry> {
     if response.content_length().is_some_and(|n| n > limit) && !lenient {
         return Err(Retry::Fatal(NetError::TooLarge {
@@ -685,16 +870,50 @@ async fn read_body(
     Ok(body)
 }
 
+/// A failed request: fatal when another attempt cannot heal it ([`Unreachable`]), else
+/// transient. The message is the cause chain with each cause once and without reqwest's
+/// copy of the URL (the caller names it).
 fn transport(url: &reqwest::Url, err: &reqwest::Error) -> Retry {
-    let mut message = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
+    let message = cause_chain(err, url.as_str());
+    match Unreachable::of(err) {
+        Some(cause) => {
+            // The innermost cause says it best (`Name or service not known`), unless it is
+            // the cause again in other words (`Connection refused (os error 111)`).
+            let innermost = message.rsplit(": ").next().unwrap_or_default();
+            let restates = innermost
+                .to_ascii_lowercase()
+                .contains(&cause.describe().to_ascii_lowercase());
+            Retry::Fatal(NetError::Unreachable {
+                url: redact(url.as_str()),
+                cause,
+                detail: if restates {
+                    String::new()
+                } else {
+                    innermost.to_string()
+                },
+            })
+        }
+        None => Retry::Transient(message),
     }
-    // reqwest puts the URL in its message; make sure credentials never show.
-    Retry::Transient(message.replace(url.as_str(), &redact(url.as_str())))
+}
+
+/// `a: b: c` from an error and its sources, skipping any that repeats what an earlier one
+/// said and reqwest's own `error sending request for url (…)`; credentials never show.
+fn cause_chain(err: &(dyn std::error::Error + 'static), url: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cause = Some(err);
+    while let Some(current) = cause {
+        let text = current.to_string();
+        let says_something_new = !parts.iter().any(|part| part.contains(&text));
+        if !text.contains(url) && !text.is_empty() && says_something_new {
+            parts.push(text);
+        }
+        cause = current.source();
+    }
+    if parts.is_empty() {
+        parts.push(err.to_string());
+    }
+    parts.join(": ").replace(url, &redact(url))
 }
 
 /// A URL fit for messages: userinfo and token-like query values removed.
@@ -755,28 +974,152 @@ fn tracing_debug(message: &str) {
 mod tests {
     use super::*;
 
+    fn window() -> Window {
+        Window::new(WINDOW, WINDOW_BYTES)
+    }
+
     #[test]
-    fn deadlines_scale_with_the_expected_size_and_stop_at_the_limit() {
+    fn deadlines_scale_with_the_expected_size_never_the_announced_one() {
         let floor = Duration::from_secs(120);
         let minute = 60 * MIN_RATE;
-        // A download the caller knows the size of: the announced length does not count.
-        let mut known = Deadline::new(floor, Some(10 * minute), DOWNLOAD_LIMIT);
-        known.announced(Some(DOWNLOAD_LIMIT));
+        // A download the caller knows the size of.
+        let known = Deadline::new(floor, Some(10 * minute), DOWNLOAD_LIMIT, window());
         assert_eq!(known.allowance(0), Duration::from_secs(120 + 600));
-        // Unknown size: the announced length, else what arrived so far.
-        let mut announced = Deadline::new(floor, None, DOWNLOAD_LIMIT);
-        announced.announced(Some(minute));
-        assert_eq!(announced.allowance(0), Duration::from_secs(180));
-        let unknown = Deadline::new(floor, None, DOWNLOAD_LIMIT);
+        // Unknown size: what arrived so far (a `Content-Length` of 10 GB buys nothing).
+        let unknown = Deadline::new(floor, None, DOWNLOAD_LIMIT, window());
         assert_eq!(unknown.allowance(0), floor);
         assert_eq!(unknown.allowance(2 * minute), Duration::from_secs(240));
         // A document never gets more than its limit at the minimum rate: a fixed cap.
-        let mut document = Deadline::new(floor, None, minute);
-        document.announced(Some(DOCUMENT_LIMIT));
-        assert_eq!(document.allowance(0), Duration::from_secs(180));
+        let document = Deadline::new(floor, None, minute, window());
         assert_eq!(document.allowance(10 * minute), Duration::from_secs(180));
         // HEAD (limit 0): the floor.
-        assert_eq!(Deadline::new(floor, None, 0).allowance(0), floor);
+        assert_eq!(Deadline::new(floor, None, 0, window()).allowance(0), floor);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_that_brings_too_little_fails_the_attempt_whatever_came_before() {
+        let mut window = Window::new(Duration::from_millis(50), 1000);
+        // Not judged before the body starts, nor before its first window ends.
+        assert!(window.judge(0).is_ok());
+        window.open(0);
+        assert!(window.judge(10).is_ok());
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        // A fast first window: 1 MB.
+        assert!(window.judge(1_000_000).is_ok());
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        // Then a stall: 999 bytes in the next window fail it.
+        let Err(Retry::Transient(message)) = window.judge(1_000_999) else {
+            panic!("a window with 999 of 1000 bytes passed");
+        };
+        assert_eq!(
+            message,
+            "only 999 bytes arrived in 50ms, the least accepted is 1000 bytes per window (1000999 bytes received in all)"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_body_ends_at_the_window_not_the_deadline() {
+        // A deadline of an hour, a window of 50 ms: a body that never sends fails in ~50 ms.
+        let mut deadline = Deadline::new(
+            Duration::from_secs(3600),
+            Some(DOWNLOAD_LIMIT),
+            DOWNLOAD_LIMIT,
+            Window::new(Duration::from_millis(50), 1),
+        );
+        deadline.window.open(0);
+        let started = tokio::time::Instant::now();
+        let outcome = deadline.run(0, std::future::pending::<()>()).await;
+        assert!(
+            matches!(outcome, Err(Retry::Transient(m)) if m.starts_with("only 0 bytes arrived in 50ms"))
+        );
+        assert_eq!(started.elapsed(), Duration::from_millis(50));
+    }
+
+    #[test]
+    fn failures_retrying_cannot_heal_are_recognised_down_the_chain() {
+        #[derive(Debug)]
+        struct Wrapper(Box<dyn std::error::Error + Send + Sync>);
+        impl std::fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("client error (Connect)")
+            }
+        }
+        impl std::error::Error for Wrapper {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&*self.0)
+            }
+        }
+        let wrapped = |inner: std::io::Error| Wrapper(Box::new(inner));
+        let refused = wrapped(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(
+            Unreachable::of(&refused),
+            Some(Unreachable::ConnectionRefused)
+        );
+        let not_found = wrapped(std::io::Error::other(
+            "failed to lookup address information: Name or service not known",
+        ));
+        assert_eq!(Unreachable::of(&not_found), Some(Unreachable::HostNotFound));
+        let offline = wrapped(std::io::Error::from(std::io::ErrorKind::NetworkUnreachable));
+        assert_eq!(Unreachable::of(&offline), Some(Unreachable::NoRoute));
+        // rustls's error travels inside an io::Error, as tokio-rustls hands it up.
+        let certificate = wrapped(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        ));
+        assert_eq!(
+            Unreachable::of(&certificate),
+            Some(Unreachable::Certificate)
+        );
+        // What can heal is left to the retries.
+        for healable in [
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+            std::io::Error::from(std::io::ErrorKind::TimedOut),
+            std::io::Error::other(
+                "failed to lookup address information: Temporary failure in name resolution",
+            ),
+        ] {
+            assert_eq!(Unreachable::of(&wrapped(healable)), None);
+        }
+        // The cause is found again in a message that wrapped the error's text.
+        let message = NetError::Unreachable {
+            url: "https://example.com/x".into(),
+            cause: Unreachable::HostNotFound,
+            detail: "dns error".into(),
+        }
+        .to_string();
+        assert_eq!(
+            Unreachable::named_in(&format!("apt stage-1: {message}")),
+            Some(Unreachable::HostNotFound)
+        );
+        assert_eq!(Unreachable::named_in("cannot reach the moon"), None);
+    }
+
+    #[test]
+    fn cause_chains_say_each_cause_once() {
+        #[derive(Debug)]
+        struct Layer(&'static str, Option<Box<Layer>>);
+        impl std::fmt::Display for Layer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Layer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|l| l as _)
+            }
+        }
+        let url = "https://user:pw@example.com/a";
+        let chain = Layer(
+            "error sending request for url (https://user:pw@example.com/a)",
+            Some(Box::new(Layer(
+                "tcp connect error: Connection reset (os error 104)",
+                Some(Box::new(Layer("Connection reset (os error 104)", None))),
+            ))),
+        );
+        assert_eq!(
+            cause_chain(&chain, url),
+            "tcp connect error: Connection reset (os error 104)"
+        );
     }
 
     #[test]

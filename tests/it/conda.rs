@@ -1109,6 +1109,44 @@ fn conda_lock_twice_is_byte_identical() {
     assert_eq!(libgcc.build.as_deref(), Some("h767d61c_21"));
 }
 
+/// Issue 16: a 3 MB gzip bomb as a mirror's repodata once drove a lock to 4 GB of memory.
+/// It is refused once it inflates past 64 times its size, naming the URL and the limit.
+#[test]
+fn conda_lock_refuses_a_gzip_bomb_for_repodata() {
+    let f = fixture();
+    serve_pixi(&f.world);
+    // 3 MiB of gzip: one member inflating to 10 MiB of zeros, repeated (gzip allows
+    // members back to back); about 3 GiB once inflated.
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut encoder, &vec![0u8; 10 << 20]).unwrap();
+    let member = encoder.finish().unwrap();
+    let bomb: Vec<u8> = member.repeat((3 << 20) / member.len());
+    assert!(
+        bomb.len() > 2 << 20 && bomb.len() <= 3 << 20,
+        "{}",
+        bomb.len()
+    );
+    f.world.get(
+        "/mirror/conda-forge/linux-64/repodata.json",
+        Response::bytes(bomb.clone()).header("Content-Encoding", "gzip"),
+    );
+    let project = cli_project(&f.world, r#"["jq"]"#);
+    let output =
+        run_fail(&mut project.command(&["lock", "specs/test.toml", "--sources", "sources.toml"]));
+    let err = output.combined();
+    let url = f.world.url("/mirror/conda-forge/linux-64/repodata.json");
+    assert!(
+        err.contains(&format!(
+            "{url} inflates to more than {} bytes ({} bytes of gzip); refused as a decompression bomb",
+            bomb.len() * 64,
+            bomb.len()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("cannot resolve conda `jq`"), "{err}");
+    assert!(!project.lock_path().exists(), "no lock on failure");
+}
+
 #[test]
 fn conda_lock_failure_names_tool_spec_and_conflict() {
     let f = fixture();

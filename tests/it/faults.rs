@@ -729,7 +729,10 @@ fn faulted_run(fx: &Fixture, rng: &mut XorShift, label: &str) -> RunReport {
                     .contains(&format!("cannot resolve {kind} `{name}`"))
             });
             let reported = run.stderr.lines().any(|l| l.starts_with("error: "));
-            if names_artifact && reported && run.stderr.contains("was left unchanged") {
+            // The lock's fate is said: kept as it was, or (a first lock) never written.
+            let untouched = run.stderr.contains("was left unchanged")
+                || run.stderr.contains("nothing was written");
+            if names_artifact && reported && untouched {
                 (Outcome::CleanError, None)
             } else {
                 (
@@ -844,10 +847,9 @@ fn faults_lock_is_complete_or_a_clean_error() {
                 "attempt(s): answered",
                 "gave up after retrying error statuses",
             ),
-            (
-                "attempt(s): error",
-                "gave up after retrying broken connections",
-            ),
+            // Any other retried failure (the message is the cause chain, no longer
+            // reqwest's `error sending request`).
+            ("attempt(s): ", "gave up after retrying broken connections"),
             ("did not send valid JSON", "malformed JSON refused"),
             ("mismatch", "wrong hash refused"),
             ("has no entry", "damaged sums file: no entry for the file"),
@@ -960,7 +962,7 @@ fn faults_slow_trickle_runs_into_the_deadline() {
     assert_eq!(run.status, Some(1), "{}", run.stderr);
     assert!(
         run.stderr.contains(&format!(
-            "cannot resolve url `card` ({url}): cannot fetch {url} after 4 attempt(s): no complete answer within its 1.0 s deadline ("
+            "cannot resolve url `card`: cannot fetch {url} after 4 attempt(s): no complete answer within its 1.0 s deadline ("
         )),
         "{}",
         run.stderr
@@ -979,4 +981,122 @@ fn faults_slow_trickle_runs_into_the_deadline() {
     assert_eq!(run.status, Some(0), "{}", run.stderr);
     assert_eq!(world.hits("/files/card.txt"), ATTEMPTS + 3);
     assert!(run.elapsed >= Duration::from_secs(2), "{:?}", run.elapsed);
+}
+
+/// Issue 21: a refused connection cannot heal by retrying, so it fails at once (no
+/// `retrying` line even with `--verbose`); each artifact's line says the URL and the cause
+/// once; when most failures share the cause, one line names it and where to look; a
+/// failed first lock says nothing was written. Without the opt-in, plain http is refused
+/// with the way to opt a host in.
+#[test]
+fn faults_refused_connections_fail_at_once_with_one_summary() {
+    let world = World::start();
+    let project = card_project(&world, "refused");
+    // A port nothing listens on (bound, then closed): every connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gone = |file: &str| format!("http://127.0.0.1:{closed}/{file}");
+    let mut spec = project.read("specs/test.toml");
+    for name in ["a", "b"] {
+        spec.push_str(&format!(
+            "\n[stage-2.url.{name}]\nurl = \"{}\"\nsha256 = \"{}\"\ndest = \"/{name}.txt\"\n",
+            gone(&format!("{name}.txt")),
+            sha256_hex(name.as_bytes())
+        ));
+    }
+    project.spec(&spec);
+    let registry = registry::shared_required();
+    // Plain http is allowed for the world, the registry and (as the nodejs upstream) the
+    // closed port: naming a host's http:// base URL is the opt-in.
+    let sources = |closed_too: bool| {
+        let mut text = format!("[upstream]\ngithub-api = \"{}\"\n", world.github_api());
+        if closed_too {
+            text.push_str(&format!("nodejs = \"http://127.0.0.1:{closed}\"\n"));
+        }
+        text.push_str(&format!(
+            "[registry]\n\"{host}\" = \"http://{host}\"\n",
+            host = registry.host()
+        ));
+        project.write("sources.toml", &text);
+    };
+    sources(true);
+    let output = project.lock(&["--verbose"]);
+    assert_eq!(output.status, Some(1), "{}", output.stderr);
+    let errors: Vec<&str> = output
+        .stderr
+        .lines()
+        .skip_while(|line| !line.starts_with("error: "))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            format!(
+                "error: cannot resolve url `a`: cannot reach {}: connection refused",
+                gone("a.txt")
+            ),
+            format!(
+                "cannot resolve url `b`: cannot reach {}: connection refused",
+                gone("b.txt")
+            ),
+            "2 of 2 failed with `connection refused`: likely a firewall or a proxy stands between \
+             this machine and the upstreams. Set HTTPS_PROXY for a proxy, or point `lock` at \
+             mirrors with `--sources FILE` or MODELBENCH_SOURCES (README, \"Mirrors and proxies\")."
+                .to_string(),
+            "nothing was written (lock/test/bench.lock was not created)".to_string(),
+        ],
+        "{}",
+        output.stderr
+    );
+    assert!(!output.stderr.contains("retrying"), "{}", output.stderr);
+    assert!(!project.lock_path().exists());
+
+    // Not opted in: refused before any connection, with the opt-in that exists.
+    sources(false);
+    let output = project.lock(&[]);
+    assert_eq!(output.status, Some(1), "{}", output.stderr);
+    assert!(
+        output.stderr.contains(&format!(
+            "cannot resolve url `a`: {} is plain http; to allow this host, name its http:// base \
+             URL in a sources file (`--sources FILE` or MODELBENCH_SOURCES; README \"Sources file\")",
+            gone("a.txt")
+        )),
+        "{}",
+        output.stderr
+    );
+    assert!(!output.stderr.contains("failed with"), "{}", output.stderr);
+}
+
+/// Issue 16: a server that trickles is cut by the throughput window (here 300 ms and
+/// 1 KiB, `MODELBENCH_THROUGHPUT_*`) long before the attempt's deadline (120 s floor).
+#[test]
+fn faults_a_trickle_fails_the_throughput_window_before_the_deadline() {
+    const WINDOW: &[(&str, &str)] = &[
+        ("MODELBENCH_THROUGHPUT_WINDOW_MS", "300"),
+        ("MODELBENCH_THROUGHPUT_MIN_BYTES", "1024"),
+    ];
+    let world = World::start();
+    let project = card_project(&world, "window");
+    // 11 bytes, 100 ms apart: 1.1 s per attempt, far below 1 KiB per 300 ms, and well
+    // inside the default 120 s deadline floor.
+    world.faults(
+        "/files/card.txt",
+        std::iter::repeat_n(Fault::TrickleEvery(Duration::from_millis(100)), ATTEMPTS),
+    );
+    let run = run_lock_with(&project, WINDOW);
+    assert_eq!(run.status, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "cannot resolve url `card`: cannot fetch {} after 4 attempt(s): only ",
+            world.url("/files/card.txt")
+        )) && run
+            .stderr
+            .contains("arrived in 300ms, the least accepted is 1 KiB per window"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(world.hits("/files/card.txt"), ATTEMPTS);
+    assert!(!project.lock_path().exists());
 }

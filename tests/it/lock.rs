@@ -352,7 +352,8 @@ fn lock_unreachable_source_is_a_clear_error() {
         return;
     };
     let s = setup("latest", &clash_releases());
-    // Port 9 (discard) on loopback: nothing listens.
+    // Port 9 (discard) on loopback: nothing listens, the connection is refused, and that
+    // is said at once (not after retries).
     s.project
         .sources(Some("http://127.0.0.1:9/api"), &[&registry.host()]);
     let output = s.project.lock(&[]);
@@ -365,7 +366,7 @@ fn lock_unreachable_source_is_a_clear_error() {
     assert!(
         output
             .stderr
-            .contains("cannot fetch http://127.0.0.1:9/api/repos/Watfaq/clash-rs/releases/latest"),
+            .contains("cannot reach http://127.0.0.1:9/api/repos/Watfaq/clash-rs/releases/latest: connection refused"),
         "{}",
         output.stderr
     );

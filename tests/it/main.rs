@@ -16,6 +16,7 @@ mod fuzz_regressions;
 mod hermetic;
 mod hostile;
 mod hostile_emit;
+mod init;
 mod lint;
 mod lock;
 mod npm;

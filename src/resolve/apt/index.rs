@@ -10,14 +10,12 @@
 //! mirror first and the canonical host after; the metadata comes from the first that
 //! answers, and every URI (then the snapshot) goes into the lock for each `.deb`.
 
-use std::io::Read;
-
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::control::{Release, ReleaseFile};
 use super::openpgp::Keyring;
-use crate::net::{Client, NetError};
+use crate::net::{Client, NetError, inflate};
 use crate::resolve::Problem;
 
 /// One apt source: like a deb822 `.sources` stanza.
@@ -271,8 +269,10 @@ pub async fn fetch_packages(
                 }
             };
             check_file(&url, &body, entry)?;
-            let bytes =
-                decompress(path, &body).map_err(|err| Problem::msg(format!("{url}: {err}")))?;
+            // A signed size for the plain index bounds what the compressed one may become.
+            let limit = uncompressed.map_or(INDEX_LIMIT, |plain| plain.size.min(INDEX_LIMIT));
+            let bytes = decompress(path, &body, &url, limit)
+                .map_err(|err| Problem::msg(err.to_string()))?;
             if (path.ends_with(".xz") || path.ends_with(".gz"))
                 && let Some(plain) = uncompressed
             {
@@ -307,23 +307,21 @@ pub fn check_file(url: &str, body: &[u8], entry: &ReleaseFile) -> Result<(), Pro
     Ok(())
 }
 
-/// Decompress by file name (`.xz`, `.gz`, or as is).
-pub fn decompress(path: &str, body: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(body.len() * 5);
+/// Decompress by file name (`.xz`, `.gz`, or as is), refusing more than `limit` bytes
+/// out (or a bomb's ratio: [`inflate::bound`]).
+pub fn decompress(
+    path: &str,
+    body: &[u8],
+    url: &str,
+    limit: u64,
+) -> Result<Vec<u8>, inflate::InflateError> {
     if path.ends_with(".xz") {
-        lzma_rust2::XzReader::new(body, true)
-            .take(INDEX_LIMIT)
-            .read_to_end(&mut out)
-            .map_err(|err| format!("invalid xz data: {err}"))?;
+        inflate::inflate(inflate::Encoding::Xz, body, url, limit)
     } else if path.ends_with(".gz") {
-        flate2::read::MultiGzDecoder::new(body)
-            .take(INDEX_LIMIT)
-            .read_to_end(&mut out)
-            .map_err(|err| format!("invalid gzip data: {err}"))?;
+        inflate::inflate(inflate::Encoding::Gzip, body, url, limit)
     } else {
-        out.extend_from_slice(body);
+        Ok(body.to_vec())
     }
-    Ok(out)
 }
 
 /// Fetch every index an archive contributes for one architecture, in sources order
@@ -571,6 +569,31 @@ mod tests {
             "20240229T235959Z"
         );
         assert!(parse_date("yesterday").is_none());
+    }
+
+    /// An index inflates to at most the size the signed Release gives its plain form (or
+    /// the bomb bound): a larger one is refused naming the URL, never cut short.
+    #[test]
+    fn decompressed_indexes_stop_at_their_limit() {
+        use std::io::Write;
+        let plain = b"Package: hello\nVersion: 1\n\n".repeat(40);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&plain).unwrap();
+        let gz = gz.finish().unwrap();
+        let url = "http://archive.example/dists/x/main/binary-amd64/Packages.gz";
+        let size = plain.len() as u64;
+        assert_eq!(decompress("Packages.gz", &gz, url, size).unwrap(), plain);
+        assert_eq!(
+            decompress("Packages.gz", &gz, url, size - 1)
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "{url} inflates to more than {} bytes ({} bytes of gzip); refused as a decompression bomb",
+                size - 1,
+                gz.len()
+            )
+        );
+        assert_eq!(decompress("Packages", &plain, url, 1).unwrap(), plain);
     }
 
     #[test]

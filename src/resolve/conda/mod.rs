@@ -381,20 +381,13 @@ pub fn glibc_of(status: &str) -> Option<String> {
     })
 }
 
-/// A gzip-encoded index, at most [`REPODATA_LIMIT`] bytes once decompressed.
+/// A gzip-encoded index, at most [`REPODATA_LIMIT`] bytes once decompressed and no more
+/// than a real index's ratio ([`crate::net::inflate::bound`]): a bomb is refused after
+/// a bounded amount of memory, not at 2 GiB.
 fn gunzip(bytes: &[u8], url: &str) -> Result<Vec<u8>, Problem> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .take(REPODATA_LIMIT + 1)
-        .read_to_end(&mut out)
-        .map_err(|err| Problem::msg(format!("{url}: bad gzip encoding: {err}")))?;
-    if out.len() as u64 > REPODATA_LIMIT {
-        return Err(Problem::msg(format!(
-            "{url}: more than {REPODATA_LIMIT} bytes once decompressed"
-        )));
-    }
-    Ok(out)
+    use crate::net::inflate;
+    inflate::inflate(inflate::Encoding::Gzip, bytes, url, REPODATA_LIMIT)
+        .map_err(|err| Problem::msg(err.to_string()))
 }
 
 /// One subdir's `repodata.json` from the first base URL that serves it.
