@@ -386,9 +386,6 @@ pub fn conda_tool_name(entry: &str) -> String {
     }
 }
 
-/// Default keyring of the Ubuntu archives (the host's copy, as apt on Ubuntu has it).
-pub const UBUNTU_KEYRING: &str = "/usr/share/keyrings/ubuntu-archive-keyring.gpg";
-
 /// One apt request per stage with packages (`stage-1`, `stage-2`). Stage 2 is solved
 /// together with stage 1's list (`earlier`) so both closures are consistent, and locks
 /// only what stage 1 does not already install.
@@ -435,7 +432,16 @@ fn apt_archives(spec: &Spec) -> Vec<apt::Archive> {
                 uris: a.uris.iter().map(|u| u.get_ref().clone()).collect(),
                 suites: a.suites.iter().map(|s| s.get_ref().clone()).collect(),
                 components: a.components.clone(),
-                signed_by: a.signed_by.iter().map(|k| k.get_ref().clone()).collect(),
+                signed_by: if a.signed_by.is_empty() && !a.trusted {
+                    // No `signed-by`: any shipped archive key, as apt takes any key of
+                    // `trusted.gpg.d` for a source without one.
+                    apt::keys::BuiltinKeyring::ALL
+                        .iter()
+                        .map(|k| k.reference())
+                        .collect()
+                } else {
+                    a.signed_by.iter().map(|k| k.get_ref().clone()).collect()
+                },
                 trusted: a.trusted,
                 architectures: a.architectures.clone(),
                 snapshot: a.snapshot.as_ref().map(|s| apt::Snapshot {
@@ -451,7 +457,7 @@ fn apt_archives(spec: &Spec) -> Vec<apt::Archive> {
         .keyring
         .as_ref()
         .map(|k| k.get_ref().clone())
-        .unwrap_or_else(|| UBUNTU_KEYRING.to_string());
+        .unwrap_or_else(|| apt::keys::BuiltinKeyring::UbuntuArchive.reference());
     let components: Vec<String> = ["main", "restricted", "universe", "multiverse"]
         .map(String::from)
         .to_vec();

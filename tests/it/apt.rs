@@ -881,3 +881,106 @@ fn oracle_closure_equals_apt_get_install_simulation() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(report.len() >= 16);
 }
+
+// ---------------------------------------------------------------------------------------
+// The shipped archive keys
+
+/// `lock` on any host: the spec names no keyring, so Debian's real trixie `InRelease`
+/// (recorded once, `tests/fixtures/apt/debian-trixie/SOURCE.md`) is checked against the
+/// keys compiled into modelbench, never a keyring file of the machine.
+#[test]
+fn lock_checks_a_real_debian_archive_with_the_shipped_keys() {
+    use crate::support::project::{Project, artifact};
+    use crate::support::registry::{self, IndexKind};
+
+    let registry = registry::shared();
+    let world = World::start();
+    serve_dir(&world, "debian-trixie", "/debian");
+    let repo = format!("apt-test/shipped-keys-{}", world.addr().port());
+    registry.push_image(&repo, Some("1"), IndexKind::Oci, "linux/amd64", "keys");
+    let project = Project::new();
+    project.spec(&format!(
+        r#"[image]
+name = "mb-keys"
+tag = "t1"
+platforms = ["linux/amd64"]
+
+[base]
+image = "{base}"
+
+[apt]
+recommends = false
+status = "empty"
+
+[[apt.archives]]
+uris = ["{archive}"]
+suites = ["trixie"]
+components = ["non-free-firmware"]
+
+[stage-1]
+apt = ["firmware-linux-nonfree"]
+"#,
+        base = registry.reference(&repo, "1"),
+        archive = world.url("/debian"),
+    ));
+    project.sources(None, &[&registry.host()]);
+    project.lock_ok(&[]);
+    assert_eq!(world.hits("/debian/dists/trixie/InRelease"), 1);
+    let lock = project.lock_toml();
+    let members: BTreeMap<String, String> = artifact(&lock, "apt", "stage-1")["package"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["hash"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // Debian's closure of firmware-linux-nonfree without Recommends, hashes from the real
+    // index (checked against the signed Release).
+    let packages = String::from_utf8(
+        apt::index::decompress(
+            "Packages.xz",
+            &std::fs::read(format!(
+                "{FIXTURES}/debian-trixie/dists/trixie/non-free-firmware/binary-amd64/Packages.xz"
+            ))
+            .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let sha256_of = |name: &str| {
+        let stanza = packages
+            .split("\n\n")
+            .find(|s| s.starts_with(&format!("Package: {name}\n")))
+            .unwrap_or_else(|| panic!("{name} in the index"));
+        let line = stanza
+            .lines()
+            .find_map(|l| l.strip_prefix("SHA256: "))
+            .unwrap();
+        format!("sha256:{line}")
+    };
+    let expected: BTreeMap<String, String> = [
+        "firmware-amd-graphics",
+        "firmware-linux-nonfree",
+        "firmware-misc-nonfree",
+    ]
+    .iter()
+    .map(|n| (n.to_string(), sha256_of(n)))
+    .collect();
+    assert_eq!(members, expected);
+
+    // The same archive with one byte of the signed text changed is refused.
+    let inrelease =
+        std::fs::read_to_string(format!("{FIXTURES}/debian-trixie/dists/trixie/InRelease"))
+            .unwrap();
+    world.get(
+        "/debian/dists/trixie/InRelease",
+        Response::text(inrelease.replacen("Version: 13.8", "Version: 13.9", 1)),
+    );
+    let output = project.lock(&["--update"]);
+    assert!(!output.success(), "{}", output.combined());
+    assert!(output.stderr.contains("BAD signature"), "{}", output.stderr);
+}

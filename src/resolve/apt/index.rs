@@ -31,7 +31,8 @@ pub struct Archive {
     /// `./`, `sub/dir/`) and no components.
     pub suites: Vec<String>,
     pub components: Vec<String>,
-    /// Keyring files (binary `.gpg` or armored `.asc`) that must have signed the Release.
+    /// Keyring files (binary `.gpg` or armored `.asc`) or shipped keyrings (`builtin:…`,
+    /// [`super::keys`]) that must have signed the Release.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signed_by: Vec<String>,
     /// `[trusted=yes]`: take the Release unsigned (hashes are still checked).

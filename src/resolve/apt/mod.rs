@@ -17,6 +17,7 @@ pub mod base_status;
 pub mod closure;
 pub mod control;
 pub mod index;
+pub mod keys;
 pub mod openpgp;
 pub mod version;
 
@@ -331,6 +332,10 @@ fn load_keyring(
     }
     let mut keyring = openpgp::Keyring::default();
     for path in &archive.signed_by {
+        if let Some(builtin) = keys::BuiltinKeyring::from_reference(path) {
+            keyring.merge(builtin.map_err(Problem::msg)?.keyring());
+            continue;
+        }
         let bytes = std::fs::read(dir.join(path))
             .map_err(|err| Problem::msg(format!("cannot read keyring `{path}`: {err}")))?;
         keyring.merge(
