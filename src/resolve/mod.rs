@@ -11,6 +11,7 @@
 //! Result<Artifact, Problem>`.
 
 pub mod apt;
+pub mod cache;
 pub mod conda;
 pub mod github_release;
 pub mod nodejs;
@@ -47,6 +48,10 @@ pub struct Context {
     pub npm_documents: npm::SharedDocuments,
     /// conda repodata and base-image glibc of this run, shared by every conda tool.
     pub conda_indexes: conda::SharedIndexes,
+    /// Where answers that never go stale are kept between runs (what each layer of a
+    /// base says about its dpkg status); `None`: nothing is kept. The CLI sets
+    /// [`cache::user_cache_dir`]; tests and library callers choose.
+    pub cache: Option<std::path::PathBuf>,
 }
 
 /// Progress of a run, for the terminal or a log. Called from the resolving tasks.
@@ -95,8 +100,9 @@ impl Context {
         }
     }
 
-    /// A context around a given client, for `platforms`: no token, no reporter, and this
-    /// run's shared state fresh (what tests, benchmarks and library callers start from).
+    /// A context around a given client, for `platforms`: no token, no reporter, no cache
+    /// directory, and this run's shared state fresh (what tests, benchmarks and library
+    /// callers start from; set `cache` to keep answers in a directory of their own).
     pub fn with_client(client: Client, sources: Sources, platforms: Vec<Platform>) -> Context {
         Context {
             client,
@@ -106,6 +112,7 @@ impl Context {
             reporter: None,
             npm_documents: npm::SharedDocuments::default(),
             conda_indexes: conda::SharedIndexes::default(),
+            cache: None,
         }
     }
 }

@@ -984,3 +984,234 @@ apt = ["firmware-linux-nonfree"]
     assert!(!output.success(), "{}", output.combined());
     assert!(output.stderr.contains("BAD signature"), "{}", output.stderr);
 }
+
+// ---------------------------------------------------------------------------------------
+// The base image's dpkg status, streamed from its layers
+
+const GOOD_STATUS: &str = "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 2.36-9\n\n\
+     Package: libgreet0\nStatus: install ok installed\nArchitecture: amd64\nVersion: 0.9-1\n";
+const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+
+/// One ustar header (checksum included) for a regular file.
+fn tar_header(name: &str, size: u64) -> [u8; 512] {
+    let mut h = [0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[100..108].copy_from_slice(b"0000644\0");
+    h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
+    h[136..148].copy_from_slice(b"00000000000\0");
+    h[156] = b'0';
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    h
+}
+
+/// A tar of `files` (name, bytes) in order, with the closing zero blocks.
+fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, bytes) in files {
+        out.extend_from_slice(&tar_header(name, bytes.len() as u64));
+        out.extend_from_slice(bytes);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+/// `n` bytes no compressor can shrink (xorshift), generated at test time.
+fn incompressible(n: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(n + 8);
+    while out.len() < n {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(n);
+    out
+}
+
+fn gzip_fast(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    std::io::Write::write_all(&mut gz, bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+/// A registry on the world with one single-platform image, `layers` bottom first
+/// (media type, blob); returns the image reference and each layer's blob path.
+fn serve_image(world: &World, repo: &str, layers: &[(&str, &[u8])]) -> (String, Vec<String>) {
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    let digest = |bytes: &[u8]| format!("sha256:{}", crate::support::sha256_hex(bytes));
+    let mut descriptors = Vec::new();
+    let mut paths = Vec::new();
+    for (media_type, blob) in layers {
+        let path = format!("/v2/{repo}/blobs/{}", digest(blob));
+        world.get(&path, Response::bytes(blob.to_vec()));
+        descriptors.push(serde_json::json!({
+            "mediaType": media_type, "digest": digest(blob), "size": blob.len(),
+        }));
+        paths.push(path);
+    }
+    world.get(
+        &format!("/v2/{repo}/blobs/{}", digest(config)),
+        Response::bytes(config.to_vec()),
+    );
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": digest(config), "size": config.len(),
+        },
+        "layers": descriptors,
+    }))
+    .unwrap();
+    world.get(
+        &format!("/v2/{repo}/manifests/1"),
+        Response::bytes(manifest)
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json"),
+    );
+    (format!("{}/{repo}:1", world.addr()), paths)
+}
+
+/// A context whose registry is the world (plain http) and whose cache is `cache`.
+fn registry_context(world: &World, cache: &Path) -> Context {
+    let sources = cache.with_extension("sources.toml");
+    std::fs::write(
+        &sources,
+        format!(
+            "[registry]\n\"{host}\" = \"http://{host}\"\n",
+            host = world.addr()
+        ),
+    )
+    .unwrap();
+    let mut ctx = Context::with_client(
+        Client::new(false, vec![world.addr().to_string()]),
+        Sources::load(&sources).unwrap(),
+        vec![Platform::LinuxAmd64],
+    );
+    ctx.cache = Some(cache.to_path_buf());
+    ctx
+}
+
+fn base_image_request(world: &World, image: &str) -> AptRequest {
+    let mut request = request(
+        &["hello"],
+        vec![archive(vec![world.url("/r")], &["stable"], &["main"])],
+    );
+    request.recommends = false;
+    request.status = StatusSource::BaseImage {
+        image: image.to_string(),
+        mirror: None,
+    };
+    request
+}
+
+fn closure_names(artifact: &modelbench::lock::Artifact) -> Vec<&str> {
+    artifact.packages.iter().map(|p| p.name.as_str()).collect()
+}
+
+/// 200 MB of incompressible data in front of the status file, in the top layer: read as
+/// a stream, top layer down (the bottom layer, whose status would give another closure,
+/// is never fetched), the verified answer cached by digest, and a blob whose bytes do not
+/// match its digest refused and not cached, even when the damage is after the status.
+#[test]
+fn base_status_is_streamed_from_a_large_layer_and_cached_per_digest() {
+    let world = World::start();
+    serve_dir(&world, "repo", "/r");
+    let bottom = gzip_fast(&tar_of(&[(
+        "var/lib/dpkg/status",
+        b"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36-9\n\n",
+    )]));
+    let big = incompressible(200 << 20, 7);
+    let after = incompressible(1 << 20, 11);
+    let top = gzip_fast(&tar_of(&[
+        ("usr/share/big.bin", &big),
+        ("var/lib/dpkg/status", GOOD_STATUS.as_bytes()),
+        ("usr/share/zz-after.bin", &after),
+    ]));
+    drop(big);
+    let (image, paths) = serve_image(
+        &world,
+        "big/base",
+        &[(OCI_LAYER_GZIP, &bottom), (OCI_LAYER_GZIP, &top)],
+    );
+    let cache = crate::support::temp_dir();
+    let ctx = registry_context(&world, cache.path());
+    let request = base_image_request(&world, &image);
+    let artifact = run(&ctx, &request).expect("resolves on the base's status");
+    // libc6 and libgreet0 are installed per the top layer's status.
+    assert_eq!(closure_names(&artifact), vec!["hello"]);
+    assert_eq!(world.hits(&paths[1]), 1);
+    assert_eq!(world.hits(&paths[0]), 0, "the bottom layer is never read");
+    let top_digest = paths[1].rsplit('/').next().unwrap().replace(':', "-");
+    let cached = cache
+        .path()
+        .join(format!("dpkg-status/{top_digest}.status"));
+    assert_eq!(std::fs::read_to_string(&cached).unwrap(), GOOD_STATUS);
+
+    // A second run (a new process would do the same) answers from the cache.
+    let ctx = registry_context(&world, cache.path());
+    let again = run(&ctx, &request).expect("resolves from the cache");
+    assert_eq!(closure_names(&again), vec!["hello"]);
+    assert_eq!(world.hits(&paths[1]), 1, "the layer is not fetched again");
+
+    // One byte changed after the status file: found early, but the digest check at the
+    // end refuses the layer, and nothing is cached for it.
+    let mut damaged = top;
+    let last = damaged.len() - 100;
+    damaged[last] ^= 1;
+    world.replace_body(&paths[1], damaged);
+    let fresh = crate::support::temp_dir();
+    let ctx = registry_context(&world, fresh.path());
+    let err = run(&ctx, &request).unwrap_err().to_string();
+    assert!(err.contains("sha256 mismatch for layer"), "{err}");
+    assert!(
+        err.contains(&paths[1][paths[1].rfind(':').unwrap() + 1..]),
+        "{err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(fresh.path().join("dpkg-status"))
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "nothing cached for a refused blob: {left:?}"
+    );
+}
+
+/// zstd layers are read like gzip ones (the media type says which); a layer of a type
+/// that is not a tar is refused before a byte of it is fetched.
+#[test]
+fn zstd_layers_are_read_and_unknown_layer_types_refused_before_download() {
+    let world = World::start();
+    serve_dir(&world, "repo", "/r");
+    let top = zstd::encode_all(
+        &tar_of(&[("var/lib/dpkg/status", GOOD_STATUS.as_bytes())])[..],
+        3,
+    )
+    .unwrap();
+    let (image, _) = serve_image(&world, "zstd/base", &[(OCI_LAYER_ZSTD, &top)]);
+    let cache = crate::support::temp_dir();
+    let ctx = registry_context(&world, cache.path());
+    let artifact = run(&ctx, &base_image_request(&world, &image)).expect("zstd layer read");
+    assert_eq!(closure_names(&artifact), vec!["hello"]);
+
+    // (The same blob under another media type: without a cache, as its digest's answer
+    // is already cached from the zstd read.)
+    let (image, paths) = serve_image(
+        &world,
+        "odd/base",
+        &[("application/vnd.example.layer.v1+squashfs", &top)],
+    );
+    let mut ctx = ctx;
+    ctx.cache = None;
+    let err = run(&ctx, &base_image_request(&world, &image))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is not a tar layer"), "{err}");
+    assert_eq!(world.hits(&paths[0]), 0);
+}
