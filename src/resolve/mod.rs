@@ -49,7 +49,8 @@ pub struct Context {
     /// conda repodata and base-image glibc of this run, shared by every conda tool.
     pub conda_indexes: conda::SharedIndexes,
     /// Where answers that never go stale are kept between runs (what each layer of a
-    /// base says about its dpkg status); `None`: nothing is kept. The CLI sets
+    /// base says about its dpkg status, apt indices by hash and revalidated `InRelease`
+    /// files); `None`: nothing is kept. The CLI sets
     /// [`cache::user_cache_dir`]; tests and library callers choose.
     pub cache: Option<std::path::PathBuf>,
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::control::{Release, ReleaseFile};
+use super::index_cache::IndexCache;
 use super::openpgp::Keyring;
 use crate::net::{Client, NetError};
 use crate::resolve::Problem;
@@ -134,11 +135,12 @@ pub async fn fetch_release(
     suite: &str,
     keyring: Option<&Keyring>,
     now: u64,
+    cache: Option<&IndexCache>,
 ) -> Result<(String, Release, Vec<String>), Problem> {
     let mut failures = Vec::new();
     for uri in &archive.uris {
         let dist = archive.dist_url(uri, suite);
-        match fetch_release_from(client, &dist, keyring, now).await {
+        match fetch_release_from(client, &dist, keyring, now, cache).await {
             Ok((release, signers)) => return Ok((uri.clone(), release, signers)),
             // A signature or format problem is not the mirror being down: stop here.
             Err(Fetch::Fatal(problem)) => return Err(problem),
@@ -161,14 +163,16 @@ async fn fetch_release_from(
     dist: &str,
     keyring: Option<&Keyring>,
     now: u64,
+    cache: Option<&IndexCache>,
 ) -> Result<(Release, Vec<String>), Fetch> {
     let inrelease_url = format!("{dist}/InRelease");
-    let (text, signers) = match client.get_ok(&inrelease_url, &[], RELEASE_LIMIT).await {
+    let (text, signers) = match fetch_inrelease(client, &inrelease_url, cache).await {
         Ok(fetched) => {
-            let message = String::from_utf8(fetched.body).map_err(|_| {
+            let message = String::from_utf8(fetched.body.clone()).map_err(|_| {
                 Fetch::Fatal(Problem::msg(format!("{inrelease_url} is not UTF-8 text")))
             })?;
-            match keyring {
+            // A cached InRelease is checked like a downloaded one, every time.
+            let checked = match keyring {
                 Some(keyring) => {
                     let verified = keyring.verify_cleartext(&message, now).map_err(|err| {
                         Fetch::Fatal(Problem::msg(format!("{inrelease_url}: {err}")))
@@ -181,7 +185,16 @@ async fn fetch_release_from(
                     })?,
                     Vec::new(),
                 ),
+            };
+            if let (Some(cache), false) = (cache, fetched.from_cache) {
+                cache.store_release(
+                    &inrelease_url,
+                    &fetched.body,
+                    fetched.etag.as_deref(),
+                    fetched.last_modified.as_deref(),
+                );
             }
+            checked
         }
         Err(err) if err.is_not_found() => {
             let release_url = format!("{dist}/Release");
@@ -227,6 +240,53 @@ async fn fetch_release_from(
     Ok((release, signers))
 }
 
+/// An `InRelease` as served, or as cached when the server says it has not changed.
+struct InRelease {
+    body: Vec<u8>,
+    from_cache: bool,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+/// GET an `InRelease`, revalidating the cached copy (`If-None-Match`,
+/// `If-Modified-Since`) when there is one: a `304` answer costs no body.
+async fn fetch_inrelease(
+    client: &Client,
+    url: &str,
+    cache: Option<&IndexCache>,
+) -> Result<InRelease, NetError> {
+    let cached = cache.and_then(|c| c.release(url));
+    let mut headers = Vec::new();
+    if let Some(cached) = &cached {
+        if let Some(etag) = &cached.etag {
+            headers.push(("if-none-match", etag.as_str()));
+        }
+        if let Some(date) = &cached.last_modified {
+            headers.push(("if-modified-since", date.as_str()));
+        }
+    }
+    let fetched = client.get(url, &headers, RELEASE_LIMIT).await?;
+    match (fetched.status.as_u16(), cached) {
+        (304, Some(cached)) => Ok(InRelease {
+            body: cached.body,
+            from_cache: true,
+            etag: None,
+            last_modified: None,
+        }),
+        _ if fetched.status.is_success() => Ok(InRelease {
+            etag: fetched.header("etag").map(str::to_string),
+            last_modified: fetched.header("last-modified").map(str::to_string),
+            body: fetched.body,
+            from_cache: false,
+        }),
+        (status, _) => Err(NetError::Status {
+            url: crate::net::redact(url),
+            status,
+            detail: None,
+        }),
+    }
+}
+
 /// The index files to read for one component and architecture, best compression first.
 fn index_candidates<'r>(release: &'r Release, prefix: &str) -> Vec<(String, &'r ReleaseFile)> {
     ["Packages.xz", "Packages.gz", "Packages"]
@@ -244,6 +304,7 @@ pub async fn fetch_packages(
     dist: &str,
     release: &Release,
     prefix: &str,
+    cache: Option<&IndexCache>,
 ) -> Result<String, Problem> {
     let candidates = index_candidates(release, prefix);
     if candidates.is_empty() {
@@ -263,15 +324,24 @@ pub async fn fetch_packages(
             urls.push(format!("{dist}/{dir}by-hash/SHA256/{}", entry.sha256));
         }
         urls.push(format!("{dist}/{path}"));
+        // The cache holds files by the hash the verified Release lists: no request at all.
+        let stored = cache.and_then(|c| c.index(entry));
+        let from_cache = stored.is_some();
         for url in urls {
-            let body = match client.get_ok(&url, &[], entry.size.min(INDEX_LIMIT)).await {
-                Ok(fetched) => fetched.body,
-                Err(err) => {
-                    last_error = Some(err.to_string());
-                    continue;
-                }
+            let body = match &stored {
+                Some(body) => body.clone(),
+                None => match client.get_ok(&url, &[], entry.size.min(INDEX_LIMIT)).await {
+                    Ok(fetched) => fetched.body,
+                    Err(err) => {
+                        last_error = Some(err.to_string());
+                        continue;
+                    }
+                },
             };
             check_file(&url, &body, entry)?;
+            if let (Some(cache), false) = (cache, from_cache) {
+                cache.store_index(entry, &body);
+            }
             let bytes =
                 decompress(path, &body).map_err(|err| Problem::msg(format!("{url}: {err}")))?;
             if (path.ends_with(".xz") || path.ends_with(".gz"))
@@ -336,12 +406,13 @@ pub async fn fetch_archive(
     arch: &str,
     keyring: Option<&Keyring>,
     now: u64,
+    cache: Option<&IndexCache>,
 ) -> Result<Vec<FetchedIndex>, Problem> {
     let releases = futures_util::future::try_join_all(
         archive
             .suites
             .iter()
-            .map(|suite| fetch_release(client, archive, suite, keyring, now)),
+            .map(|suite| fetch_release(client, archive, suite, keyring, now, cache)),
     )
     .await?;
     let mut jobs = Vec::new();
@@ -394,7 +465,9 @@ pub async fn fetch_archive(
         }
     }
     let texts = futures_util::future::try_join_all(jobs.iter().map(
-        |(_, _, dist, prefix, _, release, _, _)| fetch_packages(client, dist, release, prefix),
+        |(_, _, dist, prefix, _, release, _, _)| {
+            fetch_packages(client, dist, release, prefix, cache)
+        },
     ))
     .await?;
     Ok(jobs

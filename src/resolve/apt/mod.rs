@@ -17,6 +17,7 @@ pub mod base_status;
 pub mod closure;
 pub mod control;
 pub mod index;
+pub mod index_cache;
 pub mod keys;
 pub mod openpgp;
 pub mod version;
@@ -142,6 +143,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
         .map(|d| d.as_secs())
         .unwrap_or(0);
 
+    let index_cache = ctx.cache.as_deref().map(index_cache::IndexCache::new);
     let mut packages = Vec::new();
     let mut newest_release = None;
     for platform in &ctx.platforms {
@@ -166,6 +168,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
                     arch,
                     keyrings[*number].as_ref(),
                     now,
+                    index_cache.as_ref(),
                 )
             }))
             .await?
