@@ -1326,3 +1326,27 @@ fn walk_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// apt's `[trusted=yes]`: an `InRelease` that is not a signed message is ignored and the
+/// `Release` read instead; an archive that is not `trusted` still refuses it.
+#[test]
+fn trusted_archive_reads_release_when_inrelease_is_unsigned() {
+    let world = World::start();
+    serve_dir(&world, "repo", "/r");
+    let release = std::fs::read(format!("{FIXTURES}/repo/dists/stable/Release")).unwrap();
+    world.get("/r/dists/stable/InRelease", Response::bytes(release));
+    let ctx = context(&world, vec![Platform::LinuxAmd64]);
+    let mut source = archive(vec![world.url("/r")], &["stable"], &["main"]);
+    let err = run(&ctx, &request(&["hello"], vec![source.clone()]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/r/dists/stable/InRelease"), "{err}");
+    assert_eq!(world.hits("/r/dists/stable/Release"), 0);
+
+    source.signed_by.clear();
+    source.trusted = true;
+    let artifact = run(&ctx, &request(&["hello"], vec![source])).expect("trusted source");
+    assert!(artifact.packages.iter().any(|p| p.name == "hello"));
+    assert_eq!(world.hits("/r/dists/stable/Release"), 1);
+    assert_eq!(world.hits("/r/dists/stable/Release.gpg"), 0);
+}

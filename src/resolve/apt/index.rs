@@ -166,66 +166,45 @@ async fn fetch_release_from(
     cache: Option<&IndexCache>,
 ) -> Result<(Release, Vec<String>), Fetch> {
     let inrelease_url = format!("{dist}/InRelease");
-    let (text, signers) = match fetch_inrelease(client, &inrelease_url, cache).await {
-        Ok(fetched) => {
-            let message = String::from_utf8(fetched.body.clone()).map_err(|_| {
-                Fetch::Fatal(Problem::msg(format!("{inrelease_url} is not UTF-8 text")))
-            })?;
-            // A cached InRelease is checked like a downloaded one, every time.
-            let checked = match keyring {
-                Some(keyring) => {
-                    let verified = keyring.verify_cleartext(&message, now).map_err(|err| {
-                        Fetch::Fatal(Problem::msg(format!("{inrelease_url}: {err}")))
-                    })?;
-                    (verified.text, verified.signers)
-                }
-                None => (
-                    super::openpgp::cleartext_body(&message).map_err(|err| {
-                        Fetch::Fatal(Problem::msg(format!("{inrelease_url}: {err}")))
-                    })?,
-                    Vec::new(),
-                ),
-            };
-            if let (Some(cache), false) = (cache, fetched.from_cache) {
-                cache.store_release(
-                    &inrelease_url,
-                    &fetched.body,
-                    fetched.etag.as_deref(),
-                    fetched.last_modified.as_deref(),
-                );
-            }
-            checked
-        }
-        Err(err) if err.is_not_found() => {
-            let release_url = format!("{dist}/Release");
-            let release = client
-                .get_ok(&release_url, &[], RELEASE_LIMIT)
-                .await
-                .map_err(Fetch::Unavailable)?;
-            let text = String::from_utf8(release.body.clone()).map_err(|_| {
-                Fetch::Fatal(Problem::msg(format!("{release_url} is not UTF-8 text")))
-            })?;
-            let signers = match keyring {
-                Some(keyring) => {
-                    let signature_url = format!("{dist}/Release.gpg");
-                    let signature = client
-                        .get_ok(&signature_url, &[], RELEASE_LIMIT)
-                        .await
-                        .map_err(|err| {
-                            Fetch::Fatal(Problem::msg(format!(
-                                "{release_url} is not signed: {err}"
-                            )))
-                        })?;
-                    keyring
-                        .verify_detached(&release.body, &signature.body, now)
-                        .map_err(|err| Fetch::Fatal(Problem::msg(format!("{release_url}: {err}"))))?
-                        .signers
-                }
-                None => Vec::new(),
-            };
-            (text, signers)
-        }
+    let inrelease = match fetch_inrelease(client, &inrelease_url, cache).await {
+        Ok(fetched) => Some(fetched),
+        Err(err) if err.is_not_found() => None,
         Err(err) => return Err(Fetch::Unavailable(err)),
+    };
+    let mut checked = None;
+    if let Some(fetched) = inrelease {
+        let message = String::from_utf8(fetched.body.clone()).map_err(|_| {
+            Fetch::Fatal(Problem::msg(format!("{inrelease_url} is not UTF-8 text")))
+        })?;
+        // A cached InRelease is checked like a downloaded one, every time.
+        checked = match keyring {
+            Some(keyring) => {
+                let verified = keyring
+                    .verify_cleartext(&message, now)
+                    .map_err(|err| Fetch::Fatal(Problem::msg(format!("{inrelease_url}: {err}"))))?;
+                Some((verified.text, verified.signers))
+            }
+            // `trusted` (apt's `[trusted=yes]`): an InRelease that is not a signed
+            // message is ignored and the Release read instead, as apt does.
+            None if !is_cleartext_signed(&message) => None,
+            None => Some((
+                super::openpgp::cleartext_body(&message)
+                    .map_err(|err| Fetch::Fatal(Problem::msg(format!("{inrelease_url}: {err}"))))?,
+                Vec::new(),
+            )),
+        };
+        if let (Some(cache), false, true) = (cache, fetched.from_cache, checked.is_some()) {
+            cache.store_release(
+                &inrelease_url,
+                &fetched.body,
+                fetched.etag.as_deref(),
+                fetched.last_modified.as_deref(),
+            );
+        }
+    }
+    let (text, signers) = match checked {
+        Some(checked) => checked,
+        None => fetch_release_file(client, dist, keyring, now).await?,
     };
     let release = Release::parse(&text)
         .map_err(|err| Fetch::Fatal(Problem::msg(format!("{dist}: invalid Release: {err}"))))?;
@@ -238,6 +217,48 @@ async fn fetch_release_from(
         ))));
     }
     Ok((release, signers))
+}
+
+/// Whether `message` is framed as an OpenPGP cleartext-signed message (checked or not).
+fn is_cleartext_signed(message: &str) -> bool {
+    message
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with("-----BEGIN PGP SIGNED MESSAGE-----")
+}
+
+/// `Release` and, unless the archive is `trusted`, its detached `Release.gpg`: where an
+/// archive has no `InRelease`.
+async fn fetch_release_file(
+    client: &Client,
+    dist: &str,
+    keyring: Option<&Keyring>,
+    now: u64,
+) -> Result<(String, Vec<String>), Fetch> {
+    let release_url = format!("{dist}/Release");
+    let release = client
+        .get_ok(&release_url, &[], RELEASE_LIMIT)
+        .await
+        .map_err(Fetch::Unavailable)?;
+    let text = String::from_utf8(release.body.clone())
+        .map_err(|_| Fetch::Fatal(Problem::msg(format!("{release_url} is not UTF-8 text"))))?;
+    let signers = match keyring {
+        Some(keyring) => {
+            let signature_url = format!("{dist}/Release.gpg");
+            let signature = client
+                .get_ok(&signature_url, &[], RELEASE_LIMIT)
+                .await
+                .map_err(|err| {
+                    Fetch::Fatal(Problem::msg(format!("{release_url} is not signed: {err}")))
+                })?;
+            keyring
+                .verify_detached(&release.body, &signature.body, now)
+                .map_err(|err| Fetch::Fatal(Problem::msg(format!("{release_url}: {err}"))))?
+                .signers
+        }
+        None => Vec::new(),
+    };
+    Ok((text, signers))
 }
 
 /// An `InRelease` as served, or as cached when the server says it has not changed.
