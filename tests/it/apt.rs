@@ -925,8 +925,22 @@ apt = ["firmware-linux-nonfree"]
         archive = world.url("/debian"),
     ));
     project.sources(None, &[&registry.host()]);
-    project.lock_ok(&[]);
+    // The CLI keeps its cache where MODELBENCH_CACHE_DIR says.
+    let cache = project.path("cache");
+    let run_lock = |extra: &[&str]| {
+        let mut args = vec!["lock", "specs/test.toml", "--sources", "sources.toml"];
+        args.extend_from_slice(extra);
+        crate::support::run(project.command(&args).env("MODELBENCH_CACHE_DIR", &cache))
+    };
+    let output = run_lock(&[]);
+    assert!(output.success(), "{}", output.combined());
     assert_eq!(world.hits("/debian/dists/trixie/InRelease"), 1);
+    // The index, stored under the hash Debian's signed Release lists for it.
+    assert!(
+        cache
+            .join("apt/by-hash/sha256-a6805dc5ddda1c8038f410f59be9e3442810deb8f499d2a14c2df5cc50bba311")
+            .is_file()
+    );
     let lock = project.lock_toml();
     let members: BTreeMap<String, String> = artifact(&lock, "apt", "stage-1")["package"]
         .as_array()
@@ -981,7 +995,7 @@ apt = ["firmware-linux-nonfree"]
         "/debian/dists/trixie/InRelease",
         Response::text(inrelease.replacen("Version: 13.8", "Version: 13.9", 1)),
     );
-    let output = project.lock(&["--update"]);
+    let output = run_lock(&["--update"]);
     assert!(!output.success(), "{}", output.combined());
     assert!(output.stderr.contains("BAD signature"), "{}", output.stderr);
 }
