@@ -6,7 +6,8 @@
 //!
 //! Target (issue #20): peak RSS at most 64 MiB above the baseline, whatever the layer's
 //! size. Run: `cargo bench --bench base_layer` (`LAYER_BENCH_MB` sets the size of the
-//! data in front of the status file, default 1024; `LAYER_BENCH_RUNS` the runs, default 3).
+//! data in front of the status file, default 1024; `LAYER_BENCH_RUNS` the runs, default 3;
+//! `LAYER_BENCH_BIN` measures another `modelbench` binary, e.g. an older build).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -188,15 +189,24 @@ fn routes(layer: &Path, digest: &str, repo: &Path) -> Routes {
     Routes(routes)
 }
 
+/// The binary measured: this build's, or `LAYER_BENCH_BIN` (another build, to compare).
+fn binary() -> PathBuf {
+    std::env::var_os("LAYER_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_modelbench")))
+}
+
 /// Peak RSS (KiB) and wall time of one `modelbench lock` with an empty cache.
 fn lock_once(project: &Path) -> (u64, Duration) {
     let cache = project.join("cache");
     let _ = std::fs::remove_dir_all(&cache);
+    // Older builds cache under $HOME/.cache.
+    let _ = std::fs::remove_dir_all(project.join(".cache"));
     let _ = std::fs::remove_dir_all(project.join("lock"));
     let started = Instant::now();
     // Reaped by wait4 below (for its rusage), not by `Child::wait`.
     #[allow(clippy::zombie_processes)]
-    let child = Command::new(env!("CARGO_BIN_EXE_modelbench"))
+    let child = Command::new(binary())
         .current_dir(project)
         .args(["lock", "spec.toml", "--sources", "sources.toml", "--quiet"])
         .env("MODELBENCH_CACHE_DIR", &cache)
