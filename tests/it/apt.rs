@@ -427,6 +427,29 @@ fn wrong_keyring_and_tampered_release_are_refused() {
         .to_string();
     assert!(err.contains("BAD signature"), "{err}");
 
+    // Checked against the shipped keys only (the spec names no keyring): the message
+    // says how to name the archive's own.
+    world.get(
+        "/r/dists/stable/InRelease",
+        Response::bytes(inrelease.clone()),
+    );
+    source.signed_by = vec![
+        "builtin:ubuntu-archive-keyring".into(),
+        "builtin:debian-archive-keyring".into(),
+    ];
+    let err = run(&ctx, &request(&["hello"], vec![source.clone()]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown key"), "{err}");
+    assert!(
+        err.contains("builtin:ubuntu-archive-keyring, builtin:debian-archive-keyring"),
+        "{err}"
+    );
+    assert!(
+        err.contains("name the archive's own keyring in `signed-by`"),
+        "{err}"
+    );
+
     // No keyring and not marked trusted: refused before any fetch.
     source.signed_by.clear();
     let err = run(&ctx, &request(&["hello"], vec![source.clone()]))
@@ -434,7 +457,6 @@ fn wrong_keyring_and_tampered_release_are_refused() {
         .to_string();
     assert!(err.contains("names no keyring"), "{err}");
     // `trusted` takes the unsigned text (the index hashes are still checked).
-    world.get("/r/dists/stable/InRelease", Response::bytes(inrelease));
     source.trusted = true;
     run(&ctx, &request(&["hello"], vec![source])).expect("trusted source");
 }

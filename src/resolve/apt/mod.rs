@@ -161,6 +161,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
         }
         let mut fetched =
             futures_util::future::try_join_all(serving.iter().map(|(number, archive)| {
+                use futures_util::TryFutureExt;
                 index::fetch_archive(
                     &ctx.client,
                     *number,
@@ -170,6 +171,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
                     now,
                     index_cache.as_ref(),
                 )
+                .map_err(|problem| shipped_keys_hint(problem, archive))
             }))
             .await?
             .concat();
@@ -314,6 +316,25 @@ pub fn closure_version(packages: &[Package]) -> String {
         hasher.update(line.as_bytes());
     }
     format!("sha256:{}", hex::encode(hasher.finalize()))
+}
+
+/// An archive checked only against the shipped keyrings (it names no `signed-by`, or
+/// only `builtin:` ones) whose signer is not among them: say how to name its key.
+fn shipped_keys_hint(problem: Problem, archive: &Archive) -> Problem {
+    let only_shipped = !archive.signed_by.is_empty()
+        && archive
+            .signed_by
+            .iter()
+            .all(|k| keys::BuiltinKeyring::from_reference(k).is_some());
+    match problem {
+        Problem::Message(text) if only_shipped && text.contains("no good signature") => {
+            Problem::msg(format!(
+                "{text}; it was checked against the keyrings modelbench ships ({}): name the archive's own keyring in `signed-by`",
+                archive.signed_by.join(", ")
+            ))
+        }
+        other => other,
+    }
 }
 
 fn load_keyring(
