@@ -939,6 +939,10 @@ mod tests {
             ]
         );
         assert_eq!(one.archives[2].architectures, ["arm64"]);
+        // Ubuntu's archives are checked with the shipped Ubuntu keyring, never a host file.
+        for archive in &one.archives {
+            assert_eq!(archive.signed_by, ["builtin:ubuntu-archive-keyring"]);
+        }
         let two = apt_detail(&plan, "stage-2");
         assert_eq!(two.packages, ["tmux"]);
         assert_eq!(two.earlier, one.packages);
@@ -1001,5 +1005,23 @@ mod tests {
             Some("20260701T000000Z")
         );
         assert!(matches!(two.status, apt::StatusSource::BaseImage { .. }));
+
+        // An archive without `signed-by` (and not `trusted`) takes any shipped keyring, as
+        // apt takes any key of `trusted.gpg.d`; a `trusted` one takes none.
+        let plan = plan_of(
+            "[[apt.archives]]\nuris = [\"https://deb.example/debian\"]\nsuites = [\"trixie\"]\n\
+             components = [\"main\"]\n\
+             [[apt.archives]]\nuris = [\"https://deb.example/local\"]\nsuites = [\"/\"]\n\
+             trusted = true\n[stage-2]\napt = [\"git\"]\n",
+        );
+        let two = apt_detail(&plan, "stage-2");
+        assert_eq!(
+            two.archives[0].signed_by,
+            [
+                "builtin:ubuntu-archive-keyring",
+                "builtin:debian-archive-keyring"
+            ]
+        );
+        assert!(two.archives[1].signed_by.is_empty());
     }
 }
