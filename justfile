@@ -44,3 +44,8 @@ fuzz SECONDS="600":
 audit *ARGS: emit
     cargo build --quiet
     sh scripts/audit-build.sh target/debug/modelbench build/{{name}} {{spec}} --log build/{{name}}.audit.log {{ARGS}}
+
+# Peak RSS of a cold `lock` whose base has a MB-MiB gzip layer above the dpkg status,
+# against a tiny layer (target: at most 64 MiB above it). Generated in a temp dir.
+bench-layer MB="1024":
+    LAYER_BENCH_MB={{MB}} cargo bench --bench base_layer

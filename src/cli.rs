@@ -452,6 +452,7 @@ fn lock(args: LockArgs) -> Result<()> {
         crate::net::set_verbose(true);
     }
     ctx.reporter = Some(Box::new(Progress::new(talk, args.output.verbose)));
+    ctx.cache = resolve::cache::user_cache_dir();
     if !todo.is_empty() && !args.output.quiet && !args.output.json {
         status("Resolving", format!("{} artifact(s)", todo.len()));
     }

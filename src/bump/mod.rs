@@ -107,6 +107,8 @@ pub struct Environment {
     /// `$GITHUB_REPOSITORY` (set in GitHub Actions).
     pub github_repository: Option<String>,
     pub now: DateTime<Utc>,
+    /// Where resolvers keep answers between runs ([`resolve::cache::user_cache_dir`]).
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Environment {
@@ -116,6 +118,7 @@ impl Environment {
             github_token: var("GITHUB_TOKEN"),
             github_repository: var("GITHUB_REPOSITORY"),
             now: Utc::now(),
+            cache_dir: crate::resolve::cache::user_cache_dir(),
         }
     }
 }
@@ -515,12 +518,9 @@ fn context(
         Some(path) => Sources::load(path)?,
         None => Sources::default(),
     };
-    Ok(resolve::Context::new(
-        &spec.spec,
-        sources,
-        false,
-        env.github_token.clone(),
-    ))
+    let mut ctx = resolve::Context::new(&spec.spec, sources, false, env.github_token.clone());
+    ctx.cache = env.cache_dir.clone();
+    Ok(ctx)
 }
 
 /// Whether anything that lands in the image moved (not just a release date or page).

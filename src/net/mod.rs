@@ -223,6 +223,73 @@ impl Fetched {
     }
 }
 
+/// A response whose body the caller reads as it arrives ([`Client::get_stream`]): for
+/// blobs too large to hold (image layers), so memory stays bounded by the caller.
+pub struct Streamed {
+    pub url: String,
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    response: reqwest::Response,
+    deadline: Deadline,
+    received: u64,
+    limit: u64,
+    announced: Option<u64>,
+    /// The host's concurrency permit, held until the body is read or dropped.
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Streamed {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The next piece of the body, `None` at its end. Fails past `limit` bytes, on a
+    /// body shorter than announced, and on the deadline a document has; nothing is
+    /// retried once the body has started (the caller has consumed what came).
+    pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, NetError> {
+        let url = reqwest::Url::parse(&self.url).map_err(|err| NetError::Transport {
+            url: redact(&self.url),
+            attempts: 1,
+            message: err.to_string(),
+        })?;
+        let fatal = |retry: Retry| match retry {
+            Retry::Fatal(err) => err,
+            Retry::Transient(message) | Retry::After(_, message) => NetError::Transport {
+                url: redact(&self.url),
+                attempts: 1,
+                message,
+            },
+        };
+        let next = self
+            .deadline
+            .run(self.received, self.response.chunk())
+            .await
+            .map_err(fatal)?
+            .map_err(|err| fatal(transport(&url, &err)))?;
+        let Some(chunk) = next else {
+            if let Some(expected) = self.announced
+                && self.received != expected
+            {
+                return Err(NetError::Truncated {
+                    url: redact(&self.url),
+                    expected,
+                    actual: self.received,
+                });
+            }
+            return Ok(None);
+        };
+        RECEIVED.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.received += chunk.len() as u64;
+        if self.received > self.limit || self.announced.is_some_and(|n| self.received > n) {
+            return Err(NetError::TooLarge {
+                url: redact(&self.url),
+                limit: self.announced.unwrap_or(self.limit).min(self.limit),
+            });
+        }
+        Ok(Some(Vec::from(chunk)))
+    }
+}
+
 /// Body bytes received by every client of the process (the progress line shows them).
 static RECEIVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -627,6 +694,91 @@ impl Client {
             headers,
             body,
         })
+    }
+
+    /// GET whose body the caller reads piece by piece ([`Streamed::chunk`]), for a body
+    /// of at most `limit` bytes (`expected`, when known, sets the deadline). Failures
+    /// before the body (connecting, 429/5xx) are retried with backoff; any final status
+    /// is returned to the caller.
+    pub async fn get_stream(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        expected: Option<u64>,
+        limit: u64,
+    ) -> Result<Streamed, NetError> {
+        let parsed = self.check_allowed(url)?;
+        let permits = self.host_permits(&parsed);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore never closed");
+            let mut deadline = Deadline::new(self.deadline_floor, expected, limit, self.window);
+            let mut request = self.http.get(parsed.clone());
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            let outcome = match deadline.run(0, request.send()).await {
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(err)) => Err(transport(&parsed, &err)),
+                Err(retry) => Err(retry),
+            };
+            let message = match outcome {
+                Ok(response) => {
+                    if parsed.scheme() == "https" && response.url().scheme() == "http" {
+                        return Err(NetError::InsecureRedirect {
+                            from: redact(url),
+                            to: redact(response.url().as_str()),
+                        });
+                    }
+                    let announced = response.content_length();
+                    if response.status().is_success() && announced.is_some_and(|n| n > limit) {
+                        return Err(NetError::TooLarge {
+                            url: redact(url),
+                            limit,
+                        });
+                    }
+                    // The throughput rule judges the body from here; an announced length
+                    // never stretches the deadline (a server could announce anything).
+                    deadline.window.open(0);
+                    let streamed = Streamed {
+                        url: response.url().to_string(),
+                        status: response.status(),
+                        headers: response.headers().clone(),
+                        response,
+                        deadline,
+                        received: 0,
+                        limit,
+                        announced,
+                        _permit: permit,
+                    };
+                    let probe = Fetched {
+                        url: streamed.url.clone(),
+                        status: streamed.status,
+                        headers: streamed.headers.clone(),
+                        body: Vec::new(),
+                    };
+                    match retry_wait(&probe) {
+                        Wait::No => return Ok(streamed),
+                        _ => format!("answered {}", streamed.status),
+                    }
+                }
+                Err(Retry::Fatal(err)) => return Err(err),
+                Err(Retry::Transient(message) | Retry::After(_, message)) => message,
+            };
+            if attempt >= ATTEMPTS {
+                return Err(NetError::Transport {
+                    url: redact(url),
+                    attempts: attempt,
+                    message,
+                });
+            }
+            tokio::time::sleep(self.backoff(attempt)).await;
+        }
     }
 
     /// Stream a file, hashing as it arrives; never keeps it in memory. When `expected` is

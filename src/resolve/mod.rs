@@ -11,6 +11,7 @@
 //! Result<Artifact, Problem>`.
 
 pub mod apt;
+pub mod cache;
 pub mod conda;
 pub mod github_release;
 pub mod hosts;
@@ -48,6 +49,11 @@ pub struct Context {
     pub npm_documents: npm::SharedDocuments,
     /// conda repodata and base-image glibc of this run, shared by every conda tool.
     pub conda_indexes: conda::SharedIndexes,
+    /// Where answers that never go stale are kept between runs (what each layer of a
+    /// base says about its dpkg status, apt indices by hash and revalidated `InRelease`
+    /// files); `None`: nothing is kept. The CLI sets
+    /// [`cache::user_cache_dir`]; tests and library callers choose.
+    pub cache: Option<std::path::PathBuf>,
 }
 
 /// Progress of a run, for the terminal or a log. Called from the resolving tasks.
@@ -96,8 +102,9 @@ impl Context {
         }
     }
 
-    /// A context around a given client, for `platforms`: no token, no reporter, and this
-    /// run's shared state fresh (what tests, benchmarks and library callers start from).
+    /// A context around a given client, for `platforms`: no token, no reporter, no cache
+    /// directory, and this run's shared state fresh (what tests, benchmarks and library
+    /// callers start from; set `cache` to keep answers in a directory of their own).
     pub fn with_client(client: Client, sources: Sources, platforms: Vec<Platform>) -> Context {
         Context {
             client,
@@ -107,6 +114,7 @@ impl Context {
             reporter: None,
             npm_documents: npm::SharedDocuments::default(),
             conda_indexes: conda::SharedIndexes::default(),
+            cache: None,
         }
     }
 }
@@ -455,9 +463,6 @@ pub fn conda_tool_name(entry: &str) -> String {
     }
 }
 
-/// Default keyring of the Ubuntu archives (the host's copy, as apt on Ubuntu has it).
-pub const UBUNTU_KEYRING: &str = "/usr/share/keyrings/ubuntu-archive-keyring.gpg";
-
 /// One apt request per stage with packages (`stage-1`, `stage-2`). Stage 2 is solved
 /// together with stage 1's list (`earlier`) so both closures are consistent, and locks
 /// only what stage 1 does not already install.
@@ -504,7 +509,16 @@ fn apt_archives(spec: &Spec) -> Vec<apt::Archive> {
                 uris: a.uris.iter().map(|u| u.get_ref().clone()).collect(),
                 suites: a.suites.iter().map(|s| s.get_ref().clone()).collect(),
                 components: a.components.clone(),
-                signed_by: a.signed_by.iter().map(|k| k.get_ref().clone()).collect(),
+                signed_by: if a.signed_by.is_empty() && !a.trusted {
+                    // No `signed-by`: any shipped archive key, as apt takes any key of
+                    // `trusted.gpg.d` for a source without one.
+                    apt::keys::BuiltinKeyring::ALL
+                        .iter()
+                        .map(|k| k.reference())
+                        .collect()
+                } else {
+                    a.signed_by.iter().map(|k| k.get_ref().clone()).collect()
+                },
                 trusted: a.trusted,
                 architectures: a.architectures.clone(),
                 snapshot: a.snapshot.as_ref().map(|s| apt::Snapshot {
@@ -520,7 +534,7 @@ fn apt_archives(spec: &Spec) -> Vec<apt::Archive> {
         .keyring
         .as_ref()
         .map(|k| k.get_ref().clone())
-        .unwrap_or_else(|| UBUNTU_KEYRING.to_string());
+        .unwrap_or_else(|| apt::keys::BuiltinKeyring::UbuntuArchive.reference());
     let components: Vec<String> = ["main", "restricted", "universe", "multiverse"]
         .map(String::from)
         .to_vec();
@@ -1069,6 +1083,10 @@ mod tests {
             ]
         );
         assert_eq!(one.archives[2].architectures, ["arm64"]);
+        // Ubuntu's archives are checked with the shipped Ubuntu keyring, never a host file.
+        for archive in &one.archives {
+            assert_eq!(archive.signed_by, ["builtin:ubuntu-archive-keyring"]);
+        }
         let two = apt_detail(&plan, "stage-2");
         assert_eq!(two.packages, ["tmux"]);
         assert_eq!(two.earlier, one.packages);
@@ -1131,5 +1149,23 @@ mod tests {
             Some("20260701T000000Z")
         );
         assert!(matches!(two.status, apt::StatusSource::BaseImage { .. }));
+
+        // An archive without `signed-by` (and not `trusted`) takes any shipped keyring, as
+        // apt takes any key of `trusted.gpg.d`; a `trusted` one takes none.
+        let plan = plan_of(
+            "[[apt.archives]]\nuris = [\"https://deb.example/debian\"]\nsuites = [\"trixie\"]\n\
+             components = [\"main\"]\n\
+             [[apt.archives]]\nuris = [\"https://deb.example/local\"]\nsuites = [\"/\"]\n\
+             trusted = true\n[stage-2]\napt = [\"git\"]\n",
+        );
+        let two = apt_detail(&plan, "stage-2");
+        assert_eq!(
+            two.archives[0].signed_by,
+            [
+                "builtin:ubuntu-archive-keyring",
+                "builtin:debian-archive-keyring"
+            ]
+        );
+        assert!(two.archives[1].signed_by.is_empty());
     }
 }

@@ -511,45 +511,67 @@ async fn layers_at(
     })
 }
 
-/// A layer blob of at most `limit` bytes, checked against its digest.
-pub(crate) async fn blob(
+/// A layer blob of at most `limit` bytes, opened for reading as it arrives (the caller
+/// hashes it: nothing here has checked the bytes against `digest`).
+pub(crate) async fn blob_stream(
     ctx: &Context,
     layers: &mut Layers,
     digest: &str,
     limit: u64,
-) -> Result<Vec<u8>, Problem> {
+) -> Result<crate::net::Streamed, Problem> {
     let url = format!("{}/v2/{}/blobs/{digest}", layers.api, layers.repository);
-    let mut fetched = None;
     for _ in 0..2 {
         let authorization = layers.auth.bearer.as_ref().map(|t| format!("Bearer {t}"));
         let mut headers = vec![("accept", "*/*")];
         if let Some(value) = &authorization {
             headers.push(("authorization", value.as_str()));
         }
-        let answer = ctx.client.get(&url, &headers, limit).await?;
+        let answer = ctx.client.get_stream(&url, &headers, None, limit).await?;
         if answer.status.as_u16() == 401
             && layers.auth.bearer.is_none()
             && let Some(challenge) = answer.header("www-authenticate")
         {
             let challenge = challenge.to_string();
+            drop(answer);
             layers.auth.bearer =
                 Some(bearer_token(&ctx.client, &challenge, &layers.repository).await?);
             continue;
         }
-        fetched = Some(answer);
-        break;
+        if !answer.status.is_success() {
+            return Err(Problem::msg(format!("{url} answered {}", answer.status)));
+        }
+        return Ok(answer);
     }
-    let fetched = fetched.ok_or_else(|| Problem::msg(format!("{url} refused the token")))?;
-    if !fetched.status.is_success() {
-        return Err(Problem::msg(format!("{url} answered {}", fetched.status)));
+    Err(Problem::msg(format!("{url} refused the token")))
+}
+
+/// How a layer blob is compressed, from its media type: known before any byte is
+/// fetched, so a layer that cannot be read is refused without downloading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerCompression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl LayerCompression {
+    /// OCI (`…layer.v1.tar+gzip`, `+zstd`, plain `tar`, and their `nondistributable`
+    /// forms) and Docker (`…rootfs.diff.tar.gzip`, `…rootfs.foreign.diff.tar.gzip`).
+    pub fn from_media_type(media_type: &str) -> Result<LayerCompression, String> {
+        let known = media_type.starts_with("application/vnd.oci.image.layer.")
+            || media_type.starts_with("application/vnd.docker.image.rootfs.");
+        if known && (media_type.ends_with("+gzip") || media_type.ends_with(".tar.gzip")) {
+            Ok(LayerCompression::Gzip)
+        } else if known && media_type.ends_with("+zstd") {
+            Ok(LayerCompression::Zstd)
+        } else if known && media_type.ends_with(".tar") {
+            Ok(LayerCompression::None)
+        } else {
+            Err(format!(
+                "layer media type `{media_type}` is not a tar layer read here (gzip, zstd or uncompressed)"
+            ))
+        }
     }
-    let actual = Hash::of_sha256(&fetched.body).to_string();
-    if actual != digest {
-        return Err(Problem::msg(format!(
-            "layer {digest}: the bytes served hash to {actual}"
-        )));
-    }
-    Ok(fetched.body)
 }
 
 #[derive(Deserialize)]
@@ -568,6 +590,50 @@ struct LayerDescriptor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layer_compression_comes_from_the_media_type() {
+        for (media_type, compression) in [
+            (
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+                LayerCompression::Gzip,
+            ),
+            (
+                "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                LayerCompression::Gzip,
+            ),
+            (
+                "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+                LayerCompression::Gzip,
+            ),
+            (
+                "application/vnd.oci.image.layer.v1.tar+zstd",
+                LayerCompression::Zstd,
+            ),
+            (
+                "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+                LayerCompression::Zstd,
+            ),
+            (
+                "application/vnd.oci.image.layer.v1.tar",
+                LayerCompression::None,
+            ),
+        ] {
+            assert_eq!(
+                LayerCompression::from_media_type(media_type),
+                Ok(compression),
+                "{media_type}"
+            );
+        }
+        for refused in [
+            "",
+            "application/octet-stream",
+            "application/vnd.in-toto+json",
+        ] {
+            let err = LayerCompression::from_media_type(refused).unwrap_err();
+            assert!(err.contains("not a tar layer"), "{err}");
+        }
+    }
 
     #[test]
     fn parses_docker_hub_challenge() {

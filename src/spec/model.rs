@@ -179,8 +179,8 @@ pub struct AptSettings {
     /// spec), or `"empty"` for a base without dpkg. Unset: read from the base image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Spanned<String>>,
-    /// The keyring that signs the default (Ubuntu) archives; default
-    /// `/usr/share/keyrings/ubuntu-archive-keyring.gpg`.
+    /// The keyring that signs the default (Ubuntu) archives: a file (relative to the spec)
+    /// or a shipped one (`builtin:…`); default `builtin:ubuntu-archive-keyring`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyring: Option<Spanned<String>>,
 }
@@ -208,7 +208,8 @@ pub struct AptArchive {
     /// `main universe`; empty for a flat repository.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<String>,
-    /// Keyring files (relative to the spec) that must have signed the Release.
+    /// Keyring files (relative to the spec) or shipped keyrings (`builtin:…`) that must
+    /// have signed the Release; none: any shipped keyring.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signed_by: Vec<Spanned<String>>,
     /// `[trusted=yes]`: an unsigned Release (the index and `.deb` hashes are still checked).

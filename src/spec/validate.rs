@@ -8,6 +8,7 @@ use toml::Spanned;
 use super::model::Spec;
 use crate::image_ref::ImageRef;
 use crate::platform::Platform;
+use crate::resolve::apt::keys::BuiltinKeyring;
 use crate::resolve::github_release::ReleaseConstraint;
 use crate::resolve::nodejs::NodeConstraint;
 
@@ -416,6 +417,11 @@ fn validate_apt(apt: &super::model::AptSettings) -> Result<(), Invalid> {
             return Err(invalid(path, "`apt`: an empty path"));
         }
     }
+    if let Some(keyring) = &apt.keyring
+        && let Some(Err(message)) = BuiltinKeyring::from_reference(keyring.get_ref())
+    {
+        return Err(invalid(keyring, format!("`apt.keyring`: {message}")));
+    }
     for (number, archive) in apt.archives.iter().enumerate() {
         let at = |what: &str| format!("`apt.archives` #{}: {what}", number + 1);
         let Some(first) = archive.uris.first() else {
@@ -454,15 +460,13 @@ fn validate_apt(apt: &super::model::AptSettings) -> Result<(), Invalid> {
                 at("`components` is empty: name at least one (`main`)"),
             ));
         }
-        if !archive.trusted && archive.signed_by.is_empty() {
-            return Err(invalid(
-                first,
-                at("name the keyring that signs it (`signed-by`), or mark it `trusted = true`"),
-            ));
-        }
+        // No `signed-by` and not `trusted`: checked against the shipped archive keys.
         for keyring in &archive.signed_by {
             if keyring.get_ref().trim().is_empty() {
                 return Err(invalid(keyring, at("an empty `signed-by` path")));
+            }
+            if let Some(Err(message)) = BuiltinKeyring::from_reference(keyring.get_ref()) {
+                return Err(invalid(keyring, at(&message)));
             }
         }
         if let Some(snapshot) = &archive.snapshot {
@@ -574,10 +578,19 @@ mod tests {
             "[[apt.archives]]\nuris = [\"https://deb.example/debian\"]\nsuites = [\"bookworm\"]\n",
         );
         assert!(err.contains("`components` is empty"), "{err}");
+        // No `signed-by` is fine (the shipped keys check it); an unknown built-in is not.
         let err = error(
-            "[[apt.archives]]\nuris = [\"https://deb.example/debian\"]\nsuites = [\"bookworm\"]\ncomponents = [\"main\"]\n",
+            "[[apt.archives]]\nuris = [\"https://deb.example/debian\"]\nsuites = [\"bookworm\"]\ncomponents = [\"main\"]\nsigned-by = [\"builtin:cuda\"]\n",
         );
-        assert!(err.contains("signed-by"), "{err}");
+        assert!(err.contains("x.toml:11:"), "{err}");
+        assert!(err.contains("`builtin:cuda` is not a keyring"), "{err}");
+        let unsigned = "[image]\nname = \"x\"\ntag = \"t\"\nplatforms = [\"linux/amd64\"]\n\
+             [base]\nimage = \"debian:bookworm\"\n[[apt.archives]]\nuris = [\"https://deb.example/debian\"]\n\
+             suites = [\"bookworm\"]\ncomponents = [\"main\"]\n";
+        crate::spec::LoadedSpec::from_str(Path::new("x.toml"), unsigned)
+            .expect("an archive without signed-by is checked against the shipped keys");
+        let err = error("[apt]\nkeyring = \"builtin:ubuntu\"\n");
+        assert!(err.contains("builtin:ubuntu-archive-keyring"), "{err}");
         let err = error(
             "[[apt.archives]]\nuris = [\"https://deb.example/cuda\"]\nsuites = [\"/\"]\ncomponents = [\"main\"]\ntrusted = true\n",
         );

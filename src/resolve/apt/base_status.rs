@@ -1,18 +1,39 @@
 //! The base image's `/var/lib/dpkg/status`, read from its layers through the registry:
 //! top layer down, whiteouts honoured (a deleted file or an opaque directory hides the
-//! layers below), stopping at the first layer that has the file. What each layer holds
-//! is cached on disk by layer digest (content-addressed, so never stale), so a base's
-//! layers are fetched once per machine.
+//! layers below), stopping at the first layer that has the file or deletes it.
+//!
+//! Layers are read as streams, never held: the body is hashed as it arrives and handed
+//! in small pieces to a blocking task that decompresses (gzip, zstd or none, as the
+//! manifest's media type says, before any byte is fetched) and walks the tar, skipping
+//! file data. Peak memory is a few pieces of the body plus the decoder's window, whatever
+//! the layer's size.
+//!
+//! Once the answer is known the scan stops, but the download goes on to the blob's end,
+//! only hashed: a layer digest covers the whole blob, so a file read from an unfinished
+//! blob is unverified, and a mirror could serve any status file in front of wrong
+//! bytes. The answer counts (and is cached) only after the digest matched; a mismatch
+//! fails closed. The cost is the rest of that one layer's download, once per machine:
+//! the answer (found, absent, deleted, refused) is cached by layer digest
+//! (content-addressed, so never stale) under the context's cache directory.
 
 use std::io::Read;
-use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
 
 use crate::platform::Platform;
+use crate::resolve::oci::LayerCompression;
 use crate::resolve::{Context, Problem, oci};
 
 const STATUS: &str = "var/lib/dpkg/status";
 /// Largest layer read (compressed); CUDA devel layers are a few GB at most.
 const LAYER_LIMIT: u64 = 8 * 1024 * 1024 * 1024;
+/// Largest status file taken (Ubuntu desktop installs have a few MB).
+const STATUS_LIMIT: u64 = 64 * 1024 * 1024;
+/// Largest GNU long name or pax header read.
+const HEADER_LIMIT: u64 = 1024 * 1024;
+/// Body pieces in flight between the download and the scan (a piece is at most a few
+/// hundred KB): enough to keep both busy, small enough to bound memory.
+const PIECES_IN_FLIGHT: usize = 16;
 
 /// What one layer says about the status file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +44,9 @@ pub enum Scan {
     Deleted,
     /// The layer does not touch it.
     Absent,
+    /// The layer's verified bytes cannot be read (not a tar, a status that is not
+    /// UTF-8, …): the same for every run, so cached too.
+    Refused(String),
 }
 
 /// The dpkg status of `image` for `platform` (empty when no layer has one).
@@ -35,20 +59,20 @@ pub async fn read(
     let mut layers = oci::layers(ctx, image, mirror, platform)
         .await
         .map_err(|err| Problem::msg(format!("reading the dpkg status of {image}: {err}")))?;
+    let cache = ctx.cache.as_ref().map(|dir| dir.join("dpkg-status"));
     let list = layers.layers.clone();
-    for (digest, _media_type) in list.iter().rev() {
-        let scan = match cached(digest) {
+    for (digest, media_type) in list.iter().rev() {
+        let scan = match cache.as_ref().and_then(|dir| cached(dir, digest)) {
             Some(scan) => scan,
             None => {
-                let bytes = oci::blob(ctx, &mut layers, digest, LAYER_LIMIT).await?;
-                let digest_for_error = digest.clone();
-                let scan = tokio::task::spawn_blocking(move || scan_layer(&bytes))
+                let compression = LayerCompression::from_media_type(media_type)
+                    .map_err(|err| Problem::msg(format!("layer {digest} of {image}: {err}")))?;
+                let scan = scan_remote(ctx, &mut layers, digest, compression)
                     .await
-                    .map_err(|err| Problem::msg(format!("reading layer stopped: {err}")))?
-                    .map_err(|err| {
-                        Problem::msg(format!("layer {digest_for_error} of {image}: {err}"))
-                    })?;
-                store(digest, &scan);
+                    .map_err(|err| Problem::msg(format!("layer {digest} of {image}: {err}")))?;
+                if let Some(dir) = &cache {
+                    store(dir, digest, &scan);
+                }
                 scan
             }
         };
@@ -56,29 +80,121 @@ pub async fn read(
             Scan::Found(text) => return Ok(text),
             Scan::Deleted => return Ok(String::new()),
             Scan::Absent => {}
+            Scan::Refused(reason) => {
+                return Err(Problem::msg(format!(
+                    "layer {digest} of {image}: cannot read its dpkg status: {reason}"
+                )));
+            }
         }
     }
     Ok(String::new())
 }
 
-/// `$XDG_CACHE_HOME/modelbench/dpkg-status` (or `~/.cache/…`).
-fn cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("modelbench").join("dpkg-status"))
+/// Download one layer, hashing every byte, while a blocking task scans it; the scan's
+/// answer once the whole blob matched `digest`.
+async fn scan_remote(
+    ctx: &Context,
+    layers: &mut oci::Layers,
+    digest: &str,
+    compression: LayerCompression,
+) -> Result<Scan, Problem> {
+    let Some(expected) = digest.strip_prefix("sha256:") else {
+        return Err(Problem::msg(format!(
+            "layer digest `{digest}` is not sha256 (the only algorithm checked here)"
+        )));
+    };
+    let mut body = oci::blob_stream(ctx, layers, digest, LAYER_LIMIT).await?;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Vec<u8>>(PIECES_IN_FLIGHT);
+    let scanner =
+        tokio::task::spawn_blocking(move || scan_stream(compression, PieceReader::new(receiver)));
+    let mut hasher = Sha256::new();
+    let mut sender = Some(sender);
+    let downloaded = async {
+        while let Some(piece) = body.chunk().await? {
+            hasher.update(&piece);
+            // The scanner hangs up once it has its answer: keep hashing to the end.
+            if let Some(to_scanner) = &sender
+                && to_scanner.send(piece).await.is_err()
+            {
+                sender = None;
+            }
+        }
+        Ok::<_, crate::net::NetError>(())
+    }
+    .await;
+    drop(sender);
+    let scanned = scanner
+        .await
+        .map_err(|err| Problem::msg(format!("reading the layer stopped: {err}")))?;
+    downloaded?;
+    let actual = hex::encode(hasher.finalize());
+    if actual != expected {
+        return Err(Problem::msg(format!(
+            "sha256 mismatch for layer {digest} from {}: expected {expected}, got {actual}",
+            crate::net::redact(&body.url)
+        )));
+    }
+    Ok(scanned.unwrap_or_else(Scan::Refused))
+}
+
+/// A `Read` over the body pieces the download sends; the end of the body is its end.
+struct PieceReader {
+    receiver: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    piece: Vec<u8>,
+    at: usize,
+}
+
+impl PieceReader {
+    fn new(receiver: tokio::sync::mpsc::Receiver<Vec<u8>>) -> PieceReader {
+        PieceReader {
+            receiver,
+            piece: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl Read for PieceReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.piece.len() {
+            match self.receiver.blocking_recv() {
+                Some(piece) => {
+                    self.piece = piece;
+                    self.at = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.piece.len() - self.at);
+        out[..n].copy_from_slice(&self.piece[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Decompress as the media type says and scan the tar.
+pub fn scan_stream(compression: LayerCompression, reader: impl Read) -> Result<Scan, String> {
+    match compression {
+        LayerCompression::None => scan_tar(reader),
+        LayerCompression::Gzip => scan_tar(flate2::read::MultiGzDecoder::new(reader)),
+        LayerCompression::Zstd => scan_tar(
+            zstd::stream::read::Decoder::new(reader)
+                .map_err(|err| format!("cannot start zstd: {err}"))?,
+        ),
+    }
 }
 
 fn cache_name(digest: &str) -> String {
     digest.replace(':', "-")
 }
 
-fn cached(digest: &str) -> Option<Scan> {
-    let dir = cache_dir()?;
+fn cached(dir: &std::path::Path, digest: &str) -> Option<Scan> {
     let name = cache_name(digest);
     if let Ok(text) = std::fs::read_to_string(dir.join(format!("{name}.status"))) {
         return Some(Scan::Found(text));
+    }
+    if let Ok(reason) = std::fs::read_to_string(dir.join(format!("{name}.refused"))) {
+        return Some(Scan::Refused(reason));
     }
     if dir.join(format!("{name}.deleted")).exists() {
         return Some(Scan::Deleted);
@@ -89,37 +205,24 @@ fn cached(digest: &str) -> Option<Scan> {
     None
 }
 
-/// Best effort: a cache that cannot be written only costs a download next time.
-fn store(digest: &str, scan: &Scan) {
-    let Some(dir) = cache_dir() else { return };
-    if std::fs::create_dir_all(&dir).is_err() {
+/// Best effort: a cache that cannot be written only costs a download next time. Written
+/// to a temp file and renamed, so a reader never sees half an answer.
+fn store(dir: &std::path::Path, digest: &str, scan: &Scan) {
+    if std::fs::create_dir_all(dir).is_err() {
         return;
     }
     let name = cache_name(digest);
     let (file, text) = match scan {
         Scan::Found(text) => (format!("{name}.status"), text.as_str()),
+        Scan::Refused(reason) => (format!("{name}.refused"), reason.as_str()),
         Scan::Deleted => (format!("{name}.deleted"), ""),
         Scan::Absent => (format!("{name}.absent"), ""),
     };
-    let temp = dir.join(format!(".{file}.{}", std::process::id()));
-    if std::fs::write(&temp, text).is_ok() {
-        let _ = std::fs::rename(&temp, dir.join(file));
-    }
-}
-
-/// Scan one layer blob (gzip-compressed or plain tar).
-pub fn scan_layer(blob: &[u8]) -> Result<Scan, String> {
-    if blob.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return Err("zstd-compressed layers are not supported yet".into());
-    }
-    if blob.starts_with(&[0x1f, 0x8b]) {
-        let mut tar = Vec::new();
-        flate2::read::MultiGzDecoder::new(blob)
-            .read_to_end(&mut tar)
-            .map_err(|err| format!("cannot decompress: {err}"))?;
-        scan_tar(&tar)
-    } else {
-        scan_tar(blob)
+    let Ok(mut temp) = tempfile::NamedTempFile::new_in(dir) else {
+        return;
+    };
+    if std::io::Write::write_all(&mut temp, text.as_bytes()).is_ok() {
+        let _ = temp.persist(dir.join(file));
     }
 }
 
@@ -168,36 +271,33 @@ fn covers_status(dir: &str) -> bool {
     dir.is_empty() || STATUS == dir || STATUS.starts_with(&format!("{dir}/"))
 }
 
-/// Walk a tar archive for the status file and whiteouts affecting it.
-pub fn scan_tar(tar: &[u8]) -> Result<Scan, String> {
-    let mut offset = 0;
+/// Walk a tar stream for the status file and whiteouts affecting it, reading headers
+/// and skipping file data; stops at the status file.
+pub fn scan_tar(mut tar: impl Read) -> Result<Scan, String> {
     let mut long_name: Option<String> = None;
     let mut pax_path: Option<String> = None;
     let mut deleted = false;
-    while offset + 512 <= tar.len() {
-        let header = &tar[offset..offset + 512];
-        if header.iter().all(|&b| b == 0) {
+    let mut header = [0u8; 512];
+    loop {
+        if !read_block(&mut tar, &mut header)? || header.iter().all(|&b| b == 0) {
             break;
         }
-        let size = octal(&header[124..136])? as usize;
+        let size = octal(&header[124..136])?;
+        let padded = size.div_ceil(512) * 512;
         let kind = header[156];
-        let data_start = offset + 512;
-        let data_end = data_start
-            .checked_add(size)
-            .filter(|&end| end <= tar.len())
-            .ok_or("truncated tar entry")?;
-        let data = &tar[data_start..data_end];
-        offset = data_start + size.div_ceil(512) * 512;
         match kind {
             b'L' => {
-                long_name = Some(cstr(data));
+                long_name = Some(cstr(&read_data(&mut tar, size, padded, HEADER_LIMIT)?));
                 continue;
             }
             b'x' => {
-                pax_path = pax_field(data, "path");
+                pax_path = pax_field(&read_data(&mut tar, size, padded, HEADER_LIMIT)?, "path");
                 continue;
             }
-            b'g' => continue,
+            b'g' => {
+                skip(&mut tar, padded)?;
+                continue;
+            }
             _ => {}
         }
         let name = if let Some(name) = pax_path.take().or_else(|| long_name.take()) {
@@ -217,10 +317,12 @@ pub fn scan_tar(tar: &[u8]) -> Result<Scan, String> {
         };
         let path = normalize(&name);
         if path == STATUS && (kind == b'0' || kind == 0) {
-            let text = String::from_utf8(data.to_vec())
-                .map_err(|_| "the dpkg status is not UTF-8".to_string())?;
+            let data = read_data(&mut tar, size, padded, STATUS_LIMIT)?;
+            let text =
+                String::from_utf8(data).map_err(|_| "the dpkg status is not UTF-8".to_string())?;
             return Ok(Scan::Found(text));
         }
+        skip(&mut tar, padded)?;
         let (dir, file) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
         if file == ".wh..wh..opq" {
             if covers_status(dir) {
@@ -238,6 +340,51 @@ pub fn scan_tar(tar: &[u8]) -> Result<Scan, String> {
         }
     }
     Ok(if deleted { Scan::Deleted } else { Scan::Absent })
+}
+
+/// One 512-byte block; `false` at a clean end of the stream (tools may leave out the
+/// closing zero blocks).
+fn read_block(tar: &mut impl Read, block: &mut [u8; 512]) -> Result<bool, String> {
+    let mut filled = 0;
+    while filled < block.len() {
+        match tar.read(&mut block[filled..]) {
+            Ok(0) if filled == 0 => return Ok(false),
+            Ok(0) => return Err("truncated tar header".into()),
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(format!("cannot read the layer: {err}")),
+        }
+    }
+    Ok(true)
+}
+
+/// An entry's data (at most `limit` bytes), with its padding consumed.
+fn read_data(tar: &mut impl Read, size: u64, padded: u64, limit: u64) -> Result<Vec<u8>, String> {
+    if size > limit {
+        return Err(format!(
+            "a tar entry of {size} bytes where at most {limit} are read"
+        ));
+    }
+    let mut data = Vec::with_capacity(size as usize);
+    tar.by_ref()
+        .take(size)
+        .read_to_end(&mut data)
+        .map_err(|err| format!("cannot read the layer: {err}"))?;
+    if data.len() as u64 != size {
+        return Err("truncated tar entry".into());
+    }
+    skip(tar, padded - size)?;
+    Ok(data)
+}
+
+/// Skip `n` bytes of the stream (file data the scan does not need).
+fn skip(tar: &mut impl Read, n: u64) -> Result<(), String> {
+    let skipped = std::io::copy(&mut tar.by_ref().take(n), &mut std::io::sink())
+        .map_err(|err| format!("cannot read the layer: {err}"))?;
+    if skipped != n {
+        return Err("truncated tar entry".into());
+    }
+    Ok(())
 }
 
 fn pax_field(data: &[u8], key: &str) -> Option<String> {
@@ -288,7 +435,7 @@ mod tests {
             entry("./var/lib/dpkg/status", b'0', status),
         ]);
         assert_eq!(
-            scan_tar(&found).unwrap(),
+            scan_tar(&found[..]).unwrap(),
             Scan::Found(String::from_utf8(status.to_vec()).unwrap())
         );
         for whiteout in [
@@ -297,24 +444,24 @@ mod tests {
             "var/lib/dpkg/.wh..wh..opq",
         ] {
             let t = tar(&[entry(whiteout, b'0', b"")]);
-            assert_eq!(scan_tar(&t).unwrap(), Scan::Deleted, "{whiteout}");
+            assert_eq!(scan_tar(&t[..]).unwrap(), Scan::Deleted, "{whiteout}");
         }
         let other = tar(&[
             entry("var/lib/dpkg/.wh.status-old", b'0', b""),
             entry("usr/share/.wh..wh..opq", b'0', b""),
         ]);
-        assert_eq!(scan_tar(&other).unwrap(), Scan::Absent);
+        assert_eq!(scan_tar(&other[..]).unwrap(), Scan::Absent);
         // A GNU long name in front of the file.
         let long = tar(&[
             entry("././@LongLink", b'L', b"./var/lib/dpkg/status\0"),
             entry("truncated", b'0', status),
         ]);
-        assert!(matches!(scan_tar(&long).unwrap(), Scan::Found(_)));
+        assert!(matches!(scan_tar(&long[..]).unwrap(), Scan::Found(_)));
         // gzip-compressed like a registry layer.
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, &found).unwrap();
         assert!(matches!(
-            scan_layer(&gz.finish().unwrap()).unwrap(),
+            scan_stream(LayerCompression::Gzip, &gz.finish().unwrap()[..]).unwrap(),
             Scan::Found(_)
         ));
     }

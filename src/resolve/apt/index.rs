@@ -14,6 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::control::{Release, ReleaseFile};
+use super::index_cache::IndexCache;
 use super::openpgp::Keyring;
 use crate::net::{Client, NetError, inflate};
 use crate::resolve::Problem;
@@ -29,7 +30,8 @@ pub struct Archive {
     /// `./`, `sub/dir/`) and no components.
     pub suites: Vec<String>,
     pub components: Vec<String>,
-    /// Keyring files (binary `.gpg` or armored `.asc`) that must have signed the Release.
+    /// Keyring files (binary `.gpg` or armored `.asc`) or shipped keyrings (`builtin:…`,
+    /// [`super::keys`]) that must have signed the Release.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signed_by: Vec<String>,
     /// `[trusted=yes]`: take the Release unsigned (hashes are still checked).
@@ -131,11 +133,12 @@ pub async fn fetch_release(
     suite: &str,
     keyring: Option<&Keyring>,
     now: u64,
+    cache: Option<&IndexCache>,
 ) -> Result<(String, Release, Vec<String>), Problem> {
     let mut failures = Vec::new();
     for uri in &archive.uris {
         let dist = archive.dist_url(uri, suite);
-        match fetch_release_from(client, &dist, keyring, now).await {
+        match fetch_release_from(client, &dist, keyring, now, cache).await {
             Ok((release, signers)) => return Ok((uri.clone(), release, signers)),
             // A signature or format problem is not the mirror being down: stop here.
             Err(Fetch::Fatal(problem)) => return Err(problem),
@@ -158,58 +161,48 @@ async fn fetch_release_from(
     dist: &str,
     keyring: Option<&Keyring>,
     now: u64,
+    cache: Option<&IndexCache>,
 ) -> Result<(Release, Vec<String>), Fetch> {
     let inrelease_url = format!("{dist}/InRelease");
-    let (text, signers) = match client.get_ok(&inrelease_url, &[], RELEASE_LIMIT).await {
-        Ok(fetched) => {
-            let message = String::from_utf8(fetched.body).map_err(|_| {
-                Fetch::Fatal(Problem::msg(format!("{inrelease_url} is not UTF-8 text")))
-            })?;
-            match keyring {
-                Some(keyring) => {
-                    let verified = keyring.verify_cleartext(&message, now).map_err(|err| {
-                        Fetch::Fatal(Problem::msg(format!("{inrelease_url}: {err}")))
-                    })?;
-                    (verified.text, verified.signers)
-                }
-                None => (
-                    super::openpgp::cleartext_body(&message).map_err(|err| {
-                        Fetch::Fatal(Problem::msg(format!("{inrelease_url}: {err}")))
-                    })?,
-                    Vec::new(),
-                ),
-            }
-        }
-        Err(err) if err.is_not_found() => {
-            let release_url = format!("{dist}/Release");
-            let release = client
-                .get_ok(&release_url, &[], RELEASE_LIMIT)
-                .await
-                .map_err(Fetch::Unavailable)?;
-            let text = String::from_utf8(release.body.clone()).map_err(|_| {
-                Fetch::Fatal(Problem::msg(format!("{release_url} is not UTF-8 text")))
-            })?;
-            let signers = match keyring {
-                Some(keyring) => {
-                    let signature_url = format!("{dist}/Release.gpg");
-                    let signature = client
-                        .get_ok(&signature_url, &[], RELEASE_LIMIT)
-                        .await
-                        .map_err(|err| {
-                            Fetch::Fatal(Problem::msg(format!(
-                                "{release_url} is not signed: {err}"
-                            )))
-                        })?;
-                    keyring
-                        .verify_detached(&release.body, &signature.body, now)
-                        .map_err(|err| Fetch::Fatal(Problem::msg(format!("{release_url}: {err}"))))?
-                        .signers
-                }
-                None => Vec::new(),
-            };
-            (text, signers)
-        }
+    let inrelease = match fetch_inrelease(client, &inrelease_url, cache).await {
+        Ok(fetched) => Some(fetched),
+        Err(err) if err.is_not_found() => None,
         Err(err) => return Err(Fetch::Unavailable(err)),
+    };
+    let mut checked = None;
+    if let Some(fetched) = inrelease {
+        let message = String::from_utf8(fetched.body.clone()).map_err(|_| {
+            Fetch::Fatal(Problem::msg(format!("{inrelease_url} is not UTF-8 text")))
+        })?;
+        // A cached InRelease is checked like a downloaded one, every time.
+        checked = match keyring {
+            Some(keyring) => {
+                let verified = keyring
+                    .verify_cleartext(&message, now)
+                    .map_err(|err| Fetch::Fatal(Problem::msg(format!("{inrelease_url}: {err}"))))?;
+                Some((verified.text, verified.signers))
+            }
+            // `trusted` (apt's `[trusted=yes]`): an InRelease that is not a signed
+            // message is ignored and the Release read instead, as apt does.
+            None if !is_cleartext_signed(&message) => None,
+            None => Some((
+                super::openpgp::cleartext_body(&message)
+                    .map_err(|err| Fetch::Fatal(Problem::msg(format!("{inrelease_url}: {err}"))))?,
+                Vec::new(),
+            )),
+        };
+        if let (Some(cache), false, true) = (cache, fetched.from_cache, checked.is_some()) {
+            cache.store_release(
+                &inrelease_url,
+                &fetched.body,
+                fetched.etag.as_deref(),
+                fetched.last_modified.as_deref(),
+            );
+        }
+    }
+    let (text, signers) = match checked {
+        Some(checked) => checked,
+        None => fetch_release_file(client, dist, keyring, now).await?,
     };
     let release = Release::parse(&text)
         .map_err(|err| Fetch::Fatal(Problem::msg(format!("{dist}: invalid Release: {err}"))))?;
@@ -222,6 +215,95 @@ async fn fetch_release_from(
         ))));
     }
     Ok((release, signers))
+}
+
+/// Whether `message` is framed as an OpenPGP cleartext-signed message (checked or not).
+fn is_cleartext_signed(message: &str) -> bool {
+    message
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with("-----BEGIN PGP SIGNED MESSAGE-----")
+}
+
+/// `Release` and, unless the archive is `trusted`, its detached `Release.gpg`: where an
+/// archive has no `InRelease`.
+async fn fetch_release_file(
+    client: &Client,
+    dist: &str,
+    keyring: Option<&Keyring>,
+    now: u64,
+) -> Result<(String, Vec<String>), Fetch> {
+    let release_url = format!("{dist}/Release");
+    let release = client
+        .get_ok(&release_url, &[], RELEASE_LIMIT)
+        .await
+        .map_err(Fetch::Unavailable)?;
+    let text = String::from_utf8(release.body.clone())
+        .map_err(|_| Fetch::Fatal(Problem::msg(format!("{release_url} is not UTF-8 text"))))?;
+    let signers = match keyring {
+        Some(keyring) => {
+            let signature_url = format!("{dist}/Release.gpg");
+            let signature = client
+                .get_ok(&signature_url, &[], RELEASE_LIMIT)
+                .await
+                .map_err(|err| {
+                    Fetch::Fatal(Problem::msg(format!("{release_url} is not signed: {err}")))
+                })?;
+            keyring
+                .verify_detached(&release.body, &signature.body, now)
+                .map_err(|err| Fetch::Fatal(Problem::msg(format!("{release_url}: {err}"))))?
+                .signers
+        }
+        None => Vec::new(),
+    };
+    Ok((text, signers))
+}
+
+/// An `InRelease` as served, or as cached when the server says it has not changed.
+struct InRelease {
+    body: Vec<u8>,
+    from_cache: bool,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+/// GET an `InRelease`, revalidating the cached copy (`If-None-Match`,
+/// `If-Modified-Since`) when there is one: a `304` answer costs no body.
+async fn fetch_inrelease(
+    client: &Client,
+    url: &str,
+    cache: Option<&IndexCache>,
+) -> Result<InRelease, NetError> {
+    let cached = cache.and_then(|c| c.release(url));
+    let mut headers = Vec::new();
+    if let Some(cached) = &cached {
+        if let Some(etag) = &cached.etag {
+            headers.push(("if-none-match", etag.as_str()));
+        }
+        if let Some(date) = &cached.last_modified {
+            headers.push(("if-modified-since", date.as_str()));
+        }
+    }
+    let fetched = client.get(url, &headers, RELEASE_LIMIT).await?;
+    match (fetched.status.as_u16(), cached) {
+        (304, Some(cached)) => Ok(InRelease {
+            body: cached.body,
+            from_cache: true,
+            etag: None,
+            last_modified: None,
+        }),
+        _ if fetched.status.is_success() => Ok(InRelease {
+            etag: fetched.header("etag").map(str::to_string),
+            last_modified: fetched.header("last-modified").map(str::to_string),
+            body: fetched.body,
+            from_cache: false,
+        }),
+        (status, _) => Err(NetError::Status {
+            url: crate::net::redact(url),
+            status,
+            detail: None,
+        }),
+    }
 }
 
 /// The index files to read for one component and architecture, best compression first.
@@ -241,6 +323,7 @@ pub async fn fetch_packages(
     dist: &str,
     release: &Release,
     prefix: &str,
+    cache: Option<&IndexCache>,
 ) -> Result<String, Problem> {
     let candidates = index_candidates(release, prefix);
     if candidates.is_empty() {
@@ -260,15 +343,24 @@ pub async fn fetch_packages(
             urls.push(format!("{dist}/{dir}by-hash/SHA256/{}", entry.sha256));
         }
         urls.push(format!("{dist}/{path}"));
+        // The cache holds files by the hash the verified Release lists: no request at all.
+        let stored = cache.and_then(|c| c.index(entry));
+        let from_cache = stored.is_some();
         for url in urls {
-            let body = match client.get_ok(&url, &[], entry.size.min(INDEX_LIMIT)).await {
-                Ok(fetched) => fetched.body,
-                Err(err) => {
-                    last_error = Some(err.to_string());
-                    continue;
-                }
+            let body = match &stored {
+                Some(body) => body.clone(),
+                None => match client.get_ok(&url, &[], entry.size.min(INDEX_LIMIT)).await {
+                    Ok(fetched) => fetched.body,
+                    Err(err) => {
+                        last_error = Some(err.to_string());
+                        continue;
+                    }
+                },
             };
             check_file(&url, &body, entry)?;
+            if let (Some(cache), false) = (cache, from_cache) {
+                cache.store_index(entry, &body);
+            }
             // A signed size for the plain index bounds what the compressed one may become.
             let limit = uncompressed.map_or(INDEX_LIMIT, |plain| plain.size.min(INDEX_LIMIT));
             let bytes = decompress(path, &body, &url, limit)
@@ -333,12 +425,13 @@ pub async fn fetch_archive(
     arch: &str,
     keyring: Option<&Keyring>,
     now: u64,
+    cache: Option<&IndexCache>,
 ) -> Result<Vec<FetchedIndex>, Problem> {
     let releases = futures_util::future::try_join_all(
         archive
             .suites
             .iter()
-            .map(|suite| fetch_release(client, archive, suite, keyring, now)),
+            .map(|suite| fetch_release(client, archive, suite, keyring, now, cache)),
     )
     .await?;
     let mut jobs = Vec::new();
@@ -391,7 +484,9 @@ pub async fn fetch_archive(
         }
     }
     let texts = futures_util::future::try_join_all(jobs.iter().map(
-        |(_, _, dist, prefix, _, release, _, _)| fetch_packages(client, dist, release, prefix),
+        |(_, _, dist, prefix, _, release, _, _)| {
+            fetch_packages(client, dist, release, prefix, cache)
+        },
     ))
     .await?;
     Ok(jobs

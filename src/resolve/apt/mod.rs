@@ -17,6 +17,8 @@ pub mod base_status;
 pub mod closure;
 pub mod control;
 pub mod index;
+pub mod index_cache;
+pub mod keys;
 pub mod openpgp;
 pub mod version;
 
@@ -141,6 +143,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
         .map(|d| d.as_secs())
         .unwrap_or(0);
 
+    let index_cache = ctx.cache.as_deref().map(index_cache::IndexCache::new);
     let mut packages = Vec::new();
     let mut newest_release = None;
     for platform in &ctx.platforms {
@@ -158,6 +161,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
         }
         let mut fetched =
             futures_util::future::try_join_all(serving.iter().map(|(number, archive)| {
+                use futures_util::TryFutureExt;
                 index::fetch_archive(
                     &ctx.client,
                     *number,
@@ -165,7 +169,9 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
                     arch,
                     keyrings[*number].as_ref(),
                     now,
+                    index_cache.as_ref(),
                 )
+                .map_err(|problem| shipped_keys_hint(problem, archive))
             }))
             .await?
             .concat();
@@ -312,6 +318,25 @@ pub fn closure_version(packages: &[Package]) -> String {
     format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
+/// An archive checked only against the shipped keyrings (it names no `signed-by`, or
+/// only `builtin:` ones) whose signer is not among them: say how to name its key.
+fn shipped_keys_hint(problem: Problem, archive: &Archive) -> Problem {
+    let only_shipped = !archive.signed_by.is_empty()
+        && archive
+            .signed_by
+            .iter()
+            .all(|k| keys::BuiltinKeyring::from_reference(k).is_some());
+    match problem {
+        Problem::Message(text) if only_shipped && text.contains("no good signature") => {
+            Problem::msg(format!(
+                "{text}; it was checked against the keyrings modelbench ships ({}): name the archive's own keyring in `signed-by`",
+                archive.signed_by.join(", ")
+            ))
+        }
+        other => other,
+    }
+}
+
 fn load_keyring(
     archive: &Archive,
     dir: &std::path::Path,
@@ -331,6 +356,10 @@ fn load_keyring(
     }
     let mut keyring = openpgp::Keyring::default();
     for path in &archive.signed_by {
+        if let Some(builtin) = keys::BuiltinKeyring::from_reference(path) {
+            keyring.merge(builtin.map_err(Problem::msg)?.keyring());
+            continue;
+        }
         let bytes = std::fs::read(dir.join(path))
             .map_err(|err| Problem::msg(format!("cannot read keyring `{path}`: {err}")))?;
         keyring.merge(

@@ -124,6 +124,14 @@ impl Keyring {
         self.keys.extend(other.keys);
     }
 
+    /// Fingerprints of the primary keys and their subkeys (uppercase hex, file order).
+    pub fn fingerprints(&self) -> Vec<String> {
+        self.keys
+            .iter()
+            .map(|k| hex::encode_upper(k.fingerprint))
+            .collect()
+    }
+
     fn add_packets(&mut self, bytes: &[u8]) -> Result<(), SignatureError> {
         let mut primary: Option<usize> = None;
         let mut current: Option<usize> = None;

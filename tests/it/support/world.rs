@@ -133,6 +133,8 @@ pub struct LoggedRequest {
     pub body: Vec<u8>,
     pub status: u16,
     pub fault: Option<Fault>,
+    /// Body bytes of the answer (what a full delivery sends; 0 for `HEAD` and `304`).
+    pub sent: usize,
 }
 
 impl LoggedRequest {
@@ -978,6 +980,26 @@ fn plan(shared: &Shared, request: Request) -> Plan {
             response = challenge.clone();
         }
     }
+    // Conditional GET (RFC 9110 §13.1.2): a route with an `ETag` answers `304 Not
+    // Modified`, without a body, to a request that names that tag.
+    let etag = response
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("etag"))
+        .map(|(_, v)| v.clone());
+    let revalidated = etag.is_some_and(|etag| {
+        request
+            .headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("if-none-match") && *v == etag)
+    });
+    if revalidated && response.status == 200 {
+        response = Response {
+            status: 304,
+            headers: response.headers.clone(),
+            body: Vec::new(),
+        };
+    }
     let mut delivery = Delivery::Full;
     let mut delay = latency;
 
@@ -1034,6 +1056,7 @@ fn plan(shared: &Shared, request: Request) -> Plan {
         body: request.body,
         status: response.status,
         fault,
+        sent: if head_only { 0 } else { response.body.len() },
     });
     Plan {
         response,
