@@ -1,6 +1,8 @@
 //! What changed between two locks, for a reviewer: one row per changed artifact and
 //! platform, a loud warning for every hash that moved without its version (an upstream
-//! republish), closures summarized with their full list folded away.
+//! republish) and for every change of where bytes come from (a host the old lock never
+//! used, a scheme change, a file renamed beyond its version), closures summarized with
+//! their full list folded away.
 //!
 //! [`diff`] is a pure function of the two locks and both renderings are deterministic
 //! (artifacts by kind and name, platforms and packages sorted, no clock), so a pull request
@@ -75,6 +77,31 @@ pub struct ArtifactDiff {
     pub link: Option<Link>,
     pub platforms: Vec<PlatformDiff>,
     pub closure: Option<ClosureDiff>,
+    /// Changes of where the bytes come from (empty for a first lock: nothing to compare).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub origin: Vec<OriginChange>,
+}
+
+/// A change of where an artifact's bytes come from. A lock edited in a pull request can
+/// point a pin at another server with a recomputed hash: the reviewer must see it even
+/// when the version moved too.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum OriginChange {
+    /// A host that no URL of the old lock used.
+    NewHost { host: String, url: String },
+    /// A host the old lock reached only with another scheme (`https` → `http`).
+    SchemeChanged {
+        host: String,
+        old: String,
+        new: String,
+    },
+    /// A file name that changed by more than the version in it.
+    FileRenamed {
+        platform: String,
+        old: String,
+        new: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -171,10 +198,24 @@ pub fn diff(old: Option<&Lock>, new: &Lock) -> LockDiff {
     let keys: BTreeSet<_> = old_map.keys().chain(new_map.keys()).cloned().collect();
     let mut artifacts = Vec::new();
     let mut summary = Summary::default();
+    let old_origins = old.map(|lock| {
+        let mut schemes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for artifact in &lock.artifacts {
+            for url in artifact_urls(artifact) {
+                if let Some((scheme, host)) = scheme_and_host(url) {
+                    schemes.entry(host).or_default().insert(scheme);
+                }
+            }
+        }
+        schemes
+    });
     for key in keys {
         let old = old_map.get(&key).copied();
         let new = new_map.get(&key).copied();
-        if let Some(d) = artifact_diff(old, new) {
+        if let Some(mut d) = artifact_diff(old, new) {
+            if let (Some(schemes), Some(new)) = (&old_origins, new) {
+                d.origin = origin_changes(schemes, old, new);
+            }
             match d.change {
                 ChangeKind::Added => summary.added += 1,
                 ChangeKind::Removed => summary.removed += 1,
@@ -261,7 +302,109 @@ fn artifact_diff(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Artif
         link: link(old, new),
         platforms,
         closure,
+        origin: Vec::new(),
     })
+}
+
+/// Every URL of an artifact: its platform pins' and its closure members'.
+fn artifact_urls(artifact: &Artifact) -> impl Iterator<Item = &str> {
+    let pins = artifact.platform.values().flat_map(|p| &p.urls);
+    let members = artifact.packages.iter().flat_map(|p| &p.urls);
+    pins.chain(members).map(String::as_str)
+}
+
+/// `(scheme, host[:port])` of a URL; `None` for one that does not parse.
+fn scheme_and_host(url: &str) -> Option<(String, String)> {
+    let parsed = url::Url::parse(url).ok()?;
+    let host = parsed.host_str().unwrap_or_default();
+    let host = match parsed.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    };
+    Some((parsed.scheme().to_string(), host))
+}
+
+/// What changed in where `new`'s bytes come from, against the old lock's hosts (host →
+/// schemes it was reached with) and the artifact's old entry.
+fn origin_changes(
+    old_schemes: &BTreeMap<String, BTreeSet<String>>,
+    old: Option<&Artifact>,
+    new: &Artifact,
+) -> Vec<OriginChange> {
+    let mut changes = BTreeSet::new();
+    for url in artifact_urls(new) {
+        let Some((scheme, host)) = scheme_and_host(url) else {
+            changes.insert(OriginChange::NewHost {
+                host: "(not a URL)".into(),
+                url: url.to_string(),
+            });
+            continue;
+        };
+        match old_schemes.get(&host) {
+            None => {
+                // One entry per host: the first URL names it.
+                if !changes
+                    .iter()
+                    .any(|c| matches!(c, OriginChange::NewHost { host: h, .. } if *h == host))
+                {
+                    changes.insert(OriginChange::NewHost {
+                        host,
+                        url: url.to_string(),
+                    });
+                }
+            }
+            Some(schemes) if !schemes.contains(&scheme) => {
+                let old = schemes.iter().cloned().collect::<Vec<_>>().join(", ");
+                changes.insert(OriginChange::SchemeChanged {
+                    host,
+                    old,
+                    new: scheme,
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(old) = old {
+        for (platform, new_pin) in &new.platform {
+            if let Some(old_pin) = old.platform.get(platform)
+                && renamed(&old_pin.file, &old.version, &new_pin.file, &new.version)
+            {
+                changes.insert(OriginChange::FileRenamed {
+                    platform: platform.clone(),
+                    old: old_pin.file.clone(),
+                    new: new_pin.file.clone(),
+                });
+            }
+        }
+        let old_members: BTreeMap<PackageKey, &Package> =
+            old.packages.iter().map(|p| (package_key(p), p)).collect();
+        for member in &new.packages {
+            if let Some(was) = old_members.get(&package_key(member))
+                && renamed(&was.file, &was.version, &member.file, &member.version)
+            {
+                changes.insert(OriginChange::FileRenamed {
+                    platform: member.platform.clone(),
+                    old: was.file.clone(),
+                    new: member.file.clone(),
+                });
+            }
+        }
+    }
+    changes.into_iter().collect()
+}
+
+/// Whether a file name changed by more than its version: `node-v22.11.0-linux-x64.tar.xz`
+/// → `node-v22.12.0-linux-x64.tar.xz` is the version; `uv.tar.gz` → `uv-evil.tar.gz` is not.
+fn renamed(old_file: &str, old_version: &str, new_file: &str, new_version: &str) -> bool {
+    if old_file == new_file {
+        return false;
+    }
+    let expected = if old_version.is_empty() {
+        old_file.to_string()
+    } else {
+        old_file.replace(old_version, new_version)
+    };
+    expected != new_file
 }
 
 fn platform_diff(
@@ -452,6 +595,28 @@ pub fn to_markdown(diff: &LockDiff, options: MarkdownOptions) -> String {
         out.push('\n');
     }
 
+    let moved: Vec<&ArtifactDiff> = diff
+        .artifacts
+        .iter()
+        .filter(|a| !a.origin.is_empty())
+        .collect();
+    if !moved.is_empty() {
+        out.push_str("> [!CAUTION]\n");
+        out.push_str("> **Where the bytes come from changed.** A new host, a scheme change or a renamed file: check each against its upstream before merging:\n");
+        for a in &moved {
+            for change in &a.origin {
+                let _ = writeln!(
+                    out,
+                    "> - **{}** ({}): {}",
+                    cell(&a.name),
+                    cell(&a.kind),
+                    origin_note(change)
+                );
+            }
+        }
+        out.push('\n');
+    }
+
     out.push_str("| Artifact | Kind | Platform | Version | Hash | Size | Released | Link |\n");
     out.push_str("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for a in &diff.artifacts {
@@ -608,6 +773,31 @@ pub fn to_markdown(diff: &LockDiff, options: MarkdownOptions) -> String {
         }
     }
     out
+}
+
+fn origin_note(change: &OriginChange) -> String {
+    match change {
+        OriginChange::NewHost { host, url } => {
+            format!("⚠️ new host {} ({})", code(host), code(url))
+        }
+        OriginChange::SchemeChanged { host, old, new } => format!(
+            "⚠️ scheme of {} changed: {} → {}",
+            code(host),
+            code(old),
+            code(new)
+        ),
+        OriginChange::FileRenamed { platform, old, new } => format!(
+            "⚠️ file renamed ({}): {} → {}",
+            cell(platform),
+            code(old),
+            code(new)
+        ),
+    }
+}
+
+/// Inline code for a value from a lock: no backtick, pipe or newline can end it early.
+fn code(text: &str) -> String {
+    format!("`{}`", cell(&text.replace('`', "'")))
 }
 
 pub fn summary_line(diff: &LockDiff) -> String {
@@ -769,7 +959,7 @@ fn date_of(published: &str) -> &str {
 
 /// A table cell: no pipes or newlines that would break the row.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    crate::emit::quote::escaped(&text.replace('|', "\\|").replace(['\n', '\r'], " "))
 }
 
 #[cfg(test)]
@@ -794,6 +984,93 @@ mod tests {
             None
         );
         assert_eq!(github_repo_of_release("https://github.com/a/b"), None);
+    }
+
+    /// A lock with one github-release artifact `tool` at `version`, one file per URL.
+    fn lock_with(version: &str, file: &str, urls: &[&str], hash_byte: char) -> Lock {
+        let hash: String = std::iter::repeat_n(hash_byte, 64).collect();
+        let urls: Vec<String> = urls.iter().map(|u| format!("\"{u}\"")).collect();
+        let text = format!(
+            "version = 1\nspec-hash = \"sha256:x\"\n\n[[artifact]]\nkind = \"github-release\"\nname = \"tool\"\n\
+             requested = \"latest\"\nrequest-hash = \"sha256:r\"\nversion = \"{version}\"\n\
+             [artifact.platform.\"linux/amd64\"]\nfile = \"{file}\"\nurls = [{}]\nhash = \"sha256:{hash}\"\n",
+            urls.join(", ")
+        );
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    #[test]
+    fn new_hosts_scheme_changes_and_renamed_files_are_flagged() {
+        let old = lock_with(
+            "v1.0.0",
+            "tool-v1.0.0-x86_64.tar.gz",
+            &["https://github.com/o/tool/releases/download/v1.0.0/tool-v1.0.0-x86_64.tar.gz"],
+            'a',
+        );
+        // A version bump from the same host, file name moving with the version: quiet.
+        let bumped = lock_with(
+            "v1.1.0",
+            "tool-v1.1.0-x86_64.tar.gz",
+            &["https://github.com/o/tool/releases/download/v1.1.0/tool-v1.1.0-x86_64.tar.gz"],
+            'b',
+        );
+        let d = diff(Some(&old), &bumped);
+        assert_eq!(d.artifacts[0].origin, []);
+        assert!(!to_markdown(&d, MarkdownOptions::default()).contains("CAUTION"));
+
+        // The same bump, served from elsewhere, over http, under another name.
+        let moved = lock_with(
+            "v1.1.0",
+            "tool-v1.1.0-x86_64-patched.tar.gz",
+            &[
+                "https://evil.example/tool.tar.gz",
+                "http://github.com/o/tool/releases/download/v1.1.0/tool.tar.gz",
+            ],
+            'b',
+        );
+        let d = diff(Some(&old), &moved);
+        assert_eq!(
+            d.artifacts[0].origin,
+            [
+                OriginChange::NewHost {
+                    host: "evil.example".into(),
+                    url: "https://evil.example/tool.tar.gz".into()
+                },
+                OriginChange::SchemeChanged {
+                    host: "github.com".into(),
+                    old: "https".into(),
+                    new: "http".into()
+                },
+                OriginChange::FileRenamed {
+                    platform: "linux/amd64".into(),
+                    old: "tool-v1.0.0-x86_64.tar.gz".into(),
+                    new: "tool-v1.1.0-x86_64-patched.tar.gz".into()
+                },
+            ]
+        );
+        let text = to_markdown(&d, MarkdownOptions::default());
+        assert!(text.contains("> [!CAUTION]"), "{text}");
+        assert!(
+            text.contains("> - **tool** (github-release): ⚠️ new host `evil.example` (`https://evil.example/tool.tar.gz`)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("⚠️ scheme of `github.com` changed: `https` → `http`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("⚠️ file renamed (linux/amd64): `tool-v1.0.0-x86_64.tar.gz` → `tool-v1.1.0-x86_64-patched.tar.gz`"),
+            "{text}"
+        );
+        assert!(to_json(&d).contains("\"kind\": \"new-host\""));
+
+        // A first lock has nothing to compare with: no flags.
+        assert_eq!(diff(None, &moved).artifacts[0].origin, []);
+    }
+
+    #[test]
+    fn lock_values_cannot_break_the_markdown() {
+        assert_eq!(code("a`b|c\nd\u{1b}[31m"), "`a'b\\|c d\\u{1b}[31m`");
     }
 
     #[test]

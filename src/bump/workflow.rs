@@ -2,6 +2,11 @@
 //!
 //! The text is a pure function of [`WorkflowOptions`], so emitting it twice gives the same
 //! bytes.
+//!
+//! The job runs with a token that can push and open pull requests, so everything it runs
+//! is pinned by content: the checkout action by full commit SHA (a tag can be moved), and
+//! modelbench from a git revision by full commit SHA, never by crate name (modelbench is
+//! not published; whoever published a crate under that name would run with the token).
 
 use std::fmt::Write as _;
 
@@ -11,6 +16,79 @@ pub const WORKFLOW_PATH: &str = ".github/workflows/modelbench-bump.yml";
 /// The secret the workflow reads its token from (falling back to the default token).
 pub const TOKEN_SECRET: &str = "MODELBENCH_BUMP_TOKEN";
 
+/// actions/checkout v4.2.2 by commit: the tag's commit as recorded by dependabot when
+/// it moved repositories from v4.2.1 to v4.2.2 (sandialabs/staged-script's CHANGELOG and
+/// kyverno/website's history, compare eef61447…7871...11bd7190…f683). Update the SHA
+/// and the tag in the comment together.
+const CHECKOUT: &str = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2";
+
+/// Where the workflow gets modelbench from: always a git revision by full commit SHA.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Install {
+    /// The repository's variables `MODELBENCH_GIT_URL` (https) and `MODELBENCH_GIT_REV`
+    /// (a full commit SHA), checked by the step before anything is built: a fork or an
+    /// internal mirror sets its own, and a pull request cannot change them.
+    #[default]
+    RepositoryVariables,
+    /// A revision written into the workflow (made by [`Install::git_revision`]).
+    GitRevision { url: String, rev: String },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InstallError {
+    #[error("`{0}` is not an https URL of a git repository without credentials")]
+    Url(String),
+    #[error("`{0}` is not a full commit SHA (40 lowercase hex digits); a tag or branch can move")]
+    Rev(String),
+}
+
+impl Install {
+    /// `cargo install --locked --git URL --rev REV modelbench`, with both checked: they go
+    /// into the workflow's shell step.
+    pub fn git_revision(url: &str, rev: &str) -> Result<Install, InstallError> {
+        let plain = |c: char| c.is_ascii_alphanumeric() || "-._~/:%+".contains(c);
+        let host_and_path = url.strip_prefix("https://").unwrap_or_default();
+        if host_and_path.is_empty() || !host_and_path.chars().all(plain) {
+            return Err(InstallError::Url(crate::emit::quote::escaped(url)));
+        }
+        if rev.len() != 40 || !rev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(InstallError::Rev(crate::emit::quote::escaped(rev)));
+        }
+        Ok(Install::GitRevision {
+            url: url.to_string(),
+            rev: rev.to_string(),
+        })
+    }
+
+    /// The workflow step that puts `modelbench` on the PATH.
+    fn step(&self) -> String {
+        match self {
+            Install::GitRevision { url, rev } => format!(
+                "      - name: Install modelbench from a pinned git revision\n        \
+                 run: cargo install --locked --git {url} --rev {rev} modelbench\n"
+            ),
+            Install::RepositoryVariables => r#"      - name: Install modelbench from a pinned git revision
+        # Set the repository variables MODELBENCH_GIT_URL (https URL of modelbench's git
+        # repository) and MODELBENCH_GIT_REV (a full commit SHA, not a tag or branch).
+        env:
+          MODELBENCH_GIT_URL: ${{ vars.MODELBENCH_GIT_URL }}
+          MODELBENCH_GIT_REV: ${{ vars.MODELBENCH_GIT_REV }}
+        run: |
+          case $MODELBENCH_GIT_URL in
+            https://*) ;;
+            *) echo "::error::set the repository variable MODELBENCH_GIT_URL to the https URL of modelbench's git repository" >&2; exit 1 ;;
+          esac
+          if ! printf '%s\n' "$MODELBENCH_GIT_REV" | grep -Eqx '[0-9a-f]{40}'; then
+            echo "::error::set the repository variable MODELBENCH_GIT_REV to a full commit SHA of modelbench (a tag or branch can move)" >&2
+            exit 1
+          fi
+          cargo install --locked --git "$MODELBENCH_GIT_URL" --rev "$MODELBENCH_GIT_REV" modelbench
+"#
+            .to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkflowOptions {
     /// The spec, relative to the repository root.
@@ -19,8 +97,8 @@ pub struct WorkflowOptions {
     pub lock_path: Option<String>,
     /// A cron line (UTC); default Monday 04:17, off the top of the hour.
     pub cron: String,
-    /// The step that puts `modelbench` on the PATH.
-    pub install: String,
+    /// Where the step that puts `modelbench` on the PATH gets it.
+    pub install: Install,
 }
 
 impl Default for WorkflowOptions {
@@ -29,7 +107,7 @@ impl Default for WorkflowOptions {
             spec_path: "specs/model-bench-cu128.toml".into(),
             lock_path: None,
             cron: "17 4 * * 1".into(),
-            install: "cargo install --locked modelbench".into(),
+            install: Install::default(),
         }
     }
 }
@@ -80,18 +158,16 @@ jobs:
     runs-on: ubuntu-latest
     timeout-minutes: 30
     steps:
-      - uses: actions/checkout@v4
+      - uses: {CHECKOUT}
         with:
           persist-credentials: false
-      - name: Install modelbench
-        run: {install}
-      - name: Bump the lock and open or update the pull requests
+{install}      - name: Bump the lock and open or update the pull requests
         env:
           GITHUB_TOKEN: ${{{{ secrets.{TOKEN_SECRET} || secrets.GITHUB_TOKEN }}}}
         run: {command}
 "#,
         cron = options.cron.replace('"', ""),
-        install = yaml_word(&options.install),
+        install = options.install.step(),
     )
 }
 
@@ -147,6 +223,168 @@ mod tests {
                 ..WorkflowOptions::default()
             })
         );
+    }
+
+    #[test]
+    fn workflow_runs_only_pinned_code() {
+        let text = github_workflow(&WorkflowOptions::default());
+        assert!(
+            text.contains(
+                "uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("@v4\n"), "{text}");
+        assert!(
+            text.contains(r#"cargo install --locked --git "$MODELBENCH_GIT_URL" --rev "$MODELBENCH_GIT_REV" modelbench"#),
+            "{text}"
+        );
+        assert!(
+            !text.contains("cargo install --locked modelbench"),
+            "{text}"
+        );
+        // Every `uses:` names a full commit SHA.
+        for line in text.lines().filter(|l| l.contains("uses:")) {
+            let reference = line.split('@').nth(1).unwrap_or_default();
+            let sha = reference.split_whitespace().next().unwrap_or_default();
+            assert!(
+                sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{line}"
+            );
+        }
+        // The variables' check in the step refuses what is not a full SHA or https.
+        let run: String = text
+            .split("run: |\n")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .take_while(|l| l.starts_with("          "))
+            .map(|l| format!("{}\n", &l[10..]))
+            .collect();
+        let check = run.replace("cargo install", "echo would install");
+        for (url, rev, ok) in [
+            (
+                "https://git.example/modelbench.git",
+                "0123456789abcdef0123456789abcdef01234567",
+                true,
+            ),
+            ("https://git.example/modelbench.git", "v1.0.0", false),
+            (
+                "https://git.example/modelbench.git",
+                "0123456789abcdef",
+                false,
+            ),
+            (
+                "http://git.example/modelbench.git",
+                "0123456789abcdef0123456789abcdef01234567",
+                false,
+            ),
+        ] {
+            let status = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&check)
+                .env("MODELBENCH_GIT_URL", url)
+                .env("MODELBENCH_GIT_REV", rev)
+                .output()
+                .unwrap();
+            assert_eq!(status.status.success(), ok, "{url} {rev}: {status:?}");
+        }
+    }
+
+    /// The workflow is YAML whose steps are what the text says (python3's yaml when there).
+    #[test]
+    fn workflow_parses_as_yaml_with_pinned_steps() {
+        let text = github_workflow(&WorkflowOptions::default());
+        let script = "import sys, yaml, json; print(json.dumps(yaml.safe_load(sys.stdin)))";
+        let child = std::process::Command::new("python3")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn();
+        let Ok(mut child) = child else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI needs python3 with PyYAML"
+            );
+            eprintln!("skipped: install python3 and PyYAML (python3-yaml) to parse the workflow");
+            return;
+        };
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            if stderr.contains("No module named 'yaml'") && std::env::var_os("CI").is_none() {
+                eprintln!("skipped: install PyYAML (python3-yaml) to parse the workflow");
+                return;
+            }
+            panic!("not YAML: {stderr}\n{text}");
+        }
+        let workflow: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let steps = workflow["jobs"]["bump"]["steps"].as_array().unwrap();
+        assert_eq!(
+            steps[0]["uses"],
+            "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"
+        );
+        assert_eq!(
+            steps[1]["env"]["MODELBENCH_GIT_REV"],
+            "${{ vars.MODELBENCH_GIT_REV }}"
+        );
+        assert!(
+            steps[1]["run"]
+                .as_str()
+                .unwrap()
+                .ends_with("--rev \"$MODELBENCH_GIT_REV\" modelbench\n")
+        );
+        assert!(
+            steps[2]["run"]
+                .as_str()
+                .unwrap()
+                .starts_with("modelbench bump ")
+        );
+    }
+
+    #[test]
+    fn a_git_revision_in_the_workflow_is_checked() {
+        let install = Install::git_revision(
+            "https://git.example/org/modelbench.git",
+            "0123456789abcdef0123456789abcdef01234567",
+        )
+        .unwrap();
+        let text = github_workflow(&WorkflowOptions {
+            install,
+            ..WorkflowOptions::default()
+        });
+        assert!(
+            text.contains("run: cargo install --locked --git https://git.example/org/modelbench.git --rev 0123456789abcdef0123456789abcdef01234567 modelbench"),
+            "{text}"
+        );
+        for (url, rev) in [
+            (
+                "https://user:token@git.example/m.git",
+                "0123456789abcdef0123456789abcdef01234567",
+            ),
+            (
+                "http://git.example/m.git",
+                "0123456789abcdef0123456789abcdef01234567",
+            ),
+            (
+                "https://git.example/m.git; curl evil",
+                "0123456789abcdef0123456789abcdef01234567",
+            ),
+            ("https://git.example/m.git", "main"),
+            (
+                "https://git.example/m.git",
+                "0123456789ABCDEF0123456789ABCDEF01234567",
+            ),
+        ] {
+            assert!(Install::git_revision(url, rev).is_err(), "{url} {rev}");
+        }
     }
 
     #[test]

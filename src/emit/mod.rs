@@ -81,11 +81,18 @@ pub enum EmitError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "refusing to emit `{file}`: the value {value}; the lock or an upstream is corrupt or hostile"
-    )]
+    #[error("refusing to emit `{file}`: {value}; the lock or an upstream is corrupt or hostile")]
     Unsafe {
         file: String,
+        value: quote::UnsafeValue,
+    },
+    #[error(
+        "refusing to emit from the lock `{lock}`: {kind} `{name}`: {value}; the lock or an upstream is corrupt or hostile"
+    )]
+    UnsafeEntry {
+        lock: String,
+        kind: String,
+        name: String,
         value: quote::UnsafeValue,
     },
     #[error(
@@ -238,6 +245,7 @@ pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitt
         ..Emitted::default()
     };
     check_lock(spec, lock, inputs, &mut emitted)?;
+    check_entries(lock, inputs.lock_path)?;
     scripts::check_proxy(spec)?;
     let context = dockerfile::Context::new(spec, lock, inputs);
 
@@ -441,6 +449,52 @@ fn check_lock(
             return Err(stale);
         }
         emitted.warnings.push(stale.to_string());
+    }
+    Ok(())
+}
+
+/// Refuse, naming the entry, a lock value that no emitted file could hold as data: every
+/// string is one line without control characters, URLs and image references are one word,
+/// and the tools' versions are plain names (install-tool.sh makes directories of them).
+/// The quoting functions refuse such values anyway; this says which artifact holds one.
+fn check_entries(lock: &Lock, lock_path: &str) -> Result<(), EmitError> {
+    for artifact in &lock.artifacts {
+        let refuse = |value| EmitError::UnsafeEntry {
+            lock: lock_path.to_string(),
+            kind: quote::escaped(&artifact.kind),
+            name: quote::escaped(&artifact.name),
+            value,
+        };
+        quote::field(&artifact.name).map_err(refuse)?;
+        quote::field(&artifact.version).map_err(refuse)?;
+        let tool = ["bun", "node", "pixi", "uv"]
+            .iter()
+            .any(|t| crate::tools::artifact_names(t).contains(&artifact.name.as_str()));
+        if tool {
+            quote::component(&artifact.version).map_err(refuse)?;
+        }
+        for image in &artifact.images {
+            quote::url_field(image).map_err(refuse)?;
+        }
+        for (platform, pin) in &artifact.platform {
+            quote::field(platform).map_err(refuse)?;
+            for url in &pin.urls {
+                quote::url_field(url).map_err(refuse)?;
+            }
+        }
+        for package in &artifact.packages {
+            for text in [
+                &package.name,
+                &package.version,
+                &package.platform,
+                &package.file,
+            ] {
+                quote::field(text).map_err(refuse)?;
+            }
+            for url in &package.urls {
+                quote::url_field(url).map_err(refuse)?;
+            }
+        }
     }
     Ok(())
 }

@@ -450,3 +450,35 @@ fn emit_refuses_a_proxy_address_with_credentials() {
     );
     assert!(!project.exists("bad-port"));
 }
+
+/// A resealed lock whose release version carries a newline and a `RUN` (a lock edited in a
+/// pull request: the entry checksum is recomputable by anyone) is refused, naming the
+/// entry, with the value escaped; nothing is written.
+#[test]
+fn emit_refuses_a_resealed_lock_with_a_hostile_version() {
+    let (project, _world, _) = locked_project(false);
+    let text = String::from_utf8(project.lock_bytes()).unwrap();
+    let mut lock: modelbench::lock::Lock = toml::from_str(&text).unwrap();
+    let release = lock
+        .artifacts
+        .iter_mut()
+        .find(|a| a.name == "clash-rs")
+        .expect("the fixture locks clash-rs");
+    release.version = "v0.10.8\nRUN touch /pwned".into();
+    release.checksum = Some(release.content_checksum());
+    std::fs::write(project.lock_path(), lock.to_bytes()).unwrap();
+
+    let output = project.emit(&["--locked", "--out", "hostile"]);
+    assert!(!output.success(), "emit must refuse: {}", output.stdout);
+    assert!(
+        output.stderr.contains("clash-rs"),
+        "names the entry: {}",
+        output.stderr
+    );
+    assert!(
+        !output.stderr.contains("\nRUN touch"),
+        "the value is escaped, not printed raw: {}",
+        output.stderr
+    );
+    assert!(!project.exists("hostile"), "nothing is written");
+}
