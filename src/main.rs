@@ -8,7 +8,10 @@ fn main() {
     if let Err(err) = modelbench::cli::run(cli) {
         // `{:#}` prints the whole cause chain on one line; our messages carry their own
         // context, so print each cause once.
-        eprintln!("error: {err:#}");
+        // Errors quote upstream and lock text: no control character of theirs reaches
+        // the terminal raw.
+        let message = modelbench::lock::values::escape_message(&format!("{err:#}"));
+        eprintln!("error: {message}");
         std::process::exit(1);
     }
 }

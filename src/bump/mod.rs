@@ -131,7 +131,8 @@ pub fn run_diff(args: DiffArgs) -> Result<()> {
         DiffFormat::Markdown => diff::to_markdown(&d, MarkdownOptions::default()),
         DiffFormat::Json => diff::to_json(&d),
     };
-    print!("{text}");
+    // Lock values are checked when read; escaping is the terminal's last line anyway.
+    print!("{}", crate::lock::values::escape_message(&text));
     Ok(())
 }
 
@@ -144,7 +145,9 @@ pub fn run_bump(args: BumpArgs) -> Result<()> {
     runtime.block_on(bump(&args, &env))
 }
 
+/// A progress line; its message may quote upstream text, so it is escaped.
 fn status(verb: &str, message: impl std::fmt::Display) {
+    let message = crate::lock::values::escape_message(&message.to_string());
     eprintln!("{verb:>12} {message}");
 }
 
@@ -564,8 +567,9 @@ async fn decide(
                 match fallback(ctx, request, current, &effective, now, spec_hash).await {
                     Ok(found) => found,
                     Err(err) => {
+                        let err = crate::lock::values::escape_message(&format!("{err:#}"));
                         eprintln!(
-                            "warning: {} {}: looking for an older release that passes the policy failed: {err:#}",
+                            "warning: {} {}: looking for an older release that passes the policy failed: {err}",
                             new.kind, new.name
                         );
                         None

@@ -299,7 +299,7 @@ checked_string!(
 );
 
 checked_string!(
-    /// Free text from an upstream (a license name): one line without control
+    /// Free text (an entry's name, its requested constraint): one line without control
     /// characters.
     OneLine,
     "one line of text without control characters",
@@ -534,6 +534,21 @@ pub fn check_artifact(artifact: &Artifact) -> Result<(), ValueError> {
     Ok(())
 }
 
+/// A path inside a package: relative, no `..`, letters, digits and `. _ - @ + /`.
+fn relative_path(field: &str, path: &str) -> Result<(), ValueError> {
+    let inside = bounded(path, 1024)
+        && !path.starts_with('/')
+        && path.split('/').all(|part| part != "..")
+        && chars_in(path, |b| {
+            b.is_ascii_alphanumeric() || b"._-@+/".contains(&b)
+        });
+    if inside {
+        Ok(())
+    } else {
+        Err(refuse(field, path, "a relative path inside the package"))
+    }
+}
+
 fn check_pin(platform: &str, pin: &Pin) -> Result<(), ValueError> {
     FileName::parse(&format!("platform {platform} file"), &pin.file)?;
     for url in &pin.urls {
@@ -627,15 +642,21 @@ fn check_package(kind: &str, package: &Package) -> Result<(), ValueError> {
                 for feature in &facts.track_features {
                     Token::parse(&field("track-features"), feature)?;
                 }
-                for text in [
-                    &facts.license,
-                    &facts.license_family,
-                    &facts.python_site_packages_path,
-                ]
-                .into_iter()
-                .flatten()
+                // Free text, written only through serializers: old records wrap lines.
+                for text in [&facts.license, &facts.license_family]
+                    .into_iter()
+                    .flatten()
                 {
-                    OneLine::parse(&field("license"), text)?;
+                    if text.len() > 4096 || text.chars().any(|c| c.is_control() && c != '\n') {
+                        return Err(refuse(
+                            &field("license"),
+                            text,
+                            "text without control characters",
+                        ));
+                    }
+                }
+                if let Some(path) = &facts.python_site_packages_path {
+                    relative_path(&field("python-site-packages-path"), path)?;
                 }
                 if let Some(md5) = &facts.md5
                     && !(md5.len() == 32 && chars_in(md5, |b| b.is_ascii_hexdigit()))
@@ -671,19 +692,7 @@ fn check_package(kind: &str, package: &Package) -> Result<(), ValueError> {
                 }
                 for (bin, target) in &facts.bin {
                     NpmBinName::parse(&field("bin"), bin)?;
-                    let inside = bounded(target, 1024)
-                        && !target.starts_with('/')
-                        && target.split('/').all(|part| part != "..")
-                        && chars_in(target, |b| {
-                            b.is_ascii_alphanumeric() || b"._-@+/".contains(&b)
-                        });
-                    if !inside {
-                        return Err(refuse(
-                            &field("bin target"),
-                            target,
-                            "a relative path inside the package",
-                        ));
-                    }
+                    relative_path(&field("bin target"), target)?;
                 }
                 for token in facts.os.iter().chain(&facts.cpu).chain(&facts.libc) {
                     Token::parse(&field("os/cpu/libc"), token)?;

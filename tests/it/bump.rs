@@ -1324,7 +1324,8 @@ fn member(name: &str, version: &str, bytes: &[u8], requested: bool) -> Package {
         subdir: None,
         noarch: None,
         path: Some(format!("node_modules/{name}")),
-        file: format!("{name}-{version}.tgz"),
+        // As npm names tarballs: the unscoped name (`@openai/codex` → `codex-0.1.0.tgz`).
+        file: format!("{}-{version}.tgz", name.rsplit('/').next().unwrap()),
         urls: vec![format!("https://registry.example/{name}-{version}.tgz")],
         hash: Hash::of_sha256(bytes),
         size: Some(bytes.len() as u64),
