@@ -328,10 +328,10 @@ fn check_lock(
         let requested = plan
             .requests
             .iter()
-            .any(|r| r.kind.as_str() == artifact.kind && r.name == artifact.name);
+            .any(|r| r.kind == artifact.kind && r.name == artifact.name);
         if !requested {
             return Err(EmitError::Unrequested {
-                kind: artifact.kind.clone(),
+                kind: artifact.kind.to_string(),
                 name: artifact.name.clone(),
                 lock: inputs.lock_path.to_string(),
             });

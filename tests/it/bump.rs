@@ -1299,7 +1299,7 @@ fn pin(file: &str, bytes: &[u8]) -> Pin {
 
 fn art(kind: &str, name: &str, version: &str) -> Artifact {
     Artifact {
-        kind: kind.into(),
+        kind: modelbench::lock::Kind::parse(kind).expect("a kind"),
         name: name.into(),
         requested: "latest".into(),
         request_hash: format!("sha256:{}", sha256_hex(name.as_bytes())),
