@@ -24,6 +24,11 @@
 //!   `resolve::staleness` and `emit`, so a hand edit is caught offline. (Added before
 //!   the first release, so still version 1; a lock without it fails those checks.)
 //!
+//! Reading a lock checks every value against its grammar ([`values::check_artifact`]):
+//! the checksum is recomputable by anyone, so a lock from a pull request is data, and a
+//! `file:` URL, a `../` file name or a tag with a newline is refused before any command
+//! uses it. `kind` is the typed [`Kind`], spelled as before.
+//!
 //! A format change bumps `version`; readers refuse versions they do not know.
 
 mod kind;

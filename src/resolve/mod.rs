@@ -665,7 +665,37 @@ async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Probl
             upstream_of(ctx, request)
         ))
     })?;
+    if let Some(url) = plain_http_not_allowed(ctx, &artifact) {
+        return Err(Problem::msg(format!(
+            "{} sent a plain-http URL for a host the sources file does not name as http: `{}`",
+            upstream_of(ctx, request),
+            crate::net::redact(url)
+        )));
+    }
     Ok(artifact)
+}
+
+/// A locked `http://` URL whose host was not allowed plain http (by the sources file),
+/// if any: the build would fetch it unencrypted. apt is exempt: its archives' `Release`
+/// is signature-checked and every `.deb` hash-checked against it (snapshot URLs come
+/// from that signed file too).
+fn plain_http_not_allowed<'a>(ctx: &Context, artifact: &'a Artifact) -> Option<&'a str> {
+    let exempt = match artifact.kind {
+        Kind::Apt => true,
+        Kind::Conda | Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Npm | Kind::Url => {
+            false
+        }
+    };
+    if exempt {
+        return None;
+    }
+    artifact
+        .platform
+        .values()
+        .flat_map(|pin| &pin.urls)
+        .chain(artifact.packages.iter().flat_map(|p| &p.urls))
+        .map(String::as_str)
+        .find(|url| url.starts_with("http://") && !ctx.client.allows_plain_http(url))
 }
 
 /// Credentials from a sources file apply at resolve time only: no URL written to the
