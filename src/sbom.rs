@@ -41,7 +41,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::image_ref::ImageRef;
-use crate::lock::{ALL_PLATFORMS, Artifact, Lock, Package};
+use crate::lock::{ALL_PLATFORMS, Artifact, Kind, Lock, Package};
 use crate::net::{Hash, HashAlgorithm};
 use crate::resolve::{self, Detail};
 use crate::spec::LoadedSpec;
@@ -224,8 +224,8 @@ impl Model {
             artifact.requested.clone(),
         );
         let artifact_ref = format!("{}:{}", artifact.kind, artifact.name);
-        match artifact.kind.as_str() {
-            "oci" => {
+        match artifact.kind {
+            Kind::Oci => {
                 let parsed = ImageRef::parse_normalized(&artifact.requested).ok();
                 let (repository_url, name, tag) = match &parsed {
                     Some(r) => (
@@ -282,12 +282,17 @@ impl Model {
                     self.push(&artifact_ref, component, refs);
                 }
             }
-            kind => {
+            kind @ (Kind::Apt
+            | Kind::Conda
+            | Kind::GithubRelease
+            | Kind::Nodejs
+            | Kind::Npm
+            | Kind::Url) => {
                 let several = artifact.platform.len() > 1;
                 for (platform, pin) in &artifact.platform {
                     let mut qualifiers: Vec<(&str, String)> = Vec::new();
                     let (purl_text, role) = match (kind, repos.get(&artifact.name)) {
-                        ("github-release", Some(repo)) => {
+                        (Kind::GithubRelease, Some(repo)) => {
                             if several {
                                 qualifiers.push(("file_name", pin.file.clone()));
                             }
@@ -303,7 +308,16 @@ impl Model {
                                 Role::Application,
                             )
                         }
-                        _ => {
+                        (Kind::GithubRelease, None)
+                        | (
+                            Kind::Apt
+                            | Kind::Conda
+                            | Kind::Nodejs
+                            | Kind::Npm
+                            | Kind::Url
+                            | Kind::Oci,
+                            _,
+                        ) => {
                             qualifiers.push((
                                 "checksum",
                                 format!("{}:{}", pin.hash.algorithm.name(), pin.hash.hex()),
@@ -311,7 +325,7 @@ impl Model {
                             if let Some(url) = pin.urls.first() {
                                 qualifiers.push(("download_url", url.clone()));
                             }
-                            let role = if kind == "url" {
+                            let role = if kind == Kind::Url {
                                 Role::File
                             } else {
                                 Role::Application
@@ -377,7 +391,7 @@ impl Model {
                 role: Role::Library,
                 name: package.name.clone(),
                 version: package.version.clone(),
-                purl: member_purl(&artifact.kind, package, distro),
+                purl: member_purl(artifact.kind, package, distro),
                 hashes: vec![package.hash.clone()],
                 urls: package.urls.clone(),
                 properties: {
@@ -708,9 +722,9 @@ fn github_repos(spec: &LoadedSpec) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn member_purl(kind: &str, package: &Package, distro: &str) -> String {
+fn member_purl(kind: Kind, package: &Package, distro: &str) -> String {
     match kind {
-        "apt" => {
+        Kind::Apt => {
             let qualifiers: Vec<(&str, String)> = package
                 .arch
                 .iter()
@@ -724,7 +738,7 @@ fn member_purl(kind: &str, package: &Package, distro: &str) -> String {
                 &qualifiers,
             )
         }
-        "npm" | "bun" => {
+        Kind::Npm => {
             let (namespace, name) = match package.name.split_once('/') {
                 Some((scope, name)) if scope.starts_with('@') => (Some(scope), name),
                 _ => (None, package.name.as_str()),
@@ -737,7 +751,7 @@ fn member_purl(kind: &str, package: &Package, distro: &str) -> String {
                 &[],
             )
         }
-        "conda" => {
+        Kind::Conda => {
             let mut qualifiers = Vec::new();
             if let Some(build) = &package.build {
                 qualifiers.push(("build", build.clone()));
@@ -763,7 +777,8 @@ fn member_purl(kind: &str, package: &Package, distro: &str) -> String {
                 &qualifiers,
             )
         }
-        _ => {
+        // Only closures have members; a generic purl should one ever appear elsewhere.
+        Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url => {
             let mut qualifiers = vec![(
                 "checksum",
                 format!("{}:{}", package.hash.algorithm.name(), package.hash.hex()),

@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::cli::{OutputArgs, Progress, SpecArgs};
-use crate::lock::{Artifact, Lock};
+use crate::lock::{Artifact, Kind, Lock};
 use crate::net::{Client, DOCUMENT_LIMIT, Hash, NetError};
 use crate::sources::Sources;
 use crate::spec::LoadedSpec;
@@ -254,8 +254,10 @@ fn sample(lock: &Lock, n: Option<usize>) -> Vec<&Artifact> {
 
 /// What an artifact promises, unit by unit.
 fn units(artifact: &Artifact) -> Vec<Unit> {
-    if artifact.kind == "oci" {
-        return oci_units(artifact);
+    match artifact.kind {
+        Kind::Oci => return oci_units(artifact),
+        // Files by platform, then closure members, whichever the entry has.
+        Kind::Apt | Kind::Conda | Kind::GithubRelease | Kind::Nodejs | Kind::Npm | Kind::Url => {}
     }
     let mut units: Vec<Unit> = artifact
         .platform
@@ -360,7 +362,7 @@ async fn check_all(
                 check_file(client, &what, &url, &expected, unit.size).await
             };
             progress.step(
-                &artifact.kind,
+                artifact.kind.as_str(),
                 "Checked",
                 &format!("{} {what}", artifact.kind),
                 &format!(
@@ -482,8 +484,8 @@ mod tests {
     use crate::lock::Pin;
 
     fn artifact(kind: &str, name: &str) -> Artifact {
-        let mut artifact = crate::resolve::artifact("1");
-        artifact.kind = kind.into();
+        let kind = Kind::parse(kind).expect("a kind");
+        let mut artifact = crate::resolve::artifact(kind, "1");
         artifact.name = name.into();
         artifact
     }

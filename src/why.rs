@@ -39,7 +39,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use serde::Serialize;
 
-use crate::lock::{ALL_PLATFORMS, Artifact, Lock, Package};
+use crate::lock::{ALL_PLATFORMS, Artifact, Kind, Lock, Package};
 use crate::spec::{LoadedSpec, Spec, Stage, line_column};
 
 /// At most this many dependency paths per match in `--json`.
@@ -239,9 +239,9 @@ fn stages(spec: &Spec) -> [(&'static str, &Stage); 2] {
 }
 
 /// The spec entries that ask for artifact `name` of `kind` (not its closure members).
-pub fn artifact_origins(spec: &Spec, text: &str, kind: &str, name: &str) -> Vec<Origin> {
+pub fn artifact_origins(spec: &Spec, text: &str, kind: Kind, name: &str) -> Vec<Origin> {
     let mut origins = Vec::new();
-    if kind == "oci" && name == "base" {
+    if kind == Kind::Oci && name == "base" {
         origins.push(
             Origin::new(None, "base", "image", quote(spec.base.image.get_ref()))
                 .at(text, spec.base.image.span()),
@@ -334,7 +334,10 @@ pub fn artifact_origins(spec: &Spec, text: &str, kind: &str, name: &str) -> Vec<
             }
         }
         // An apt closure artifact stands for a stage's whole `apt` list.
-        if kind == "apt" && !stage.apt.is_empty() && (name.contains(stage_name) || name == "apt") {
+        if kind == Kind::Apt
+            && !stage.apt.is_empty()
+            && (name.contains(stage_name) || name == "apt")
+        {
             let entries: Vec<String> = stage.apt.iter().map(|e| quote(e.get_ref())).collect();
             origins.push(
                 Origin::new(
@@ -354,8 +357,8 @@ pub fn artifact_origins(spec: &Spec, text: &str, kind: &str, name: &str) -> Vec<
 pub fn member_origins(spec: &Spec, text: &str, artifact: &Artifact, member: &str) -> Vec<Origin> {
     let mut origins = Vec::new();
     for (stage_name, stage) in stages(spec) {
-        match artifact.kind.as_str() {
-            "apt" => {
+        match artifact.kind {
+            Kind::Apt => {
                 for entry in &stage.apt {
                     let named = entry
                         .get_ref()
@@ -374,7 +377,7 @@ pub fn member_origins(spec: &Spec, text: &str, artifact: &Artifact, member: &str
                     }
                 }
             }
-            "conda" => {
+            Kind::Conda => {
                 for tool in &stage.pixi_global {
                     if tool.get_ref() == member
                         || crate::resolve::conda_tool_name(tool.get_ref()) == artifact.name
@@ -391,7 +394,8 @@ pub fn member_origins(spec: &Spec, text: &str, artifact: &Artifact, member: &str
                     }
                 }
             }
-            _ => {
+            // npm-global and bun-global CLIs share the npm kind.
+            Kind::Npm => {
                 for (map_name, map) in [
                     ("npm-global", &stage.npm_global),
                     ("bun-global", &stage.bun_global),
@@ -412,10 +416,12 @@ pub fn member_origins(spec: &Spec, text: &str, artifact: &Artifact, member: &str
                     }
                 }
             }
+            // Not closures: they have no members to explain.
+            Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url => {}
         }
     }
     let ssh = spec.ssh.as_ref().filter(|s| s.enable);
-    if let Some(ssh) = ssh.filter(|_| artifact.kind == "apt" && member == "openssh-server") {
+    if let Some(ssh) = ssh.filter(|_| artifact.kind == Kind::Apt && member == "openssh-server") {
         origins.push(
             Origin::new(None, "ssh", "enable", ssh.enable.to_string())
                 .note("the SSH server the spec turns on"),
@@ -434,9 +440,9 @@ pub fn explain(spec: &Spec, text: &str, spec_path: &str, lock: &Lock, name: &str
             if platforms.is_empty() {
                 platforms = spec.image.platform_names();
             }
-            let origins = artifact_origins(spec, text, &artifact.kind, &artifact.name);
+            let origins = artifact_origins(spec, text, artifact.kind, &artifact.name);
             matches.push(Match {
-                kind: artifact.kind.clone(),
+                kind: artifact.kind.to_string(),
                 artifact: artifact.name.clone(),
                 name: artifact.name.clone(),
                 member: false,
@@ -723,7 +729,7 @@ fn member_matches(
                 origins = origin_of(start);
             }
             let candidate = Match {
-                kind: artifact.kind.clone(),
+                kind: artifact.kind.to_string(),
                 artifact: artifact.name.clone(),
                 name: package.name.clone(),
                 member: true,

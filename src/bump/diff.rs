@@ -288,7 +288,7 @@ fn artifact_diff(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Artif
     };
 
     Some(ArtifactDiff {
-        kind: either.kind.clone(),
+        kind: either.kind.to_string(),
         name: either.name.clone(),
         change,
         old_version: old.map(|a| a.version.clone()),

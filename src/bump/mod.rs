@@ -134,7 +134,8 @@ pub fn run_diff(args: DiffArgs) -> Result<()> {
         DiffFormat::Markdown => diff::to_markdown(&d, MarkdownOptions::default()),
         DiffFormat::Json => diff::to_json(&d),
     };
-    print!("{text}");
+    // Lock values are checked when read; escaping is the terminal's last line anyway.
+    print!("{}", crate::lock::values::escape_message(&text));
     Ok(())
 }
 
@@ -147,7 +148,9 @@ pub fn run_bump(args: BumpArgs) -> Result<()> {
     runtime.block_on(bump(&args, &env))
 }
 
+/// A progress line; its message may quote upstream text, so it is escaped.
 fn status(verb: &str, message: impl std::fmt::Display) {
+    let message = crate::lock::values::escape_message(&message.to_string());
     eprintln!("{verb:>12} {message}");
 }
 
@@ -544,13 +547,13 @@ async fn decide(
     let mut accepted = BTreeMap::new();
     let mut held = Vec::new();
     for new in &candidate.artifacts {
-        let Some(current) = old.find(&new.kind, &new.name) else {
+        let Some(current) = old.find(new.kind, &new.name) else {
             continue;
         };
         if !moved(current, new) {
             continue;
         }
-        let effective = policy.effective(&new.kind, &new.name);
+        let effective = policy.effective(new.kind.as_str(), &new.name);
         let Some(reason) = blocker(current, new, &effective, now) else {
             accepted.insert(new.key(), new.clone());
             continue;
@@ -558,14 +561,15 @@ async fn decide(
         let request = plan
             .requests
             .iter()
-            .find(|r| r.kind.as_str() == new.kind && r.name == new.name);
+            .find(|r| r.kind == new.kind && r.name == new.name);
         let alternative = match request {
             Some(request) => {
                 match fallback(ctx, request, current, &effective, now, spec_hash).await {
                     Ok(found) => found,
                     Err(err) => {
+                        let err = crate::lock::values::escape_message(&format!("{err:#}"));
                         eprintln!(
-                            "warning: {} {}: looking for an older release that passes the policy failed: {err:#}",
+                            "warning: {} {}: looking for an older release that passes the policy failed: {err}",
                             new.kind, new.name
                         );
                         None
@@ -577,7 +581,7 @@ async fn decide(
         let alternative = alternative
             .filter(|alt| moved(current, alt) && blocker(current, alt, &effective, now).is_none());
         held.push(Held {
-            kind: new.kind.clone(),
+            kind: new.kind.to_string(),
             name: new.name.clone(),
             version: new.version.clone(),
             reason,
@@ -763,7 +767,7 @@ fn decision_json(old: &Lock, decision: &Decision, dry_run: bool) -> String {
         .accepted
         .values()
         .filter_map(|new| {
-            let current = old.find(&new.kind, &new.name)?;
+            let current = old.find(new.kind, &new.name)?;
             Some(serde_json::json!({
                 "kind": new.kind,
                 "name": new.name,
@@ -798,7 +802,7 @@ fn decision_json(old: &Lock, decision: &Decision, dry_run: bool) -> String {
 
 fn report(old: &Lock, decision: &Decision, now: DateTime<Utc>) {
     for new in decision.accepted.values() {
-        let Some(current) = old.find(&new.kind, &new.name) else {
+        let Some(current) = old.find(new.kind, &new.name) else {
             continue;
         };
         let released = new
@@ -860,7 +864,11 @@ async fn pull_requests(
     let mut by_group: BTreeMap<String, Vec<&Artifact>> = BTreeMap::new();
     for artifact in decision.accepted.values() {
         by_group
-            .entry(policy.group_of(&artifact.kind, &artifact.name).to_string())
+            .entry(
+                policy
+                    .group_of(artifact.kind.as_str(), &artifact.name)
+                    .to_string(),
+            )
             .or_default()
             .push(artifact);
     }
@@ -1048,7 +1056,7 @@ fn proposal(
     let changes: Vec<String> = artifacts
         .iter()
         .filter_map(|a| {
-            let current = old.find(&a.kind, &a.name)?;
+            let current = old.find(a.kind, &a.name)?;
             Some(if current.version == a.version {
                 format!("{} {} (republished upstream)", a.name, a.version)
             } else {
@@ -1186,8 +1194,7 @@ mod tests {
     use crate::net::Hash;
 
     fn artifact(version: &str, published: Option<&str>, bytes: &[u8]) -> Artifact {
-        let mut a = resolve::artifact(version);
-        a.kind = "github-release".into();
+        let mut a = resolve::artifact(crate::lock::Kind::GithubRelease, version);
         a.name = "clash-rs".into();
         a.published = published.map(String::from);
         a.platform.insert(

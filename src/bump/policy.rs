@@ -32,21 +32,28 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::lock::Kind;
+
 /// The group of artifacts no group claims.
 pub const DEFAULT_GROUP: &str = "default";
 
-/// Kinds a group may list in `kinds` (resolved today or planned).
-pub const KNOWN_KINDS: &[&str] = &[
-    "apt",
-    "bun",
-    "conda",
-    "github-release",
-    "nodejs",
-    "npm",
-    "oci",
-    "pypi",
-    "url",
-];
+/// Names a group may list in `kinds` besides the lock's kinds ([`Kind::ALL`]): accepted
+/// so policies written for them keep loading. `bun` globals are locked as `npm`; `pypi`
+/// is not resolved yet.
+pub const PLANNED_KINDS: &[&str] = &["bun", "pypi"];
+
+/// Every name a group may list, sorted.
+fn known_kinds() -> Vec<&'static str> {
+    let mut names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+    names.extend(PLANNED_KINDS);
+    names.sort_unstable();
+    names
+}
+
+/// Whether a group may list `kind`.
+fn is_known_kind(kind: &str) -> bool {
+    Kind::parse(kind).is_some() || PLANNED_KINDS.contains(&kind)
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -211,10 +218,10 @@ impl BumpPolicy {
                 }
             }
             for kind in &group.kinds {
-                if !KNOWN_KINDS.contains(&kind.as_str()) {
+                if !is_known_kind(kind) {
                     return Err(format!(
                         "`bump.group.{group_name}.kinds` names `{kind}`, which is no artifact kind (known: {})",
-                        KNOWN_KINDS.join(", ")
+                        known_kinds().join(", ")
                     ));
                 }
             }

@@ -375,10 +375,10 @@ fn check_lock(
         let requested = plan
             .requests
             .iter()
-            .any(|r| r.kind.as_str() == artifact.kind && r.name == artifact.name);
+            .any(|r| r.kind == artifact.kind && r.name == artifact.name);
         if !requested {
             return Err(EmitError::Unrequested {
-                kind: artifact.kind.clone(),
+                kind: artifact.kind.to_string(),
                 name: artifact.name.clone(),
                 lock: inputs.lock_path.to_string(),
             });
@@ -461,7 +461,7 @@ fn check_entries(lock: &Lock, lock_path: &str) -> Result<(), EmitError> {
     for artifact in &lock.artifacts {
         let refuse = |value| EmitError::UnsafeEntry {
             lock: lock_path.to_string(),
-            kind: quote::escaped(&artifact.kind),
+            kind: artifact.kind.to_string(),
             name: quote::escaped(&artifact.name),
             value,
         };

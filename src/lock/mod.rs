@@ -24,9 +24,17 @@
 //!   `resolve::staleness` and `emit`, so a hand edit is caught offline. (Added before
 //!   the first release, so still version 1; a lock without it fails those checks.)
 //!
+//! Reading a lock checks every value against its grammar ([`values::check_artifact`]):
+//! the checksum is recomputable by anyone, so a lock from a pull request is data, and a
+//! `file:` URL, a `../` file name or a tag with a newline is refused before any command
+//! uses it. `kind` is the typed [`Kind`], spelled as before.
+//!
 //! A format change bumps `version`; readers refuse versions they do not know.
 
+mod kind;
 pub mod values;
+
+pub use self::kind::Kind;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -78,7 +86,7 @@ pub struct Lock {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Artifact {
-    pub kind: String,
+    pub kind: Kind,
     pub name: String,
     pub requested: String,
     pub request_hash: String,
@@ -202,13 +210,13 @@ impl Artifact {
         match &self.checksum {
             Some(expected) if *expected == actual => Ok(()),
             Some(expected) => Err(ChecksumError::Mismatch {
-                kind: self.kind.clone(),
+                kind: self.kind.to_string(),
                 name: self.name.clone(),
                 expected: expected.clone(),
                 actual,
             }),
             None => Err(ChecksumError::Missing {
-                kind: self.kind.clone(),
+                kind: self.kind.to_string(),
                 name: self.name.clone(),
                 actual,
             }),
@@ -217,7 +225,7 @@ impl Artifact {
 
     /// The identity of an artifact in a lock.
     pub fn key(&self) -> (String, String) {
-        (self.kind.clone(), self.name.clone())
+        (self.kind.to_string(), self.name.clone())
     }
 
     /// The pin for a platform, or the platform-independent one.
@@ -266,10 +274,11 @@ impl Lock {
             .unwrap_or(0)
     }
 
-    pub fn find(&self, kind: &str, name: &str) -> Option<&Artifact> {
+    pub fn find(&self, kind: impl AsRef<str>, name: &str) -> Option<&Artifact> {
+        let kind = kind.as_ref();
         self.artifacts
             .iter()
-            .find(|a| a.kind == kind && a.name == name)
+            .find(|a| a.kind.as_str() == kind && a.name == name)
     }
 
     /// The exact bytes of the lock file.
@@ -328,14 +337,14 @@ impl Lock {
                     path: path.to_path_buf(),
                     message: format!(
                         "{} `{}` appears twice",
-                        values::escape_for_terminal(&artifact.kind),
+                        artifact.kind,
                         values::escape_for_terminal(&artifact.name)
                     ),
                 });
             }
             if artifact.platform.is_empty()
                 && artifact.packages.is_empty()
-                && artifact.kind != "oci"
+                && artifact.kind != Kind::Oci
             {
                 return Err(LockError::Invalid {
                     path: path.to_path_buf(),
@@ -348,7 +357,7 @@ impl Lock {
                 path: path.to_path_buf(),
                 message: format!(
                     "{} `{}`: {err}",
-                    values::escape_for_terminal(&artifact.kind),
+                    artifact.kind,
                     values::escape_for_terminal(&artifact.name)
                 ),
             })?;

@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-use super::{ALL_PLATFORMS, Artifact, Package, Pin};
+use super::{ALL_PLATFORMS, Artifact, Kind, Package, Pin};
 
 /// Longest value shown in a message; the rest is cut, so a megabyte tag cannot flood a
 /// terminal or a CI log.
@@ -299,7 +299,7 @@ checked_string!(
 );
 
 checked_string!(
-    /// Free text from an upstream (a license name): one line without control
+    /// Free text (an entry's name, its requested constraint): one line without control
     /// characters.
     OneLine,
     "one line of text without control characters",
@@ -384,17 +384,6 @@ pub fn strip_userinfo(text: &str) -> String {
     }
 }
 
-/// The source kinds a lock may hold, as the lock spells them.
-pub const KINDS: [&str; 7] = [
-    "apt",
-    "conda",
-    "github-release",
-    "nodejs",
-    "npm",
-    "oci",
-    "url",
-];
-
 /// Platform keys of `[artifact.platform."…"]` and closure members' `platform`.
 const PIN_PLATFORMS: [&str; 3] = ["linux/amd64", "linux/arm64", ALL_PLATFORMS];
 /// npm members no locked platform installs (kept because `npm ci` wants them).
@@ -460,13 +449,8 @@ fn conda_tool_version(text: &str) -> Result<(), ValueError> {
 /// and the resolver driver both apply). The first offending value is reported, with the
 /// field it is in (`package libc6 file`).
 pub fn check_artifact(artifact: &Artifact) -> Result<(), ValueError> {
-    let kind = artifact.kind.as_str();
-    one_of(
-        "kind",
-        kind,
-        &KINDS,
-        "a source kind (apt, conda, github-release, nodejs, npm, oci, url)",
-    )?;
+    // `kind` itself is typed: the lock's reader refuses any other name.
+    let kind = artifact.kind;
     OneLine::parse("name", &artifact.name)?;
     OneLine::parse("requested", &artifact.requested)?;
     OneLine::parse("request-hash", &artifact.request_hash)?;
@@ -475,24 +459,28 @@ pub fn check_artifact(artifact: &Artifact) -> Result<(), ValueError> {
     }
     let version = artifact.version.as_str();
     match kind {
-        "github-release" => {
+        Kind::GithubRelease => {
             ReleaseTag::parse("version", version)?;
         }
-        "nodejs" => {
+        Kind::Nodejs => {
             NodeVersion::parse("version", version)?;
         }
-        "npm" => {
+        Kind::Npm => {
             NpmVersion::parse("version", version)?;
         }
-        "conda" => conda_tool_version(version)?,
-        "apt" => sha256_digest("version", version)?,
-        "url" => {
+        Kind::Conda => conda_tool_version(version)?,
+        Kind::Apt => sha256_digest("version", version)?,
+        Kind::Url => {
             let ok = version.len() == 12 && chars_in(version, |b| b.is_ascii_hexdigit());
             if !ok {
-                return Err(refuse("version", version, "12 hex digits of the file's sha256"));
+                return Err(refuse(
+                    "version",
+                    version,
+                    "12 hex digits of the file's sha256",
+                ));
             }
         }
-        _ /* oci */ => {
+        Kind::Oci => {
             if !crate::image_ref::is_valid_tag(version)
                 && !crate::image_ref::is_valid_digest_syntax(version)
             {
@@ -534,6 +522,21 @@ pub fn check_artifact(artifact: &Artifact) -> Result<(), ValueError> {
     Ok(())
 }
 
+/// A path inside a package: relative, no `..`, letters, digits and `. _ - @ + /`.
+fn relative_path(field: &str, path: &str) -> Result<(), ValueError> {
+    let inside = bounded(path, 1024)
+        && !path.starts_with('/')
+        && path.split('/').all(|part| part != "..")
+        && chars_in(path, |b| {
+            b.is_ascii_alphanumeric() || b"._-@+/".contains(&b)
+        });
+    if inside {
+        Ok(())
+    } else {
+        Err(refuse(field, path, "a relative path inside the package"))
+    }
+}
+
 fn check_pin(platform: &str, pin: &Pin) -> Result<(), ValueError> {
     FileName::parse(&format!("platform {platform} file"), &pin.file)?;
     for url in &pin.urls {
@@ -542,11 +545,11 @@ fn check_pin(platform: &str, pin: &Pin) -> Result<(), ValueError> {
     Ok(())
 }
 
-fn check_package(kind: &str, package: &Package) -> Result<(), ValueError> {
+fn check_package(kind: Kind, package: &Package) -> Result<(), ValueError> {
     // Named by the member as the lock spells it; shown escaped, like every value.
     let member = format!("package `{}`", escape_for_terminal(&package.name));
     let field = |name: &str| format!("{member} {name}");
-    let platforms: &[&str] = if kind == "npm" {
+    let platforms: &[&str] = if kind == Kind::Npm {
         &["linux/amd64", "linux/arm64", ALL_PLATFORMS, NO_PLATFORM]
     } else {
         &PIN_PLATFORMS
@@ -569,7 +572,7 @@ fn check_package(kind: &str, package: &Package) -> Result<(), ValueError> {
         }
     };
     match kind {
-        "apt" => {
+        Kind::Apt => {
             DebianName::parse(&field("name"), &package.name)?;
             DebianVersion::parse(&field("version"), &package.version)?;
             let arch = package.arch.as_deref().unwrap_or_default();
@@ -588,7 +591,7 @@ fn check_package(kind: &str, package: &Package) -> Result<(), ValueError> {
             unexpected("npm", package.npm.is_some())?;
             unexpected("conda", package.conda.is_some())?;
         }
-        "conda" => {
+        Kind::Conda => {
             CondaName::parse(&field("name"), &package.name)?;
             CondaVersion::parse(&field("version"), &package.version)?;
             CondaBuild::parse(
@@ -627,15 +630,21 @@ fn check_package(kind: &str, package: &Package) -> Result<(), ValueError> {
                 for feature in &facts.track_features {
                     Token::parse(&field("track-features"), feature)?;
                 }
-                for text in [
-                    &facts.license,
-                    &facts.license_family,
-                    &facts.python_site_packages_path,
-                ]
-                .into_iter()
-                .flatten()
+                // Free text, written only through serializers: old records wrap lines.
+                for text in [&facts.license, &facts.license_family]
+                    .into_iter()
+                    .flatten()
                 {
-                    OneLine::parse(&field("license"), text)?;
+                    if text.len() > 4096 || text.chars().any(|c| c.is_control() && c != '\n') {
+                        return Err(refuse(
+                            &field("license"),
+                            text,
+                            "text without control characters",
+                        ));
+                    }
+                }
+                if let Some(path) = &facts.python_site_packages_path {
+                    relative_path(&field("python-site-packages-path"), path)?;
                 }
                 if let Some(md5) = &facts.md5
                     && !(md5.len() == 32 && chars_in(md5, |b| b.is_ascii_hexdigit()))
@@ -647,7 +656,7 @@ fn check_package(kind: &str, package: &Package) -> Result<(), ValueError> {
             unexpected("path", package.path.is_some())?;
             unexpected("npm", package.npm.is_some())?;
         }
-        "npm" => {
+        Kind::Npm => {
             NpmName::parse(&field("name"), &package.name)?;
             NpmVersion::parse(&field("version"), &package.version)?;
             if let Some(path) = &package.path {
@@ -671,19 +680,7 @@ fn check_package(kind: &str, package: &Package) -> Result<(), ValueError> {
                 }
                 for (bin, target) in &facts.bin {
                     NpmBinName::parse(&field("bin"), bin)?;
-                    let inside = bounded(target, 1024)
-                        && !target.starts_with('/')
-                        && target.split('/').all(|part| part != "..")
-                        && chars_in(target, |b| {
-                            b.is_ascii_alphanumeric() || b"._-@+/".contains(&b)
-                        });
-                    if !inside {
-                        return Err(refuse(
-                            &field("bin target"),
-                            target,
-                            "a relative path inside the package",
-                        ));
-                    }
+                    relative_path(&field("bin target"), target)?;
                 }
                 for token in facts.os.iter().chain(&facts.cpu).chain(&facts.libc) {
                     Token::parse(&field("os/cpu/libc"), token)?;
@@ -693,10 +690,10 @@ fn check_package(kind: &str, package: &Package) -> Result<(), ValueError> {
             unexpected("build", package.build.is_some())?;
             unexpected("conda", package.conda.is_some())?;
         }
-        other => {
+        Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url => {
             return Err(refuse(
                 "kind",
-                other,
+                kind.as_str(),
                 "a closure kind (apt, conda, npm) to have packages",
             ));
         }

@@ -170,7 +170,7 @@ async fn pin_source_file(
         .client
         .download(&format!("{name} {file}"), &url, None, None)
         .await?;
-    let mut artifact = super::artifact(release.tag_name.clone());
+    let mut artifact = super::artifact(super::Kind::GithubRelease, release.tag_name.clone());
     artifact.published = release.published_at.clone();
     artifact.release_url = release.html_url.clone();
     artifact.platform.insert(
@@ -261,7 +261,7 @@ pub async fn pin_assets(
     request: &ReleaseRequest,
     release: &GithubRelease,
 ) -> Result<Artifact, Problem> {
-    let mut artifact = super::artifact(release.tag_name.clone());
+    let mut artifact = super::artifact(super::Kind::GithubRelease, release.tag_name.clone());
     artifact.published = release.published_at.clone();
     artifact.release_url = release.html_url.clone();
     // Checksum documents fetched so far, by asset name: each is fetched at most once.

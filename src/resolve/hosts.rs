@@ -4,6 +4,12 @@
 //! typo guards), so a URL on any other host is refused by `lock --check`, `emit` and
 //! `verify` before anything is fetched from it.
 //!
+//! Only what the build fetches is checked: `release-url` is a page for humans (its grammar
+//! is checked when the lock is read). An apt member's snapshot URL comes from the
+//! archive's signed `Release` (`Snapshots:`), which cannot be checked offline: it is
+//! allowed when it is `<base>/<timestamp>/` plus the pool path of one of the member's
+//! URLs on a named host.
+//!
 //! Loopback hosts are always allowed: they are the building machine itself, never a
 //! server the lock's editor controls (and the loopback test world lives there).
 
@@ -43,7 +49,7 @@ pub fn unnamed_hosts(plan: &Plan, sources: &Sources, lock: &Lock) -> Vec<String>
             .values()
             .flat_map(|pin| &pin.urls)
             .chain(artifact.packages.iter().flat_map(|p| &p.urls))
-            .chain(&artifact.release_url)
+            .filter(|url| !is_apt_snapshot(artifact, url))
             .map(|url| (url, host_of_url(url)));
         let images = artifact
             .images
@@ -62,6 +68,35 @@ pub fn unnamed_hosts(plan: &Plan, sources: &Sources, lock: &Lock) -> Vec<String>
         }
     }
     problems
+}
+
+/// Whether `url` is the snapshot form of another URL of the same apt member:
+/// `…/YYYYMMDDTHHMMSSZ/pool/…` with the pool path of one of its URLs that is not itself a
+/// snapshot URL (those are host-checked, so the pair stands on a named host).
+fn is_apt_snapshot(artifact: &crate::lock::Artifact, url: &str) -> bool {
+    if artifact.kind != crate::lock::Kind::Apt {
+        return false;
+    }
+    let Some(pool) = snapshot_pool_path(url) else {
+        return false;
+    };
+    let suffix = format!("/pool/{pool}");
+    artifact.packages.iter().any(|member| {
+        member
+            .urls
+            .iter()
+            .any(|url| url.ends_with(&suffix) && snapshot_pool_path(url).is_none())
+    })
+}
+
+/// The pool path of `…/YYYYMMDDTHHMMSSZ/pool/<path>`.
+fn snapshot_pool_path(url: &str) -> Option<&str> {
+    let (before, pool) = url.split_once("/pool/")?;
+    let stamp = before.rsplit('/').next()?.as_bytes();
+    let digits = |range: std::ops::Range<usize>| stamp[range].iter().all(u8::is_ascii_digit);
+    let is_stamp =
+        stamp.len() == 16 && stamp[8] == b'T' && stamp[15] == b'Z' && digits(0..8) && digits(9..15);
+    is_stamp.then_some(pool)
 }
 
 /// Every `host[:port]` the spec (through its plan) and the sources file name.
@@ -154,5 +189,13 @@ mod tests {
         assert!(is_loopback("localhost"));
         assert!(!is_loopback("evil.example"));
         assert!(!is_loopback("127.0.0.1.evil.example"));
+        assert_eq!(
+            snapshot_pool_path("http://snap.example/d/20260711T161637Z/pool/main/h/hello.deb"),
+            Some("main/h/hello.deb")
+        );
+        assert_eq!(
+            snapshot_pool_path("http://archive.example/d/pool/main/h/hello.deb"),
+            None
+        );
     }
 }

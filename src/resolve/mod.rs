@@ -28,6 +28,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use crate::lock::Kind;
 use crate::lock::{Artifact, Lock};
 use crate::net::{Client, NetError, Unreachable};
 use crate::platform::Platform;
@@ -229,38 +230,6 @@ impl fmt::Display for ResolveFailures {
 }
 
 impl std::error::Error for ResolveFailures {}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    Apt,
-    Conda,
-    Oci,
-    GithubRelease,
-    Nodejs,
-    Npm,
-    Url,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Apt => "apt",
-            Kind::Conda => "conda",
-            Kind::Oci => "oci",
-            Kind::GithubRelease => "github-release",
-            Kind::Nodejs => "nodejs",
-            Kind::Npm => "npm",
-            Kind::Url => "url",
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The per-kind part of a request.
 #[derive(Debug, Clone, Serialize)]
@@ -644,19 +613,15 @@ fn still_satisfies(pinned: &Artifact, request: &Request) -> bool {
 /// Whether a lock entry has what `platform` needs: a pin, the index (oci), or closure
 /// members (apt).
 pub fn covers(pinned: &Artifact, platform: &str) -> bool {
-    if pinned.kind == Kind::Oci.as_str() {
-        return true;
-    }
-    if pinned.kind == Kind::Apt.as_str() || pinned.kind == Kind::Conda.as_str() {
-        return pinned.packages.iter().any(|p| p.platform == platform);
-    }
-    if pinned.kind == Kind::Npm.as_str() {
-        return pinned
+    match pinned.kind {
+        Kind::Oci => true,
+        Kind::Apt | Kind::Conda => pinned.packages.iter().any(|p| p.platform == platform),
+        Kind::Npm => pinned
             .packages
             .iter()
-            .any(|p| p.platform == platform || p.platform == crate::lock::ALL_PLATFORMS);
+            .any(|p| p.platform == platform || p.platform == crate::lock::ALL_PLATFORMS),
+        Kind::GithubRelease | Kind::Nodejs | Kind::Url => pinned.pin(platform).is_some(),
     }
-    pinned.pin(platform).is_some()
 }
 
 /// Why a lock does not match the spec it is checked against, one reason per entry;
@@ -679,7 +644,7 @@ pub fn staleness(plan: &Plan, lock: &Lock, spec_hash: &str) -> Vec<String> {
         let requested = plan
             .requests
             .iter()
-            .any(|r| r.kind.as_str() == artifact.kind && r.name == artifact.name);
+            .any(|r| r.kind == artifact.kind && r.name == artifact.name);
         if !requested {
             stale.push(format!(
                 "{} `{}` is locked but no longer in the spec",
@@ -765,7 +730,7 @@ async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Probl
         Detail::Url(detail) => url::resolve(ctx, &request.name, detail).await?,
     };
     // The common fields are the driver's business, not each resolver's.
-    artifact.kind = request.kind.as_str().to_string();
+    artifact.kind = request.kind;
     artifact.name = request.name.clone();
     artifact.requested = request.requested.clone();
     artifact.request_hash = request.hash();
@@ -777,7 +742,37 @@ async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Probl
             upstream_of(ctx, request)
         ))
     })?;
+    if let Some(url) = plain_http_not_allowed(ctx, &artifact) {
+        return Err(Problem::msg(format!(
+            "{} sent a plain-http URL for a host the sources file does not name as http: `{}`",
+            upstream_of(ctx, request),
+            crate::net::redact(url)
+        )));
+    }
     Ok(artifact)
+}
+
+/// A locked `http://` URL whose host was not allowed plain http (by the sources file),
+/// if any: the build would fetch it unencrypted. apt is exempt: its archives' `Release`
+/// is signature-checked and every `.deb` hash-checked against it (snapshot URLs come
+/// from that signed file too).
+fn plain_http_not_allowed<'a>(ctx: &Context, artifact: &'a Artifact) -> Option<&'a str> {
+    let exempt = match artifact.kind {
+        Kind::Apt => true,
+        Kind::Conda | Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Npm | Kind::Url => {
+            false
+        }
+    };
+    if exempt {
+        return None;
+    }
+    artifact
+        .platform
+        .values()
+        .flat_map(|pin| &pin.urls)
+        .chain(artifact.packages.iter().flat_map(|p| &p.urls))
+        .map(String::as_str)
+        .find(|url| url.starts_with("http://") && !ctx.client.allows_plain_http(url))
 }
 
 /// Credentials from a sources file apply at resolve time only: no URL written to the
@@ -837,10 +832,11 @@ fn upstream_of(ctx: &Context, request: &Request) -> String {
     }
 }
 
-/// An artifact with the driver-owned fields left empty, for resolvers to fill in.
-pub fn artifact(version: impl Into<String>) -> Artifact {
+/// An artifact of `kind` with the driver-owned fields left empty, for resolvers to
+/// fill in.
+pub fn artifact(kind: Kind, version: impl Into<String>) -> Artifact {
     Artifact {
-        kind: String::new(),
+        kind,
         name: String::new(),
         requested: String::new(),
         request_hash: String::new(),

@@ -132,7 +132,7 @@ pub async fn resolve(
 
     let sums_url = format!("{dist}/{version}/SHASUMS256.txt");
     let sums_text = ctx.client.get_ok(&sums_url, &[], 1024 * 1024).await?.text();
-    let mut artifact = super::artifact(version.clone());
+    let mut artifact = super::artifact(super::Kind::Nodejs, version.clone());
     artifact.published = release.date.clone();
     artifact.release_url = Some(format!("https://nodejs.org/en/blog/release/{version}"));
     for platform in &ctx.platforms {

@@ -118,7 +118,7 @@ async fn resolve_at(
         )));
     }
     let media_type = media_type(&top)?;
-    let mut artifact = super::artifact(wanted);
+    let mut artifact = super::artifact(super::Kind::Oci, wanted);
     artifact.digest = Some(top_digest.to_string());
 
     if media_type == OCI_INDEX || media_type == DOCKER_LIST {

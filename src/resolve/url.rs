@@ -36,7 +36,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &UrlRequest) -> Result<
         .filter(|f| !f.is_empty())
         .unwrap_or(name)
         .to_string();
-    let mut artifact = super::artifact(expected.hex()[..12].to_string());
+    let mut artifact = super::artifact(super::Kind::Url, expected.hex()[..12].to_string());
     artifact.platform.insert(
         ALL_PLATFORMS.to_string(),
         Pin {

@@ -1299,7 +1299,7 @@ fn pin(file: &str, bytes: &[u8]) -> Pin {
 
 fn art(kind: &str, name: &str, version: &str) -> Artifact {
     Artifact {
-        kind: kind.into(),
+        kind: modelbench::lock::Kind::parse(kind).expect("a kind"),
         name: name.into(),
         requested: "latest".into(),
         request_hash: format!("sha256:{}", sha256_hex(name.as_bytes())),
@@ -1324,7 +1324,8 @@ fn member(name: &str, version: &str, bytes: &[u8], requested: bool) -> Package {
         subdir: None,
         noarch: None,
         path: Some(format!("node_modules/{name}")),
-        file: format!("{name}-{version}.tgz"),
+        // As npm names tarballs: the unscoped name (`@openai/codex` → `codex-0.1.0.tgz`).
+        file: format!("{}-{version}.tgz", name.rsplit('/').next().unwrap()),
         urls: vec![format!("https://registry.example/{name}-{version}.tgz")],
         hash: Hash::of_sha256(bytes),
         size: Some(bytes.len() as u64),

@@ -150,7 +150,7 @@ fn base64(bytes: &[u8]) -> String {
 fn lock_refuses_hostile_npm_dist_tags_bins_dependencies_and_file_names() {
     let world = World::start();
     let ok = |name: &str| format!("{name}-1.0.0.tgz");
-    let cases: Vec<(&str, Value)> = vec![
+    let mut cases: Vec<(&str, Value)> = vec![
         // A dist-tag that is not a version: it would be the locked version.
         (
             "evil-tag",
@@ -193,6 +193,14 @@ fn lock_refuses_hostile_npm_dist_tags_bins_dependencies_and_file_names() {
             ),
         ),
     ];
+    // A tarball on plain http at a host the sources file does not name as http.
+    let mut plain = packument(&world, "evil-http", "1.0.0", &ok("evil-http"), json!({}));
+    let unnamed = format!(
+        "http://localhost:{}/evil-http-1.0.0.tgz",
+        world.addr().port()
+    );
+    plain["versions"]["1.0.0"]["dist"]["tarball"] = json!(unnamed);
+    cases.push(("evil-http", plain));
     let mut globals = String::new();
     for (name, document) in &cases {
         world.get(&format!("/npm/{name}"), Response::json(document.clone()));
@@ -239,6 +247,9 @@ fn lock_refuses_hostile_npm_dist_tags_bins_dependencies_and_file_names() {
             ),
             &format!(
                 "npm `evil-file` (latest): {registry} sent a value modelbench refuses to lock: package `evil-file` file `evil-file-$(id).tgz` is not a file name"
+            ),
+            &format!(
+                "npm `evil-http` (latest): {registry} sent a plain-http URL for a host the sources file does not name as http: `{unnamed}`"
             ),
         ],
     );

@@ -261,15 +261,16 @@ fn closure_lock() -> String {
     ));
     for (platform, arch) in [("linux/amd64", "amd64"), ("linux/arm64", "arm64")] {
         t.push_str(&format!(
-            "\n[artifact.platform.\"{platform}\"]\nfile = \"manifest\"\nurls = [\"docker.io/library/ubuntu@sha256:{}\"]\nhash = \"sha256:{}\"\n",
+            "\n[artifact.platform.\"{platform}\"]\nfile = \"manifest\"\nurls = [\"https://registry-1.docker.io/v2/library/ubuntu/manifests/sha256:{}\"]\nhash = \"sha256:{}\"\n",
             h(arch),
             h(arch)
         ));
     }
     // apt
     t.push_str(&format!(
-        "\n[[artifact]]\nkind = \"apt\"\nname = \"stage-1\"\nrequested = \"git, curl\"\nrequest-hash = \"sha256:{}\"\nversion = \"noble\"\n",
-        h("apt request")
+        "\n[[artifact]]\nkind = \"apt\"\nname = \"stage-1\"\nrequested = \"git, curl\"\nrequest-hash = \"sha256:{}\"\nversion = \"sha256:{}\"\n",
+        h("apt request"),
+        h("apt closure")
     ));
     for (platform, arch) in [("linux/amd64", "amd64"), ("linux/arm64", "arm64")] {
         for (name, version, required_by, requested) in APT {

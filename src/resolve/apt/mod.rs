@@ -298,7 +298,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
             &b.file,
         ))
     });
-    let mut artifact = super::artifact(closure_version(&packages));
+    let mut artifact = super::artifact(super::Kind::Apt, closure_version(&packages));
     artifact.published = newest_release.map(index::rfc3339);
     artifact.packages = packages;
     Ok(artifact)

@@ -328,7 +328,7 @@ pub async fn resolve(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut artifact = super::artifact(version);
+    let mut artifact = super::artifact(super::Kind::Conda, version);
     artifact.published = newest
         .and_then(|s| u64::try_from(s).ok())
         .map(super::apt::index::rfc3339);

@@ -256,7 +256,7 @@ fn lock_entries(
                 request.package
             ))
         })?;
-    let mut result = artifact(top.manifest.version.clone());
+    let mut result = artifact(super::Kind::Npm, top.manifest.version.clone());
     result.release_url = Some(format!(
         "https://www.npmjs.com/package/{}/v/{}",
         top.manifest.name, top.manifest.version
