@@ -13,7 +13,7 @@
 //! machine's python with py-rattler, which the build mounts read-only at
 //! [`PYTHON_MOUNT`]. Everything else is the emitted build as it is. The same image under
 //! the Docker Engine (which cannot mount a host directory into a build) is `docker.rs`'s,
-//! on [`python_base`]: the Debian base with that python copied in.
+//! on a base holding a copy of that python ([`copy_python`]).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -34,7 +34,7 @@ pub(crate) const PYTHON_MOUNT: &str = "/opt/mb-python";
 /// This machine's python with py-rattler, as a prefix to mount and its interpreter
 /// relative to it; `None` (after saying why) when it cannot run in the image.
 pub(crate) struct HostPython {
-    prefix: PathBuf,
+    pub(crate) prefix: PathBuf,
     /// e.g. `bin/python3.11`.
     interpreter: String,
     /// A CA bundle in the prefix (certifi's, or pip's copy of it), e.g.
@@ -90,19 +90,12 @@ pub(crate) fn host_python() -> Option<HostPython> {
     })
 }
 
-/// Where [`python_base`] pushes, under the registry host.
-const PYTHON_BASE_REPO: &str = "modelbench-test/debian-mb-python";
-
-/// The Debian base (`buildah::debian_base`) with this machine's python at
-/// [`PYTHON_MOUNT`], for a builder that cannot mount it into the build (`docker build`):
-/// built with buildah and pushed to `registry`. Only what the stand-in runs is copied
-/// (the interpreter, libpython, the standard library without its tests, caches and GUI
-/// parts, py-rattler and the CA bundle's package), not the whole prefix with every
-/// package the machine has.
-pub(crate) fn python_base(registry: &registry::Registry, python: &HostPython) -> String {
-    let started = std::time::Instant::now();
-    let dir = crate::support::temp_dir();
-    let staging = dir.path().join("prefix");
+/// Copy what the stand-in runs of this machine's python into `to`, laid out as the
+/// prefix (for a base image that holds it at [`PYTHON_MOUNT`], for a builder that cannot
+/// mount it into the build): the interpreter, libpython, the standard library without
+/// its tests, bytecode caches and GUI parts, py-rattler and the CA bundle's package; not
+/// the whole prefix with every package the machine has. Returns the bytes copied.
+pub(crate) fn copy_python(python: &HostPython, to: &Path) -> u64 {
     let interpreter = Path::new(&python.interpreter);
     let stdlib = Path::new("lib").join(interpreter.file_name().unwrap());
     let site_packages = stdlib.join("site-packages");
@@ -126,8 +119,7 @@ pub(crate) fn python_base(registry: &registry::Registry, python: &HostPython) ->
             copied.push(Path::new("lib").join(name));
         }
     }
-    // Left out of the standard library: other packages, tests, bytecode caches (the
-    // stand-in runs with PYTHONDONTWRITEBYTECODE), the static library and the GUI parts.
+    // (The stand-in runs with PYTHONDONTWRITEBYTECODE: no caches needed.)
     let left_out = |path: &Path| {
         let name = path.file_name().unwrap().to_string_lossy();
         name == "__pycache__"
@@ -136,46 +128,10 @@ pub(crate) fn python_base(registry: &registry::Registry, python: &HostPython) ->
                     .contains(&name.as_ref())
                     || name.starts_with("config-"))
     };
-    let mut bytes = 0;
-    for path in &copied {
-        bytes += copy_tree(&python.prefix.join(path), &staging.join(path), &left_out);
-    }
-
-    let copied_in = started.elapsed();
-    let buildah = Buildah::new(&dir.path().join("storage"));
-    let container = buildah.ok(&[
-        "from",
-        "--tls-verify=false",
-        "--quiet",
-        &debian_base(registry),
-    ]);
-    let container = container.stdout.trim();
-    buildah.ok(&[
-        "add",
-        "--quiet",
-        container,
-        staging.to_str().unwrap(),
-        PYTHON_MOUNT,
-    ]);
-    let local = "localhost/modelbench-test-debian-mb-python:1";
-    buildah.ok(&["commit", "--quiet", "--timestamp", "0", container, local]);
-    let committed = started.elapsed();
-    let reference = format!("{}/{PYTHON_BASE_REPO}:bookworm", registry.host());
-    buildah.ok(&[
-        "push",
-        "--quiet",
-        "--tls-verify=false",
-        local,
-        &format!("docker://{reference}"),
-    ]);
-    eprintln!(
-        "python base: {} MB of {} at {PYTHON_MOUNT} in {reference}: copied at {copied_in:?}, \
-         committed at {committed:?}, pushed at {:?}",
-        bytes / 1_000_000,
-        python.prefix.display(),
-        started.elapsed()
-    );
-    reference
+    copied
+        .iter()
+        .map(|path| copy_tree(&python.prefix.join(path), &to.join(path), &left_out))
+        .sum()
 }
 
 /// Copy `from` (a file, symlink or directory tree) to `to` with its modes, except the
