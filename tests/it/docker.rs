@@ -2,8 +2,10 @@
 //! BuildKit (`DOCKER_BUILDKIT=1`) and with the classic builder (`DOCKER_BUILDKIT=0`),
 //! `docker compose build` and `docker compose run --rm self-check` (Compose v2) with the
 //! emitted compose file, and a tampered download failing each of them by name. The
-//! images are the backbone image of `build.rs` and the Debian tools image of
-//! `hermetic.rs`, set up by those modules; the daemon is `support::docker`'s.
+//! images are the backbone image of `build.rs`, the Debian tools image of `hermetic.rs`
+//! and the pixi-global image of `conda_build.rs` (its pixi is a stand-in run by this
+//! machine's python, which its base holds here), set up by those modules; the daemon is
+//! `support::docker`'s.
 //!
 //! Builds pass `--network host` (compose: `build.network: host` in an override file):
 //! the loopback world and registry listen on this machine's 127.0.0.1, which a build
@@ -341,8 +343,10 @@ fn docker_builds_the_backbone_image_with_buildkit_classic_and_compose_and_fails_
 /// bun global where this machine has a real bun, a release asset): built by `build.sh`
 /// with BuildKit and with the classic builder, then by `docker compose build`, each
 /// checked by the image's self-check; a changed byte in a locked `.deb` then fails each.
-/// (Its pixi global is not built here: the pixi stand-in needs this machine's python
-/// mounted into the build, which `docker build` cannot do; see `conda_build.rs`.)
+/// (Its pixi global is built on a base of its own by
+/// `docker_builds_a_pixi_global_image_with_buildkit_and_classic_and_fails_when_tampered`:
+/// the pixi stand-in runs this machine's python, which `docker build` cannot mount, so
+/// that image's base holds a copy of it.)
 #[test]
 fn docker_builds_the_debian_tools_image_with_buildkit_classic_and_compose_and_fails_when_tampered()
 {
