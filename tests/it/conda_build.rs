@@ -11,7 +11,9 @@
 //! is a STAND-IN, a `pixi` shell wrapper plus `tests/oracle/pixi_rattler.py` (rattler's
 //! solver and installer behind the two pixi commands the script runs), run by this
 //! machine's python with py-rattler, which the build mounts read-only at
-//! [`PYTHON_MOUNT`]. Everything else is the emitted build as it is.
+//! [`PYTHON_MOUNT`]. Everything else is the emitted build as it is. The same image under
+//! the Docker Engine (which cannot mount a host directory into a build) is `docker.rs`'s,
+//! on a base holding a copy of that python ([`copy_python`]).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -27,12 +29,12 @@ use crate::support::world::{FixtureRelease, World};
 use crate::support::{Output, run};
 
 /// Where the build (and the test's runs in the image) see this machine's python prefix.
-const PYTHON_MOUNT: &str = "/opt/mb-python";
+pub(crate) const PYTHON_MOUNT: &str = "/opt/mb-python";
 
 /// This machine's python with py-rattler, as a prefix to mount and its interpreter
 /// relative to it; `None` (after saying why) when it cannot run in the image.
-struct HostPython {
-    prefix: PathBuf,
+pub(crate) struct HostPython {
+    pub(crate) prefix: PathBuf,
     /// e.g. `bin/python3.11`.
     interpreter: String,
     /// A CA bundle in the prefix (certifi's, or pip's copy of it), e.g.
@@ -51,7 +53,7 @@ impl HostPython {
     }
 }
 
-fn host_python() -> Option<HostPython> {
+pub(crate) fn host_python() -> Option<HostPython> {
     let out = run(Command::new("python3").args([
         "-c",
         "import os, sys, rattler\n\
@@ -86,6 +88,77 @@ fn host_python() -> Option<HostPython> {
         ca_bundle: ca_bundle?.to_string_lossy().into_owned(),
         prefix,
     })
+}
+
+/// Copy what the stand-in runs of this machine's python into `to`, laid out as the
+/// prefix (for a base image that holds it at [`PYTHON_MOUNT`], for a builder that cannot
+/// mount it into the build): the interpreter, libpython, the standard library without
+/// its tests, bytecode caches and GUI parts, py-rattler and the CA bundle's package; not
+/// the whole prefix with every package the machine has. Returns the bytes copied.
+pub(crate) fn copy_python(python: &HostPython, to: &Path) -> u64 {
+    let interpreter = Path::new(&python.interpreter);
+    let stdlib = Path::new("lib").join(interpreter.file_name().unwrap());
+    let site_packages = stdlib.join("site-packages");
+    let ca_package = Path::new(&python.ca_bundle)
+        .strip_prefix(&site_packages)
+        .ok()
+        .and_then(|in_site| in_site.components().next())
+        .map_or_else(
+            || PathBuf::from(&python.ca_bundle),
+            |package| site_packages.join(package),
+        );
+    let mut copied: Vec<PathBuf> = vec![
+        interpreter.to_path_buf(),
+        stdlib.clone(),
+        site_packages.join("rattler"),
+        ca_package,
+    ];
+    for entry in std::fs::read_dir(python.prefix.join("lib")).unwrap() {
+        let name = entry.unwrap().file_name();
+        if name.to_string_lossy().starts_with("libpython") {
+            copied.push(Path::new("lib").join(name));
+        }
+    }
+    // (The stand-in runs with PYTHONDONTWRITEBYTECODE: no caches needed.)
+    let left_out = |path: &Path| {
+        let name = path.file_name().unwrap().to_string_lossy();
+        name == "__pycache__"
+            || path.parent() == Some(python.prefix.join(&stdlib).as_path())
+                && (["site-packages", "test", "idlelib", "tkinter", "turtledemo"]
+                    .contains(&name.as_ref())
+                    || name.starts_with("config-"))
+    };
+    copied
+        .iter()
+        .map(|path| copy_tree(&python.prefix.join(path), &to.join(path), &left_out))
+        .sum()
+}
+
+/// Copy `from` (a file, symlink or directory tree) to `to` with its modes, except the
+/// paths `left_out` names; returns the bytes of the files copied.
+fn copy_tree(from: &Path, to: &Path, left_out: &dyn Fn(&Path) -> bool) -> u64 {
+    let meta =
+        std::fs::symlink_metadata(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    if meta.file_type().is_symlink() {
+        std::os::unix::fs::symlink(std::fs::read_link(from).unwrap(), to).unwrap();
+        0
+    } else if meta.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        std::fs::set_permissions(to, meta.permissions()).unwrap();
+        let mut bytes = 0;
+        for entry in std::fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            if !left_out(&path) {
+                bytes += copy_tree(&path, &to.join(path.file_name().unwrap()), left_out);
+            }
+        }
+        bytes
+    } else {
+        std::fs::copy(from, to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()))
+    }
 }
 
 /// The stand-in's release asset: `pixi` (a wrapper running [`PIXI_RATTLER`] with the
@@ -130,13 +203,68 @@ fn stand_in_asset(python: &HostPython, version: &str) -> Vec<u8> {
 /// A `python3` for the fixture's conda `python` (whose `bin/python3.12` runs the
 /// machine's `python3`: yq's entry point needs one), mounted as `/usr/local/bin/python3`
 /// for the test's own runs in the image only.
-fn python3_shim(dir: &Path, python: &HostPython) -> PathBuf {
+pub(crate) fn python3_shim(dir: &Path, python: &HostPython) -> PathBuf {
     let shim = dir.join("python3");
     std::fs::write(&shim, format!("#!/bin/sh\n{}", python.exec("\"$@\""))).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
     shim
 }
+
+/// The loopback world of a pixi-global build: the fixture conda-forge at its canonical
+/// path and at the spec's mirror, and pixi's release whose asset is the stand-in.
+pub(crate) fn pixi_world(python: &HostPython) -> World {
+    let world = World::start();
+    let channel = fixture_channel();
+    channel.serve(&world, "/conda/conda-forge");
+    channel.serve(&world, "/mirror/conda-forge");
+    world.github_release_fixture(
+        "prefix-dev",
+        "pixi",
+        &[
+            FixtureRelease::new("v0.63.2", "2026-10-01T00:00:00Z").asset(
+                "pixi-x86_64-unknown-linux-musl.tar.gz",
+                stand_in_asset(python, "0.63.2"),
+            ),
+        ],
+    );
+    world
+}
+
+/// A locked project named `name` (tag `t1`, linux/amd64) on `base`: the users of
+/// `npm_build`, and as `peid` pixi 0.63.2 with `jq`, `yq` and `gh` as pixi globals
+/// through the world's mirror.
+pub(crate) fn pixi_project(
+    world: &World,
+    registry: &registry::Registry,
+    base: &str,
+    name: &str,
+) -> Project {
+    let project = Project::new();
+    project.spec(&format!(
+        "[image]\nname = \"{name}\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\
+         [base]\nimage = \"{base}\"\n[mirrors]\nconda = \"{mirror}\"\n{USERS}\
+         [stage-2]\ntools.pixi = {{ version = \"0.63.2\", user = \"peid\" }}\n\
+         pixi-global = [\"jq\", \"yq\", \"gh\"]\n",
+        mirror = world.url("/mirror/conda-forge"),
+    ));
+    crate::conda::write_sources(&project, world, registry);
+    project.lock_ok(&[]);
+    project
+}
+
+/// What the build of [`pixi_project`]'s image prints, whichever builder runs it.
+pub(crate) const BUILD_LINES: &[&str] = &[
+    "install-tool: pixi v0.63.2 installed for peid",
+    "check-conda-envs: 16 conda package(s) in 3 environment(s) match the lock (linux/amd64)",
+    "install-pixi-global: 3 environment(s) installed for peid as locked",
+    // The image's self-check, in the build.
+    "ok   pixi-global environments of peid: 16 conda package(s) in 3 environment(s) match the lock (linux/amd64)",
+    "ok   gh on peid's PATH: from pixi-global environment gh",
+    "ok   jq on peid's PATH: from pixi-global environment jq",
+    "ok   yq on peid's PATH: from pixi-global environment yq",
+    "7 checks, 6 ok, 1 skipped",
+];
 
 /// The image the issue asks for: `jq`, `yq` and `gh` from the (fixture) conda-forge,
 /// reachable as `peid` in a login shell at their locked versions, through the emitted
@@ -157,35 +285,11 @@ fn conda_build_installs_pixi_globals_for_peid_in_a_login_shell() {
         return;
     };
     let started = std::time::Instant::now();
-    let world = World::start();
-    let channel = fixture_channel();
-    channel.serve(&world, "/conda/conda-forge");
-    channel.serve(&world, "/mirror/conda-forge");
-    world.github_release_fixture(
-        "prefix-dev",
-        "pixi",
-        &[
-            FixtureRelease::new("v0.63.2", "2026-10-01T00:00:00Z").asset(
-                "pixi-x86_64-unknown-linux-musl.tar.gz",
-                stand_in_asset(&python, "0.63.2"),
-            ),
-        ],
-    );
-
+    let world = pixi_world(&python);
     let Some(registry) = registry::shared() else {
         return;
     };
-    let base = debian_base(registry);
-    let project = Project::new();
-    project.spec(&format!(
-        "[image]\nname = \"mb-conda-build\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\
-         [base]\nimage = \"{base}\"\n[mirrors]\nconda = \"{mirror}\"\n{USERS}\
-         [stage-2]\ntools.pixi = {{ version = \"0.63.2\", user = \"peid\" }}\n\
-         pixi-global = [\"jq\", \"yq\", \"gh\"]\n",
-        mirror = world.url("/mirror/conda-forge"),
-    ));
-    crate::conda::write_sources(&project, &world, registry);
-    project.lock_ok(&[]);
+    let project = pixi_project(&world, registry, &debian_base(registry), "mb-conda-build");
     let emitted = project.emit(&["--locked"]);
     assert!(emitted.success(), "{}", emitted.stderr);
     let lock = project.lock_toml();
@@ -209,35 +313,13 @@ fn conda_build_installs_pixi_globals_for_peid_in_a_login_shell() {
         &["--volume", &mount],
     );
     let built = started.elapsed();
-    for line in [
-        "install-tool: pixi v0.63.2 installed for peid",
-        "check-conda-envs: 16 conda package(s) in 3 environment(s) match the lock (linux/amd64)",
-        "install-pixi-global: 3 environment(s) installed for peid as locked",
-        // The image's self-check, in the build.
-        "ok   pixi-global environments of peid: 16 conda package(s) in 3 environment(s) match the lock (linux/amd64)",
-        "ok   gh on peid's PATH: from pixi-global environment gh",
-        "ok   jq on peid's PATH: from pixi-global environment jq",
-        "ok   yq on peid's PATH: from pixi-global environment yq",
-        "7 checks, 6 ok, 1 skipped",
-    ] {
+    for line in BUILD_LINES {
         assert!(
             log.contains(line),
             "`{line}` missing from the build log:\n{log}"
         );
     }
-    // Each locked conda file came once, through the mirror; the canonical URLs were not
-    // needed.
-    let conda: Vec<String> = world
-        .requests()
-        .into_iter()
-        .map(|(_, path, _)| path)
-        .filter(|p| p.ends_with(".conda") || p.ends_with(".tar.bz2"))
-        .collect();
-    assert_eq!(conda.len(), 11, "{conda:?}");
-    assert!(
-        conda.iter().all(|p| p.starts_with("/mirror/conda-forge/")),
-        "{conda:?}"
-    );
+    assert_conda_files_came_through_the_mirror(&world);
 
     // One container of the image (each costs a copy of the image with vfs), in order:
     // 1. as peid in a login shell, the tools at their locked versions, from ~/.pixi/bin
@@ -326,19 +408,51 @@ fn conda_build_installs_pixi_globals_for_peid_in_a_login_shell() {
 
     // One locked conda file changed upstream (mirror and canonical, same size): the
     // build fails at its fetch, naming it, before pixi runs.
-    let file = format!("linux-64/{}", jq_file(&lock));
-    let mut bytes = crate::support::http::get(&world.url(&format!("/mirror/conda-forge/{file}")))
-        .unwrap()
-        .body;
-    *bytes.last_mut().unwrap() ^= 1;
-    world.replace_body(&format!("/mirror/conda-forge/{file}"), bytes.clone());
-    world.replace_body(&format!("/conda/conda-forge/{file}"), bytes);
+    let file = tamper_jq(&world, &lock);
     let build = buildah.bud(&out, &out.join("merged.Dockerfile"), "mb-conda:t2", &[]);
     let log = build.combined();
     assert!(
         !build.success(),
         "a tampered conda file must fail the build:\n{log}"
     );
+    assert_tampered_jq_failed(&log, &file);
+    eprintln!(
+        "conda build: built in {built:?}, checked at {checked:?}, tampered build failed at {:?}",
+        started.elapsed()
+    );
+}
+
+/// Each locked conda file came once, through the mirror; the canonical URLs were not
+/// needed.
+pub(crate) fn assert_conda_files_came_through_the_mirror(world: &World) {
+    let conda: Vec<String> = world
+        .requests()
+        .into_iter()
+        .map(|(_, path, _)| path)
+        .filter(|p| p.ends_with(".conda") || p.ends_with(".tar.bz2"))
+        .collect();
+    assert_eq!(conda.len(), 11, "{conda:?}");
+    assert!(
+        conda.iter().all(|p| p.starts_with("/mirror/conda-forge/")),
+        "{conda:?}"
+    );
+}
+
+/// Change the last byte of jq's locked package upstream (mirror and canonical, same
+/// size); returns its path in the channel (`linux-64/jq-…`).
+pub(crate) fn tamper_jq(world: &World, lock: &toml::Table) -> String {
+    let file = format!("linux-64/{}", jq_file(lock));
+    let mut bytes = crate::support::http::get(&world.url(&format!("/mirror/conda-forge/{file}")))
+        .unwrap()
+        .body;
+    *bytes.last_mut().unwrap() ^= 1;
+    world.replace_body(&format!("/mirror/conda-forge/{file}"), bytes.clone());
+    world.replace_body(&format!("/conda/conda-forge/{file}"), bytes);
+    file
+}
+
+/// A build after [`tamper_jq`] failed at the fetch of `file`, naming it, before pixi ran.
+pub(crate) fn assert_tampered_jq_failed(log: &str, file: &str) {
     assert!(
         log.contains(&format!(
             "modelbench-fetch: no locked URL served `conda:{file}` (linux/amd64) with the locked hash"
@@ -346,10 +460,6 @@ fn conda_build_installs_pixi_globals_for_peid_in_a_login_shell() {
         "{log}"
     );
     assert!(!log.contains("Environment jq installed"), "{log}");
-    eprintln!(
-        "conda build: built in {built:?}, checked at {checked:?}, tampered build failed at {:?}",
-        started.elapsed()
-    );
 }
 
 /// The file name of jq's locked package for linux/amd64.

@@ -2,8 +2,10 @@
 //! BuildKit (`DOCKER_BUILDKIT=1`) and with the classic builder (`DOCKER_BUILDKIT=0`),
 //! `docker compose build` and `docker compose run --rm self-check` (Compose v2) with the
 //! emitted compose file, and a tampered download failing each of them by name. The
-//! images are the backbone image of `build.rs` and the Debian tools image of
-//! `hermetic.rs`, set up by those modules; the daemon is `support::docker`'s.
+//! images are the backbone image of `build.rs`, the Debian tools image of `hermetic.rs`
+//! and the pixi-global image of `conda_build.rs` (its pixi is a stand-in run by this
+//! machine's python, which its base holds here), set up by those modules; the daemon is
+//! `support::docker`'s.
 //!
 //! Builds pass `--network host` (compose: `build.network: host` in an override file):
 //! the loopback world and registry listen on this machine's 127.0.0.1, which a build
@@ -13,8 +15,12 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::conda_build::{self, HostPython};
+use crate::support::buildah::debian_base;
 use crate::support::docker::{self, Docker};
 use crate::support::project::{Project, artifact, pin};
+use crate::support::registry::Registry;
+use crate::support::tools;
 use crate::support::{Output, run, sha256_hex};
 
 /// Which builder `docker build` uses, as a Docker user picks it.
@@ -337,8 +343,10 @@ fn docker_builds_the_backbone_image_with_buildkit_classic_and_compose_and_fails_
 /// bun global where this machine has a real bun, a release asset): built by `build.sh`
 /// with BuildKit and with the classic builder, then by `docker compose build`, each
 /// checked by the image's self-check; a changed byte in a locked `.deb` then fails each.
-/// (Its pixi global is not built here: the pixi stand-in needs this machine's python
-/// mounted into the build, which `docker build` cannot do; see `conda_build.rs`.)
+/// (Its pixi global is built on a base of its own by
+/// `docker_builds_a_pixi_global_image_with_buildkit_and_classic_and_fails_when_tampered`:
+/// the pixi stand-in runs this machine's python, which `docker build` cannot mount, so
+/// that image's base holds a copy of it.)
 #[test]
 fn docker_builds_the_debian_tools_image_with_buildkit_classic_and_compose_and_fails_when_tampered()
 {
@@ -511,5 +519,166 @@ fn docker_build_sh_builds_several_platforms_with_buildx_or_says_what_to_do() {
             && build.stderr.contains("MODELBENCH_PLATFORMS=linux/amd64 "),
         "{}",
         build.stderr
+    );
+}
+
+/// Where [`python_base`] pushes, under the registry host.
+const PYTHON_BASE_REPO: &str = "modelbench-test/debian-mb-python";
+
+/// The Debian test base (`buildah::debian_base`) with this machine's python at
+/// `conda_build::PYTHON_MOUNT` ([`conda_build::copy_python`]), built by `docker` and
+/// pushed to `registry`, for the pixi stand-in: `docker build` cannot mount a host
+/// directory into a build as the buildah test does. (Built by this daemon rather than
+/// buildah: on overlay2 it takes half the time buildah's vfs store does.)
+fn python_base(docker: &Docker, registry: &Registry, python: &HostPython) -> String {
+    let started = std::time::Instant::now();
+    let context = crate::support::temp_dir();
+    let bytes = conda_build::copy_python(python, &context.path().join("python"));
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!(
+            "FROM {}\nCOPY python/ {}/\n",
+            debian_base(registry),
+            conda_build::PYTHON_MOUNT
+        ),
+    )
+    .unwrap();
+    let reference = format!("{}/{PYTHON_BASE_REPO}:bookworm", registry.host());
+    let mut build = docker.command(&["build", "--quiet", "--tag", &reference]);
+    let build = run(build.arg(context.path()));
+    assert!(build.success(), "{}", build.combined());
+    docker.ok(&["push", &reference]);
+    println!(
+        "docker: the python base ({} MB of {}) in {}s",
+        bytes / 1_000_000,
+        python.prefix.display(),
+        started.elapsed().as_secs()
+    );
+    reference
+}
+
+/// An image with pixi-global tools: `jq`, `yq` and `gh` from the fixture conda-forge,
+/// installed as `peid` by the pixi stand-in of `conda_build.rs`. Built by `build.sh`
+/// with BuildKit and with the classic builder, each checked by the image's self-check
+/// (in the build and at run time) and by the tools at their locked versions in a login
+/// shell of `peid`; a conda file changed upstream after locking then fails each build,
+/// naming it. `docker build` cannot mount the stand-in's python into the build as
+/// buildah does, so the spec's base is [`python_base`]: the Debian base with this
+/// machine's python in it.
+#[test]
+fn docker_builds_a_pixi_global_image_with_buildkit_and_classic_and_fails_when_tampered() {
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("skipped: the fixture platform is linux/amd64");
+        return;
+    }
+    if !tools::require_all(&[tools::DEBIAN_BUILD]) || !crate::conda::oracle_available() {
+        return;
+    }
+    let Some(docker) = docker::shared() else {
+        return;
+    };
+    let Some(python) = conda_build::host_python() else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let registry = crate::support::registry::shared_required();
+    let base = python_base(docker, registry, &python);
+    let world = conda_build::pixi_world(&python);
+    let project = conda_build::pixi_project(&world, registry, &base, "mb-docker-pixi");
+    assert!(project.emit(&["--locked"]).success());
+    let out = project.out_dir();
+    let lock = project.lock_toml();
+    let version = |tool: &str| {
+        artifact(&lock, "conda", tool)["version"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let images = ["mb-docker-pixi:t1", "mb-docker-pixi:t1-stage-1"];
+    remove_images(docker, &images);
+    println!(
+        "docker: the python base and the pixi-global lock in {}s",
+        started.elapsed().as_secs()
+    );
+
+    // yq's entry point runs the environment's python, whose fixture `bin/python3.12`
+    // runs `python3`: the machine's, through the shim, for the test's run only.
+    let dir = crate::support::temp_dir();
+    let shim = conda_build::python3_shim(dir.path(), &python);
+    let shim_mount = format!("{}:/usr/local/bin/python3:ro", shim.display());
+    let script = "set -e\n\
+        su - peid -c 'jq; yq; gh; command -v jq yq gh'\n\
+        echo ---\n\
+        find /home/peid/.pixi ! -user peid\n\
+        echo ---\n\
+        /usr/local/bin/modelbench-self-check\n";
+    for builder in [Builder::BuildKit, Builder::Classic] {
+        let build_started = std::time::Instant::now();
+        world.clear_log();
+        let build = build_sh(docker, &out, builder, &[]);
+        assert!(build.success(), "build.sh with {builder:?} must succeed");
+        let log = build.combined();
+        for line in conda_build::BUILD_LINES {
+            assert!(log.contains(line), "{builder:?}: `{line}` missing:\n{log}");
+        }
+        conda_build::assert_conda_files_came_through_the_mirror(&world);
+        let check = docker.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--volume",
+            &shim_mount,
+            "--entrypoint",
+            "/bin/sh",
+            "mb-docker-pixi:t1",
+            "-c",
+            script,
+        ]);
+        let printed = check.combined();
+        let parts: Vec<&str> = check.stdout.split("---\n").collect();
+        let [login, owners, self_check] = parts[..] else {
+            panic!("{builder:?}: {printed}");
+        };
+        assert_eq!(
+            login,
+            format!(
+                "jq {}\nyq {}\ngh {}\n/home/peid/.pixi/bin/jq\n/home/peid/.pixi/bin/yq\n/home/peid/.pixi/bin/gh\n",
+                version("jq"),
+                version("yq"),
+                version("gh")
+            ),
+            "{builder:?}: {printed}"
+        );
+        assert_eq!(owners, "", "{builder:?}: not peid's:\n{printed}");
+        for line in [
+            "ok   pixi version for peid: 0.63.2",
+            "ok   pixi-global environments of peid: 16 conda package(s)",
+            "ok   yq on peid's PATH: from pixi-global environment yq",
+        ] {
+            assert!(self_check.contains(line), "{builder:?}: {line}: {printed}");
+        }
+        assert!(!self_check.contains("fail"), "{builder:?}: {printed}");
+        println!(
+            "docker: the pixi-global image with {builder:?} in {}s",
+            build_started.elapsed().as_secs()
+        );
+        remove_images(docker, &images);
+    }
+
+    // One locked conda file changed upstream: each build fails at its fetch, naming it.
+    let file = conda_build::tamper_jq(&world, &lock);
+    for builder in [Builder::BuildKit, Builder::Classic] {
+        let build = build_sh(docker, &out, builder, &["--no-cache"]);
+        assert!(
+            !build.success(),
+            "a tampered conda file must fail the {builder:?} build"
+        );
+        conda_build::assert_tampered_jq_failed(&build.combined(), &file);
+    }
+    remove_images(docker, &images);
+    println!(
+        "docker: pixi-global image tests took {}s",
+        started.elapsed().as_secs()
     );
 }
