@@ -252,3 +252,79 @@ fn against_upstream_cannot_recheck_a_deleted_release_and_fails() {
         output.stdout
     );
 }
+
+#[test]
+fn against_upstream_checks_npm_closure_members() {
+    if registry::shared().is_none() {
+        return;
+    }
+    let (project, _upstreams) = crate::npm_build::locked_npm_globals();
+    let output = against_upstream(&project, &[]);
+    assert_eq!(output.status, Some(0), "{}", output.combined());
+    assert!(
+        output
+            .stdout
+            .contains(&format!("{:>12} npm mb-hello 1.2.0", "agrees")),
+        "{}",
+        output.stdout
+    );
+
+    // A member's hash swapped for another package's: named with both values.
+    let mut greet_hash = String::new();
+    let mut native_hash = String::new();
+    tamper(&project, |artifacts| {
+        let hello = entry(artifacts, "mb-hello");
+        native_hash = hello
+            .packages
+            .iter()
+            .find(|p| p.name == "mb-native")
+            .unwrap()
+            .hash
+            .to_string();
+        let greet = hello
+            .packages
+            .iter_mut()
+            .find(|p| p.name == "mb-greet")
+            .unwrap();
+        greet_hash = greet.hash.to_string();
+        greet.hash = native_hash.parse().unwrap();
+    });
+    let output = against_upstream(&project, &[]);
+    assert_eq!(output.status, Some(1), "{}", output.combined());
+    assert!(
+        output
+            .stdout
+            .contains(&format!("{:>12} npm mb-hello 1.2.0", "DIFFERS")),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains(&line(
+            "package mb-greet 1.1.0 (all) hash",
+            &native_hash,
+            &greet_hash
+        )),
+        "{}",
+        output.stdout
+    );
+
+    // A member moved to another version than the closure resolves: not confirmed.
+    tamper(&project, |artifacts| {
+        let greet = entry(artifacts, "mb-hello")
+            .packages
+            .iter_mut()
+            .find(|p| p.name == "mb-greet")
+            .unwrap();
+        greet.hash = greet_hash.parse().unwrap();
+        greet.version = "1.0.0".into();
+    });
+    let output = against_upstream(&project, &[]);
+    assert_eq!(output.status, Some(1), "{}", output.combined());
+    assert!(
+        output.stdout.contains(
+            "    cannot re-check: package mb-greet 1.0.0 (all): the upstream now resolves `mb-greet` to 1.1.0"
+        ),
+        "{}",
+        output.stdout
+    );
+}
