@@ -5,7 +5,7 @@
 //! request proves nothing by itself. This check does not trust it: each entry is resolved
 //! again through the ordinary resolvers and `--sources`, at the version the lock names
 //! (not the newest: a GitHub tag, a Node.js version, an npm or conda top-level version,
-//! an image by its tag and locked digest; a `url` file by the spec's own hash), and the
+//! an image by the tag it was locked from; a `url` file by the spec's own hash), and the
 //! answer is compared field by field with the entry: version, digest, image references,
 //! release date and page, every platform's file, URLs, hash and size, and every closure
 //! member's file, URLs, hash, size and facts.
@@ -28,7 +28,6 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::cli::OutputArgs;
-use crate::image_ref::ImageRef;
 use crate::lock::values::escape_for_terminal;
 use crate::lock::{Artifact, Lock, Package, Pin};
 use crate::resolve::{self, Detail, Plan, Request, UpdatePolicy};
@@ -223,12 +222,8 @@ async fn check_all(
             else {
                 return cannot("the spec does not request it".into());
             };
-            let exact = match exact_request(request, pinned) {
-                Ok(exact) => exact,
-                Err(reason) => return cannot(reason),
-            };
             let single = Plan {
-                requests: vec![exact],
+                requests: vec![exact_request(request, pinned)],
             };
             match resolve::resolve(ctx, &single, spec_hash, None, &UpdatePolicy::All).await {
                 Ok(answer) => match answer.artifacts.into_iter().next() {
@@ -253,7 +248,7 @@ fn cannot(reason: String) -> Outcome {
 /// The spec's request for `pinned`, narrowed to the version the lock names, so the
 /// upstream answers for that version and not its newest. Every value taken from the lock
 /// passed the lock's grammar checks when it was parsed.
-pub fn exact_request(request: &Request, pinned: &Artifact) -> Result<Request, String> {
+pub fn exact_request(request: &Request, pinned: &Artifact) -> Request {
     let mut exact = request.clone();
     match &mut exact.detail {
         Detail::GithubRelease(detail) => detail.version = pinned.version.clone(),
@@ -264,25 +259,14 @@ pub fn exact_request(request: &Request, pinned: &Artifact) -> Result<Request, St
         Detail::Conda(detail) if !pinned.version.contains(' ') => {
             detail.spec = format!("{} =={}", pinned.name, pinned.version);
         }
-        Detail::Oci(detail) => {
-            let mut reference = ImageRef::parse_normalized(&detail.image)
-                .map_err(|err| format!("the spec's image is not a reference: {err}"))?;
-            let digest = pinned
-                .digest
-                .clone()
-                .ok_or_else(|| "the entry has no digest".to_string())?;
-            // A tag names an image only until it moves; the digest is the locked content.
-            if reference.digest.is_none() {
-                reference.tag = Some(pinned.version.clone());
-            }
-            reference.digest = Some(digest);
-            detail.image = reference.to_string();
-        }
-        // The spec holds the file's hash; apt closures are solved against the archive as
-        // it is now (an older index is not served by most archives).
-        Detail::Url(_) | Detail::Conda(_) | Detail::Apt(_) => {}
+        // An image's version is the spec's own tag (or digest): the registry says which
+        // digest it names today, and a tag that moved since locking is a difference (the
+        // registry no longer vouches for the locked digest under that tag). The spec
+        // holds a `url` file's hash. Apt closures are solved against the archive as it is
+        // now (most archives serve no older index).
+        Detail::Oci(_) | Detail::Url(_) | Detail::Conda(_) | Detail::Apt(_) => {}
     }
-    Ok(exact)
+    exact
 }
 
 /// Field by field: where the entry and the upstream's answer for its version disagree.
@@ -594,20 +578,17 @@ mod tests {
         .unwrap_or_else(|err| panic!("{err}"));
         let plan = resolve::plan(&spec.spec);
         let find = |name: &str| plan.requests.iter().find(|r| r.name == name).unwrap();
-        let exact = exact_request(find("clash-rs"), &release("v0.10.8", hash("1"))).unwrap();
+        let exact = exact_request(find("clash-rs"), &release("v0.10.8", hash("1")));
         let Detail::GithubRelease(detail) = &exact.detail else {
             unreachable!()
         };
         assert_eq!(detail.version, "v0.10.8");
         let mut base = resolve::artifact("24.04");
         base.digest = Some(hash("5").to_string());
-        let exact = exact_request(find("base"), &base).unwrap();
+        let exact = exact_request(find("base"), &base);
         let Detail::Oci(detail) = &exact.detail else {
             unreachable!()
         };
-        assert_eq!(
-            detail.image,
-            format!("docker.io/library/ubuntu:24.04@{}", hash("5"))
-        );
+        assert_eq!(detail.image, "ubuntu:24.04");
     }
 }

@@ -6,8 +6,8 @@
 use modelbench::lock::{Artifact, Lock};
 
 use crate::support::project::Project;
-use crate::support::registry;
-use crate::support::world::FixtureRelease;
+use crate::support::registry::{self, ACCEPT_ALL, IndexKind};
+use crate::support::world::{FixtureRelease, Response};
 use crate::support::{Output, sha256_hex};
 use crate::verify::{setup, verify};
 
@@ -227,7 +227,7 @@ fn against_upstream_cannot_recheck_a_deleted_release_and_fails() {
     let s = setup();
     s.world.get(
         "/api/repos/Watfaq/clash-rs/releases/tags/v0.10.8",
-        crate::support::world::Response::status(404),
+        Response::status(404),
     );
     let output = against_upstream(&s.project, &[]);
     assert_eq!(output.status, Some(1), "{}", output.combined());
@@ -327,4 +327,48 @@ fn against_upstream_checks_npm_closure_members() {
         "{}",
         output.stdout
     );
+}
+
+#[test]
+fn against_upstream_fails_when_the_image_tag_moved() {
+    let Some(registry) = registry::shared() else {
+        return;
+    };
+    let s = setup();
+    let (path, locked_digest) = s.base_manifest.rsplit_once("/manifests/").unwrap();
+    let repo = path.strip_prefix("/v2/").unwrap();
+    // The registry rebuilt the image under the same tag.
+    let moved = registry.push_image(
+        repo,
+        Some("rebuilt"),
+        IndexKind::DockerList,
+        "linux/amd64",
+        "rebuilt",
+    );
+    assert_ne!(moved.digest, locked_digest);
+    let manifest = registry.get_manifest(repo, &moved.digest, ACCEPT_ALL);
+    let content_type = manifest.header("content-type").unwrap().to_string();
+    s.world
+        .token_registry_fixture(repo, "1", &content_type, &manifest.body);
+    let blob = format!("/v2/{repo}/blobs/{}", moved.config_digest);
+    let config = crate::support::http::get(&registry.url(&blob)).unwrap();
+    s.world.get(&blob, Response::bytes(config.body));
+
+    let output = against_upstream(&s.project, &[]);
+    assert_eq!(output.status, Some(1), "{}", output.combined());
+    assert!(
+        output
+            .stdout
+            .contains(&format!("{:>12} oci base 1", "DIFFERS")),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output
+            .stdout
+            .contains(&line("digest", locked_digest, &moved.digest)),
+        "{}",
+        output.stdout
+    );
+    assert!(output.stderr.contains("oci `base`"), "{}", output.stderr);
 }
