@@ -372,3 +372,45 @@ fn against_upstream_fails_when_the_image_tag_moved() {
     );
     assert!(output.stderr.contains("oci `base`"), "{}", output.stderr);
 }
+
+#[test]
+fn against_upstream_checks_conda_environments_at_their_locked_version() {
+    if registry::shared().is_none() {
+        return;
+    }
+    let f = crate::conda::fixture();
+    crate::conda::serve_pixi(&f.world);
+    let project = crate::conda::cli_project(&f.world, r#"["jq", "yq >=3"]"#);
+    project.lock_ok(&[]);
+    let output = against_upstream(&project, &[]);
+    assert_eq!(output.status, Some(0), "{}", output.combined());
+    for name in ["jq", "yq"] {
+        assert!(
+            output
+                .stdout
+                .contains(&format!("{:>12} conda {name} ", "agrees")),
+            "{name}:\n{}",
+            output.stdout
+        );
+    }
+    // A member's URL moved to another file on the same channel: named with both values.
+    let mut locked_urls = String::new();
+    let mut forged_urls = String::new();
+    tamper(&project, |artifacts| {
+        let member = entry(artifacts, "jq").packages.first_mut().unwrap();
+        locked_urls = member.urls.join(", ");
+        for url in &mut member.urls {
+            url.push_str("?forged");
+        }
+        forged_urls = member.urls.join(", ");
+    });
+    let output = against_upstream(&project, &[]);
+    assert_eq!(output.status, Some(1), "{}", output.combined());
+    assert!(
+        output.stdout.contains(&format!(
+            "urls: locked {forged_urls}, upstream {locked_urls}"
+        )),
+        "{}",
+        output.stdout
+    );
+}
