@@ -414,3 +414,44 @@ fn against_upstream_checks_conda_environments_at_their_locked_version() {
         output.stdout
     );
 }
+
+#[test]
+fn against_upstream_checks_apt_closure_members() {
+    let Some((_world, project, _debs, _work)) = crate::apt_build::apt_build_project() else {
+        return;
+    };
+    let output = against_upstream(&project, &[]);
+    assert_eq!(output.status, Some(0), "{}", output.combined());
+    assert!(
+        output
+            .stdout
+            .contains(&format!("{:>12} apt stage-1 ", "agrees")),
+        "{}",
+        output.stdout
+    );
+    // A member's size and hash swapped for another member's.
+    let mut changed = String::new();
+    let mut locked_hash = String::new();
+    let mut forged_hash = String::new();
+    tamper(&project, |artifacts| {
+        let stage = entry(artifacts, "stage-1");
+        forged_hash = stage.packages[1].hash.to_string();
+        let member = &mut stage.packages[0];
+        changed = format!(
+            "package {} {} ({}) hash",
+            member.name, member.version, member.platform
+        );
+        locked_hash = member.hash.to_string();
+        member.hash = forged_hash.parse().unwrap();
+    });
+    let output = against_upstream(&project, &[]);
+    assert_eq!(output.status, Some(1), "{}", output.combined());
+    assert!(
+        output
+            .stdout
+            .contains(&line(&changed, &forged_hash, &locked_hash)),
+        "{}",
+        output.stdout
+    );
+    assert!(output.stderr.contains("apt `stage-1`"), "{}", output.stderr);
+}
