@@ -8,7 +8,9 @@
 //! an image by the tag it was locked from; a `url` file by the spec's own hash), and the
 //! answer is compared field by field with the entry: version, digest, image references,
 //! release date and page, every platform's file, URLs, hash and size, and every closure
-//! member's file, URLs, hash, size and facts.
+//! member's file, URLs, hash, size and facts. An image tag that names another digest than
+//! the locked one differs: the registry no longer vouches for the locked digest under
+//! that tag, and a digest swapped in a pull request looks exactly the same.
 //!
 //! What cannot be re-checked is said per artifact ("cannot re-check: …") and **fails**:
 //! a lock that cannot be confirmed is not confirmed. That happens when the upstream no
