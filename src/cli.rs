@@ -291,6 +291,7 @@ pub struct EmitArgs {
     #[arg(long)]
     pub locked: bool,
     /// Also write the GitHub Actions workflow that opens bump pull requests on a schedule
+    /// and runs `verify --against-upstream` on pull requests that touch `lock/`
     /// (`.github/workflows/modelbench-bump.yml`, relative to the current directory).
     #[arg(long)]
     pub github_workflow: bool,

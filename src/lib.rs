@@ -4,6 +4,7 @@
 //! [`resolve`] into a deterministic lock ([`lock`]); [`emit`] turns spec + lock into a
 //! build context that fetches exactly the locked bytes and fails closed.
 
+pub mod against_upstream;
 pub mod audit;
 pub mod bump;
 pub mod check_image;

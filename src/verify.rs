@@ -8,6 +8,9 @@
 //! artifact with a URL that no longer serves its bytes and which of its URLs still do,
 //! and fails (exit 1) when some file of an artifact has no working URL left. Fit for a
 //! scheduled CI job: read-only, and the lock is the only input that matters.
+//!
+//! `--against-upstream` asks another question, for a lock in a pull request: is every
+//! pin what its upstream says for the same version ([`crate::against_upstream`])?
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -37,8 +40,13 @@ pub struct VerifyArgs {
     #[arg(long, env = "MODELBENCH_SOURCES")]
     pub sources: Option<PathBuf>,
     /// Check only N artifacts, chosen deterministically from the lock's content.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "against_upstream")]
     pub sample: Option<usize>,
+    /// Instead of fetching the locked URLs, resolve every entry again at its locked
+    /// version and fail when a URL, hash, size or member differs from what the upstream
+    /// says (for a lock in a pull request; see README "verify").
+    #[arg(long)]
+    pub against_upstream: bool,
     /// `--json` prints one document (schema `modelbench-verify/1`) instead of lines;
     /// `--quiet` prints only the artifacts with a problem.
     #[command(flatten)]
@@ -89,6 +97,9 @@ pub fn run(args: VerifyArgs) -> Result<()> {
             lock_path.display(),
             unnamed.join("\n  ")
         );
+    }
+    if args.against_upstream {
+        return crate::against_upstream::run(&spec, &lock, &lock_path, sources, &args.output);
     }
     let client = Client::new(false, sources.insecure_hosts());
 

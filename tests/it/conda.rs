@@ -519,7 +519,7 @@ pub(crate) fn fixture_channel() -> Channel {
 // ---- running the resolver ----
 
 pub(crate) struct Fixture {
-    world: World,
+    pub(crate) world: World,
     channel: Channel,
     ctx: Context,
     _dir: tempfile::TempDir,
@@ -933,7 +933,7 @@ fn conda_oracle_py_rattler_solves_the_same_environments() {
 
 // ---- through the CLI ----
 
-fn cli_project(world: &World, pixi_global: &str) -> Project {
+pub(crate) fn cli_project(world: &World, pixi_global: &str) -> Project {
     let registry = registry::shared_required();
     let repo = format!("conda-test/base-{}", world.addr().port());
     registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
@@ -989,7 +989,7 @@ pub(crate) fn write_sources(project: &Project, world: &World, registry: &registr
 }
 
 /// pixi's GitHub release (the spec's `tools.pixi`) on `world`; its assets are stand-ins.
-fn serve_pixi(world: &World) {
+pub(crate) fn serve_pixi(world: &World) {
     let pixi = crate::support::world::FixtureRelease::new("v0.63.2", "2026-10-01T00:00:00Z")
         .asset(
             "pixi-x86_64-unknown-linux-musl.tar.gz",

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod against_upstream;
 mod apt;
 mod apt_build;
 mod audit;

@@ -12,16 +12,16 @@ use crate::support::{Output, sha256_hex};
 
 const CARD: &[u8] = b"model card: fixture weights\n";
 
-struct Setup {
-    project: Project,
-    world: World,
+pub(crate) struct Setup {
+    pub(crate) project: Project,
+    pub(crate) world: World,
     /// The single-arch base's manifest path on the world's token registry.
-    base_manifest: String,
+    pub(crate) base_manifest: String,
 }
 
 /// A spec with a single-arch base on the world's token registry (so it can rot), node
 /// from a mirror and the canonical dist, nvm, a release asset and a url file.
-fn setup() -> Setup {
+pub(crate) fn setup() -> Setup {
     let world = World::start();
     let registry = registry::shared_required();
     let repo = format!("verify/token-{}", world.addr().port());
@@ -139,7 +139,7 @@ dest = "/opt/card.txt"
     }
 }
 
-fn verify(project: &Project, extra: &[&str]) -> Output {
+pub(crate) fn verify(project: &Project, extra: &[&str]) -> Output {
     let mut args = vec!["verify", "specs/test.toml", "--sources", "sources.toml"];
     args.extend_from_slice(extra);
     project.run(&args)
