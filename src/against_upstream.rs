@@ -217,11 +217,7 @@ async fn check_all(
 ) -> Vec<Outcome> {
     futures_util::stream::iter(&lock.artifacts)
         .map(|pinned| async move {
-            let Some(request) = plan
-                .requests
-                .iter()
-                .find(|r| r.kind == pinned.kind && r.name == pinned.name)
-            else {
+            let Some(request) = plan.request(pinned.kind, &pinned.name) else {
                 return cannot("the spec does not request it".into());
             };
             let single = Plan {

@@ -372,11 +372,7 @@ fn check_lock(
     // name (an apt closure per stage), so one added to the lock would otherwise land in
     // the image.
     for artifact in &lock.artifacts {
-        let requested = plan
-            .requests
-            .iter()
-            .any(|r| r.kind == artifact.kind && r.name == artifact.name);
-        if !requested {
+        if plan.request(artifact.kind, &artifact.name).is_none() {
             return Err(EmitError::Unrequested {
                 kind: artifact.kind.to_string(),
                 name: artifact.name.clone(),

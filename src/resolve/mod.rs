@@ -272,6 +272,15 @@ pub struct Plan {
     pub requests: Vec<Request>,
 }
 
+impl Plan {
+    /// The spec's request for the lock entry `kind` `name`, if the spec makes one.
+    pub fn request(&self, kind: Kind, name: &str) -> Option<&Request> {
+        self.requests
+            .iter()
+            .find(|r| r.kind == kind && r.name == name)
+    }
+}
+
 /// Turn a spec into requests, one per artifact.
 pub fn plan(spec: &Spec) -> Plan {
     let platforms = spec.image.platform_names();
@@ -641,11 +650,7 @@ pub fn staleness(plan: &Plan, lock: &Lock, spec_hash: &str) -> Vec<String> {
         })
         .collect();
     for artifact in &lock.artifacts {
-        let requested = plan
-            .requests
-            .iter()
-            .any(|r| r.kind == artifact.kind && r.name == artifact.name);
-        if !requested {
+        if plan.request(artifact.kind, &artifact.name).is_none() {
             stale.push(format!(
                 "{} `{}` is locked but no longer in the spec",
                 artifact.kind, artifact.name
