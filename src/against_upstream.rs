@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use futures_util::StreamExt;
 use serde::Serialize;
 
@@ -108,10 +108,7 @@ pub fn run(
         lock.artifacts.len(),
         lock_path.display()
     ));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::runtime::start()?;
     let outcomes = runtime.block_on(check_all(&ctx, &plan, lock, &spec.hash));
 
     let mut failed = Vec::new();

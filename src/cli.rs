@@ -457,10 +457,7 @@ fn lock(args: LockArgs) -> Result<()> {
     if !todo.is_empty() && !args.output.quiet && !args.output.json {
         status("Resolving", format!("{} artifact(s)", todo.len()));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::runtime::start()?;
     let new_lock = runtime
         .block_on(resolve::resolve(
             &ctx,

@@ -18,6 +18,7 @@ pub mod lock;
 pub mod net;
 pub mod platform;
 pub mod resolve;
+pub mod runtime;
 pub mod sbom;
 pub mod sources;
 pub mod spec;

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
@@ -136,10 +136,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     ));
     let mut report = Vec::new();
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::runtime::start()?;
     let answers = runtime.block_on(check_all(&client, &plan, &progress));
 
     let mut broken = Vec::new();

@@ -189,11 +189,7 @@ pub fn run(args: AuditProxyArgs) -> Result<()> {
         None => None,
     };
     let audit = Arc::new(Audit::new(policy, log, true));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::runtime::start()?;
     let (urls, hosts) = audit.policy.counts();
     let stopped = runtime.block_on(async {
         let listener = Listener::bind(&args).await?;

@@ -141,10 +141,7 @@ pub fn run_diff(args: DiffArgs) -> Result<()> {
 
 pub fn run_bump(args: BumpArgs) -> Result<()> {
     let env = Environment::from_process();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::runtime::start()?;
     runtime.block_on(bump(&args, &env))
 }
 
