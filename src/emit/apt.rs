@@ -30,7 +30,7 @@ fn fetch_name(package: &Package) -> String {
 pub(super) fn add_stage(
     lock: &crate::lock::Lock,
     stage_number: u8,
-    manifest: &mut String,
+    manifest: &mut super::scripts::FetchManifest,
     emitted: &mut Emitted,
 ) -> Result<(), EmitError> {
     let Some(artifact) = locked(lock, stage_number) else {
@@ -43,17 +43,17 @@ pub(super) fn add_stage(
     );
     for package in &artifact.packages {
         let name = fetch_name(package);
-        let size = package
-            .size
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "-".into());
-        let _ = writeln!(
-            manifest,
-            "{name}\t{}\t{}\t{size}\t{}",
-            package.platform,
-            package.hash,
-            package.urls.join("\t")
-        );
+        manifest
+            .push(
+                &name,
+                &package.platform,
+                &package.hash,
+                package.size,
+                &package.urls,
+            )
+            .map_err(unsafe_in(&format!(
+                "installation/stage-{stage_number}/artifacts.tsv"
+            )))?;
         let _ = writeln!(
             debs,
             "{}\t{}\t{}\t{}\t{name}\t{}",

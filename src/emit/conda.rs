@@ -77,7 +77,7 @@ pub(super) fn add_stage(
     lock: &Lock,
     stage_number: u8,
     stage: &Stage,
-    manifest: &mut String,
+    manifest: &mut super::scripts::FetchManifest,
     emitted: &mut Emitted,
 ) -> Result<(), EmitError> {
     let artifacts = locked(lock, stage);
@@ -158,16 +158,9 @@ pub(super) fn add_stage(
                     member.file
                 );
                 if fetched.insert((platform.to_string(), name.clone())) {
-                    let size = member
-                        .size
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| "-".into());
-                    let _ = writeln!(
-                        manifest,
-                        "{name}\t{platform}\t{}\t{size}\t{}",
-                        member.hash,
-                        member.urls.join("\t")
-                    );
+                    manifest
+                        .push(&name, platform, &member.hash, member.size, &member.urls)
+                        .map_err(unsafe_in(&dir))?;
                 }
                 let mut record = json!({
                     "build": build,

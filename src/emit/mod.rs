@@ -251,12 +251,12 @@ pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitt
 
     for (stage_number, stage) in [(1u8, &spec.spec.stage_1), (2u8, &spec.spec.stage_2)] {
         let manifest_path = format!("installation/stage-{stage_number}/artifacts.tsv");
-        let mut manifest = scripts::artifacts_tsv(lock, &fetched_names(stage))
+        let mut manifest = scripts::FetchManifest::of_entries(lock, &fetched_names(stage))
             .map_err(unsafe_in(&manifest_path))?;
         apt::add_stage(lock, stage_number, &mut manifest, &mut emitted)?;
         npm::add_stage(&spec.spec, stage_number, stage, lock, &mut emitted)?;
         conda::add_stage(lock, stage_number, stage, &mut manifest, &mut emitted)?;
-        emitted.add(&manifest_path, manifest, false)?;
+        emitted.add(&manifest_path, manifest.into_text(), false)?;
         let homes = tools::home_files(&spec.spec, stage_number, stage).map_err(unsafe_in(
             &format!("installation/stage-{stage_number}/home"),
         ))?;
