@@ -96,6 +96,13 @@ pub fn scan_tar(mut tar: impl Read) -> Result<LayerSources, String> {
     while let Some(entry) = next_entry(&mut tar)? {
         // A `.wh.` name is a whiteout, never a file, even where a sources file could be.
         let is_whiteout = whiteout(&entry.path).is_some();
+        if !is_whiteout && is_sources_file(&entry.path) && !entry.is_file() && !entry.is_dir() {
+            // apt would follow a link; this scan reads one layer and cannot.
+            return Err(format!(
+                "`/{}` is a link or special file; only regular apt sources files are read",
+                entry.path
+            ));
+        }
         if !is_whiteout && is_sources_file(&entry.path) && entry.is_file() {
             if layer.files.len() == FILES_LIMIT {
                 return Err(format!(
@@ -738,6 +745,13 @@ deb [ trusted=yes ] https://example.org/flat ./
         // Deleting /etc/apt hides all of it.
         let gone = scan_tar(&tar(&[entry("etc/.wh.apt", b'0', b"")])[..]).unwrap();
         assert!(overlay(&[gone.clone(), lower.clone()]).is_empty());
+        // A symlinked sources file is refused, not skipped.
+        let err =
+            scan_tar(&tar(&[entry("etc/apt/sources.list.d/a.list", b'2', b"")])[..]).unwrap_err();
+        assert!(
+            err.contains("`/etc/apt/sources.list.d/a.list` is a link"),
+            "{err}"
+        );
         // A file too large to be a sources file is refused with its name.
         let big = vec![b'#'; FILE_LIMIT as usize + 1];
         let err = scan_tar(&tar(&[entry("etc/apt/sources.list", b'0', &big)])[..]).unwrap_err();

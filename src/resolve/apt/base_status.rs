@@ -330,6 +330,11 @@ impl TarEntry {
         self.kind == b'0' || self.kind == 0
     }
 
+    /// A directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind == b'5'
+    }
+
     fn padded(&self) -> u64 {
         self.size.div_ceil(512) * 512
     }
