@@ -274,28 +274,105 @@ fn covers_status(dir: &str) -> bool {
 /// Walk a tar stream for the status file and whiteouts affecting it, reading headers
 /// and skipping file data; stops at the status file.
 pub fn scan_tar(mut tar: impl Read) -> Result<Scan, String> {
+    let mut deleted = false;
+    while let Some(entry) = next_entry(&mut tar)? {
+        let path = entry.path.as_str();
+        if path == STATUS && entry.is_file() {
+            let data = entry.read(&mut tar, STATUS_LIMIT)?;
+            let text =
+                String::from_utf8(data).map_err(|_| "the dpkg status is not UTF-8".to_string())?;
+            return Ok(Scan::Found(text));
+        }
+        entry.skip(&mut tar)?;
+        match whiteout(path) {
+            Some(Whiteout::Opaque(dir)) if covers_status(dir) => deleted = true,
+            Some(Whiteout::Path(target)) if covers_status(&target) => deleted = true,
+            _ => {}
+        }
+    }
+    Ok(if deleted { Scan::Deleted } else { Scan::Absent })
+}
+
+/// What a whiteout entry hides in the layers below.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Whiteout<'a> {
+    /// `dir/.wh..wh..opq`: everything below `dir` (`""` for the root).
+    Opaque(&'a str),
+    /// `dir/.wh.name`: `dir/name` and everything below it.
+    Path(String),
+}
+
+/// The whiteout a normalized path stands for, if it is one.
+pub(super) fn whiteout(path: &str) -> Option<Whiteout<'_>> {
+    let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
+    if file == ".wh..wh..opq" {
+        return Some(Whiteout::Opaque(dir));
+    }
+    let target = file.strip_prefix(".wh.")?;
+    Some(Whiteout::Path(if dir.is_empty() {
+        target.to_string()
+    } else {
+        format!("{dir}/{target}")
+    }))
+}
+
+/// One tar member's header: its normalized path (GNU long names and pax paths applied),
+/// type flag and data size. Its data must be read or skipped before the next one.
+pub(super) struct TarEntry {
+    pub path: String,
+    kind: u8,
+    size: u64,
+}
+
+impl TarEntry {
+    /// A regular file (not a directory, link or device).
+    pub fn is_file(&self) -> bool {
+        self.kind == b'0' || self.kind == 0
+    }
+
+    /// A directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind == b'5'
+    }
+
+    fn padded(&self) -> u64 {
+        self.size.div_ceil(512) * 512
+    }
+
+    /// The member's data (at most `limit` bytes, an error beyond).
+    pub fn read(&self, tar: &mut impl Read, limit: u64) -> Result<Vec<u8>, String> {
+        read_data(tar, self.size, self.padded(), limit)
+    }
+
+    pub fn skip(&self, tar: &mut impl Read) -> Result<(), String> {
+        skip(tar, self.padded())
+    }
+}
+
+/// The next member's header (`None` at the end), consuming GNU long-name and pax
+/// headers on the way.
+pub(super) fn next_entry(tar: &mut impl Read) -> Result<Option<TarEntry>, String> {
     let mut long_name: Option<String> = None;
     let mut pax_path: Option<String> = None;
-    let mut deleted = false;
     let mut header = [0u8; 512];
     loop {
-        if !read_block(&mut tar, &mut header)? || header.iter().all(|&b| b == 0) {
-            break;
+        if !read_block(tar, &mut header)? || header.iter().all(|&b| b == 0) {
+            return Ok(None);
         }
         let size = octal(&header[124..136])?;
         let padded = size.div_ceil(512) * 512;
         let kind = header[156];
         match kind {
             b'L' => {
-                long_name = Some(cstr(&read_data(&mut tar, size, padded, HEADER_LIMIT)?));
+                long_name = Some(cstr(&read_data(tar, size, padded, HEADER_LIMIT)?));
                 continue;
             }
             b'x' => {
-                pax_path = pax_field(&read_data(&mut tar, size, padded, HEADER_LIMIT)?, "path");
+                pax_path = pax_field(&read_data(tar, size, padded, HEADER_LIMIT)?, "path");
                 continue;
             }
             b'g' => {
-                skip(&mut tar, padded)?;
+                skip(tar, padded)?;
                 continue;
             }
             _ => {}
@@ -315,31 +392,12 @@ pub fn scan_tar(mut tar: impl Read) -> Result<Scan, String> {
                 format!("{prefix}/{base}")
             }
         };
-        let path = normalize(&name);
-        if path == STATUS && (kind == b'0' || kind == 0) {
-            let data = read_data(&mut tar, size, padded, STATUS_LIMIT)?;
-            let text =
-                String::from_utf8(data).map_err(|_| "the dpkg status is not UTF-8".to_string())?;
-            return Ok(Scan::Found(text));
-        }
-        skip(&mut tar, padded)?;
-        let (dir, file) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
-        if file == ".wh..wh..opq" {
-            if covers_status(dir) {
-                deleted = true;
-            }
-        } else if let Some(target) = file.strip_prefix(".wh.") {
-            let target = if dir.is_empty() {
-                target.to_string()
-            } else {
-                format!("{dir}/{target}")
-            };
-            if covers_status(&target) {
-                deleted = true;
-            }
-        }
+        return Ok(Some(TarEntry {
+            path: normalize(&name),
+            kind,
+            size,
+        }));
     }
-    Ok(if deleted { Scan::Deleted } else { Scan::Absent })
 }
 
 /// One 512-byte block; `false` at a clean end of the stream (tools may leave out the
@@ -405,10 +463,10 @@ fn pax_field(data: &[u8], key: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn entry(name: &str, kind: u8, data: &[u8]) -> Vec<u8> {
+    pub(in crate::resolve::apt) fn entry(name: &str, kind: u8, data: &[u8]) -> Vec<u8> {
         let mut header = [0u8; 512];
         header[..name.len()].copy_from_slice(name.as_bytes());
         let size = format!("{:011o}\0", data.len());
@@ -421,7 +479,7 @@ mod tests {
         out
     }
 
-    fn tar(entries: &[Vec<u8>]) -> Vec<u8> {
+    pub(in crate::resolve::apt) fn tar(entries: &[Vec<u8>]) -> Vec<u8> {
         let mut out: Vec<u8> = entries.concat();
         out.extend_from_slice(&[0u8; 1024]);
         out

@@ -13,6 +13,7 @@
 //! Packages, status), [`index`] (fetching and checking indices), [`openpgp`]
 //! (signatures), [`closure`] (the solver, free of I/O).
 
+pub mod base_sources;
 pub mod base_status;
 pub mod closure;
 pub mod control;
