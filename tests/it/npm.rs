@@ -2090,4 +2090,28 @@ fn npm_warm_lock_revalidates_packuments_by_etag() {
         .filter_map(|p| p["version"].as_str())
         .collect();
     assert_eq!(greet, ["1.2.0"]);
+    let second = project.lock_bytes();
+
+    // A damaged entry is not trusted: its document is downloaded in full again.
+    let npm_cache = project.cache_dir().join("npm");
+    let mut damaged = 0;
+    for entry in std::fs::read_dir(&npm_cache).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "body") {
+            std::fs::write(&path, br#"{"name":"mb-greet","versions":{}}"#).unwrap();
+            damaged += 1;
+        }
+    }
+    assert!(
+        damaged > 0,
+        "documents are cached in {}",
+        npm_cache.display()
+    );
+    up.world.clear_log();
+    project.lock_ok(&["--update"]);
+    assert!(
+        document_bytes_sent(&up.world, &r) * 2 > cold,
+        "damaged entries are downloaded again"
+    );
+    assert_eq!(project.lock_bytes(), second);
 }
