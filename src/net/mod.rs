@@ -959,7 +959,8 @@ fn retry_wait(fetched: &Fetched) -> Wait {
     }
 }
 
-fn status_error(fetched: &Fetched) -> NetError {
+/// The error a final non-2xx answer stands for, with the server's message as detail.
+pub fn status_error(fetched: &Fetched) -> NetError {
     let detail = (!fetched.body.is_empty()).then(|| {
         let text = String::from_utf8_lossy(&fetched.body);
         let text = text.trim();

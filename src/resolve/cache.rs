@@ -1,8 +1,10 @@
 //! Where modelbench keeps answers between runs: the user's cache directory, chosen by
 //! the CLI (a library caller or test passes its own directory, or none).
 //!
-//! Only content-addressed answers go there (keyed by a digest, so they never go stale);
-//! deleting the directory is always safe and costs downloads on the next `lock`.
+//! What goes there either is content-addressed (keyed by a digest, so it never goes
+//! stale) or is revalidated with upstream on every use (`ETag` / `Last-Modified`: apt's
+//! `InRelease`, conda repodata, npm packuments, see [`super::revalidate`]); deleting the
+//! directory is always safe and costs downloads on the next `lock`.
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -18,6 +18,7 @@ pub mod hosts;
 pub mod nodejs;
 pub mod npm;
 pub mod oci;
+pub mod revalidate;
 pub mod sums;
 pub mod url;
 

@@ -1109,6 +1109,115 @@ fn conda_lock_twice_is_byte_identical() {
     assert_eq!(libgcc.build.as_deref(), Some("h767d61c_21"));
 }
 
+/// Serve every subdir's repodata of `channel` under both prefixes with `etag`.
+fn serve_repodata_with_etag(world: &World, channel: &Channel, etag: &str) {
+    for prefix in ["/mirror", "/conda"] {
+        for subdir in SUBDIRS {
+            world.get(
+                &format!("{prefix}/conda-forge/{subdir}/repodata.json"),
+                Response::json(channel.repodata(subdir)).header("ETag", format!("\"{etag}\"")),
+            );
+        }
+    }
+}
+
+/// Body bytes the world sent for repodata since its log was last cleared.
+fn repodata_bytes_sent(world: &World) -> usize {
+    world
+        .request_log()
+        .iter()
+        .filter(|r| r.path.ends_with("/repodata.json"))
+        .map(|r| r.sent)
+        .sum()
+}
+
+/// Issue 20: repodata is cached with its `ETag` and revalidated, so a warm
+/// `lock --update` with nothing changed upstream transfers under 1% of a cold lock's
+/// repodata bytes; a changed index (new `ETag`) is downloaded again and used, and a
+/// damaged cache entry is ignored, not trusted.
+#[test]
+fn conda_warm_lock_revalidates_repodata_by_etag() {
+    let f = fixture();
+    serve_pixi(&f.world);
+    serve_repodata_with_etag(&f.world, &f.channel, "v1");
+    let project = cli_project(&f.world, r#"["jq"]"#);
+    f.world.clear_log();
+    project.lock_ok(&[]);
+    let cold = repodata_bytes_sent(&f.world);
+    let first = project.lock_bytes();
+    assert!(cold > 0, "the cold lock downloads repodata");
+
+    f.world.clear_log();
+    project.lock_ok(&["--update"]);
+    let warm = repodata_bytes_sent(&f.world);
+    let revalidated: Vec<_> = f
+        .world
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/repodata.json"))
+        .collect();
+    assert!(!revalidated.is_empty(), "the warm lock asks upstream again");
+    for request in &revalidated {
+        assert_eq!(
+            request.header("if-none-match"),
+            Some("\"v1\""),
+            "{request:?}"
+        );
+        assert_eq!(request.status, 304, "{request:?}");
+    }
+    eprintln!("body bytes sent: cold {cold}, warm {warm}");
+    assert!(warm * 100 <= cold, "warm {warm} bytes vs cold {cold}");
+    assert_eq!(
+        project.lock_bytes(),
+        first,
+        "the cached indices give the same lock"
+    );
+
+    // A new libgcc build upstream, under a new ETag: fetched again and used.
+    let mut channel = fixture_channel();
+    channel.publish(
+        Pkg::new("libgcc", "15.2.0", "h767d61c_21", 21)
+            .depends(&["__glibc >=2.17,<3.0.a0", "_openmp_mutex >=4.5"])
+            .constrains(&["libgomp 15.2.0"]),
+        &["linux-64"],
+    );
+    serve_repodata_with_etag(&f.world, &channel, "v2");
+    f.world.clear_log();
+    project.lock_ok(&["--update"]);
+    assert!(
+        repodata_bytes_sent(&f.world) > 0,
+        "changed indices are downloaded"
+    );
+    let lock = lock_of(&project);
+    let libgcc = member(lock.find("conda", "jq").unwrap(), "linux/amd64", "libgcc");
+    assert_eq!(libgcc.build.as_deref(), Some("h767d61c_21"));
+    let second = project.lock_bytes();
+
+    // Damaged cache entries are not used: the next lock downloads the indices in full
+    // and locks the same thing.
+    let conda_cache = project.cache_dir().join("conda");
+    let mut damaged = 0;
+    for entry in std::fs::read_dir(&conda_cache).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "body") {
+            std::fs::write(&path, b"{\"packages\":{}}").unwrap();
+            damaged += 1;
+        }
+    }
+    assert!(
+        damaged > 0,
+        "repodata is cached in {}",
+        conda_cache.display()
+    );
+    f.world.clear_log();
+    project.lock_ok(&["--update"]);
+    assert!(
+        repodata_bytes_sent(&f.world) * 2 > cold,
+        "damaged entries are downloaded again"
+    );
+    assert_eq!(project.lock_bytes(), second);
+}
+
 /// Issue 16: a 3 MB gzip bomb as a mirror's repodata once drove a lock to 4 GB of memory.
 /// It is refused once it inflates past 64 times its size, naming the URL and the limit.
 #[test]

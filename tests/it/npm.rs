@@ -1989,3 +1989,129 @@ fn resolve_returns_the_artifact() {
     let full = resolve_with(&fx.ctx, &req, &Engines::default()).unwrap();
     assert_eq!(artifact, full.artifact);
 }
+
+/// Serve every document of `registry` (full shape) with `etag`, replacing the routes
+/// `Registry::serve` made.
+fn serve_documents_with_etag(world: &World, registry: &Registry, etag: &str) {
+    for name in registry.packages.keys() {
+        let doc = registry.document(world, name, Shape::Full);
+        world.get(
+            &format!("/{name}"),
+            Response::json(doc).header("ETag", format!("\"{etag}\"")),
+        );
+    }
+}
+
+/// Body bytes the world sent for documents (not tarballs) since its log was cleared.
+fn document_bytes_sent(world: &World, registry: &Registry) -> usize {
+    world
+        .request_log()
+        .iter()
+        .filter(|r| {
+            let name = r.path.trim_start_matches('/');
+            registry.packages.contains_key(name)
+        })
+        .map(|r| r.sent)
+        .sum()
+}
+
+/// Issue 20: packuments are cached with their `ETag` and revalidated, so a warm
+/// `lock --update` with nothing changed upstream transfers under 1% of a cold lock's
+/// document bytes; a changed document (new `ETag`) is downloaded again and used.
+#[test]
+fn npm_warm_lock_revalidates_packuments_by_etag() {
+    let up = crate::tools::upstreams();
+    let mut r = Registry::default();
+    crate::npm_build::hello_cli(&mut r);
+    r.serve(&up.world, Shape::Full);
+    serve_documents_with_etag(&up.world, &r, "v1");
+    let registry = crate::support::registry::shared_required();
+    let repo = format!("npm-revalidate/base-{}", up.world.addr().port());
+    registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
+    let project = crate::support::project::Project::new();
+    project.spec(&format!(
+        "[image]\nname = \"mb-npm\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\
+         [base]\nimage = \"{}\"\n{}\
+         [stage-2]\ntools.node = {{ version = \"lts\", user = \"peid\" }}\n\
+         npm-global = {{ \"mb-hello\" = \"latest\" }}\n",
+        registry.reference(&repo, "1"),
+        crate::npm_build::USERS,
+    ));
+    crate::npm_build::sources(&project, &up.world, &registry.host());
+    up.world.clear_log();
+    project.lock_ok(&[]);
+    let cold = document_bytes_sent(&up.world, &r);
+    let first = project.lock_bytes();
+    assert!(cold > 0, "the cold lock downloads documents");
+
+    up.world.clear_log();
+    project.lock_ok(&["--update"]);
+    let warm = document_bytes_sent(&up.world, &r);
+    let asked: Vec<_> = up
+        .world
+        .request_log()
+        .into_iter()
+        .filter(|q| r.packages.contains_key(q.path.trim_start_matches('/')))
+        .collect();
+    assert!(!asked.is_empty(), "the warm lock asks the registry again");
+    for request in &asked {
+        assert_eq!(
+            request.header("if-none-match"),
+            Some("\"v1\""),
+            "{request:?}"
+        );
+        assert_eq!(request.status, 304, "{request:?}");
+    }
+    eprintln!("body bytes sent: cold {cold}, warm {warm}");
+    assert!(warm * 100 <= cold, "warm {warm} bytes vs cold {cold}");
+    assert_eq!(
+        project.lock_bytes(),
+        first,
+        "the cached documents give the same lock"
+    );
+
+    // mb-greet 1.2.0 published under a new ETag: fetched again and locked.
+    r.publish("mb-greet", "1.2.0", json!({}));
+    r.serve(&up.world, Shape::Full);
+    serve_documents_with_etag(&up.world, &r, "v2");
+    up.world.clear_log();
+    project.lock_ok(&["--update"]);
+    assert!(
+        document_bytes_sent(&up.world, &r) > 0,
+        "changed documents are downloaded"
+    );
+    let lock = project.lock_toml();
+    let hello = crate::support::project::artifact(&lock, "npm", "mb-hello");
+    let greet: Vec<&str> = hello["package"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"].as_str() == Some("mb-greet"))
+        .filter_map(|p| p["version"].as_str())
+        .collect();
+    assert_eq!(greet, ["1.2.0"]);
+    let second = project.lock_bytes();
+
+    // A damaged entry is not trusted: its document is downloaded in full again.
+    let npm_cache = project.cache_dir().join("npm");
+    let mut damaged = 0;
+    for entry in std::fs::read_dir(&npm_cache).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "body") {
+            std::fs::write(&path, br#"{"name":"mb-greet","versions":{}}"#).unwrap();
+            damaged += 1;
+        }
+    }
+    assert!(
+        damaged > 0,
+        "documents are cached in {}",
+        npm_cache.display()
+    );
+    up.world.clear_log();
+    project.lock_ok(&["--update"]);
+    assert!(
+        document_bytes_sent(&up.world, &r) * 2 > cold,
+        "damaged entries are downloaded again"
+    );
+    assert_eq!(project.lock_bytes(), second);
+}

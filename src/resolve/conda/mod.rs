@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use super::revalidate::DocumentCache;
 use super::{Context, Problem};
 use crate::lock::{Artifact, Package};
 use crate::net::Hash;
@@ -390,47 +391,73 @@ fn gunzip(bytes: &[u8], url: &str) -> Result<Vec<u8>, Problem> {
         .map_err(|err| Problem::msg(err.to_string()))
 }
 
-/// One subdir's `repodata.json` from the first base URL that serves it.
+/// One subdir's `repodata.json` from the first base URL that serves it. A copy in the
+/// run's cache is revalidated (`If-None-Match` / `If-Modified-Since`) and used on `304`.
 async fn fetch_subdir(
     ctx: &Context,
     bases: &[String],
     canonical: &str,
     subdir: &str,
 ) -> Result<Subdir, Problem> {
+    let cache = ctx
+        .cache
+        .as_deref()
+        .map(|root| DocumentCache::new(root, "conda"));
     let mut failures = Vec::new();
     for base in bases {
         let url = format!("{base}/{subdir}/repodata.json");
+        let cached = cache.as_ref().and_then(|c| c.get(&url));
         // conda asks for gzip too: conda-forge's indices shrink about eightfold.
-        let headers = [("Accept-Encoding", "gzip")];
-        match ctx.client.get_ok(&url, &headers, REPODATA_LIMIT).await {
-            Ok(fetched) => {
-                let gzip = fetched
-                    .header("content-encoding")
-                    .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
-                let served_from = fetched.url.clone();
-                let body = if gzip {
-                    let url = fetched.url.clone();
-                    tokio::task::spawn_blocking(move || gunzip(&fetched.body, &url))
-                        .await
-                        .map_err(|err| Problem::msg(format!("gzip reader stopped: {err}")))??
-                } else {
-                    fetched.body
-                };
-                return Ok(Subdir {
-                    subdir: subdir.to_string(),
-                    channel: canonical.to_string(),
-                    url: served_from,
-                    body,
-                });
-            }
+        let mut headers = vec![("Accept-Encoding", "gzip")];
+        headers.extend(cached.as_ref().map(|c| c.conditions()).unwrap_or_default());
+        let fetched = match ctx.client.get(&url, &headers, REPODATA_LIMIT).await {
+            Ok(fetched) => fetched,
             Err(err) if ctx.client.is_offline() => return Err(err.into()),
-            Err(err) => failures.push(err.to_string()),
-        }
+            Err(err) => {
+                failures.push(err.to_string());
+                continue;
+            }
+        };
+        let served_from = fetched.url.clone();
+        let body = match (fetched.status.as_u16(), cached) {
+            (304, Some(cached)) => cached.body,
+            _ if fetched.status.is_success() => {
+                let headers = fetched.headers.clone();
+                let body = decoded_repodata(fetched).await?;
+                if let Some(cache) = &cache {
+                    cache.store(&url, &headers, &body);
+                }
+                body
+            }
+            _ => {
+                failures.push(crate::net::status_error(&fetched).to_string());
+                continue;
+            }
+        };
+        return Ok(Subdir {
+            subdir: subdir.to_string(),
+            channel: canonical.to_string(),
+            url: served_from,
+            body,
+        });
     }
     Err(Problem::msg(format!(
         "no source served the {subdir} repodata: {}",
         failures.join("; ")
     )))
+}
+
+/// A served `repodata.json`, gunzipped (off the async workers) when it came gzipped.
+async fn decoded_repodata(fetched: crate::net::Fetched) -> Result<Vec<u8>, Problem> {
+    let gzip = fetched
+        .header("content-encoding")
+        .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
+    if !gzip {
+        return Ok(fetched.body);
+    }
+    tokio::task::spawn_blocking(move || gunzip(&fetched.body, &fetched.url))
+        .await
+        .map_err(|err| Problem::msg(format!("gzip reader stopped: {err}")))?
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde::{Deserialize, Serialize};
 
+use super::revalidate::DocumentCache;
 use super::{Context, Problem, artifact};
 use crate::lock::{ALL_PLATFORMS, Artifact, Package};
 use crate::net::{DOCUMENT_LIMIT, Hash, HashAlgorithm, NetError};
@@ -481,36 +482,49 @@ impl Fetcher<'_> {
     }
 
     /// `GET <registry>/<name>`; a 404 is an answer (the package does not exist), not a
-    /// failure of the run.
+    /// failure of the run. A copy in the run's cache is revalidated (`If-None-Match` /
+    /// `If-Modified-Since`) and used on `304`.
     async fn download(&self, name: &str, url: &str) -> Result<Document, Problem> {
-        let fetched = self
+        let cache = self
             .ctx
-            .client
-            .get(url, &[("Accept", ACCEPT)], DOCUMENT_LIMIT)
-            .await?;
-        if fetched.status.as_u16() == 404 {
-            return Ok(Err(format!(
-                "`{name}` is not in the registry ({url} answered 404)"
-            )));
-        }
-        if !fetched.status.is_success() {
-            return Err(Problem::Net(NetError::Status {
-                url: crate::net::redact(url),
-                status: fetched.status.as_u16(),
-                detail: None,
-            }));
-        }
+            .cache
+            .as_deref()
+            .map(|root| DocumentCache::new(root, "npm"));
+        let cached = cache.as_ref().and_then(|c| c.get(url));
+        let mut headers = vec![("Accept", ACCEPT)];
+        headers.extend(cached.as_ref().map(|c| c.conditions()).unwrap_or_default());
+        let fetched = self.ctx.client.get(url, &headers, DOCUMENT_LIMIT).await?;
         let document_url = fetched.url.clone();
-        let body = fetched.body;
+        // The answer's headers when its body is new (kept once it parses).
+        let (body, fresh) = match (fetched.status.as_u16(), cached) {
+            (304, Some(cached)) => (cached.body, None),
+            (status, _) if (200..300).contains(&status) => (fetched.body, Some(fetched.headers)),
+            (404, _) => {
+                return Ok(Err(format!(
+                    "`{name}` is not in the registry ({url} answered 404)"
+                )));
+            }
+            (status, _) => {
+                return Err(Problem::Net(NetError::Status {
+                    url: crate::net::redact(url),
+                    status,
+                    detail: None,
+                }));
+            }
+        };
         let parse_name = name.to_string();
         // Large documents take a while to parse; keep them off the async workers.
-        let parsed = tokio::task::spawn_blocking(move || Packument::parse(&parse_name, &body))
-            .await
-            .map_err(|err| {
-                Problem::msg(format!("parsing the document of `{name}` failed: {err}"))
-            })?;
+        let (parsed, body) =
+            tokio::task::spawn_blocking(move || (Packument::parse(&parse_name, &body), body))
+                .await
+                .map_err(|err| {
+                    Problem::msg(format!("parsing the document of `{name}` failed: {err}"))
+                })?;
         match parsed {
             Ok(mut doc) => {
+                if let (Some(cache), Some(headers)) = (&cache, fresh) {
+                    cache.store(url, &headers, &body);
+                }
                 doc.url = document_url;
                 Ok(Ok(Arc::new(doc)))
             }
