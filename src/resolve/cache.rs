@@ -7,7 +7,7 @@
 //! directory is always safe and costs downloads on the next `lock`.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `MODELBENCH_CACHE_DIR`, else `$XDG_CACHE_HOME/modelbench`, else
 /// `$HOME/.cache/modelbench` (the XDG base directory rules; empty values count as
@@ -21,6 +21,33 @@ fn cache_dir_from(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
     set("MODELBENCH_CACHE_DIR")
         .or_else(|| set("XDG_CACHE_HOME").map(|d| d.join("modelbench")))
         .or_else(|| set("HOME").map(|h| h.join(".cache").join("modelbench")))
+}
+
+/// Longest `ETag` / `Last-Modified` value kept (real ones are under 100 bytes).
+const VALIDATOR_LIMIT: usize = 256;
+
+/// An `ETag` or `Last-Modified` value fit to send back: printable ASCII, short.
+pub(crate) fn validator(value: &str) -> Option<String> {
+    let value = value.trim();
+    let plain = !value.is_empty()
+        && value.len() <= VALIDATOR_LIMIT
+        && value.bytes().all(|b| (0x20..0x7f).contains(&b));
+    plain.then(|| value.to_string())
+}
+
+/// Temp file and rename, so a reader never sees half a file. Best effort: a cache that
+/// cannot be written only costs a download next time.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) {
+    let Some(dir) = path.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let Ok(mut temp) = tempfile::NamedTempFile::new_in(dir) else {
+        return;
+    };
+    if std::io::Write::write_all(&mut temp, bytes).is_ok() {
+        let _ = temp.persist(path);
+    }
 }
 
 #[cfg(test)]

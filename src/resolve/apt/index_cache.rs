@@ -9,14 +9,12 @@
 //! checked against the size and hash the Release lists before it is read. A damaged
 //! or foreign file in the cache is ignored (and replaced by a download).
 
+use crate::resolve::cache::{validator, write_atomic};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use super::control::ReleaseFile;
-
-/// Longest `ETag` / `Last-Modified` value kept (real ones are under 100 bytes).
-const VALIDATOR_LIMIT: usize = 256;
 
 /// The `apt/` directory of the cache.
 #[derive(Debug, Clone)]
@@ -108,29 +106,6 @@ impl IndexCache {
             dir.join(format!("{key}.body")),
             dir.join(format!("{key}.meta")),
         )
-    }
-}
-
-/// An `ETag` or `Last-Modified` value fit to send back: printable ASCII, short.
-fn validator(value: &str) -> Option<String> {
-    let value = value.trim();
-    let plain = !value.is_empty()
-        && value.len() <= VALIDATOR_LIMIT
-        && value.bytes().all(|b| (0x20..0x7f).contains(&b));
-    plain.then(|| value.to_string())
-}
-
-/// Temp file and rename, so a reader never sees half a file.
-fn write_atomic(path: &Path, bytes: &[u8]) {
-    let Some(dir) = path.parent() else { return };
-    if std::fs::create_dir_all(dir).is_err() {
-        return;
-    }
-    let Ok(mut temp) = tempfile::NamedTempFile::new_in(dir) else {
-        return;
-    };
-    if std::io::Write::write_all(&mut temp, bytes).is_ok() {
-        let _ = temp.persist(path);
     }
 }
 
