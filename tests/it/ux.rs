@@ -246,6 +246,8 @@ fn quoted(items: &[&str]) -> String {
 }
 
 /// A bench.lock with closure members, in the documented format (docs/lock-format.md).
+/// Only the offline commands (why, sbom) read it: its hashes are digests of labels and
+/// its URLs name reserved `.example` hosts, never an upstream.
 fn closure_lock() -> String {
     let h = |text: &str| sha256_hex(text.as_bytes());
     let mut t = format!(
@@ -261,7 +263,7 @@ fn closure_lock() -> String {
     ));
     for (platform, arch) in [("linux/amd64", "amd64"), ("linux/arm64", "arm64")] {
         t.push_str(&format!(
-            "\n[artifact.platform.\"{platform}\"]\nfile = \"manifest\"\nurls = [\"https://registry-1.docker.io/v2/library/ubuntu/manifests/sha256:{}\"]\nhash = \"sha256:{}\"\n",
+            "\n[artifact.platform.\"{platform}\"]\nfile = \"manifest\"\nurls = [\"https://registry.example/v2/library/ubuntu/manifests/sha256:{}\"]\nhash = \"sha256:{}\"\n",
             h(arch),
             h(arch)
         ));
@@ -277,7 +279,7 @@ fn closure_lock() -> String {
             let upstream = version.split_once(':').map_or(*version, |(_, v)| v);
             let file = format!("{name}_{upstream}_{arch}.deb");
             t.push_str(&format!(
-                "\n[[artifact.package]]\nname = \"{name}\"\nversion = \"{version}\"\nplatform = \"{platform}\"\narch = \"{arch}\"\nfile = \"{file}\"\nurls = [\"https://mirrors.tuna.tsinghua.edu.cn/ubuntu/pool/main/{}/{name}/{file}\"]\nhash = \"sha256:{}\"\nsize = {}\n",
+                "\n[[artifact.package]]\nname = \"{name}\"\nversion = \"{version}\"\nplatform = \"{platform}\"\narch = \"{arch}\"\nfile = \"{file}\"\nurls = [\"https://apt-mirror.example/ubuntu/pool/main/{}/{name}/{file}\"]\nhash = \"sha256:{}\"\nsize = {}\n",
                 &name[..1],
                 h(&file),
                 1000 + file.len()
@@ -305,7 +307,7 @@ fn closure_lock() -> String {
         ] {
             let file = format!("{name}-{version}-{build}.conda");
             t.push_str(&format!(
-                "\n[[artifact.package]]\nname = \"{name}\"\nversion = \"{version}\"\nplatform = \"{platform}\"\nbuild = \"{build}\"\nsubdir = \"{subdir}\"\nfile = \"{file}\"\nurls = [\"https://prefix.dev/conda-forge/{subdir}/{file}\"]\nhash = \"sha256:{}\"\n",
+                "\n[[artifact.package]]\nname = \"{name}\"\nversion = \"{version}\"\nplatform = \"{platform}\"\nbuild = \"{build}\"\nsubdir = \"{subdir}\"\nfile = \"{file}\"\nurls = [\"https://conda-mirror.example/conda-forge/{subdir}/{file}\"]\nhash = \"sha256:{}\"\n",
                 h(&format!("{subdir}/{file}"))
             ));
             match required_by {
@@ -321,11 +323,11 @@ fn closure_lock() -> String {
     ));
     let sha512 = |text: &str| format!("{}{}", h(text), h(&format!("{text}+")));
     t.push_str(&format!(
-        "\n[[artifact.package]]\nname = \"@openai/codex\"\nversion = \"0.20.0\"\nplatform = \"all\"\npath = \"node_modules/@openai/codex\"\nfile = \"codex-0.20.0.tgz\"\nurls = [\"https://registry.npmjs.org/@openai/codex/-/codex-0.20.0.tgz\"]\nhash = \"sha512:{}\"\nrequested = true\n",
+        "\n[[artifact.package]]\nname = \"@openai/codex\"\nversion = \"0.20.0\"\nplatform = \"all\"\npath = \"node_modules/@openai/codex\"\nfile = \"codex-0.20.0.tgz\"\nurls = [\"https://npm-mirror.example/@openai/codex/-/codex-0.20.0.tgz\"]\nhash = \"sha512:{}\"\nrequested = true\n",
         sha512("codex")
     ));
     t.push_str(&format!(
-        "\n[[artifact.package]]\nname = \"undici\"\nversion = \"6.21.0\"\nplatform = \"all\"\npath = \"node_modules/undici\"\nfile = \"undici-6.21.0.tgz\"\nurls = [\"https://registry.npmjs.org/undici/-/undici-6.21.0.tgz\"]\nhash = \"sha512:{}\"\nrequired-by = [\"@openai/codex\"]\n",
+        "\n[[artifact.package]]\nname = \"undici\"\nversion = \"6.21.0\"\nplatform = \"all\"\npath = \"node_modules/undici\"\nfile = \"undici-6.21.0.tgz\"\nurls = [\"https://npm-mirror.example/undici/-/undici-6.21.0.tgz\"]\nhash = \"sha512:{}\"\nrequired-by = [\"@openai/codex\"]\n",
         sha512("undici")
     ));
     t
