@@ -29,12 +29,6 @@ const CANONICAL_HOSTS: &[&str] = &[
     "release-assets.githubusercontent.com",
     "registry-1.docker.io",
     "docker.io",
-    // npm's package pages: the human link (`release-url`) of npm and bun members.
-    "www.npmjs.com",
-    // The snapshot services Ubuntu's and Debian's signed Releases name; another
-    // snapshot service must be named in the spec (`snapshot = { base = … }`).
-    "snapshot.ubuntu.com",
-    "snapshot.debian.org",
 ];
 
 /// One reason per URL or image of `lock` on a host nothing names; empty when all are

@@ -123,9 +123,6 @@ uris = ["{archive}"]
 suites = ["stable"]
 components = ["main"]
 signed-by = ["keyring.gpg"]
-# The fixture Release's `Snapshots:` service; a lock may only point at hosts the spec,
-# the sources file or a known upstream names.
-snapshot = {{ base = "http://snapshot.invalid/test" }}
 
 [stage-1]
 apt = ["nano", "hello"]
