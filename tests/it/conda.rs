@@ -1150,21 +1150,8 @@ fn conda_warm_lock_revalidates_repodata_by_etag() {
     f.world.clear_log();
     project.lock_ok(&["--update"]);
     let warm = repodata_bytes_sent(&f.world);
-    let revalidated: Vec<_> = f
-        .world
-        .request_log()
-        .into_iter()
-        .filter(|r| r.path.ends_with("/repodata.json"))
-        .collect();
-    assert!(!revalidated.is_empty(), "the warm lock asks upstream again");
-    for request in &revalidated {
-        assert_eq!(
-            request.header("if-none-match"),
-            Some("\"v1\""),
-            "{request:?}"
-        );
-        assert_eq!(request.status, 304, "{request:?}");
-    }
+    f.world
+        .assert_revalidated(|path| path.ends_with("/repodata.json"), "\"v1\"");
     eprintln!("body bytes sent: cold {cold}, warm {warm}");
     assert!(warm * 100 <= cold, "warm {warm} bytes vs cold {cold}");
     assert_eq!(

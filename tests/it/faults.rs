@@ -51,7 +51,8 @@ enum Class {
     /// A JSON document: GitHub API answers, nodejs `index.json`, registry manifests.
     Json,
     /// A checksum file (`sha256sums.txt`, `.sha256` sidecar, `SHASUMS256.txt`), or apt
-    /// metadata checked by signature (`InRelease`) or by the hashes it lists (`Packages`).
+    /// metadata checked by signature (`InRelease`) or by the hashes it lists (`Packages`),
+    /// or a registry blob (checked against the digest its manifest names).
     Sums,
     /// A file hashed on first download: no published hash exists to check a flipped byte.
     FirstUse,

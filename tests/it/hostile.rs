@@ -214,15 +214,7 @@ fn lock_refuses_hostile_npm_dist_tags_bins_dependencies_and_file_names() {
     );
     // npm-global needs the node tool, which brings nvm (a raw file at a release tag).
     let node = node_dist(&world, "v22.11.0");
-    world.github_release_fixture(
-        "nvm-sh",
-        "nvm",
-        &[FixtureRelease::new("v0.40.3", "2026-04-23T00:00:00Z")],
-    );
-    world.get(
-        "/raw/nvm-sh/nvm/v0.40.3/nvm.sh",
-        Response::text("# fixture nvm.sh\n"),
-    );
+    world.serve_nvm();
     let project = project(
         &world,
         &body,
@@ -373,15 +365,7 @@ fn lock_refuses_a_conda_file_name_with_shell() {
 fn credentials_from_a_sources_file_reach_neither_the_lock_nor_the_build_context() {
     let world = World::start();
     let node = node_dist(&world, "v22.11.0");
-    world.github_release_fixture(
-        "nvm-sh",
-        "nvm",
-        &[FixtureRelease::new("v0.40.3", "2026-04-23T00:00:00Z")],
-    );
-    world.get(
-        "/raw/nvm-sh/nvm/v0.40.3/nvm.sh",
-        Response::text("# fixture nvm.sh\n"),
-    );
+    world.serve_nvm();
     let with_credentials = |url: String| url.replacen("http://", "http://builder:s3cret@", 1);
     let project = project(
         &world,

@@ -63,15 +63,7 @@ pub(crate) fn setup() -> Setup {
     ] {
         world.get(path, Response::bytes(tarball.clone()));
     }
-    world.github_release_fixture(
-        "nvm-sh",
-        "nvm",
-        &[FixtureRelease::new("v0.40.3", "2026-04-23T00:00:00Z")],
-    );
-    world.get(
-        "/raw/nvm-sh/nvm/v0.40.3/nvm.sh",
-        Response::text("# fixture nvm.sh\n"),
-    );
+    world.serve_nvm();
     world.github_release_fixture(
         "Watfaq",
         "clash-rs",

@@ -351,6 +351,35 @@ impl World {
         self.shared.lock().log.clone()
     }
 
+    /// nvm as the node tool brings it: release `v0.40.3` of `nvm-sh/nvm` and its
+    /// `nvm.sh` at that tag (a raw file).
+    pub fn serve_nvm(&self) {
+        self.github_release_fixture(
+            "nvm-sh",
+            "nvm",
+            &[FixtureRelease::new("v0.40.3", "2026-04-23T00:00:00Z")],
+        );
+        self.get(
+            "/raw/nvm-sh/nvm/v0.40.3/nvm.sh",
+            Response::text("# fixture nvm.sh\n"),
+        );
+    }
+
+    /// Assert that the logged requests whose path `matches` exist, each a conditional GET
+    /// with `If-None-Match: etag` answered `304` (a cache revalidating, no body sent).
+    pub fn assert_revalidated(&self, matches: impl Fn(&str) -> bool, etag: &str) {
+        let asked: Vec<LoggedRequest> = self
+            .request_log()
+            .into_iter()
+            .filter(|r| matches(&r.path))
+            .collect();
+        assert!(!asked.is_empty(), "the warm run asks upstream again");
+        for request in &asked {
+            assert_eq!(request.header("if-none-match"), Some(etag), "{request:?}");
+            assert_eq!(request.status, 304, "{request:?}");
+        }
+    }
+
     /// Requests whose target is `path`, or whose target without its query string is `path`.
     pub fn hits(&self, path: &str) -> usize {
         self.shared
