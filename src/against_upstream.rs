@@ -29,12 +29,12 @@ use anyhow::{Result, bail};
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::cli::OutputArgs;
 use crate::lock::values::escape_for_terminal;
 use crate::lock::{Artifact, Lock, Package, Pin};
 use crate::resolve::{self, Detail, Plan, Request, UpdatePolicy};
 use crate::sources::Sources;
 use crate::spec::LoadedSpec;
+use crate::workspace::OutputArgs;
 
 /// How many artifacts are re-resolved at once (the client's per-host limits apply on top).
 const CONCURRENCY: usize = 8;

@@ -57,7 +57,7 @@ pub enum SbomFormat {
 #[derive(Debug, Args)]
 pub struct SbomArgs {
     #[command(flatten)]
-    pub spec: crate::cli::SpecArgs,
+    pub spec: crate::workspace::SpecArgs,
     /// The document format.
     #[arg(long, value_enum, default_value = "cyclonedx")]
     pub format: SbomFormat,
@@ -67,7 +67,7 @@ pub struct SbomArgs {
 }
 
 pub fn run(args: SbomArgs) -> Result<()> {
-    let inputs = crate::why::load_inputs(&args.spec)?;
+    let inputs = crate::workspace::load_inputs(&args.spec)?;
     let source_date_epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
     let text = render(
         &inputs.spec,

@@ -21,11 +21,11 @@ use clap::Args;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use crate::cli::{OutputArgs, Progress, SpecArgs};
 use crate::lock::{Artifact, Kind, Lock};
 use crate::net::{Client, DOCUMENT_LIMIT, Hash, NetError};
 use crate::sources::Sources;
 use crate::spec::LoadedSpec;
+use crate::workspace::{OutputArgs, Progress, SpecArgs};
 
 /// How many URLs are checked at once (the client's per-host limits apply on top).
 const CONCURRENCY: usize = 8;
@@ -84,10 +84,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
             eprintln!("warning: {edited}");
         }
     }
-    let sources = match &args.sources {
-        Some(path) => Sources::load(path)?,
-        None => Sources::default(),
-    };
+    let sources = Sources::load_optional(args.sources.as_deref())?;
     // A URL on a host nothing names is not fetched at all, not even to verify it.
     let unnamed =
         crate::resolve::hosts::unnamed_hosts(&crate::resolve::plan(&spec.spec), &sources, &lock);

@@ -33,14 +33,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 use serde::Serialize;
 
 use crate::lock::{ALL_PLATFORMS, Artifact, Kind, Lock, Package};
-use crate::spec::{LoadedSpec, Spec, Stage, line_column};
+use crate::spec::{Spec, Stage, line_column};
+use crate::workspace::load_inputs;
 
 /// At most this many dependency paths per match in `--json`.
 const MAX_PATHS: usize = 64;
@@ -52,36 +52,10 @@ pub struct WhyArgs {
     /// The artifact or closure member to explain (`clash-rs`, `node`, `libc6`).
     pub name: String,
     #[command(flatten)]
-    pub spec: crate::cli::SpecArgs,
+    pub spec: crate::workspace::SpecArgs,
     /// Print a JSON document instead of text (see `modelbench why --help` and src/why.rs).
     #[arg(long)]
     pub json: bool,
-}
-
-/// Spec and lock as the read-only commands (`why`, `sbom`) use them.
-pub(crate) struct Inputs {
-    pub spec: LoadedSpec,
-    /// The spec's text, for line numbers.
-    pub spec_text: String,
-    pub lock_path: PathBuf,
-    pub lock: Lock,
-    pub lock_bytes: Vec<u8>,
-}
-
-pub(crate) fn load_inputs(args: &crate::cli::SpecArgs) -> Result<Inputs> {
-    let spec_path = args.spec_path()?;
-    let spec = LoadedSpec::load(&spec_path)?;
-    let spec_text = std::fs::read_to_string(&spec_path)
-        .with_context(|| format!("cannot read {}", spec_path.display()))?;
-    let lock_path = args.lock_path(&spec);
-    let (lock_bytes, lock) = Lock::read_required(&lock_path)?;
-    Ok(Inputs {
-        spec,
-        spec_text,
-        lock_path,
-        lock,
-        lock_bytes,
-    })
 }
 
 pub fn run(args: WhyArgs) -> Result<()> {

@@ -26,9 +26,9 @@ use clap::Args;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::cli::SpecArgs;
 use crate::lock::Lock;
 use crate::spec::LoadedSpec;
+use crate::workspace::SpecArgs;
 pub use policy::{Policy, Verdict};
 
 /// Largest request head accepted (a build's downloader sends well under 8 KiB).

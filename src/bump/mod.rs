@@ -42,12 +42,12 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 
-use crate::cli::SpecArgs;
 use crate::lock::{Artifact, Lock};
 use crate::resolve::github_release::{GithubRelease, ReleaseConstraint, version_of_tag};
 use crate::resolve::{self, Detail, Plan, Request, UpdatePolicy};
 use crate::sources::Sources;
 use crate::spec::LoadedSpec;
+use crate::workspace::SpecArgs;
 
 use self::diff::MarkdownOptions;
 use self::policy::{BumpPolicy, Effective};
@@ -188,11 +188,7 @@ struct Decision {
 async fn bump(args: &BumpArgs, env: &Environment) -> Result<()> {
     let spec = LoadedSpec::load(&args.spec.spec_path()?)?;
     let policy = policy_of(&spec)?;
-    let lock_path = args
-        .spec
-        .lock
-        .clone()
-        .unwrap_or_else(|| spec.default_lock_path());
+    let lock_path = args.spec.lock_path(&spec);
     let old = Lock::read(&lock_path)?.ok_or_else(|| {
         anyhow!(
             "no lock at {}; run `modelbench lock` first: bump moves the pins of an existing lock",
@@ -224,7 +220,7 @@ async fn bump(args: &BumpArgs, env: &Environment) -> Result<()> {
     }
 
     let mut ctx = context(&spec, args.sources.as_deref(), env)?;
-    ctx.reporter = Some(Box::new(crate::cli::Progress::new(!args.json, false)));
+    ctx.reporter = Some(Box::new(crate::workspace::Progress::new(!args.json, false)));
     status(
         "Resolving",
         format!("{} artifact(s) with updates allowed", selected.len()),
@@ -514,10 +510,7 @@ fn context(
     sources: Option<&Path>,
     env: &Environment,
 ) -> Result<resolve::Context> {
-    let sources = match sources {
-        Some(path) => Sources::load(path)?,
-        None => Sources::default(),
-    };
+    let sources = Sources::load_optional(sources)?;
     let mut ctx = resolve::Context::new(&spec.spec, sources, false, env.github_token.clone());
     ctx.cache = env.cache_dir.clone();
     Ok(ctx)
