@@ -31,9 +31,13 @@ pub async fn resolve(
         .iter()
         .filter(|r| !todo_keys.contains(&r.key()))
         .filter_map(|r| {
-            existing
+            let mut pinned = existing
                 .and_then(|lock| lock.find(r.kind.as_str(), &r.name))
-                .cloned()
+                .cloned()?;
+            // A kept pin answers the same request; where it sits in the spec may have
+            // moved, and a format 1 lock has no provenance yet (this migrates it).
+            stamp_provenance(&mut pinned, r);
+            Some(pinned)
         })
         .collect();
 
@@ -89,6 +93,7 @@ async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Probl
     artifact.name = request.name.clone();
     artifact.requested = request.requested.clone();
     artifact.request_hash = request.hash();
+    stamp_provenance(&mut artifact, request);
     strip_credentials(&mut artifact);
     // Every value the upstream sent, against its grammar, before anything is locked.
     crate::lock::values::check_artifact(&artifact).map_err(|err| {
@@ -105,6 +110,12 @@ async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Probl
         )));
     }
     Ok(artifact)
+}
+
+/// What the lock keeps about where an entry comes from (`lock::provenance`).
+fn stamp_provenance(artifact: &mut Artifact, request: &Request) {
+    artifact.source = request.detail.source();
+    artifact.origin = Some(request.origin.path.clone());
 }
 
 /// A locked `http://` URL whose host was not allowed plain http (by the sources file),
@@ -195,6 +206,8 @@ pub fn artifact(kind: Kind, version: impl Into<String>) -> Artifact {
         name: String::new(),
         requested: String::new(),
         request_hash: String::new(),
+        source: None,
+        origin: None,
         version: version.into(),
         digest: None,
         images: Vec::new(),

@@ -4,9 +4,9 @@
 use sha2::{Digest, Sha256};
 
 use crate::lock::Kind;
-use crate::spec::Spec;
+use crate::spec::{Spec, Stage};
 
-use super::request::{Detail, Plan, Request};
+use super::request::{Detail, Origin, Plan, Request, quote, toml_key};
 use super::{apt, conda, github_release, npm, oci, url};
 
 mod tools;
@@ -21,11 +21,17 @@ pub fn plan(spec: &Spec) -> Plan {
         requested: spec.base.image.get_ref().clone(),
         detail: Detail::Oci(oci::OciRequest::from_spec(&spec.base)),
         platforms: platforms.clone(),
+        origin: Origin::new(
+            None,
+            "base",
+            "image",
+            quote(spec.base.image.get_ref()),
+            spec.base.image.span(),
+        ),
     }];
-    let stages = [&spec.stage_1, &spec.stage_2];
-    for stage in stages {
+    for (stage_name, stage) in stages(spec) {
         for (tool, settings) in &stage.tools {
-            requests.extend(tools::requests(tool, settings, spec));
+            requests.extend(tools::requests(stage_name, tool, settings, spec));
         }
         for (name, release) in &stage.release {
             requests.push(Request {
@@ -34,6 +40,15 @@ pub fn plan(spec: &Spec) -> Plan {
                 requested: release.version.get_ref().clone(),
                 detail: Detail::GithubRelease(github_release::ReleaseRequest::from_spec(release)),
                 platforms: platforms.clone(),
+                origin: Origin::new(
+                    Some(stage_name),
+                    &format!("{stage_name}.release.{}", toml_key(name)),
+                    "version",
+                    quote(release.version.get_ref()),
+                    release.version.span(),
+                )
+                .in_table()
+                .note(format!("asset of {}", release.repo.get_ref())),
             });
         }
         for (name, file) in &stage.url {
@@ -43,6 +58,14 @@ pub fn plan(spec: &Spec) -> Plan {
                 requested: file.url.get_ref().clone(),
                 detail: Detail::Url(url::UrlRequest::from_spec(file)),
                 platforms: platforms.clone(),
+                origin: Origin::new(
+                    Some(stage_name),
+                    &format!("{stage_name}.url.{}", toml_key(name)),
+                    "url",
+                    quote(file.url.get_ref()),
+                    file.url.span(),
+                )
+                .in_table(),
             });
         }
     }
@@ -55,15 +78,20 @@ pub fn plan(spec: &Spec) -> Plan {
     Plan { requests }
 }
 
+/// The stages by the name their tables have in the spec.
+fn stages(spec: &Spec) -> [(&'static str, &Stage); 2] {
+    [("stage-1", &spec.stage_1), ("stage-2", &spec.stage_2)]
+}
+
 /// One request per npm or bun global CLI, named by its package (the spec makes sure a
 /// package is listed once). Both installers share one resolver: bun installs the same
 /// closure from a `bun.lock` generated from it.
 fn npm_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
     let mut requests = Vec::new();
-    for stage in [&spec.stage_1, &spec.stage_2] {
-        for (installer, globals) in [
-            (npm::Installer::Npm, &stage.npm_global),
-            (npm::Installer::Bun, &stage.bun_global),
+    for (stage_name, stage) in stages(spec) {
+        for (installer, table, globals) in [
+            (npm::Installer::Npm, "npm-global", &stage.npm_global),
+            (npm::Installer::Bun, "bun-global", &stage.bun_global),
         ] {
             for (package, range) in globals {
                 requests.push(Request {
@@ -81,6 +109,13 @@ fn npm_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
                             .map(|m| m.trim_end_matches('/').to_string()),
                     }),
                     platforms: platforms.to_vec(),
+                    origin: Origin::new(
+                        Some(stage_name),
+                        stage_name,
+                        &format!("{table}.{}", toml_key(package)),
+                        quote(range.get_ref()),
+                        range.span(),
+                    ),
                 });
             }
         }
@@ -134,10 +169,10 @@ fn conda_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
         .conda
         .as_deref()
         .map(crate::spec::mirror_urls::conda);
-    [&spec.stage_1, &spec.stage_2]
-        .iter()
-        .flat_map(|stage| &stage.pixi_global)
-        .map(|entry| {
+    stages(spec)
+        .into_iter()
+        .flat_map(|(stage_name, stage)| stage.pixi_global.iter().map(move |e| (stage_name, e)))
+        .map(|(stage_name, entry)| {
             let text = entry.get_ref().trim().to_string();
             Request {
                 kind: Kind::Conda,
@@ -153,6 +188,13 @@ fn conda_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
                     linux: conda::DEFAULT_LINUX.to_string(),
                 }),
                 platforms: platforms.to_vec(),
+                origin: Origin::new(
+                    Some(stage_name),
+                    stage_name,
+                    "pixi-global",
+                    quote(entry.get_ref()),
+                    entry.span(),
+                ),
             }
         })
         .collect()
@@ -180,13 +222,35 @@ fn apt_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
     let archives = apt_archives(spec);
     let status = base_status(spec);
     let mut requests = Vec::new();
-    for (name, packages, earlier) in [
-        ("stage-1", &stage_1, &Vec::new()),
-        ("stage-2", &stage_2, &stage_1),
+    for ((name, stage), packages, earlier) in [
+        (stages(spec)[0], &stage_1, &Vec::new()),
+        (stages(spec)[1], &stage_2, &stage_1),
     ] {
         if packages.is_empty() {
             continue;
         }
+        let origin = match stage.apt.first() {
+            Some(first) => {
+                let entries: Vec<String> = stage.apt.iter().map(|e| quote(e.get_ref())).collect();
+                Origin::new(
+                    Some(name),
+                    name,
+                    "apt",
+                    format!("[{}]", entries.join(", ")),
+                    first.span(),
+                )
+            }
+            // Only `openssh-server`, for the SSH server.
+            None => Origin {
+                path: "ssh.enable".to_string(),
+                stage: None,
+                table: "ssh".to_string(),
+                key: "enable".to_string(),
+                value: "true".to_string(),
+                span: None,
+                note: Some("the SSH server the spec turns on".to_string()),
+            },
+        };
         requests.push(Request {
             kind: Kind::Apt,
             name: name.to_string(),
@@ -200,6 +264,7 @@ fn apt_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
                 dir: spec.dir.clone(),
             }),
             platforms: platforms.to_vec(),
+            origin,
         });
     }
     requests
