@@ -58,6 +58,7 @@ pub fn run(args: LockArgs) -> Result<()> {
             bail!("no lock at {}; run `modelbench lock`", lock_path.display());
         };
         let mut stale = resolve::staleness(&plan, existing, &spec.hash);
+        stale.extend(existing.format_outdated(&lock_path));
         let sources = Sources::load_optional(args.sources.as_deref())?;
         stale.extend(resolve::hosts::unnamed_hosts(&plan, &sources, existing));
         if !stale.is_empty() {

@@ -43,7 +43,6 @@ use sha2::{Digest, Sha256};
 use crate::image_ref::ImageRef;
 use crate::lock::{ALL_PLATFORMS, Artifact, Kind, Lock, Package};
 use crate::net::{Hash, HashAlgorithm};
-use crate::resolve::{self, Detail};
 use crate::spec::LoadedSpec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,6 +67,9 @@ pub struct SbomArgs {
 
 pub fn run(args: SbomArgs) -> Result<()> {
     let inputs = crate::workspace::load_inputs(&args.spec)?;
+    if let Some(outdated) = inputs.lock.format_outdated(&inputs.lock_path) {
+        anyhow::bail!(outdated);
+    }
     let source_date_epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
     let text = render(
         &inputs.spec,
@@ -168,7 +170,6 @@ impl Model {
     ) -> Result<Model> {
         let digest = Sha256::digest(lock_bytes);
         let image = &spec.spec.image;
-        let repos = github_repos(spec);
         let distro = if spec
             .spec
             .base
@@ -193,7 +194,7 @@ impl Model {
         };
         let mut refs = BTreeSet::new();
         for artifact in &lock.artifacts {
-            model.add_artifact(artifact, &repos, distro, &mut refs);
+            model.add_artifact(artifact, distro, &mut refs);
         }
         Ok(model)
     }
@@ -212,13 +213,7 @@ impl Model {
         self.components.push(component);
     }
 
-    fn add_artifact(
-        &mut self,
-        artifact: &Artifact,
-        repos: &BTreeMap<String, String>,
-        distro: &str,
-        refs: &mut BTreeSet<String>,
-    ) {
+    fn add_artifact(&mut self, artifact: &Artifact, distro: &str, refs: &mut BTreeSet<String>) {
         let requested = (
             "modelbench:requested".to_string(),
             artifact.requested.clone(),
@@ -291,57 +286,58 @@ impl Model {
                 let several = artifact.platform.len() > 1;
                 for (platform, pin) in &artifact.platform {
                     let mut qualifiers: Vec<(&str, String)> = Vec::new();
-                    let (purl_text, role) = match (kind, repos.get(&artifact.name)) {
-                        (Kind::GithubRelease, Some(repo)) => {
-                            if several {
-                                qualifiers.push(("file_name", pin.file.clone()));
+                    let (purl_text, role) =
+                        match (kind, crate::lock::provenance::github_repo(artifact)) {
+                            (Kind::GithubRelease, Some(repo)) => {
+                                if several {
+                                    qualifiers.push(("file_name", pin.file.clone()));
+                                }
+                                let (owner, name) = repo.split_once('/').unwrap_or(("", repo));
+                                (
+                                    purl(
+                                        "github",
+                                        &[&owner.to_ascii_lowercase()],
+                                        &name.to_ascii_lowercase(),
+                                        Some(&artifact.version),
+                                        &qualifiers,
+                                    ),
+                                    Role::Application,
+                                )
                             }
-                            let (owner, name) = repo.split_once('/').unwrap_or(("", repo));
-                            (
-                                purl(
-                                    "github",
-                                    &[&owner.to_ascii_lowercase()],
-                                    &name.to_ascii_lowercase(),
-                                    Some(&artifact.version),
-                                    &qualifiers,
-                                ),
-                                Role::Application,
-                            )
-                        }
-                        (Kind::GithubRelease, None)
-                        | (
-                            Kind::Apt
-                            | Kind::Conda
-                            | Kind::Nodejs
-                            | Kind::Npm
-                            | Kind::Url
-                            | Kind::Oci,
-                            _,
-                        ) => {
-                            qualifiers.push((
-                                "checksum",
-                                format!("{}:{}", pin.hash.algorithm.name(), pin.hash.hex()),
-                            ));
-                            if let Some(url) = pin.urls.first() {
-                                qualifiers.push(("download_url", url.clone()));
+                            (Kind::GithubRelease, None)
+                            | (
+                                Kind::Apt
+                                | Kind::Conda
+                                | Kind::Nodejs
+                                | Kind::Npm
+                                | Kind::Url
+                                | Kind::Oci,
+                                _,
+                            ) => {
+                                qualifiers.push((
+                                    "checksum",
+                                    format!("{}:{}", pin.hash.algorithm.name(), pin.hash.hex()),
+                                ));
+                                if let Some(url) = pin.urls.first() {
+                                    qualifiers.push(("download_url", url.clone()));
+                                }
+                                let role = if kind == Kind::Url {
+                                    Role::File
+                                } else {
+                                    Role::Application
+                                };
+                                (
+                                    purl(
+                                        "generic",
+                                        &[],
+                                        &artifact.name,
+                                        Some(&artifact.version),
+                                        &qualifiers,
+                                    ),
+                                    role,
+                                )
                             }
-                            let role = if kind == Kind::Url {
-                                Role::File
-                            } else {
-                                Role::Application
-                            };
-                            (
-                                purl(
-                                    "generic",
-                                    &[],
-                                    &artifact.name,
-                                    Some(&artifact.version),
-                                    &qualifiers,
-                                ),
-                                role,
-                            )
-                        }
-                    };
+                        };
                     let mut properties = vec![requested.clone()];
                     if platform != ALL_PLATFORMS {
                         properties.push(("modelbench:platform".into(), platform.clone()));
@@ -708,18 +704,6 @@ fn spdx_id_part(text: &str) -> String {
         }
     }
     out.trim_matches('-').to_string()
-}
-
-/// `owner/repo` of every GitHub release artifact the spec asks for (releases and tools).
-fn github_repos(spec: &LoadedSpec) -> BTreeMap<String, String> {
-    resolve::plan(&spec.spec)
-        .requests
-        .into_iter()
-        .filter_map(|r| match r.detail {
-            Detail::GithubRelease(detail) => Some((r.name, detail.repo)),
-            _ => None,
-        })
-        .collect()
 }
 
 fn member_purl(kind: Kind, package: &Package, distro: &str) -> String {

@@ -39,6 +39,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::lock::{ALL_PLATFORMS, Artifact, Kind, Lock, Package};
+use crate::resolve::Plan;
 use crate::spec::{Spec, Stage, line_column};
 use crate::workspace::load_inputs;
 
@@ -60,6 +61,9 @@ pub struct WhyArgs {
 
 pub fn run(args: WhyArgs) -> Result<()> {
     let inputs = load_inputs(&args.spec)?;
+    if let Some(outdated) = inputs.lock.format_outdated(&inputs.lock_path) {
+        bail!(outdated);
+    }
     let spec_display = inputs.spec.path.display().to_string();
     let report = explain(
         &inputs.spec.spec,
@@ -189,8 +193,26 @@ impl Origin {
         self
     }
 
-    /// `[table] key = value`.
+    /// Where planning says a request comes from, with the line of its value in `text`.
+    fn of_request(origin: &crate::resolve::Origin, text: &str) -> Origin {
+        Origin {
+            stage: origin.stage.map(str::to_string),
+            table: origin.table.clone(),
+            key: origin.key.clone(),
+            value: origin.value.clone(),
+            line: origin
+                .span
+                .as_ref()
+                .map(|span| line_column(text, span.start).0),
+            note: origin.note.clone(),
+        }
+    }
+
+    /// `[table] key = value` (`[table]` alone for a bare key path).
     pub fn entry(&self) -> String {
+        if self.key.is_empty() {
+            return format!("[{}]", self.table);
+        }
         format!("[{}] {} = {}", self.table, self.key, self.value)
     }
 }
@@ -212,119 +234,30 @@ fn stages(spec: &Spec) -> [(&'static str, &Stage); 2] {
     [("stage-1", &spec.stage_1), ("stage-2", &spec.stage_2)]
 }
 
-/// The spec entries that ask for artifact `name` of `kind` (not its closure members).
-pub fn artifact_origins(spec: &Spec, text: &str, kind: Kind, name: &str) -> Vec<Origin> {
-    let mut origins = Vec::new();
-    if kind == Kind::Oci && name == "base" {
-        origins.push(
-            Origin::new(None, "base", "image", quote(spec.base.image.get_ref()))
-                .at(text, spec.base.image.span()),
-        );
-        return origins;
-    }
-    for (stage_name, stage) in stages(spec) {
-        if let Some(release) = stage.release.get(name) {
-            origins.push(
-                Origin::new(
-                    Some(stage_name),
-                    &format!("{stage_name}.release.{}", key(name)),
-                    "version",
-                    quote(release.version.get_ref()),
-                )
-                .at(text, release.version.span())
-                .note(format!("asset of {}", release.repo.get_ref())),
-            );
-        }
-        if let Some(file) = stage.url.get(name) {
-            origins.push(
-                Origin::new(
-                    Some(stage_name),
-                    &format!("{stage_name}.url.{}", key(name)),
-                    "url",
-                    quote(file.url.get_ref()),
-                )
-                .at(text, file.url.span()),
-            );
-        }
-        for (tool, settings) in &stage.tools {
-            if !crate::tools::artifact_names(tool).contains(&name) {
-                continue;
-            }
-            let value = format!(
-                "{{ version = {}, user = {} }}",
-                quote(settings.version.get_ref()),
-                quote(settings.user.get_ref())
-            );
-            let origin = Origin::new(
-                Some(stage_name),
-                stage_name,
-                &format!("tools.{}", key(tool)),
-                value,
-            )
-            .at(text, settings.version.span());
-            let origin = if name == tool {
-                origin
-            } else {
-                let nvm = settings
-                    .nvm
-                    .as_ref()
-                    .map(|v| v.get_ref().as_str())
-                    .unwrap_or("latest");
-                origin.note(format!(
-                    "tool `{tool}` brings `{name}` along (nvm = {})",
-                    quote(nvm)
-                ))
-            };
-            origins.push(origin);
-        }
-        for (map_name, map) in [
-            ("npm-global", &stage.npm_global),
-            ("bun-global", &stage.bun_global),
-        ] {
-            if let Some(range) = map.get(name) {
-                origins.push(
-                    Origin::new(
-                        Some(stage_name),
-                        stage_name,
-                        &format!("{map_name}.{}", key(name)),
-                        quote(range.get_ref()),
-                    )
-                    .at(text, range.span()),
-                );
-            }
-        }
-        for tool in &stage.pixi_global {
-            // `yq >=3` makes the environment `yq`.
-            if tool.get_ref() == name || crate::resolve::conda_tool_name(tool.get_ref()) == name {
-                origins.push(
-                    Origin::new(
-                        Some(stage_name),
-                        stage_name,
-                        "pixi-global",
-                        quote(tool.get_ref()),
-                    )
-                    .at(text, tool.span()),
-                );
-            }
-        }
-        // An apt closure artifact stands for a stage's whole `apt` list.
-        if kind == Kind::Apt
-            && !stage.apt.is_empty()
-            && (name.contains(stage_name) || name == "apt")
-        {
-            let entries: Vec<String> = stage.apt.iter().map(|e| quote(e.get_ref())).collect();
-            origins.push(
-                Origin::new(
-                    Some(stage_name),
-                    stage_name,
-                    "apt",
-                    format!("[{}]", entries.join(", ")),
-                )
-                .at(text, stage.apt[0].span()),
-            );
-        }
-    }
-    origins
+/// The spec entry that asks for `artifact`: the planned request at the lock's `origin`
+/// (planning is the one place that knows where each request comes from). An entry the
+/// spec no longer has there shows the lock's path alone.
+pub fn artifact_origins(plan: &Plan, text: &str, artifact: &Artifact) -> Vec<Origin> {
+    let Some(path) = &artifact.origin else {
+        return Vec::new();
+    };
+    let origin = match plan
+        .request(artifact.kind, &artifact.name)
+        .filter(|request| &request.origin.path == path)
+    {
+        Some(request) => Origin::of_request(&request.origin, text),
+        None => Origin {
+            stage: None,
+            table: path.clone(),
+            key: String::new(),
+            value: String::new(),
+            line: None,
+            note: Some(
+                "where it was locked from; the spec no longer asks for it there".to_string(),
+            ),
+        },
+    };
+    vec![origin]
 }
 
 /// The spec entries that name closure member `member` of artifact `artifact` directly.
@@ -407,6 +340,7 @@ pub fn member_origins(spec: &Spec, text: &str, artifact: &Artifact, member: &str
 
 /// Find `name` among the lock's artifacts and closure members.
 pub fn explain(spec: &Spec, text: &str, spec_path: &str, lock: &Lock, name: &str) -> Report {
+    let plan = crate::resolve::plan(spec);
     let mut matches = Vec::new();
     for artifact in &lock.artifacts {
         if artifact.name == name {
@@ -414,7 +348,7 @@ pub fn explain(spec: &Spec, text: &str, spec_path: &str, lock: &Lock, name: &str
             if platforms.is_empty() {
                 platforms = spec.image.platform_names();
             }
-            let origins = artifact_origins(spec, text, artifact.kind, &artifact.name);
+            let origins = artifact_origins(&plan, text, artifact);
             matches.push(Match {
                 kind: artifact.kind.to_string(),
                 artifact: artifact.name.clone(),

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::lock::provenance::github_repo;
 use crate::lock::{Artifact, Lock, Package, Pin};
 
 /// How one artifact, platform pin or closure member changed.
@@ -519,11 +520,7 @@ fn closure_diff(old: &[Package], new: &[Package]) -> ClosureDiff {
 fn link(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Link> {
     if let (Some(o), Some(n)) = (old, new)
         && o.version != n.version
-        && let Some(repo) = n
-            .release_url
-            .as_deref()
-            .or(o.release_url.as_deref())
-            .and_then(github_repo_of_release)
+        && let Some(repo) = github_repo(n).or_else(|| github_repo(o))
     {
         return Some(Link {
             label: "compare".into(),
@@ -539,15 +536,6 @@ fn link(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Link> {
             label: "release".into(),
             url,
         })
-}
-
-/// `https://github.com/{owner}/{repo}/releases/tag/{tag}` → `owner/repo`.
-fn github_repo_of_release(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("https://github.com/")?;
-    let mut parts = rest.split('/');
-    let owner = parts.next().filter(|s| !s.is_empty())?;
-    let repo = parts.next().filter(|s| !s.is_empty())?;
-    (parts.next() == Some("releases")).then(|| format!("{owner}/{repo}"))
 }
 
 // ---- rendering ----
@@ -975,15 +963,33 @@ mod tests {
 
     #[test]
     fn compare_links_only_for_github_releases() {
+        let entry = |version: &str, source: Option<&str>| {
+            let mut artifact = lock_with(version, "tool", &["https://dl.example/tool"], 'a')
+                .artifacts
+                .remove(0);
+            artifact.source = source.map(str::to_string);
+            artifact.release_url = Some(format!("https://dl.example/releases/{version}"));
+            artifact
+        };
+        // The repository comes from the lock's `source`, not from the release page's URL.
+        let old = entry("v1.0.0", Some("github:o/tool"));
+        let new = entry("v1.1.0", Some("github:o/tool"));
+        let compare = link(Some(&old), Some(&new)).unwrap();
         assert_eq!(
-            github_repo_of_release("https://github.com/Watfaq/clash-rs/releases/tag/v0.10.8"),
-            Some("Watfaq/clash-rs".into())
+            (compare.label.as_str(), compare.url.as_str()),
+            (
+                "compare",
+                "https://github.com/o/tool/compare/v1.0.0...v1.1.0"
+            )
         );
+        // Without a source (a format 1 entry), the release page only.
+        let old = entry("v1.0.0", None);
+        let new = entry("v1.1.0", None);
+        let release = link(Some(&old), Some(&new)).unwrap();
         assert_eq!(
-            github_repo_of_release("https://example.com/a/b/releases/tag/x"),
-            None
+            (release.label.as_str(), release.url.as_str()),
+            ("release", "https://dl.example/releases/v1.1.0")
         );
-        assert_eq!(github_repo_of_release("https://github.com/a/b"), None);
     }
 
     /// A lock with one github-release artifact `tool` at `version`, one file per URL.

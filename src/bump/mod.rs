@@ -368,6 +368,9 @@ fn check_out_dir(out: &Path, keep: &[&Path]) -> Result<()> {
 
 /// Bump moves pins of a lock that answers the spec; a spec edit is `lock`'s business.
 fn check_in_sync(plan: &Plan, old: &Lock, spec: &LoadedSpec, lock_path: &Path) -> Result<()> {
+    if let Some(outdated) = old.format_outdated(lock_path) {
+        bail!("{outdated}, then bump");
+    }
     let stale = resolve::staleness(plan, old, &spec.hash);
     if !stale.is_empty() {
         bail!(

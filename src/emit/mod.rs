@@ -28,6 +28,9 @@ use crate::spec::{LoadedSpec, Stage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmitError {
+    /// A format 1 lock (see `Lock::format_outdated`), with `--locked`.
+    #[error("{0}")]
+    FormatOutdated(String),
     #[error(
         "the lock `{lock}` was made for another version of the spec (lock has spec-hash {locked}, spec is {current}); run `modelbench lock`"
     )]
@@ -445,6 +448,12 @@ fn check_lock(
             return Err(stale);
         }
         emitted.warnings.push(stale.to_string());
+    }
+    if let Some(outdated) = lock.format_outdated(std::path::Path::new(&inputs.lock_path)) {
+        if inputs.locked {
+            return Err(EmitError::FormatOutdated(outdated));
+        }
+        emitted.warnings.push(outdated);
     }
     Ok(())
 }

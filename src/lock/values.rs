@@ -454,6 +454,7 @@ pub fn check_artifact(artifact: &Artifact) -> Result<(), ValueError> {
     OneLine::parse("name", &artifact.name)?;
     OneLine::parse("requested", &artifact.requested)?;
     OneLine::parse("request-hash", &artifact.request_hash)?;
+    super::provenance::check(artifact)?;
     if let Some(checksum) = &artifact.checksum {
         OneLine::parse("checksum", checksum)?;
     }

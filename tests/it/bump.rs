@@ -1303,6 +1303,8 @@ fn art(kind: &str, name: &str, version: &str) -> Artifact {
         name: name.into(),
         requested: "latest".into(),
         request_hash: format!("sha256:{}", sha256_hex(name.as_bytes())),
+        source: None,
+        origin: None,
         version: version.into(),
         digest: None,
         images: Vec::new(),

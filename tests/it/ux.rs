@@ -189,6 +189,76 @@ fn ux_why_json_for_a_release() {
     );
 }
 
+/// Lock format 2 keeps each entry's upstream (`source`) and spec entry (`origin`); a format 1
+/// lock is refused by the commands that need them, with what to run, and `lock` migrates it
+/// offline to the same bytes a fresh lock has.
+#[test]
+fn ux_lock_format_1_is_migrated_offline() {
+    let (project, world, _) = real_project();
+    let lock = project.lock_toml();
+    assert_eq!(lock["version"].as_integer(), Some(2));
+    let entry = |kind, name| {
+        let artifact = crate::support::project::artifact(&lock, kind, name);
+        let field = |key: &str| {
+            artifact
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        (field("source"), field("origin"))
+    };
+    let some = |a: &str, b: &str| (Some(a.to_string()), Some(b.to_string()));
+    assert_eq!(
+        entry("github-release", "clash-rs"),
+        some("github:Watfaq/clash-rs", "stage-2.release.clash-rs")
+    );
+    assert_eq!(
+        entry("github-release", "nvm"),
+        some("github:nvm-sh/nvm", "stage-2.tools.node")
+    );
+    assert_eq!(
+        entry("nodejs", "node"),
+        some("nodejs:node", "stage-2.tools.node")
+    );
+    let (source, origin) = entry("oci", "base");
+    assert!(source.unwrap().starts_with("oci:"));
+    assert_eq!(origin.as_deref(), Some("base.image"));
+
+    // The same lock as format 1 wrote it: no `source`/`origin`, checksums sealed without them.
+    let v2 = project.lock_bytes();
+    let mut old =
+        modelbench::lock::Lock::parse(&project.lock_path(), std::str::from_utf8(&v2).unwrap())
+            .unwrap();
+    for artifact in &mut old.artifacts {
+        artifact.source = None;
+        artifact.origin = None;
+    }
+    let mut old = modelbench::lock::Lock::new(old.spec_hash, old.artifacts);
+    old.version = 1;
+    std::fs::write(project.lock_path(), old.to_bytes()).unwrap();
+
+    for args in [
+        &["why", "clash-rs", "specs/test.toml"][..],
+        &["sbom", "specs/test.toml"],
+        &["emit", "specs/test.toml", "--locked"],
+        &["lock", "specs/test.toml", "--check"],
+    ] {
+        let output = project.run(args);
+        assert_eq!(output.status, Some(1), "{args:?}");
+        assert!(
+            output.stderr.contains(
+                "has format version 1 (without `source` and `origin`); re-run `modelbench lock`"
+            ),
+            "{args:?}: {}",
+            output.stderr
+        );
+    }
+    // Offline, with the upstreams gone: every pin still answers its request.
+    drop(world);
+    project.lock_ok(&["--offline"]);
+    assert_eq!(project.lock_bytes(), v2);
+}
+
 // ---------------------------------------------------------------------------------------
 // A closure fixture: apt (two platforms), npm (platform-independent, sha512), conda.
 
@@ -245,18 +315,19 @@ fn quoted(items: &[&str]) -> String {
     format!("[{}]", items.join(", "))
 }
 
-/// A bench.lock with closure members, in the documented format (docs/lock-format.md).
+/// A bench.lock (format 2) with closure members, in the documented format
+/// (docs/lock-format.md).
 /// Only the offline commands (why, sbom) read it: its hashes are digests of labels and
 /// its URLs name reserved `.example` hosts, never an upstream.
 fn closure_lock() -> String {
     let h = |text: &str| sha256_hex(text.as_bytes());
     let mut t = format!(
-        "version = 1\nspec-hash = \"sha256:{}\"\n",
+        "version = 2\nspec-hash = \"sha256:{}\"\n",
         h("closure fixture")
     );
     // base
     t.push_str(&format!(
-        "\n[[artifact]]\nkind = \"oci\"\nname = \"base\"\nrequested = \"ubuntu:24.04\"\nrequest-hash = \"sha256:{}\"\nversion = \"24.04\"\ndigest = \"sha256:{}\"\nimages = [\"docker.io/library/ubuntu@sha256:{}\"]\n",
+        "\n[[artifact]]\nkind = \"oci\"\nname = \"base\"\nrequested = \"ubuntu:24.04\"\nrequest-hash = \"sha256:{}\"\nsource = \"oci:ubuntu:24.04\"\norigin = \"base.image\"\nversion = \"24.04\"\ndigest = \"sha256:{}\"\nimages = [\"docker.io/library/ubuntu@sha256:{}\"]\n",
         h("base request"),
         h("index"),
         h("index")
@@ -270,7 +341,7 @@ fn closure_lock() -> String {
     }
     // apt
     t.push_str(&format!(
-        "\n[[artifact]]\nkind = \"apt\"\nname = \"stage-1\"\nrequested = \"git, curl\"\nrequest-hash = \"sha256:{}\"\nversion = \"sha256:{}\"\n",
+        "\n[[artifact]]\nkind = \"apt\"\nname = \"stage-1\"\nrequested = \"git, curl\"\nrequest-hash = \"sha256:{}\"\norigin = \"stage-1.apt\"\nversion = \"sha256:{}\"\n",
         h("apt request"),
         h("apt closure")
     ));
@@ -294,7 +365,7 @@ fn closure_lock() -> String {
     }
     // conda
     t.push_str(&format!(
-        "\n[[artifact]]\nkind = \"conda\"\nname = \"jq\"\nrequested = \"jq\"\nrequest-hash = \"sha256:{}\"\nversion = \"1.7.1\"\n",
+        "\n[[artifact]]\nkind = \"conda\"\nname = \"jq\"\nrequested = \"jq\"\nrequest-hash = \"sha256:{}\"\nsource = \"conda:conda-forge/jq\"\norigin = \"stage-2.pixi-global\"\nversion = \"1.7.1\"\n",
         h("conda request")
     ));
     for (platform, subdir) in [
@@ -318,7 +389,7 @@ fn closure_lock() -> String {
     }
     // npm
     t.push_str(&format!(
-        "\n[[artifact]]\nkind = \"npm\"\nname = \"@openai/codex\"\nrequested = \"latest\"\nrequest-hash = \"sha256:{}\"\nversion = \"0.20.0\"\n",
+        "\n[[artifact]]\nkind = \"npm\"\nname = \"@openai/codex\"\nrequested = \"latest\"\nrequest-hash = \"sha256:{}\"\nsource = \"npm:@openai/codex\"\norigin = \"stage-2.npm-global.\\\"@openai/codex\\\"\"\nversion = \"0.20.0\"\n",
         h("npm request")
     ));
     let sha512 = |text: &str| format!("{}{}", h(text), h(&format!("{text}+")));

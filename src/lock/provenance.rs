@@ -1,0 +1,144 @@
+//! Where a lock entry comes from (format 2): `source`, the upstream identity per kind, and
+//! `origin`, the key path of the spec entry that asks for it. The lock keeps both so `why`,
+//! `sbom`, `diff` and `bump` read them instead of planning the spec again or parsing URLs.
+//! A lock is untrusted input: both are checked against their grammar when it is read.
+
+use super::values::{OneLine, ValueError};
+use super::{Artifact, Kind};
+
+/// The prefix of a kind's `source` (`github:Watfaq/clash-rs`), or `None` when the kind has
+/// no single upstream (an apt closure draws from several archives; members name theirs).
+pub fn scheme(kind: Kind) -> Option<&'static str> {
+    match kind {
+        Kind::Apt => None,
+        Kind::Conda => Some("conda"),
+        Kind::Oci => Some("oci"),
+        Kind::GithubRelease => Some("github"),
+        Kind::Nodejs => Some("nodejs"),
+        Kind::Npm => Some("npm"),
+        Kind::Url => Some("url"),
+    }
+}
+
+/// `owner/repo` of a GitHub release entry, from its `source`.
+pub fn github_repo(artifact: &Artifact) -> Option<&str> {
+    match artifact.kind {
+        Kind::GithubRelease => artifact.source.as_deref()?.strip_prefix("github:"),
+        Kind::Apt | Kind::Conda | Kind::Oci | Kind::Nodejs | Kind::Npm | Kind::Url => None,
+    }
+}
+
+/// `source` and `origin` against their grammar, when present (a format 1 lock has neither).
+pub fn check(artifact: &Artifact) -> Result<(), ValueError> {
+    if let Some(origin) = &artifact.origin {
+        let ok = !origin.is_empty() && OneLine::parse("origin", origin).is_ok();
+        if !ok {
+            return Err(refuse(
+                "origin",
+                origin,
+                "a spec key path (one line of text without control characters)",
+            ));
+        }
+    }
+    let Some(source) = &artifact.source else {
+        return Ok(());
+    };
+    let Some(scheme) = scheme(artifact.kind) else {
+        return Err(refuse("source", source, "no source for this kind"));
+    };
+    let rest = source
+        .strip_prefix(scheme)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .unwrap_or_default();
+    let ok = match artifact.kind {
+        Kind::GithubRelease => rest.split_once('/').is_some_and(|(owner, repo)| {
+            [owner, repo].iter().all(|part| {
+                !part.is_empty()
+                    && part.len() <= 100
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            })
+        }),
+        Kind::Apt | Kind::Conda | Kind::Oci | Kind::Nodejs | Kind::Npm | Kind::Url => {
+            !rest.is_empty()
+                && rest.len() <= 1024
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"`$\\'\"".contains(&b))
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(refuse(
+            "source",
+            source,
+            match artifact.kind {
+                Kind::GithubRelease => "`github:OWNER/REPO`",
+                Kind::Apt | Kind::Conda | Kind::Oci | Kind::Nodejs | Kind::Npm | Kind::Url => {
+                    "`KIND:IDENTITY` in printable ASCII without spaces or `` ` $ \\ ' \" ``"
+                }
+            },
+        ))
+    }
+}
+
+fn refuse(field: &str, value: &str, expected: &'static str) -> ValueError {
+    ValueError {
+        field: field.to_string(),
+        value: value.to_string(),
+        expected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: Kind, source: Option<&str>, origin: Option<&str>) -> Artifact {
+        let text = format!(
+            "kind = \"{kind}\"\nname = \"x\"\nrequested = \"1\"\nrequest-hash = \"sha256:r\"\nversion = \"1\"\n"
+        );
+        let mut artifact: Artifact = toml::from_str(&text).unwrap();
+        artifact.source = source.map(str::to_string);
+        artifact.origin = origin.map(str::to_string);
+        artifact
+    }
+
+    #[test]
+    fn sources_and_origins_are_checked_per_kind() {
+        let ok = [
+            (Kind::GithubRelease, "github:Watfaq/clash-rs"),
+            (Kind::Npm, "npm:@mb/sdk"),
+            (Kind::Conda, "conda:conda-forge/yq"),
+            (Kind::Oci, "oci:nvidia/cuda:12.8.1-cudnn-devel-ubuntu24.04"),
+            (Kind::Nodejs, "nodejs:node"),
+            (Kind::Url, "url:https://example.com/a.tar.gz"),
+        ];
+        for (kind, source) in ok {
+            let artifact = entry(kind, Some(source), Some("stage-2.release.clash-rs"));
+            assert_eq!(check(&artifact), Ok(()), "{source}");
+        }
+        let github = entry(Kind::GithubRelease, Some("github:Watfaq/clash-rs"), None);
+        assert_eq!(github_repo(&github), Some("Watfaq/clash-rs"));
+        assert_eq!(github_repo(&entry(Kind::Npm, Some("npm:x"), None)), None);
+
+        let refused = [
+            (Kind::GithubRelease, "github:Watfaq"),
+            (Kind::GithubRelease, "github:a/b/../c"),
+            (Kind::GithubRelease, "npm:a/b"),
+            (Kind::Npm, "npm:a b"),
+            (Kind::Npm, "npm:$(id)"),
+            (Kind::Url, "url:"),
+            (Kind::Apt, "apt:x"),
+        ];
+        for (kind, source) in refused {
+            let err = check(&entry(kind, Some(source), None)).unwrap_err();
+            assert_eq!((err.field.as_str(), err.value.as_str()), ("source", source));
+        }
+        let err = check(&entry(Kind::Url, None, Some("stage-1.url.x\n[evil]"))).unwrap_err();
+        assert_eq!(err.field, "origin");
+        assert!(check(&entry(Kind::Url, None, Some(""))).is_err());
+    }
+}
