@@ -248,6 +248,9 @@ pub fn artifact_origins(spec: &Spec, text: &str, kind: Kind, name: &str) -> Vec<
         );
         return origins;
     }
+    if kind == Kind::Git {
+        return workflow_origins(spec, text, name);
+    }
     for (stage_name, stage) in stages(spec) {
         if let Some(release) = stage.release.get(name) {
             origins.push(
@@ -353,6 +356,44 @@ pub fn artifact_origins(spec: &Spec, text: &str, kind: Kind, name: &str) -> Vec<
     origins
 }
 
+/// The `[workflow]` entry a `git` pin answers: what the emitted GitHub workflow runs.
+fn workflow_origins(spec: &Spec, text: &str, name: &str) -> Vec<Origin> {
+    use crate::resolve::git::{CHECKOUT_NAME, MODELBENCH_NAME};
+    let Some(workflow) = &spec.workflow else {
+        return Vec::new();
+    };
+    let mut origins = Vec::new();
+    if let Some(checkout) = workflow.checkout.as_ref().filter(|_| name == CHECKOUT_NAME) {
+        origins.push(
+            Origin::new(None, "workflow", "checkout", quote(checkout.get_ref()))
+                .at(text, checkout.span())
+                .note("the checkout action of the emitted GitHub workflow"),
+        );
+    }
+    if let Some(source) = workflow
+        .modelbench
+        .as_ref()
+        .filter(|_| name == MODELBENCH_NAME)
+    {
+        let reference = match (&source.branch, &source.tag) {
+            (Some(branch), _) => format!("branch = {}", quote(branch.get_ref())),
+            (None, Some(tag)) => format!("tag = {}", quote(tag.get_ref())),
+            (None, None) => String::new(),
+        };
+        origins.push(
+            Origin::new(
+                None,
+                "workflow",
+                "modelbench",
+                format!("{{ git = {}, {reference} }}", quote(source.git.get_ref())),
+            )
+            .at(text, source.git.span())
+            .note("what the emitted GitHub workflow installs and runs"),
+        );
+    }
+    origins
+}
+
 /// The spec entries that name closure member `member` of artifact `artifact` directly.
 pub fn member_origins(spec: &Spec, text: &str, artifact: &Artifact, member: &str) -> Vec<Origin> {
     let mut origins = Vec::new();
@@ -417,7 +458,7 @@ pub fn member_origins(spec: &Spec, text: &str, artifact: &Artifact, member: &str
                 }
             }
             // Not closures: they have no members to explain.
-            Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url => {}
+            Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url | Kind::Git => {}
         }
     }
     let ssh = spec.ssh.as_ref().filter(|s| s.enable);

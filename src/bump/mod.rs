@@ -530,6 +530,7 @@ fn moved(old: &Artifact, new: &Artifact) -> bool {
         || old.images != new.images
         || old.platform != new.platform
         || old.packages != new.packages
+        || old.commit != new.commit
 }
 
 async fn decide(

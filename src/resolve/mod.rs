@@ -13,6 +13,7 @@
 pub mod apt;
 pub mod cache;
 pub mod conda;
+pub mod git;
 pub mod github_release;
 pub mod hosts;
 pub mod nodejs;
@@ -243,6 +244,7 @@ pub enum Detail {
     Nodejs(nodejs::NodeRequest),
     Npm(npm::NpmRequest),
     Url(url::UrlRequest),
+    Git(git::GitRequest),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -320,6 +322,7 @@ pub fn plan(spec: &Spec) -> Plan {
     requests.extend(apt_requests(spec, &platforms));
     requests.extend(npm_requests(spec, &platforms));
     requests.extend(conda_requests(spec, &platforms));
+    requests.extend(git::requests(spec));
 
     requests.sort_by_key(Request::key);
     Plan { requests }
@@ -631,6 +634,8 @@ pub fn covers(pinned: &Artifact, platform: &str) -> bool {
             .iter()
             .any(|p| p.platform == platform || p.platform == crate::lock::ALL_PLATFORMS),
         Kind::GithubRelease | Kind::Nodejs | Kind::Url => pinned.pin(platform).is_some(),
+        // A commit is the same for every platform.
+        Kind::Git => true,
     }
 }
 
@@ -734,6 +739,7 @@ async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Probl
         Detail::Nodejs(detail) => nodejs::resolve(ctx, &request.name, detail).await?,
         Detail::Npm(detail) => npm::resolve(ctx, &request.name, detail).await?,
         Detail::Url(detail) => url::resolve(ctx, &request.name, detail).await?,
+        Detail::Git(detail) => git::resolve(ctx, &request.name, detail).await?,
     };
     // The common fields are the driver's business, not each resolver's.
     artifact.kind = request.kind;
@@ -765,9 +771,13 @@ async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Probl
 fn plain_http_not_allowed<'a>(ctx: &Context, artifact: &'a Artifact) -> Option<&'a str> {
     let exempt = match artifact.kind {
         Kind::Apt => true,
-        Kind::Conda | Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Npm | Kind::Url => {
-            false
-        }
+        Kind::Conda
+        | Kind::Oci
+        | Kind::GithubRelease
+        | Kind::Nodejs
+        | Kind::Npm
+        | Kind::Url
+        | Kind::Git => false,
     };
     if exempt {
         return None;
@@ -835,6 +845,7 @@ fn upstream_of(ctx: &Context, request: &Request) -> String {
             )
         ),
         Detail::Url(detail) => redact(&detail.url),
+        Detail::Git(detail) => git::upstream(ctx, detail),
     }
 }
 
@@ -851,6 +862,8 @@ pub fn artifact(kind: Kind, version: impl Into<String>) -> Artifact {
         images: Vec::new(),
         published: None,
         release_url: None,
+        repository: None,
+        commit: None,
         checksum: None,
         platform: BTreeMap::new(),
         packages: Vec::new(),

@@ -1308,6 +1308,8 @@ fn art(kind: &str, name: &str, version: &str) -> Artifact {
         images: Vec::new(),
         published: None,
         release_url: None,
+        repository: None,
+        commit: None,
         checksum: None,
         platform: BTreeMap::new(),
         packages: Vec::new(),
