@@ -275,8 +275,7 @@ fn artifact_diff(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Artif
         (Some(o), Some(n)) if o.version != n.version => ChangeKind::Updated,
         _ => {
             // A branch is meant to move: a new head is a change, not a republish.
-            let branch =
-                either.kind == crate::lock::Kind::Git && either.requested.starts_with("branch ");
+            let branch = crate::resolve::git::is_branch_pin(either.kind, &either.requested);
             let digest_moved =
                 !branch && old_digest.is_some() && new_digest.is_some() && old_digest != new_digest;
             if digest_moved
@@ -657,7 +656,11 @@ pub fn to_markdown(diff: &LockDiff, options: MarkdownOptions) -> String {
         if let (Some(old), Some(new)) = (&a.old_digest, &a.new_digest)
             && old != new
         {
-            let warn = if a.old_version == a.new_version {
+            let branch = a.kind == "git"
+                && a.new_requested
+                    .as_deref()
+                    .is_some_and(|r| crate::resolve::git::is_branch_pin(crate::lock::Kind::Git, r));
+            let warn = if a.old_version == a.new_version && !branch {
                 "⚠️ "
             } else {
                 ""

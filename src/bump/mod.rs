@@ -812,7 +812,12 @@ fn report(old: &Lock, decision: &Decision, now: DateTime<Utc>) {
                 format!(" (released {}, {days} day(s) ago)", p.format("%Y-%m-%d"))
             })
             .unwrap_or_default();
-        if current.version == new.version {
+        if let Some((from, to)) = resolve::git::branch_move(current, new) {
+            status(
+                "Updating",
+                format!("{} {} {from} -> {to}", new.kind, new.name),
+            );
+        } else if current.version == new.version {
             status(
                 "Rehashing",
                 format!(

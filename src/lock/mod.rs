@@ -355,7 +355,8 @@ impl Lock {
             }
             if artifact.platform.is_empty()
                 && artifact.packages.is_empty()
-                && artifact.kind != Kind::Oci
+                // An image's index and a git commit are pinned without per-platform files.
+                && !matches!(artifact.kind, Kind::Oci | Kind::Git)
             {
                 return Err(LockError::Invalid {
                     path: path.to_path_buf(),

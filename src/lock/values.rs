@@ -496,6 +496,10 @@ pub fn check_artifact(artifact: &Artifact) -> Result<(), ValueError> {
                 return Err(refuse("repository", repository, "an https URL"));
             }
             GitCommit::parse("commit", artifact.commit.as_deref().unwrap_or_default())?;
+            // Nothing of a git pin is downloaded into the image.
+            if !artifact.platform.is_empty() {
+                return Err(refuse("platform", "(present)", "absent for kind git"));
+            }
         }
         Kind::Oci => {
             if !crate::image_ref::is_valid_tag(version)

@@ -981,9 +981,19 @@ pub fn changes(old: Option<&Lock>, new: &Lock) -> Vec<Change> {
                     to: new_artifact.version.clone(),
                 })
             }
+            Some(old_artifact) if git::branch_move(old_artifact, new_artifact).is_some() => {
+                let (from, to) = git::branch_move(old_artifact, new_artifact).expect("checked");
+                out.push(Change::Updated {
+                    kind,
+                    name,
+                    from,
+                    to,
+                })
+            }
             Some(old_artifact)
                 if old_artifact.platform != new_artifact.platform
-                    || old_artifact.digest != new_artifact.digest =>
+                    || old_artifact.digest != new_artifact.digest
+                    || old_artifact.commit != new_artifact.commit =>
             {
                 out.push(Change::Rehashed {
                     kind,
