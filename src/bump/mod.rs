@@ -257,6 +257,22 @@ async fn bump(args: &BumpArgs, env: &Environment) -> Result<()> {
         return Ok(());
     }
 
+    // The workflow file is not rewritten here: pushing workflow files needs a permission
+    // (`workflows`) the bump token should not have.
+    if decision
+        .accepted
+        .values()
+        .any(|a| a.kind == crate::lock::Kind::Git)
+    {
+        status(
+            "Note",
+            format!(
+                "a [workflow] pin moved: once the lock lands, run `modelbench emit {} --github-workflow` and commit {}",
+                spec.path.display(),
+                workflow::WORKFLOW_PATH
+            ),
+        );
+    }
     if let Some(target) = target {
         return pull_requests(args, &ctx, &spec, &policy, &old, &decision, &target).await;
     }

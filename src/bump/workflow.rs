@@ -22,9 +22,9 @@ pub const WORKFLOW_PATH: &str = ".github/workflows/modelbench-bump.yml";
 /// The secret the workflow reads its token from (falling back to the default token).
 pub const TOKEN_SECRET: &str = "MODELBENCH_BUMP_TOKEN";
 
-/// Without a `[workflow] checkout` in the spec: actions/checkout v4.2.2 by commit, the
-/// tag's commit as recorded by dependabot when
-/// it moved repositories from v4.2.1 to v4.2.2 (sandialabs/staged-script's CHANGELOG and
+/// actions/checkout v4.2.2 by commit, for a spec without `[workflow] checkout`: the tag's
+/// commit as recorded by dependabot when it moved repositories from v4.2.1 to v4.2.2
+/// (sandialabs/staged-script's CHANGELOG and
 /// kyverno/website's history, compare eef61447…7871...11bd7190…f683). Update the SHA
 /// and the tag in the comment together.
 const CHECKOUT: &str = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2";
@@ -530,6 +530,96 @@ mod tests {
         ] {
             assert!(Install::git_revision(url, rev).is_err(), "{url} {rev}");
         }
+    }
+
+    #[test]
+    fn workflow_takes_its_pins_from_the_lock() {
+        let spec = crate::spec::LoadedSpec::from_str(
+            std::path::Path::new("x.toml"),
+            "[image]\nname = \"x\"\ntag = \"t\"\nplatforms = [\"linux/amd64\"]\n\
+             [base]\nimage = \"debian:bookworm\"\n\
+             [workflow]\ncheckout = \"v4\"\n\
+             modelbench = { git = \"https://git.example/m.git\", tag = \"v1\" }\n",
+        )
+        .unwrap()
+        .spec;
+        let checkout_sha = "eef61447b9ff4aafe5dcd4e0bbf5d482be7e7871";
+        let modelbench_sha = "0123456789abcdef0123456789abcdef01234567";
+        let git = |name: &str, version: &str, repository: &str, commit: &str| {
+            let mut artifact = crate::resolve::artifact(Kind::Git, version);
+            artifact.name = name.to_string();
+            artifact.repository = Some(repository.to_string());
+            artifact.commit = Some(commit.to_string());
+            artifact
+        };
+        let lock = Lock::new(
+            "sha256:x".into(),
+            vec![
+                git(CHECKOUT_NAME, "v4.2.1", CHECKOUT_REPOSITORY, checkout_sha),
+                git(
+                    MODELBENCH_NAME,
+                    "v1.0.3",
+                    "https://git.example/m.git",
+                    modelbench_sha,
+                ),
+            ],
+        );
+        let options = WorkflowOptions::default()
+            .with_lock_pins(&spec, &lock)
+            .unwrap();
+        let text = github_workflow(&options);
+        assert!(
+            text.contains(&format!(
+                "      - uses: actions/checkout@{checkout_sha} # v4.2.1\n"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("run: cargo install --locked --git 'https://git.example/m.git' --rev {modelbench_sha} modelbench\n")),
+            "{text}"
+        );
+        assert!(!text.contains("vars."), "{text}");
+
+        // Not locked (or locked for another repository): refused, nothing made up.
+        let partial = Lock::new("sha256:x".into(), lock.artifacts[..1].to_vec());
+        assert_eq!(
+            WorkflowOptions::default().with_lock_pins(&spec, &partial),
+            Err(PinError::NotLocked {
+                key: "modelbench",
+                name: MODELBENCH_NAME
+            })
+        );
+        // A lock built in memory (not read by Lock::parse) is checked here too.
+        let mut hostile = lock.clone();
+        hostile.artifacts[0].commit = Some(format!("{checkout_sha}\n      - run: id"));
+        assert!(matches!(
+            WorkflowOptions::default().with_lock_pins(&spec, &hostile),
+            Err(PinError::Invalid {
+                name: CHECKOUT_NAME,
+                ..
+            })
+        ));
+        hostile.artifacts[0].commit = Some(checkout_sha.into());
+        hostile.artifacts[0].version = "v4 # x\nrun: id".into();
+        assert!(matches!(
+            WorkflowOptions::default().with_lock_pins(&spec, &hostile),
+            Err(PinError::Invalid {
+                name: CHECKOUT_NAME,
+                ..
+            })
+        ));
+        // Without the table: the built-in commit and the repository variables.
+        let plain = crate::spec::LoadedSpec::from_str(
+            std::path::Path::new("x.toml"),
+            "[image]\nname = \"x\"\ntag = \"t\"\nplatforms = [\"linux/amd64\"]\n\
+             [base]\nimage = \"debian:bookworm\"\n",
+        )
+        .unwrap()
+        .spec;
+        assert_eq!(
+            WorkflowOptions::default().with_lock_pins(&plain, &lock),
+            Ok(WorkflowOptions::default())
+        );
     }
 
     #[test]

@@ -624,6 +624,48 @@ mod tests {
     }
 
     #[test]
+    fn workflow_pins_are_checked_with_spans() {
+        for (extra, needle) in [
+            (
+                "[workflow]\ncheckout = \"latest\"\n",
+                "`workflow.checkout`: `latest` is not a tag constraint",
+            ),
+            (
+                "[workflow]\ncheckuot = \"v4\"\n",
+                "unknown field `checkuot`",
+            ),
+            (
+                "[workflow]\nmodelbench = { git = \"http://git.example/m.git\", branch = \"main\" }\n",
+                "must be an https URL",
+            ),
+            (
+                "[workflow]\nmodelbench = { git = \"https://u:p@git.example/m.git\", branch = \"main\" }\n",
+                "without credentials",
+            ),
+            (
+                "[workflow]\nmodelbench = { git = \"https://git.example/m.git\", branch = \"main;id\" }\n",
+                "`workflow.modelbench.branch` must be a release tag",
+            ),
+            (
+                "[workflow]\nmodelbench = { git = \"https://git.example/m.git\" }\n",
+                "needs `branch",
+            ),
+            (
+                "[workflow]\nmodelbench = { git = \"https://git.example/m.git\", branch = \"main\", tag = \"v1\" }\n",
+                "not both",
+            ),
+            (
+                "[workflow]\nmodelbench = { git = \"https://git.example/m.git\", rev = \"main\" }\n",
+                "unknown field `rev`",
+            ),
+        ] {
+            let err = error(extra);
+            assert!(err.contains(needle), "{extra}: {err}");
+            assert!(err.contains("x.toml:8:"), "{extra}: {err}");
+        }
+    }
+
+    #[test]
     fn apt_archives_are_checked_with_spans() {
         let err = error(
             "[[apt.archives]]\nuris = [\"ftp://deb.example/debian\"]\nsuites = [\"bookworm\"]\ncomponents = [\"main\"]\ntrusted = true\n",

@@ -227,6 +227,13 @@ fn bump_moves_checkout_to_the_newest_v4_tag_and_the_workflow_follows() {
         assert!(output.stderr.contains(&line), "{line}\n{}", output.stderr);
     }
     assert!(!output.stderr.contains("republished"), "{}", output.stderr);
+    assert!(
+        output.stderr.contains(
+            "a [workflow] pin moved: once the lock lands, run `modelbench emit specs/test.toml --github-workflow`"
+        ),
+        "{}",
+        output.stderr
+    );
     assert_eq!(
         s.locked(CHECKOUT),
         ("v4.3.0".to_string(), git_commit_id("v4.3.0"))
@@ -396,6 +403,62 @@ fn hostile_refs_are_refused_at_lock_naming_server_artifact_and_value() {
         output.stderr.contains("is not a smart HTTP git server"),
         "{}",
         output.stderr
+    );
+}
+
+/// The fixture speaks git's protocol and computes git's ids: the real client lists the
+/// same refs from it (`git ls-remote` over smart HTTP), and `git hash-object` gives the
+/// same commit id.
+#[test]
+fn lock_fixture_is_what_real_git_reads() {
+    use crate::support::tools::{GIT, require};
+    if !require(&[&GIT]) {
+        return;
+    }
+    let world = World::start();
+    let refs = checkout_refs("v4.3.0");
+    serve(&world, CHECKOUT, &refs);
+    let home = crate::support::temp_dir();
+    let output = std::process::Command::new("git")
+        .args(["ls-remote", &world.url(&format!("/git/{CHECKOUT}"))])
+        .env("HOME", home.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let listed: Vec<(String, String)> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let (sha, name) = line.split_once('\t').unwrap();
+            (sha.to_string(), name.to_string())
+        })
+        .collect();
+    assert_eq!(listed, refs);
+
+    let object = "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\
+                  author Fixture <fixture@example.invalid> 1767225600 +0000\n\
+                  committer Fixture <fixture@example.invalid> 1767225600 +0000\n\nv4.2.2\n";
+    let mut child = std::process::Command::new("git")
+        .args(["hash-object", "-t", "commit", "--stdin"])
+        .env("HOME", home.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(object.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().trim(),
+        git_commit_id("v4.2.2")
     );
 }
 
