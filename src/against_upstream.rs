@@ -222,7 +222,12 @@ async fn check_all(
             };
             match resolve::resolve(ctx, &single, spec_hash, None, &UpdatePolicy::All).await {
                 Ok(answer) => match answer.artifacts.into_iter().next() {
-                    Some(upstream) => compare(pinned, &upstream),
+                    Some(upstream) => {
+                        match resolve::git::moved_branch(request, pinned, &upstream) {
+                            Some(reason) => cannot(reason),
+                            None => compare(pinned, &upstream),
+                        }
+                    }
                     None => cannot("the upstream gave no answer".into()),
                 },
                 Err(failures) => cannot(format!("the upstream does not resolve it: {failures}")),
@@ -260,6 +265,13 @@ pub fn exact_request(request: &Request, pinned: &Artifact) -> Request {
         // holds a `url` file's hash. Apt closures are solved against the archive as it is
         // now (most archives serve no older index).
         Detail::Oci(_) | Detail::Url(_) | Detail::Conda(_) | Detail::Apt(_) => {}
+        // A tag by its exact name (`v4.2.2` answers only itself): a tag moved to another
+        // commit since locking differs. A branch is asked for as it is: its head now.
+        Detail::Git(detail) => {
+            if let resolve::git::GitRef::Tag(constraint) = &mut detail.reference {
+                *constraint = pinned.version.clone();
+            }
+        }
     }
     exact
 }
@@ -304,6 +316,16 @@ pub fn compare(locked: &Artifact, upstream: &Artifact) -> Outcome {
         "release-url".into(),
         optional(&locked.release_url),
         optional(&upstream.release_url),
+    );
+    differ(
+        "repository".into(),
+        optional(&locked.repository),
+        optional(&upstream.repository),
+    );
+    differ(
+        "commit".into(),
+        optional(&locked.commit),
+        optional(&upstream.commit),
     );
     let platforms: std::collections::BTreeSet<&String> = locked
         .platform

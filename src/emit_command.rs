@@ -56,7 +56,8 @@ pub fn run(args: EmitArgs) -> Result<()> {
             spec_path: spec_path.display().to_string(),
             lock_path: args.spec.lock.as_ref().map(|p| p.display().to_string()),
             ..Default::default()
-        };
+        }
+        .with_lock_pins(&spec.spec, &lock)?;
         let path = Path::new(crate::bump::workflow::WORKFLOW_PATH);
         crate::lock::write_atomic(
             path,

@@ -220,6 +220,9 @@ impl Model {
         );
         let artifact_ref = format!("{}:{}", artifact.kind, artifact.name);
         match artifact.kind {
+            // The emitted GitHub workflow's code runs in CI, not in the image this bill
+            // of materials describes.
+            Kind::Git => {}
             Kind::Oci => {
                 let parsed = ImageRef::parse_normalized(&artifact.requested).ok();
                 let (repository_url, name, tag) = match &parsed {
@@ -311,7 +314,8 @@ impl Model {
                                 | Kind::Nodejs
                                 | Kind::Npm
                                 | Kind::Url
-                                | Kind::Oci,
+                                | Kind::Oci
+                                | Kind::Git,
                                 _,
                             ) => {
                                 qualifiers.push((
@@ -762,7 +766,7 @@ fn member_purl(kind: Kind, package: &Package, distro: &str) -> String {
             )
         }
         // Only closures have members; a generic purl should one ever appear elsewhere.
-        Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url => {
+        Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url | Kind::Git => {
             let mut qualifiers = vec![(
                 "checksum",
                 format!("{}:{}", package.hash.algorithm.name(), package.hash.hex()),

@@ -23,6 +23,8 @@ use serde::Deserialize;
 pub const UPSTREAMS: &[(&str, &str)] = &[
     // conda channels live below it: `<conda>/conda-forge/<subdir>/repodata.json`
     ("conda", "https://conda.anaconda.org"),
+    // git repositories on GitHub (`[workflow]` pins): `<github>/<owner>/<repo>`
+    ("github", "https://github.com"),
     ("github-api", "https://api.github.com"),
     ("github-raw", "https://raw.githubusercontent.com"),
     ("nodejs", "https://nodejs.org/dist"),

@@ -263,6 +263,9 @@ fn units(artifact: &Artifact) -> Vec<Unit> {
         Kind::Oci => return oci_units(artifact),
         // Files by platform, then closure members, whichever the entry has.
         Kind::Apt | Kind::Conda | Kind::GithubRelease | Kind::Nodejs | Kind::Npm | Kind::Url => {}
+        // A commit is not downloaded into the image: `verify --against-upstream` asks
+        // the repository whether the ref still names it.
+        Kind::Git => return Vec::new(),
     }
     let mut units: Vec<Unit> = artifact
         .platform

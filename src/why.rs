@@ -324,7 +324,7 @@ pub fn member_origins(spec: &Spec, text: &str, artifact: &Artifact, member: &str
                 }
             }
             // Not closures: they have no members to explain.
-            Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url => {}
+            Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url | Kind::Git => {}
         }
     }
     let ssh = spec.ssh.as_ref().filter(|s| s.enable);

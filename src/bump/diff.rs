@@ -256,8 +256,9 @@ fn artifact_diff(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Artif
         }
     }
 
-    let old_digest = old.and_then(|a| a.digest.clone());
-    let new_digest = new.and_then(|a| a.digest.clone());
+    // A git pin's commit is its digest: a tag that names another commit is a republish.
+    let old_digest = old.and_then(|a| a.digest.clone().or_else(|| a.commit.clone()));
+    let new_digest = new.and_then(|a| a.digest.clone().or_else(|| a.commit.clone()));
     let closure = if old.is_some_and(|a| !a.packages.is_empty())
         || new.is_some_and(|a| !a.packages.is_empty())
     {
@@ -274,8 +275,10 @@ fn artifact_diff(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Artif
         (_, None) => ChangeKind::Removed,
         (Some(o), Some(n)) if o.version != n.version => ChangeKind::Updated,
         _ => {
+            // A branch is meant to move: a new head is a change, not a republish.
+            let branch = crate::resolve::git::is_branch_pin(either.kind, &either.requested);
             let digest_moved =
-                old_digest.is_some() && new_digest.is_some() && old_digest != new_digest;
+                !branch && old_digest.is_some() && new_digest.is_some() && old_digest != new_digest;
             if digest_moved
                 || platforms
                     .iter()
@@ -311,7 +314,8 @@ fn artifact_diff(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Artif
 fn artifact_urls(artifact: &Artifact) -> impl Iterator<Item = &str> {
     let pins = artifact.platform.values().flat_map(|p| &p.urls);
     let members = artifact.packages.iter().flat_map(|p| &p.urls);
-    pins.chain(members).map(String::as_str)
+    let repository = artifact.repository.iter();
+    pins.chain(members).chain(repository).map(String::as_str)
 }
 
 /// `(scheme, host[:port])` of a URL; `None` for one that does not parse.
@@ -640,7 +644,11 @@ pub fn to_markdown(diff: &LockDiff, options: MarkdownOptions) -> String {
         if let (Some(old), Some(new)) = (&a.old_digest, &a.new_digest)
             && old != new
         {
-            let warn = if a.old_version == a.new_version {
+            let branch = a.kind == "git"
+                && a.new_requested
+                    .as_deref()
+                    .is_some_and(|r| crate::resolve::git::is_branch_pin(crate::lock::Kind::Git, r));
+            let warn = if a.old_version == a.new_version && !branch {
                 "⚠️ "
             } else {
                 ""
@@ -648,7 +656,12 @@ pub fn to_markdown(diff: &LockDiff, options: MarkdownOptions) -> String {
             rows.insert(
                 0,
                 (
-                    "(index)".into(),
+                    if a.kind == "git" {
+                        "(commit)"
+                    } else {
+                        "(index)"
+                    }
+                    .into(),
                     format!("{warn}{} → {}", short_hash(old), short_hash(new)),
                     "—".into(),
                 ),
@@ -818,7 +831,15 @@ fn republish_note(a: &ArtifactDiff) -> String {
         .map(|p| p.platform.clone())
         .collect();
     if a.old_digest != a.new_digest && a.old_digest.is_some() && a.new_digest.is_some() {
-        places.insert(0, "image index".into());
+        places.insert(
+            0,
+            if a.kind == "git" {
+                "commit"
+            } else {
+                "image index"
+            }
+            .into(),
+        );
     }
     if let Some(closure) = &a.closure {
         for p in closure
@@ -836,6 +857,8 @@ fn republish_note(a: &ArtifactDiff) -> String {
     }
     let what = if a.kind == "oci" {
         "the tag now points to different image bytes"
+    } else if a.kind == "git" {
+        "the tag now names another commit"
     } else {
         "new bytes under the same version"
     };

@@ -253,6 +253,22 @@ async fn bump(args: &BumpArgs, env: &Environment) -> Result<()> {
         return Ok(());
     }
 
+    // The workflow file is not rewritten here: pushing workflow files needs a permission
+    // (`workflows`) the bump token should not have.
+    if decision
+        .accepted
+        .values()
+        .any(|a| a.kind == crate::lock::Kind::Git)
+    {
+        status(
+            "Note",
+            format!(
+                "a [workflow] pin moved: once the lock lands, run `modelbench emit {} --github-workflow` and commit {}",
+                spec.path.display(),
+                workflow::WORKFLOW_PATH
+            ),
+        );
+    }
     if let Some(target) = target {
         return pull_requests(args, &ctx, &spec, &policy, &old, &decision, &target).await;
     }
@@ -526,6 +542,7 @@ fn moved(old: &Artifact, new: &Artifact) -> bool {
         || old.images != new.images
         || old.platform != new.platform
         || old.packages != new.packages
+        || old.commit != new.commit
 }
 
 async fn decide(
@@ -807,7 +824,12 @@ fn report(old: &Lock, decision: &Decision, now: DateTime<Utc>) {
                 format!(" (released {}, {days} day(s) ago)", p.format("%Y-%m-%d"))
             })
             .unwrap_or_default();
-        if current.version == new.version {
+        if let Some((from, to)) = resolve::git::branch_move(current, new) {
+            status(
+                "Updating",
+                format!("{} {} {from} -> {to}", new.kind, new.name),
+            );
+        } else if current.version == new.version {
             status(
                 "Rehashing",
                 format!(

@@ -11,17 +11,57 @@
 
 use std::fmt::Write as _;
 
+use crate::lock::values::{GitCommit, ReleaseTag};
+use crate::lock::{Kind, Lock};
+use crate::resolve::git::{CHECKOUT_NAME, CHECKOUT_REPOSITORY, MODELBENCH_NAME};
+use crate::spec::Spec;
+
 /// Where the workflow goes in a repository.
 pub const WORKFLOW_PATH: &str = ".github/workflows/modelbench-bump.yml";
 
 /// The secret the workflow reads its token from (falling back to the default token).
 pub const TOKEN_SECRET: &str = "MODELBENCH_BUMP_TOKEN";
 
-/// actions/checkout v4.2.2 by commit: the tag's commit as recorded by dependabot when
-/// it moved repositories from v4.2.1 to v4.2.2 (sandialabs/staged-script's CHANGELOG and
+/// actions/checkout v4.2.2 by commit, for a spec without `[workflow] checkout`: the tag's
+/// commit as recorded by dependabot when it moved repositories from v4.2.1 to v4.2.2
+/// (sandialabs/staged-script's CHANGELOG and
 /// kyverno/website's history, compare eef61447…7871...11bd7190…f683). Update the SHA
 /// and the tag in the comment together.
 const CHECKOUT: &str = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2";
+
+/// The checkout action by the commit the lock pinned (`[workflow] checkout`): both values
+/// typed, so neither can carry a space, a `#` or a line break into the `uses:` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutPin {
+    pub commit: GitCommit,
+    /// The tag the commit was locked from, for the reader (a comment).
+    pub tag: ReleaseTag,
+}
+
+impl CheckoutPin {
+    /// `actions/checkout@<sha> # <tag>`.
+    fn uses(&self) -> String {
+        format!(
+            "{} # {}",
+            yaml_word(&format!("actions/checkout@{}", self.commit)),
+            self.tag
+        )
+    }
+}
+
+/// Why the lock cannot give the workflow its pins.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PinError {
+    #[error(
+        "the spec's `[workflow] {key}` has no answer in the lock (no `git {name}` entry, or one from an older spec); run `modelbench lock` first"
+    )]
+    NotLocked {
+        key: &'static str,
+        name: &'static str,
+    },
+    #[error("lock entry `git {name}`: {message}")]
+    Invalid { name: &'static str, message: String },
+}
 
 /// Where the workflow gets modelbench from: always a git revision by full commit SHA.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -65,8 +105,12 @@ impl Install {
     fn step(&self) -> String {
         match self {
             Install::GitRevision { url, rev } => format!(
-                "      - name: Install modelbench from a pinned git revision\n        \
-                 run: cargo install --locked --git {url} --rev {rev} modelbench\n"
+                "      - name: Install modelbench from a pinned git revision\n        run: {}\n",
+                yaml_word(&format!(
+                    "cargo install --locked --git {} --rev {} modelbench",
+                    shell_word(url),
+                    shell_word(rev)
+                ))
             ),
             Install::RepositoryVariables => r#"      - name: Install modelbench from a pinned git revision
         # Set the repository variables MODELBENCH_GIT_URL (https URL of modelbench's git
@@ -100,6 +144,57 @@ pub struct WorkflowOptions {
     pub cron: String,
     /// Where the step that puts `modelbench` on the PATH gets it.
     pub install: Install,
+    /// The checkout action the lock pinned; `None`: the built-in v4.2.2 commit.
+    pub checkout: Option<CheckoutPin>,
+}
+
+impl WorkflowOptions {
+    /// Take the checkout action and modelbench from the lock's `git` entries when the
+    /// spec's `[workflow]` table asks for them (without it: the built-in checkout commit
+    /// and the repository variables, as before). Each value is parsed again into its
+    /// type here, so only a full SHA, a plain tag and an https URL reach the text.
+    pub fn with_lock_pins(mut self, spec: &Spec, lock: &Lock) -> Result<Self, PinError> {
+        let Some(workflow) = &spec.workflow else {
+            return Ok(self);
+        };
+        let entry = |key: &'static str, name: &'static str, repository: &str| {
+            lock.find(Kind::Git, name)
+                .filter(|a| a.repository.as_deref() == Some(repository))
+                .ok_or(PinError::NotLocked { key, name })
+        };
+        let commit_of = |name: &'static str, artifact: &crate::lock::Artifact| {
+            GitCommit::parse("commit", artifact.commit.as_deref().unwrap_or_default()).map_err(
+                |err| PinError::Invalid {
+                    name,
+                    message: err.to_string(),
+                },
+            )
+        };
+        if workflow.checkout.is_some() {
+            let artifact = entry("checkout", CHECKOUT_NAME, CHECKOUT_REPOSITORY)?;
+            self.checkout = Some(CheckoutPin {
+                commit: commit_of(CHECKOUT_NAME, artifact)?,
+                tag: ReleaseTag::parse("version", &artifact.version).map_err(|err| {
+                    PinError::Invalid {
+                        name: CHECKOUT_NAME,
+                        message: err.to_string(),
+                    }
+                })?,
+            });
+        }
+        if let Some(source) = &workflow.modelbench {
+            let artifact = entry("modelbench", MODELBENCH_NAME, source.git.get_ref())?;
+            let commit = commit_of(MODELBENCH_NAME, artifact)?;
+            self.install =
+                Install::git_revision(source.git.get_ref(), commit.as_str()).map_err(|err| {
+                    PinError::Invalid {
+                        name: MODELBENCH_NAME,
+                        message: err.to_string(),
+                    }
+                })?;
+        }
+        Ok(self)
+    }
 }
 
 impl Default for WorkflowOptions {
@@ -109,6 +204,7 @@ impl Default for WorkflowOptions {
             lock_path: None,
             cron: "17 4 * * 1".into(),
             install: Install::default(),
+            checkout: None,
         }
     }
 }
@@ -182,7 +278,7 @@ jobs:
     runs-on: ubuntu-latest
     timeout-minutes: 30
     steps:
-      - uses: {CHECKOUT}
+      - uses: {checkout}
         with:
           persist-credentials: false
 {install}      - name: Bump the lock and open or update the pull requests
@@ -197,7 +293,7 @@ jobs:
     permissions:
       contents: read
     steps:
-      - uses: {CHECKOUT}
+      - uses: {checkout}
         with:
           persist-credentials: false
 {install}      - name: Check every pin of the lock against its upstream
@@ -208,6 +304,10 @@ jobs:
         check = yaml_word(&check),
         cron = options.cron.replace('"', ""),
         install = options.install.step(),
+        checkout = options
+            .checkout
+            .as_ref()
+            .map_or_else(|| CHECKOUT.to_string(), CheckoutPin::uses),
     )
 }
 
@@ -406,7 +506,7 @@ mod tests {
             ..WorkflowOptions::default()
         });
         assert!(
-            text.contains("run: cargo install --locked --git https://git.example/org/modelbench.git --rev 0123456789abcdef0123456789abcdef01234567 modelbench"),
+            text.contains("run: cargo install --locked --git 'https://git.example/org/modelbench.git' --rev 0123456789abcdef0123456789abcdef01234567 modelbench\n"),
             "{text}"
         );
         for (url, rev) in [
@@ -430,6 +530,96 @@ mod tests {
         ] {
             assert!(Install::git_revision(url, rev).is_err(), "{url} {rev}");
         }
+    }
+
+    #[test]
+    fn workflow_takes_its_pins_from_the_lock() {
+        let spec = crate::spec::LoadedSpec::from_str(
+            std::path::Path::new("x.toml"),
+            "[image]\nname = \"x\"\ntag = \"t\"\nplatforms = [\"linux/amd64\"]\n\
+             [base]\nimage = \"debian:bookworm\"\n\
+             [workflow]\ncheckout = \"v4\"\n\
+             modelbench = { git = \"https://git.example/m.git\", tag = \"v1\" }\n",
+        )
+        .unwrap()
+        .spec;
+        let checkout_sha = "eef61447b9ff4aafe5dcd4e0bbf5d482be7e7871";
+        let modelbench_sha = "0123456789abcdef0123456789abcdef01234567";
+        let git = |name: &str, version: &str, repository: &str, commit: &str| {
+            let mut artifact = crate::resolve::artifact(Kind::Git, version);
+            artifact.name = name.to_string();
+            artifact.repository = Some(repository.to_string());
+            artifact.commit = Some(commit.to_string());
+            artifact
+        };
+        let lock = Lock::new(
+            "sha256:x".into(),
+            vec![
+                git(CHECKOUT_NAME, "v4.2.1", CHECKOUT_REPOSITORY, checkout_sha),
+                git(
+                    MODELBENCH_NAME,
+                    "v1.0.3",
+                    "https://git.example/m.git",
+                    modelbench_sha,
+                ),
+            ],
+        );
+        let options = WorkflowOptions::default()
+            .with_lock_pins(&spec, &lock)
+            .unwrap();
+        let text = github_workflow(&options);
+        assert!(
+            text.contains(&format!(
+                "      - uses: actions/checkout@{checkout_sha} # v4.2.1\n"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("run: cargo install --locked --git 'https://git.example/m.git' --rev {modelbench_sha} modelbench\n")),
+            "{text}"
+        );
+        assert!(!text.contains("vars."), "{text}");
+
+        // Not locked (or locked for another repository): refused, nothing made up.
+        let partial = Lock::new("sha256:x".into(), lock.artifacts[..1].to_vec());
+        assert_eq!(
+            WorkflowOptions::default().with_lock_pins(&spec, &partial),
+            Err(PinError::NotLocked {
+                key: "modelbench",
+                name: MODELBENCH_NAME
+            })
+        );
+        // A lock built in memory (not read by Lock::parse) is checked here too.
+        let mut hostile = lock.clone();
+        hostile.artifacts[0].commit = Some(format!("{checkout_sha}\n      - run: id"));
+        assert!(matches!(
+            WorkflowOptions::default().with_lock_pins(&spec, &hostile),
+            Err(PinError::Invalid {
+                name: CHECKOUT_NAME,
+                ..
+            })
+        ));
+        hostile.artifacts[0].commit = Some(checkout_sha.into());
+        hostile.artifacts[0].version = "v4 # x\nrun: id".into();
+        assert!(matches!(
+            WorkflowOptions::default().with_lock_pins(&spec, &hostile),
+            Err(PinError::Invalid {
+                name: CHECKOUT_NAME,
+                ..
+            })
+        ));
+        // Without the table: the built-in commit and the repository variables.
+        let plain = crate::spec::LoadedSpec::from_str(
+            std::path::Path::new("x.toml"),
+            "[image]\nname = \"x\"\ntag = \"t\"\nplatforms = [\"linux/amd64\"]\n\
+             [base]\nimage = \"debian:bookworm\"\n",
+        )
+        .unwrap()
+        .spec;
+        assert_eq!(
+            WorkflowOptions::default().with_lock_pins(&plain, &lock),
+            Ok(WorkflowOptions::default())
+        );
     }
 
     #[test]

@@ -19,10 +19,12 @@ pub enum Kind {
     Nodejs,
     Npm,
     Url,
+    /// A git ref pinned to its full commit SHA (what the emitted GitHub workflow runs).
+    Git,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Apt,
         Kind::Conda,
         Kind::Oci,
@@ -30,6 +32,7 @@ impl Kind {
         Kind::Nodejs,
         Kind::Npm,
         Kind::Url,
+        Kind::Git,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Kind {
             Kind::Nodejs => "nodejs",
             Kind::Npm => "npm",
             Kind::Url => "url",
+            Kind::Git => "git",
         }
     }
 
@@ -53,7 +57,7 @@ impl Kind {
     pub fn is_closure(self) -> bool {
         match self {
             Kind::Apt | Kind::Conda | Kind::Npm => true,
-            Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url => false,
+            Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url | Kind::Git => false,
         }
     }
 }

@@ -23,6 +23,11 @@
 //!   ([`Artifact::content_checksum`]), set by [`Lock::new`] and checked by
 //!   `resolve::staleness` and `emit`, so a hand edit is caught offline. (Added before
 //!   the first release, so still version 1; a lock without it fails those checks.)
+//! - Still `1`, additive: kind `git` (a git ref of what the emitted GitHub workflow runs,
+//!   from the spec's `[workflow]` table) records `repository` (https) and `commit` (the
+//!   full SHA the ref named); `version` is the tag or branch. No platform pins. Locks
+//!   without a `[workflow]` table are byte-for-byte as before; a modelbench from before
+//!   refuses a lock with a `git` entry by its unknown kind.
 //!
 //! Reading a lock checks every value against its grammar ([`values::check_artifact`]):
 //! the checksum is recomputable by anyone, so a lock from a pull request is data, and a
@@ -126,6 +131,12 @@ pub struct Artifact {
     /// A human page for the release (diff tables link to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_url: Option<String>,
+    /// git: the repository (an https URL) the ref was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// git: the full commit SHA (40 hex digits) the ref named when it was locked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
     /// `sha256:` of the entry's canonical content ([`Artifact::content_checksum`]), set by
     /// [`Lock::new`]: a hand edit of any other field no longer matches it. `None` only in
     /// a lock that was not written by `modelbench`.
@@ -380,7 +391,8 @@ impl Lock {
             }
             if artifact.platform.is_empty()
                 && artifact.packages.is_empty()
-                && artifact.kind != Kind::Oci
+                // An image's index and a git commit are pinned without per-platform files.
+                && !matches!(artifact.kind, Kind::Oci | Kind::Git)
             {
                 return Err(LockError::Invalid {
                     path: path.to_path_buf(),

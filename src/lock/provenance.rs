@@ -17,6 +17,7 @@ pub fn scheme(kind: Kind) -> Option<&'static str> {
         Kind::Nodejs => Some("nodejs"),
         Kind::Npm => Some("npm"),
         Kind::Url => Some("url"),
+        Kind::Git => Some("git"),
     }
 }
 
@@ -24,7 +25,7 @@ pub fn scheme(kind: Kind) -> Option<&'static str> {
 pub fn github_repo(artifact: &Artifact) -> Option<&str> {
     match artifact.kind {
         Kind::GithubRelease => artifact.source.as_deref()?.strip_prefix("github:"),
-        Kind::Apt | Kind::Conda | Kind::Oci | Kind::Nodejs | Kind::Npm | Kind::Url => None,
+        Kind::Apt | Kind::Conda | Kind::Oci | Kind::Nodejs | Kind::Npm | Kind::Url | Kind::Git => None,
     }
 }
 
@@ -60,7 +61,7 @@ pub fn check(artifact: &Artifact) -> Result<(), ValueError> {
                         .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
             })
         }),
-        Kind::Apt | Kind::Conda | Kind::Oci | Kind::Nodejs | Kind::Npm | Kind::Url => {
+        Kind::Apt | Kind::Conda | Kind::Oci | Kind::Nodejs | Kind::Npm | Kind::Url | Kind::Git => {
             !rest.is_empty()
                 && rest.len() <= 1024
                 && rest
@@ -76,7 +77,7 @@ pub fn check(artifact: &Artifact) -> Result<(), ValueError> {
             source,
             match artifact.kind {
                 Kind::GithubRelease => "`github:OWNER/REPO`",
-                Kind::Apt | Kind::Conda | Kind::Oci | Kind::Nodejs | Kind::Npm | Kind::Url => {
+                Kind::Apt | Kind::Conda | Kind::Oci | Kind::Nodejs | Kind::Npm | Kind::Url | Kind::Git => {
                     "`KIND:IDENTITY` in printable ASCII without spaces or `` ` $ \\ ' \" ``"
                 }
             },

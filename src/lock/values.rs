@@ -299,6 +299,14 @@ checked_string!(
 );
 
 checked_string!(
+    /// A git commit SHA as a ref advertisement and `actions/…@<sha>` spell it: 40
+    /// lowercase hex digits (a tag or branch name can move; a full SHA cannot).
+    GitCommit,
+    "a full git commit SHA (40 lowercase hex digits)",
+    |t| t.len() == 40 && chars_in(t, |b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+);
+
+checked_string!(
     /// Free text (an entry's name, its requested constraint): one line without control
     /// characters.
     OneLine,
@@ -481,6 +489,19 @@ pub fn check_artifact(artifact: &Artifact) -> Result<(), ValueError> {
                 ));
             }
         }
+        Kind::Git => {
+            ReleaseTag::parse("version", version)?;
+            let repository = artifact.repository.as_deref().unwrap_or_default();
+            let url = HttpUrl::parse("repository", repository)?;
+            if !url.as_str().starts_with("https://") {
+                return Err(refuse("repository", repository, "an https URL"));
+            }
+            GitCommit::parse("commit", artifact.commit.as_deref().unwrap_or_default())?;
+            // Nothing of a git pin is downloaded into the image.
+            if !artifact.platform.is_empty() {
+                return Err(refuse("platform", "(present)", "absent for kind git"));
+            }
+        }
         Kind::Oci => {
             if !crate::image_ref::is_valid_tag(version)
                 && !crate::image_ref::is_valid_digest_syntax(version)
@@ -491,6 +512,14 @@ pub fn check_artifact(artifact: &Artifact) -> Result<(), ValueError> {
     }
     if let Some(digest) = &artifact.digest {
         sha256_digest("digest", digest)?;
+    }
+    // Only git entries name a repository and a commit; anywhere else they are an edit.
+    if kind != Kind::Git && (artifact.repository.is_some() || artifact.commit.is_some()) {
+        return Err(refuse(
+            "repository/commit",
+            "(present)",
+            "absent for this kind",
+        ));
     }
     for image in &artifact.images {
         let ok = crate::image_ref::ImageRef::parse(image).is_ok_and(|r| r.digest.is_some());
@@ -691,7 +720,7 @@ fn check_package(kind: Kind, package: &Package) -> Result<(), ValueError> {
             unexpected("build", package.build.is_some())?;
             unexpected("conda", package.conda.is_some())?;
         }
-        Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url => {
+        Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url | Kind::Git => {
             return Err(refuse(
                 "kind",
                 kind.as_str(),

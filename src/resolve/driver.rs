@@ -11,7 +11,7 @@ use crate::lock::{Artifact, Kind, Lock};
 use super::context::Context;
 use super::error::{Problem, ResolveError, ResolveFailures};
 use super::request::{Detail, Plan, Request};
-use super::{UpdatePolicy, apt, conda, github_release, needs_resolution, nodejs, npm, oci, url};
+use super::{UpdatePolicy, apt, conda, git, github_release, needs_resolution, nodejs, npm, oci, url};
 
 /// How many requests run at once (per-host limits in [`crate::net::Client`] apply on top).
 const CONCURRENCY: usize = 16;
@@ -87,6 +87,7 @@ async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Probl
         Detail::Nodejs(detail) => nodejs::resolve(ctx, &request.name, detail).await?,
         Detail::Npm(detail) => npm::resolve(ctx, &request.name, detail).await?,
         Detail::Url(detail) => url::resolve(ctx, &request.name, detail).await?,
+        Detail::Git(detail) => git::resolve(ctx, &request.name, detail).await?,
     };
     // The common fields are the driver's business, not each resolver's.
     artifact.kind = request.kind;
@@ -125,7 +126,13 @@ fn stamp_provenance(artifact: &mut Artifact, request: &Request) {
 fn plain_http_not_allowed<'a>(ctx: &Context, artifact: &'a Artifact) -> Option<&'a str> {
     let exempt = match artifact.kind {
         Kind::Apt => true,
-        Kind::Conda | Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Npm | Kind::Url => {
+        Kind::Conda
+        | Kind::Oci
+        | Kind::GithubRelease
+        | Kind::Nodejs
+        | Kind::Npm
+        | Kind::Url
+        | Kind::Git => {
             false
         }
     };
@@ -195,6 +202,7 @@ fn upstream_of(ctx: &Context, request: &Request) -> String {
             )
         ),
         Detail::Url(detail) => redact(&detail.url),
+        Detail::Git(detail) => git::upstream(ctx, detail),
     }
 }
 
@@ -213,6 +221,8 @@ pub fn artifact(kind: Kind, version: impl Into<String>) -> Artifact {
         images: Vec::new(),
         published: None,
         release_url: None,
+        repository: None,
+        commit: None,
         checksum: None,
         platform: BTreeMap::new(),
         packages: Vec::new(),

@@ -17,6 +17,7 @@
 pub mod apt;
 pub mod cache;
 pub mod conda;
+pub mod git;
 mod context;
 mod driver;
 mod error;
@@ -100,6 +101,8 @@ pub fn covers(pinned: &Artifact, platform: &str) -> bool {
             .iter()
             .any(|p| p.platform == platform || p.platform == crate::lock::ALL_PLATFORMS),
         Kind::GithubRelease | Kind::Nodejs | Kind::Url => pinned.pin(platform).is_some(),
+        // A commit is the same for every platform.
+        Kind::Git => true,
     }
 }
 
@@ -247,9 +250,19 @@ pub fn changes(old: Option<&Lock>, new: &Lock) -> Vec<Change> {
                     to: new_artifact.version.clone(),
                 })
             }
+            Some(old_artifact) if git::branch_move(old_artifact, new_artifact).is_some() => {
+                let (from, to) = git::branch_move(old_artifact, new_artifact).expect("checked");
+                out.push(Change::Updated {
+                    kind,
+                    name,
+                    from,
+                    to,
+                })
+            }
             Some(old_artifact)
                 if old_artifact.platform != new_artifact.platform
-                    || old_artifact.digest != new_artifact.digest =>
+                    || old_artifact.digest != new_artifact.digest
+                    || old_artifact.commit != new_artifact.commit =>
             {
                 out.push(Change::Rehashed {
                     kind,

@@ -20,6 +20,7 @@ pub enum Detail {
     Nodejs(nodejs::NodeRequest),
     Npm(npm::NpmRequest),
     Url(url::UrlRequest),
+    Git(super::git::GitRequest),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -125,6 +126,7 @@ impl Detail {
                 "url:{}",
                 crate::lock::values::strip_userinfo(&detail.url)
             )),
+            Detail::Git(detail) => Some(format!("git:{}", detail.repository)),
         }
     }
 }

@@ -27,6 +27,10 @@ pub struct Spec {
     pub stage_2: Stage,
     #[serde(default)]
     pub checks: Checks,
+    /// What the emitted GitHub workflow runs, pinned in the lock as `git` entries (part
+    /// of the normalized spec when present: it shapes those pins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<WorkflowPins>,
     /// How `modelbench bump` may move pins (groups, cooldowns, majors, frozen). Not part
     /// of the normalized spec: a policy change does not make the lock stale.
     #[serde(default, skip_serializing)]
@@ -53,6 +57,30 @@ pub struct EmitSettings {
     /// (as `--out` and the default lock path are); default `build/<spec name>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out: Option<Spanned<String>>,
+}
+
+/// `[workflow]`: the code `emit --github-workflow` runs with a write token, each pinned
+/// to a full commit SHA by `lock` and moved by `bump`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WorkflowPins {
+    /// `actions/checkout` by a tag constraint (`v4`: the newest `v4.x.y` tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout: Option<Spanned<String>>,
+    /// modelbench's own git repository and the ref the workflow installs it from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modelbench: Option<GitSource>,
+}
+
+/// A git repository (https) and one of `branch` or `tag` (a version constraint).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GitSource {
+    pub git: Spanned<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<Spanned<String>>,
 }
 
 /// What the image's self-check verifies beyond the lock.

@@ -298,6 +298,9 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
     }
     validate_globals(spec)?;
     validate_emit(&spec.emit)?;
+    if let Some(workflow) = &spec.workflow {
+        validate_workflow(workflow)?;
+    }
     validate_apt(&spec.apt)
 }
 
@@ -406,6 +409,59 @@ fn validate_emit(emit: &super::model::EmitSettings) -> Result<(), Invalid> {
             out,
             "`emit.out` names no directory: emit replaces it whole, so give it one of its own (e.g. \"build/NAME\")",
         ));
+    }
+    Ok(())
+}
+
+/// `[workflow]`: tag constraints that parse, a branch name the lock's ref grammar takes,
+/// and an https repository URL without credentials (the workflow installs from it).
+fn validate_workflow(workflow: &super::model::WorkflowPins) -> Result<(), Invalid> {
+    use crate::lock::values::{HttpUrl, ReleaseTag};
+    use crate::resolve::git::TagConstraint;
+    if let Some(checkout) = &workflow.checkout {
+        TagConstraint::parse(checkout.get_ref())
+            .map_err(|err| invalid(checkout, format!("`workflow.checkout`: {err}")))?;
+    }
+    let Some(source) = &workflow.modelbench else {
+        return Ok(());
+    };
+    let url = source.git.get_ref();
+    if !url.starts_with("https://") || HttpUrl::parse("", url).is_err() {
+        return Err(invalid(
+            &source.git,
+            format!(
+                "`workflow.modelbench.git` must be an https URL without credentials, got `{url}`"
+            ),
+        ));
+    }
+    match (&source.branch, &source.tag) {
+        (Some(branch), None) => {
+            ReleaseTag::parse("", branch.get_ref()).map_err(|_| {
+                invalid(
+                    branch,
+                    format!(
+                        "`workflow.modelbench.branch` must be {}",
+                        ReleaseTag::EXPECTED
+                    ),
+                )
+            })?;
+        }
+        (None, Some(tag)) => {
+            TagConstraint::parse(tag.get_ref())
+                .map_err(|err| invalid(tag, format!("`workflow.modelbench.tag`: {err}")))?;
+        }
+        (Some(_), Some(tag)) => {
+            return Err(invalid(
+                tag,
+                "`workflow.modelbench` takes one of `branch` and `tag`, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(invalid(
+                &source.git,
+                "`workflow.modelbench` needs `branch = \"NAME\"` or `tag = \"v1\"` (a version constraint)",
+            ));
+        }
     }
     Ok(())
 }
@@ -565,6 +621,48 @@ mod tests {
         let err =
             error("[stage-1]\npixi-global = [\"jq\"]\n[stage-2]\npixi-global = [\"jq >=1.7\"]\n");
         assert!(err.contains("`jq` is listed twice"), "{err}");
+    }
+
+    #[test]
+    fn workflow_pins_are_checked_with_spans() {
+        for (extra, needle) in [
+            (
+                "[workflow]\ncheckout = \"latest\"\n",
+                "`workflow.checkout`: `latest` is not a tag constraint",
+            ),
+            (
+                "[workflow]\ncheckuot = \"v4\"\n",
+                "unknown field `checkuot`",
+            ),
+            (
+                "[workflow]\nmodelbench = { git = \"http://git.example/m.git\", branch = \"main\" }\n",
+                "must be an https URL",
+            ),
+            (
+                "[workflow]\nmodelbench = { git = \"https://u:p@git.example/m.git\", branch = \"main\" }\n",
+                "without credentials",
+            ),
+            (
+                "[workflow]\nmodelbench = { git = \"https://git.example/m.git\", branch = \"main;id\" }\n",
+                "`workflow.modelbench.branch` must be a release tag",
+            ),
+            (
+                "[workflow]\nmodelbench = { git = \"https://git.example/m.git\" }\n",
+                "needs `branch",
+            ),
+            (
+                "[workflow]\nmodelbench = { git = \"https://git.example/m.git\", branch = \"main\", tag = \"v1\" }\n",
+                "not both",
+            ),
+            (
+                "[workflow]\nmodelbench = { git = \"https://git.example/m.git\", rev = \"main\" }\n",
+                "unknown field `rev`",
+            ),
+        ] {
+            let err = error(extra);
+            assert!(err.contains(needle), "{extra}: {err}");
+            assert!(err.contains("x.toml:8:"), "{extra}: {err}");
+        }
     }
 
     #[test]

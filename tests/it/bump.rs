@@ -58,7 +58,7 @@ fn helper(tag: &str, days: i64) -> FixtureRelease {
 }
 
 /// A single-arch linux/amd64 base served by the world behind a token challenge.
-fn base_image(world: &World) -> (String, String) {
+pub(crate) fn base_image(world: &World) -> (String, String) {
     let config =
         br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
     let config_digest = format!("sha256:{}", sha256_hex(config));
@@ -1310,6 +1310,8 @@ fn art(kind: &str, name: &str, version: &str) -> Artifact {
         images: Vec::new(),
         published: None,
         release_url: None,
+        repository: None,
+        commit: None,
         checksum: None,
         platform: BTreeMap::new(),
         packages: Vec::new(),

@@ -14,6 +14,7 @@ mod docker;
 mod emit;
 mod faults;
 mod fuzz_regressions;
+mod git;
 mod golden;
 mod hermetic;
 mod hostile;

@@ -73,6 +73,7 @@ pub fn plan(spec: &Spec) -> Plan {
     requests.extend(apt_requests(spec, &platforms));
     requests.extend(npm_requests(spec, &platforms));
     requests.extend(conda_requests(spec, &platforms));
+    requests.extend(crate::resolve::git::requests(spec));
 
     requests.sort_by_key(Request::key);
     Plan { requests }

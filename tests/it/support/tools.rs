@@ -28,6 +28,13 @@ pub const DOCKER_REGISTRY: Tool = Tool {
     install: "apt-get install docker-registry",
 };
 
+/// The git fixture is checked against the real client (`git ls-remote`, `git hash-object`).
+pub const GIT: Tool = Tool {
+    name: "git",
+    probe: &["git", "--version"],
+    install: "apt-get install git",
+};
+
 pub const BUILDAH: Tool = Tool {
     name: "buildah",
     probe: &["buildah", "--version"],

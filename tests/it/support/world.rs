@@ -619,6 +619,60 @@ impl World {
             releases: served,
         }
     }
+
+    /// The base to hand to the code under test as the `github` upstream (git repositories
+    /// on GitHub): `github = "<this>"` in a sources file.
+    pub fn github_git(&self) -> String {
+        self.url("/git")
+    }
+
+    /// Serve a git repository's smart HTTP ref advertisement (protocol v0, what `git
+    /// ls-remote` reads) at `/git/{owner}/{repo}/info/refs?service=git-upload-pack`:
+    /// the service line, a flush, one pkt-line per `(sha, name)` as given (the first with
+    /// its capabilities; `name^{}` lines peel the tag before them), a flush. Calling it
+    /// again replaces the refs (a tag added or moved upstream).
+    pub fn git_refs_fixture(&self, owner_repo: &str, refs: &[(&str, &str)]) {
+        self.get(
+            &format!("/git/{owner_repo}/info/refs?service=git-upload-pack"),
+            Response::bytes(git_advertisement(refs)).header(
+                "content-type",
+                "application/x-git-upload-pack-advertisement",
+            ),
+        );
+    }
+}
+
+/// git's pkt-line framing of a protocol-v0 `git-upload-pack` ref advertisement.
+pub fn git_advertisement(refs: &[(&str, &str)]) -> Vec<u8> {
+    let pkt = |line: &str| format!("{:04x}{line}", line.len() + 4);
+    let mut body = pkt("# service=git-upload-pack\n") + "0000";
+    for (i, (sha, name)) in refs.iter().enumerate() {
+        let capabilities = if i == 0 {
+            "\0multi_ack thin-pack side-band side-band-64k ofs-delta shallow no-progress include-tag object-format=sha1 agent=git/2.43.0"
+        } else {
+            ""
+        };
+        body += &pkt(&format!("{sha} {name}{capabilities}\n"));
+    }
+    body += "0000";
+    body.into_bytes()
+}
+
+/// The id git gives a commit object with this message (and a fixed tree, author and
+/// time): sha1 of `commit <size>\0<object>`. What the git fixtures advertise: real
+/// object ids of commits that could exist, computed, not made up.
+pub fn git_commit_id(message: &str) -> String {
+    use sha1::Digest as _;
+    // The empty tree's id, as every git computes it.
+    let object = format!(
+        "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\
+         author Fixture <fixture@example.invalid> 1767225600 +0000\n\
+         committer Fixture <fixture@example.invalid> 1767225600 +0000\n\n{message}\n"
+    );
+    let mut hasher = sha1::Sha1::new();
+    hasher.update(format!("commit {}\0", object.len()).as_bytes());
+    hasher.update(object.as_bytes());
+    hex::encode(hasher.finalize())
 }
 
 impl Drop for World {
