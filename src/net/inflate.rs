@@ -1,5 +1,5 @@
 //! Decompressing what upstreams send (apt's `Packages.xz`/`.gz`, conda's gzip-encoded
-//! `repodata.json`) with a bound on what comes out: a few MB of gzip can inflate to
+//! `repodata.json` and its `repodata.json.zst`) with a bound on what comes out: a few MB of gzip can inflate to
 //! gigabytes, and an index is held in memory whole. The bound is the smaller of the
 //! caller's absolute limit and [`MAX_RATIO`] times the compressed size (never below
 //! [`RATIO_FLOOR`]), so a decompression bomb is refused after a bounded amount of work,
@@ -8,7 +8,7 @@
 use std::io::Read;
 
 /// No real index shrinks more than this: apt's `Packages` about 4× (gzip) to 10× (xz),
-/// conda-forge's repodata about 8× (gzip); a gzip bomb about 1000×.
+/// conda-forge's repodata about 8× (gzip) to 15× (zstd); a gzip bomb about 1000×.
 pub const MAX_RATIO: u64 = 64;
 /// Below this, any ratio is accepted (tiny indexes compress oddly well).
 pub const RATIO_FLOOR: u64 = 64 * 1024 * 1024;
@@ -17,6 +17,7 @@ pub const RATIO_FLOOR: u64 = 64 * 1024 * 1024;
 pub enum Encoding {
     Gzip,
     Xz,
+    Zstd,
 }
 
 impl Encoding {
@@ -24,6 +25,7 @@ impl Encoding {
         match self {
             Encoding::Gzip => "gzip",
             Encoding::Xz => "xz",
+            Encoding::Zstd => "zstd",
         }
     }
 }
@@ -73,10 +75,16 @@ pub fn inflate(
     url: &str,
     limit: u64,
 ) -> Result<Vec<u8>, InflateError> {
+    if encoding == Encoding::Zstd {
+        let mut stream = ZstdStream::new(url, limit)?;
+        stream.feed(body)?;
+        return stream.finish();
+    }
     let bound = bound(body.len() as u64, limit);
     let reader: Box<dyn Read + '_> = match encoding {
         Encoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(body)),
         Encoding::Xz => Box::new(lzma_rust2::XzReader::new(body, true)),
+        Encoding::Zstd => unreachable!("decoded as a stream above"),
     };
     let mut out = Vec::new();
     reader
@@ -96,6 +104,96 @@ pub fn inflate(
         });
     }
     Ok(out)
+}
+
+/// A zstd stream decoded piece by piece as it arrives (conda's `repodata.json.zst`), so
+/// the compressed body is never held: after every piece, what came out may not pass
+/// [`bound`] of what went in so far, and the decoder stops inside the piece that passes
+/// it (one 128 KiB zstd block can stand for gigabytes of zeros).
+pub struct ZstdStream {
+    url: String,
+    limit: u64,
+    decoder: zstd::stream::raw::Decoder<'static>,
+    /// The decoder's output window, reused for every step.
+    window: Vec<u8>,
+    compressed: u64,
+    out: Vec<u8>,
+    /// Whether the last step ended a frame (a stream cut inside a frame is invalid).
+    frame_ended: bool,
+}
+
+impl ZstdStream {
+    /// A decoder for the zstd body of `url`, at most `limit` bytes once decoded.
+    pub fn new(url: &str, limit: u64) -> Result<ZstdStream, InflateError> {
+        let decoder = zstd::stream::raw::Decoder::new()
+            .map_err(|err| invalid(Encoding::Zstd, url, err.to_string()))?;
+        Ok(ZstdStream {
+            url: url.to_string(),
+            limit,
+            decoder,
+            window: vec![0; 128 * 1024],
+            compressed: 0,
+            out: Vec::new(),
+            frame_ended: false,
+        })
+    }
+
+    /// Decode the next piece of the body.
+    pub fn feed(&mut self, mut piece: &[u8]) -> Result<(), InflateError> {
+        use zstd::stream::raw::Operation;
+        self.compressed += piece.len() as u64;
+        let bound = bound(self.compressed, self.limit);
+        loop {
+            let status = self
+                .decoder
+                .run_on_buffers(piece, &mut self.window)
+                .map_err(|err| invalid(Encoding::Zstd, &self.url, err.to_string()))?;
+            piece = &piece[status.bytes_read..];
+            if (self.out.len() + status.bytes_written) as u64 > bound {
+                return Err(InflateError::TooLarge {
+                    url: super::redact(&self.url),
+                    encoding: Encoding::Zstd.name(),
+                    compressed: self.compressed,
+                    limit: bound,
+                });
+            }
+            self.out
+                .extend_from_slice(&self.window[..status.bytes_written]);
+            if status.bytes_read > 0 || status.bytes_written > 0 {
+                self.frame_ended = status.remaining == 0;
+            }
+            // Done when the piece is used up and the window was not filled (a full
+            // window may leave output inside the decoder); no progress at all cannot
+            // happen with room in the window, but must not spin.
+            let drained = piece.is_empty() && status.bytes_written < self.window.len();
+            if drained || (status.bytes_read == 0 && status.bytes_written == 0) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The decoded body, once the whole stream was fed.
+    pub fn finish(self) -> Result<Vec<u8>, InflateError> {
+        if !self.frame_ended {
+            return Err(invalid(
+                Encoding::Zstd,
+                &self.url,
+                format!(
+                    "the stream ends inside a frame after {} bytes",
+                    self.compressed
+                ),
+            ));
+        }
+        Ok(self.out)
+    }
+}
+
+fn invalid(encoding: Encoding, url: &str, message: String) -> InflateError {
+    InflateError::Invalid {
+        url: super::redact(url),
+        encoding: encoding.name(),
+        message,
+    }
 }
 
 #[cfg(test)]
@@ -150,6 +248,53 @@ mod tests {
         assert!(matches!(
             inflate(Encoding::Xz, b"not xz", "u", 100),
             Err(InflateError::Invalid { encoding: "xz", .. })
+        ));
+    }
+
+    #[test]
+    fn zstd_streams_piece_by_piece_within_the_same_bound() {
+        let honest = b"{\"name\":\"jq\",\"version\":\"1.7.1\"},".repeat(20_000);
+        let packed = zstd::bulk::compress(&honest, 19).unwrap();
+        let mut stream = ZstdStream::new("u", 1 << 40).unwrap();
+        for piece in packed.chunks(777) {
+            stream.feed(piece).unwrap();
+        }
+        assert_eq!(stream.finish().unwrap(), honest);
+
+        // 1 GiB of zeros is a few dozen KB of zstd: refused once past 64 MiB, long
+        // before the gigabyte is made.
+        let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        let mib = vec![0u8; 1 << 20];
+        for _ in 0..1024 {
+            encoder.write_all(&mib).unwrap();
+        }
+        let bomb = encoder.finish().unwrap();
+        let mut stream = ZstdStream::new("https://mirror.example/r.json.zst", 1 << 40).unwrap();
+        let err = bomb
+            .chunks(16 * 1024)
+            .try_for_each(|piece| stream.feed(piece))
+            .unwrap_err();
+        assert!(
+            matches!(err, InflateError::TooLarge { limit, .. } if limit == RATIO_FLOOR),
+            "{err}"
+        );
+        assert!(stream.out.len() as u64 <= RATIO_FLOOR);
+
+        // A stream cut inside its frame, and bytes that are not zstd, are invalid.
+        let cut = &packed[..packed.len() / 2];
+        let err = inflate(Encoding::Zstd, cut, "u", 1 << 40).unwrap_err();
+        assert!(err.to_string().contains("ends inside a frame"), "{err}");
+        assert!(matches!(
+            inflate(Encoding::Zstd, b"not zstd at all", "u", 1 << 40),
+            Err(InflateError::Invalid {
+                encoding: "zstd",
+                ..
+            })
+        ));
+        // The absolute limit holds for zstd too.
+        assert!(matches!(
+            inflate(Encoding::Zstd, &packed, "u", 100),
+            Err(InflateError::TooLarge { limit: 100, .. })
         ));
     }
 }

@@ -1205,6 +1205,146 @@ fn conda_warm_lock_revalidates_repodata_by_etag() {
     assert_eq!(project.lock_bytes(), second);
 }
 
+/// `channel`'s repodata of `subdir` as zstd, as conda-forge serves `repodata.json.zst`.
+fn repodata_zst(channel: &Channel, subdir: &str) -> Vec<u8> {
+    let json = serde_json::to_vec(&channel.repodata(subdir)).unwrap();
+    zstd::bulk::compress(&json, 19).unwrap()
+}
+
+/// (path, status) of every logged request whose path starts with `prefix`, in order.
+fn asked_under(world: &World, prefix: &str) -> Vec<(String, u16)> {
+    world
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.starts_with(prefix) && r.path.contains("/repodata.json"))
+        .map(|r| (r.path, r.status))
+        .collect()
+}
+
+/// Issue 20: `repodata.json.zst` is asked first, as conda and rattler ask, and
+/// `repodata.json` only on its `404`: a channel serving only `.zst`, one serving both
+/// (the `.zst` is used, the JSON never asked) and one serving only JSON lock the same
+/// environments.
+#[test]
+fn conda_repodata_zst_first_and_json_on_404() {
+    let f = fixture();
+    for subdir in SUBDIRS {
+        let zst = repodata_zst(&f.channel, subdir);
+        f.world.get(
+            &format!("/zst/conda-forge/{subdir}/repodata.json.zst"),
+            Response::bytes(zst.clone()),
+        );
+        f.world.get(
+            &format!("/both/conda-forge/{subdir}/repodata.json.zst"),
+            Response::bytes(zst),
+        );
+        f.world.get(
+            &format!("/both/conda-forge/{subdir}/repodata.json"),
+            Response::json(f.channel.repodata(subdir)),
+        );
+    }
+
+    // Only JSON (the fixture's mirror): each subdir's `.zst` answers 404, then the JSON.
+    let json_only = resolve(&f, "jq", Some(f.world.url("/mirror/conda-forge"))).unwrap();
+    for subdir in SUBDIRS {
+        let base = format!("/mirror/conda-forge/{subdir}/repodata.json");
+        assert_eq!(
+            asked_under(&f.world, &format!("/mirror/conda-forge/{subdir}/")),
+            [(format!("{base}.zst"), 404), (base, 200)]
+        );
+    }
+
+    for prefix in ["/zst", "/both"] {
+        f.world.clear_log();
+        let mirror = f.world.url(&format!("{prefix}/conda-forge"));
+        let locked = resolve(&f, "jq", Some(mirror)).unwrap();
+        for platform in ["linux/amd64", "linux/arm64"] {
+            assert_eq!(
+                files(&locked, platform),
+                files(&json_only, platform),
+                "{prefix}"
+            );
+        }
+        let mut asked = asked_under(&f.world, prefix);
+        asked.sort();
+        let expected: Vec<(String, u16)> = SUBDIRS
+            .iter()
+            .map(|s| (format!("{prefix}/conda-forge/{s}/repodata.json.zst"), 200))
+            .collect();
+        assert_eq!(asked, expected, "only the .zst is asked under {prefix}");
+        assert!(
+            asked_under(&f.world, "/conda/").is_empty(),
+            "the canonical channel is not needed"
+        );
+    }
+}
+
+/// A fresh run's context against `f`'s world whose cache is `cache`.
+fn context_with_cache(f: &Fixture, cache: &Path) -> Context {
+    let sources = cache.join("sources.toml");
+    std::fs::write(
+        &sources,
+        format!("[upstream]\nconda = \"{}/conda\"\n", f.world.base_url()),
+    )
+    .unwrap();
+    let sources = Sources::load(&sources).unwrap();
+    let mut ctx = Context::with_client(
+        Client::new(false, sources.insecure_hosts()),
+        sources,
+        vec![Platform::LinuxAmd64],
+    );
+    ctx.cache = Some(cache.join("cache"));
+    ctx
+}
+
+/// Issue 20: a `repodata.json.zst` is cached decoded with its `ETag` and revalidated like
+/// the JSON: a second run sends `If-None-Match`, gets `304` and locks the same from the
+/// cache; a stream cut short is refused, naming its URL, not read as an index.
+#[test]
+fn conda_repodata_zst_is_cached_and_revalidated() {
+    let f = fixture();
+    for subdir in SUBDIRS {
+        f.world.get(
+            &format!("/zst/conda-forge/{subdir}/repodata.json.zst"),
+            Response::bytes(repodata_zst(&f.channel, subdir)).header("ETag", "\"z1\""),
+        );
+    }
+    let dir = temp_dir();
+    let run = || {
+        let ctx = context_with_cache(&f, dir.path());
+        let mirror = f.world.url("/zst/conda-forge");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(conda::resolve(&ctx, "jq", &request("jq", Some(mirror))))
+    };
+    f.world.clear_log();
+    let cold = run().unwrap();
+    let cold_bytes: usize = f.world.request_log().iter().map(|r| r.sent).sum();
+    assert!(cold_bytes > 0);
+    f.world.clear_log();
+    let warm = run().unwrap();
+    f.world
+        .assert_revalidated(|path| path.ends_with("/repodata.json.zst"), "\"z1\"");
+    assert_eq!(f.world.hits("/zst/conda-forge/linux-64/repodata.json"), 0);
+    assert_eq!(files(&warm, "linux/amd64"), files(&cold, "linux/amd64"));
+
+    // A new index whose stream is cut in half: refused with its URL, not cached.
+    let zst = repodata_zst(&f.channel, "linux-64");
+    f.world.get(
+        "/zst/conda-forge/linux-64/repodata.json.zst",
+        Response::bytes(zst[..zst.len() / 2].to_vec()).header("ETag", "\"z2\""),
+    );
+    let err = run().unwrap_err().to_string();
+    let url = f.world.url("/zst/conda-forge/linux-64/repodata.json.zst");
+    assert!(
+        err.contains(&format!("{url} is not valid zstd data"))
+            && err.contains("ends inside a frame"),
+        "{err}"
+    );
+}
+
 /// Issue 16: a 3 MB gzip bomb as a mirror's repodata once drove a lock to 4 GB of memory.
 /// It is refused once it inflates past 64 times its size, naming the URL and the limit.
 #[test]
