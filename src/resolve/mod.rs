@@ -449,6 +449,19 @@ fn apt_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
     let [stage_1, stage_2] = apt_packages(spec);
     let archives = apt_archives(spec);
     let status = base_status(spec);
+    let base_sources = if spec.apt.base_sources {
+        apt::BaseSources::Read {
+            mirror: spec
+                .mirrors
+                .apt
+                .as_deref()
+                .map(crate::spec::mirror_urls::apt),
+            // The default Ubuntu archives stand in for the image's own sources.
+            replace_defaults: spec.apt.archives.is_empty(),
+        }
+    } else {
+        apt::BaseSources::Ignore
+    };
     let mut requests = Vec::new();
     for (name, packages, earlier) in [
         ("stage-1", &stage_1, &Vec::new()),
@@ -468,6 +481,7 @@ fn apt_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
                 status: status.clone(),
                 earlier: earlier.clone(),
                 dir: spec.dir.clone(),
+                base_sources: base_sources.clone(),
             }),
             platforms: platforms.to_vec(),
         });
@@ -852,7 +866,9 @@ pub fn artifact(kind: Kind, version: impl Into<String>) -> Artifact {
         published: None,
         release_url: None,
         checksum: None,
+        pins: Vec::new(),
         platform: BTreeMap::new(),
+        archives: Vec::new(),
         packages: Vec::new(),
     }
 }

@@ -1309,7 +1309,9 @@ fn art(kind: &str, name: &str, version: &str) -> Artifact {
         published: None,
         release_url: None,
         checksum: None,
+        pins: Vec::new(),
         platform: BTreeMap::new(),
+        archives: Vec::new(),
         packages: Vec::new(),
     }
 }

@@ -10,8 +10,9 @@
 //! message saying how to list it in the spec instead. Nothing is skipped silently except
 //! what apt skips too (`deb-src`, `Enabled: no`, files apt does not read by name).
 //!
-//! Not yet wired into `lock` (issue #20, item 2): the layer scan here is a pure function
-//! over one layer's tar, ready to run in [`super::base_status`]'s streaming pass.
+//! The layer scan ([`Collector`]) runs inside [`super::base_status`]'s streaming pass,
+//! which also collects the preferences files ([`super::preferences`]) and the keyrings a
+//! source may name; [`super::resolve`] turns what it read into the archive list.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -578,28 +579,43 @@ const KNOWN_KEYRINGS: [(&str, BuiltinKeyring); 3] = [
     ),
 ];
 
+/// How an archive's `signed-by` names a keyring file read from the base image's layers.
+pub const IMAGE_KEYRING: &str = "image:";
+
 /// The image's sources as archives, in apt's order. `mirror` is the spec's apt mirror
 /// expanded (`mirror_urls::apt`: main archive, ports): it goes in front of each URI that
 /// is Ubuntu's canonical main or ports archive, which stays as the fallback (as for the
-/// default archives; security updates are not mirrored). Keyrings are mapped to the shipped ones; any other is an error naming the
-/// archive, as is `trusted=yes` (the image's word is not the user's).
+/// default archives; security updates are not mirrored). Keyrings the distributions
+/// install are mapped to the shipped ones; any other must be a file the image carries
+/// (`keyrings`, named `image:/path`), else it is an error naming the archive, as is
+/// `trusted=yes` (the image's word is not the user's).
 pub fn to_archives(
     entries: &[SourceEntry],
     mirror: Option<&(String, String)>,
+    keyrings: &BTreeMap<String, Vec<u8>>,
 ) -> Result<Vec<Archive>, String> {
     entries
         .iter()
-        .map(|entry| to_archive(entry, mirror))
+        .map(|entry| to_archive(entry, mirror, keyrings))
         .collect()
 }
 
-fn to_archive(entry: &SourceEntry, mirror: Option<&(String, String)>) -> Result<Archive, String> {
-    let name = format!(
+/// `` `URI SUITE` (from `/etc/apt/…`) ``, as messages name an image's archive.
+pub fn describe(entry: &SourceEntry) -> String {
+    format!(
         "`{} {}` (from `{}`)",
         entry.uris.join(" "),
         entry.suites.join(" "),
         entry.origin
-    );
+    )
+}
+
+fn to_archive(
+    entry: &SourceEntry,
+    mirror: Option<&(String, String)>,
+    keyrings: &BTreeMap<String, Vec<u8>>,
+) -> Result<Archive, String> {
+    let name = describe(entry);
     if entry.trusted {
         return Err(format!(
             "the base image marks archive {name} `trusted=yes`; modelbench does not take an \
@@ -608,25 +624,37 @@ fn to_archive(entry: &SourceEntry, mirror: Option<&(String, String)>) -> Result<
         ));
     }
     let signed_by = if entry.signed_by.is_empty() {
-        // No `signed-by`: apt takes any key it trusts globally; here, any shipped key
-        // (the Release signature is still checked, so nothing is trusted blindly).
-        BuiltinKeyring::ALL.iter().map(|k| k.reference()).collect()
+        // No `signed-by`: apt takes any key it trusts globally (`trusted.gpg`,
+        // `trusted.gpg.d`); here, any shipped key and those files of the image (the
+        // Release signature is still checked, so nothing is trusted blindly).
+        BuiltinKeyring::ALL
+            .iter()
+            .map(|k| k.reference())
+            .chain(
+                keyrings
+                    .keys()
+                    .filter(|path| *path == TRUSTED || name_in(path, TRUSTED_DIR).is_some())
+                    .map(|path| format!("{IMAGE_KEYRING}/{path}")),
+            )
+            .collect()
     } else {
         entry
             .signed_by
             .iter()
             .map(|key| {
-                KNOWN_KEYRINGS
-                    .iter()
-                    .find(|(path, _)| path == key)
-                    .map(|(_, builtin)| builtin.reference())
-                    .ok_or_else(|| {
-                        format!(
-                            "the base image's archive {name} is signed by `{key}`, a key \
-                             modelbench does not ship: list this archive in the spec's \
-                             `[[apt.archives]]` with a `signed-by` keyring file"
-                        )
-                    })
+                if let Some((_, builtin)) = KNOWN_KEYRINGS.iter().find(|(path, _)| path == key) {
+                    return Ok(builtin.reference());
+                }
+                if keyrings.contains_key(key.trim_start_matches('/')) {
+                    return Ok(format!("{IMAGE_KEYRING}{key}"));
+                }
+                Err(format!(
+                    "the base image's archive {name} is signed by `{key}`, a key \
+                     modelbench does not ship and the image does not carry as a file: list \
+                     this archive in the spec's `[[apt.archives]]` with a `signed-by` keyring \
+                     file (it then replaces the image's entry), or set `[apt] base-sources = \
+                     false` to ignore the image's sources"
+                ))
             })
             .collect::<Result<Vec<_>, _>>()?
     };
@@ -911,7 +939,7 @@ deb [ trusted=yes ] https://example.org/flat ./
         );
         let entries = parse_files(&files).unwrap();
         let mirror = crate::spec::mirror_urls::apt("https://mirror.example/ubuntu");
-        let archives = to_archives(&entries, Some(&mirror)).unwrap();
+        let archives = to_archives(&entries, Some(&mirror), &BTreeMap::new()).unwrap();
         let uris: Vec<_> = archives.iter().map(|a| a.uris.clone()).collect();
         assert_eq!(
             uris,
@@ -938,14 +966,14 @@ deb [ trusted=yes ] https://example.org/flat ./
         assert_eq!(archives[1].snapshot, None);
         assert!(archives[2].snapshot.is_some());
         // Without a mirror the canonical URI stands alone.
-        let plain = to_archives(&entries[2..3], None).unwrap();
+        let plain = to_archives(&entries[2..3], None, &BTreeMap::new()).unwrap();
         assert_eq!(plain[0].uris, ["http://archive.ubuntu.com/ubuntu"]);
     }
 
     #[test]
     fn refuses_image_archives_signed_by_an_unshipped_key_or_trusted() {
         let cuda = parse_list("etc/apt/sources.list.d/cuda.list", CUDA_LIST).unwrap();
-        let err = to_archives(&cuda, None).unwrap_err();
+        let err = to_archives(&cuda, None, &BTreeMap::new()).unwrap_err();
         assert!(
             err.contains("developer.download.nvidia.com/compute/cuda/repos/ubuntu2404/x86_64/ /")
                 && err.contains("/etc/apt/sources.list.d/cuda.list:1")
@@ -956,7 +984,7 @@ deb [ trusted=yes ] https://example.org/flat ./
         );
         let trusted =
             parse_list("etc/apt/sources.list", "deb [trusted=yes] http://a/ ./\n").unwrap();
-        let err = to_archives(&trusted, None).unwrap_err();
+        let err = to_archives(&trusted, None, &BTreeMap::new()).unwrap_err();
         assert!(
             err.contains("trusted=yes") && err.contains("`trusted = true`"),
             "{err}"
