@@ -26,6 +26,8 @@
 //!     "paths": [ [ {"name", "version"}, … ] ],  // member first, a requested member last
 //!     "truncated": bool,                 // more paths exist than listed
 //!     "roots": [ {"name", "version", "origins": [...]} ]  // the requested path ends
+//!     "archive": { "uris", "suites", "from" }  // apt members, when the lock records
+//!                                            // archives ("spec" or "base image <file>")
 //!   } ] }
 //! ```
 //!
@@ -145,6 +147,36 @@ pub struct Match {
     /// The inverted dependency tree, as text (closure members only).
     #[serde(skip)]
     pub tree: Option<String>,
+    /// apt members, when the lock records the archives: the one the `.deb` comes from
+    /// and where that archive was named (`spec`, or the base image's file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<ArchiveOrigin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArchiveOrigin {
+    pub uris: Vec<String>,
+    pub suites: Vec<String>,
+    pub from: String,
+}
+
+/// The recorded archive a member's first URL points into, for its platform.
+fn archive_of(artifact: &Artifact, package: &Package, platform: &str) -> Option<ArchiveOrigin> {
+    let url = package.urls.first()?;
+    artifact
+        .archives
+        .iter()
+        .filter(|a| a.platforms.iter().any(|p| p == platform))
+        .find(|a| {
+            a.uris
+                .iter()
+                .any(|uri| url.starts_with(&format!("{}/", uri.trim_end_matches('/'))))
+        })
+        .map(|a| ArchiveOrigin {
+            uris: a.uris.clone(),
+            suites: a.suites.clone(),
+            from: a.from.clone(),
+        })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -364,6 +396,7 @@ pub fn explain(spec: &Spec, text: &str, spec_path: &str, lock: &Lock, name: &str
                 truncated: None,
                 roots: None,
                 tree: None,
+                archive: None,
             });
         }
         matches.extend(member_matches(spec, text, spec_path, artifact, name));
@@ -651,12 +684,14 @@ fn member_matches(
                 truncated: Some(truncated),
                 roots: Some(roots),
                 tree: Some(tree),
+                archive: archive_of(artifact, package, &platform),
             };
             let same = merged.iter_mut().find(|m| {
                 m.version == candidate.version
                     && m.tree == candidate.tree
                     && m.paths == candidate.paths
                     && m.origins == candidate.origins
+                    && m.archive == candidate.archive
             });
             match same {
                 Some(existing) => existing.platforms.push(platform.clone()),
@@ -687,6 +722,15 @@ pub fn render(report: &Report, spec_path: &str) -> String {
                 let _ = write!(out, " ({digest})");
             }
             out.push('\n');
+        }
+        if let Some(archive) = &m.archive {
+            let _ = writeln!(
+                out,
+                "  from archive {} {} ({})",
+                archive.uris.join(" "),
+                archive.suites.join(" "),
+                archive.from
+            );
         }
         for origin in &m.origins {
             let mut line = format!("  requested by {}", origin.entry());

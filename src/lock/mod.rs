@@ -142,11 +142,36 @@ pub struct Artifact {
     /// a lock that was not written by `modelbench`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
+    /// apt: the base image's pins (`/etc/apt/preferences.d/x stanza 1`) the closure was
+    /// chosen under; recorded with [`Artifact::archives`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pins: Vec<String>,
     #[serde(default)]
     pub platform: BTreeMap<String, Pin>,
+    /// apt: the archives the closure was solved against and where each came from,
+    /// recorded when the base image's apt configuration took part (otherwise they are
+    /// the spec's, and the entry reads as before).
+    #[serde(default, rename = "archive", skip_serializing_if = "Vec::is_empty")]
+    pub archives: Vec<SourceArchive>,
     /// Closure kinds (apt, npm, conda): every package that lands in the image.
     #[serde(default, rename = "package", skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<Package>,
+}
+
+/// apt: one archive a closure was solved against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SourceArchive {
+    /// The platforms it served.
+    pub platforms: Vec<String>,
+    /// Base URIs in the order tried (a mirror first).
+    pub uris: Vec<String>,
+    pub suites: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+    /// `spec`, or the base image's file it was read from
+    /// (`base image /etc/apt/sources.list.d/cuda.list:1`).
+    pub from: String,
 }
 
 /// One member of a closure: a `.deb`, an npm tarball, a conda package.

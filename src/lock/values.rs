@@ -549,6 +549,26 @@ pub fn check_artifact(artifact: &Artifact) -> Result<(), ValueError> {
     for package in &artifact.packages {
         check_package(kind, package)?;
     }
+    for pin in &artifact.pins {
+        OneLine::parse("pins", pin)?;
+    }
+    for archive in &artifact.archives {
+        for platform in &archive.platforms {
+            one_of(
+                "archive platforms",
+                platform,
+                &PIN_PLATFORMS,
+                "a platform key (`linux/amd64`, `linux/arm64` or `all`)",
+            )?;
+        }
+        for uri in &archive.uris {
+            HttpUrl::parse("archive uris", uri)?;
+        }
+        for word in archive.suites.iter().chain(&archive.components) {
+            OneLine::parse("archive suites", word)?;
+        }
+        OneLine::parse("archive from", &archive.from)?;
+    }
     Ok(())
 }
 

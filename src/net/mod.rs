@@ -510,6 +510,18 @@ impl Client {
         }
     }
 
+    /// This client, also allowing plain http to `hosts` (`host` or `host:port`): for
+    /// signed apt archives found only at resolution time (a base image's sources), whose
+    /// Release is signature-checked like the spec's own.
+    pub fn allowing_plain_http(&self, hosts: impl IntoIterator<Item = String>) -> Client {
+        let mut allowed = (*self.insecure_hosts).clone();
+        allowed.extend(hosts);
+        Client {
+            insecure_hosts: Arc::new(allowed),
+            ..self.clone()
+        }
+    }
+
     /// Whether a plain-http URL would be fetched (its host was allowed explicitly).
     pub fn allows_plain_http(&self, url: &str) -> bool {
         reqwest::Url::parse(url).is_ok_and(|u| u.scheme() == "http" && self.is_insecure_allowed(&u))

@@ -224,7 +224,9 @@ pub fn artifact(kind: Kind, version: impl Into<String>) -> Artifact {
         repository: None,
         commit: None,
         checksum: None,
+        pins: Vec::new(),
         platform: BTreeMap::new(),
+        archives: Vec::new(),
         packages: Vec::new(),
     }
 }

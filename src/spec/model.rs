@@ -211,6 +211,15 @@ pub struct AptSettings {
     /// or a shipped one (`builtin:…`); default `builtin:ubuntu-archive-keyring`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyring: Option<Spanned<String>>,
+    /// Start from the base image's own apt configuration, as `apt-get install` inside it
+    /// would: its sources (in front of `archives`, instead of the default Ubuntu ones),
+    /// pins and holds. `false`: only the spec's archives.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub base_sources: bool,
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 impl Default for AptSettings {
@@ -221,6 +230,7 @@ impl Default for AptSettings {
             archives: Vec::new(),
             status: None,
             keyring: None,
+            base_sources: true,
         }
     }
 }

@@ -11,7 +11,7 @@ use modelbench::platform::Platform;
 use modelbench::resolve::apt::closure::{Index, Universe, Wanted};
 use modelbench::resolve::apt::openpgp::Keyring;
 use modelbench::resolve::apt::version::{self, Relation, Severity, Version};
-use modelbench::resolve::apt::{self as apt, AptRequest, Archive, StatusSource};
+use modelbench::resolve::apt::{self as apt, AptRequest, Archive, BaseSources, StatusSource};
 use modelbench::resolve::{Context, Problem};
 use modelbench::sources::Sources;
 use serde_json::Value;
@@ -272,6 +272,7 @@ fn request(packages: &[&str], archives: Vec<Archive>) -> AptRequest {
         status: StatusSource::Empty,
         earlier: Vec::new(),
         dir: Default::default(),
+        base_sources: Default::default(),
     }
 }
 
@@ -1192,6 +1193,9 @@ fn base_image_request(world: &World, image: &str) -> AptRequest {
         image: image.to_string(),
         mirror: None,
     };
+    // The status alone: these tests are about how it is read (the base's apt
+    // configuration is `base_sources.rs`'s).
+    request.base_sources = BaseSources::Ignore;
     request
 }
 
@@ -1432,4 +1436,193 @@ fn trusted_archive_reads_release_when_inrelease_is_unsigned() {
     assert!(artifact.packages.iter().any(|p| p.name == "hello"));
     assert_eq!(world.hits("/r/dists/stable/Release"), 1);
     assert_eq!(world.hits("/r/dists/stable/Release.gpg"), 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// The base image's own apt configuration (issue #20, item 2)
+
+/// A spec that names no archive: apt installs `hello` on top of `base`.
+fn base_sources_spec(base: &str) -> String {
+    format!(
+        r#"[image]
+name = "mb-base-sources"
+tag = "t1"
+platforms = ["linux/amd64"]
+
+[base]
+image = "{base}"
+
+[apt]
+recommends = false
+
+[stage-1]
+apt = ["hello"]
+"#
+    )
+}
+
+/// A deb822 sources file naming the loopback archive, signed by `key` (a path in the
+/// image).
+fn local_sources(world: &World, key: &str) -> String {
+    format!(
+        "Types: deb\nURIs: {}\nSuites: stable stable-backports\nComponents: main\nSigned-By: {key}\n",
+        world.url("/r")
+    )
+}
+
+/// The base's sources name a loopback archive signed by a key the image carries, and its
+/// preferences raise backports to 500 but pin `hello` down to 2.10: `lock` solves from
+/// them without the spec naming the archive, records where each archive came from, and
+/// `why` shows it. Without the package pin, the generic one alone takes backports' newer
+/// `hello` (the pins are what decided).
+#[test]
+fn lock_starts_from_the_base_images_sources_pins_and_keyring() {
+    use crate::support::project::{Project, artifact};
+
+    let world = World::start();
+    serve_dir(&world, "repo", "/r");
+    let key = std::fs::read(keyring("test-archive.gpg")).unwrap();
+    let sources = local_sources(&world, "/etc/apt/keyrings/local.gpg");
+    let bottom = gzip_fast(&tar_of(&[
+        ("etc/apt/sources.list.d/local.sources", sources.as_bytes()),
+        ("etc/apt/keyrings/local.gpg", &key),
+    ]));
+    let generic = "Package: *\nPin: release a=stable-backports\nPin-Priority: 500\n";
+    let pinned = format!("{generic}\nPackage: hello\nPin: version 2.10*\nPin-Priority: 700\n");
+    let top = gzip_fast(&tar_of(&[
+        ("etc/apt/preferences.d/hello", pinned.as_bytes()),
+        ("var/lib/dpkg/status", GOOD_STATUS.as_bytes()),
+    ]));
+    let (base, _) = serve_image(
+        &world,
+        "sources/base",
+        &[(OCI_LAYER_GZIP, &bottom), (OCI_LAYER_GZIP, &top)],
+    );
+    let project = Project::new();
+    project.spec(&base_sources_spec(&base));
+    project.sources(None, &[&world.addr().to_string()]);
+    project.lock_ok(&[]);
+    let lock = project.lock_toml();
+    let apt = artifact(&lock, "apt", "stage-1");
+    let members: Vec<(&str, &str)> = apt["package"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["version"].as_str().unwrap()))
+        .collect();
+    // libgreet0 is installed per the base's status, so `hello` alone.
+    assert_eq!(members, [("hello", "2.10-3")]);
+    let archives = apt["archive"].as_array().expect("archives recorded");
+    assert_eq!(archives.len(), 1, "{archives:?}");
+    assert_eq!(
+        archives[0]["from"].as_str(),
+        Some("base image /etc/apt/sources.list.d/local.sources stanza 1")
+    );
+    assert_eq!(
+        archives[0]["uris"].as_array().unwrap()[0].as_str(),
+        Some(world.url("/r").as_str())
+    );
+    let pins: Vec<&str> = apt["pins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pins,
+        [
+            "/etc/apt/preferences.d/hello stanza 1",
+            "/etc/apt/preferences.d/hello stanza 2"
+        ]
+    );
+    let why = project.run(&["why", "hello", "specs/test.toml"]);
+    assert!(why.success(), "{}", why.combined());
+    let expected = format!(
+        "from archive {} stable stable-backports (base image /etc/apt/sources.list.d/local.sources stanza 1)",
+        world.url("/r")
+    );
+    assert!(why.stdout.contains(&expected), "{}", why.stdout);
+
+    // The generic pin alone: backports at 500 with the newer version wins.
+    let top = gzip_fast(&tar_of(&[
+        ("etc/apt/preferences.d/hello", generic.as_bytes()),
+        ("var/lib/dpkg/status", GOOD_STATUS.as_bytes()),
+    ]));
+    let (base, _) = serve_image(
+        &world,
+        "sources/generic",
+        &[(OCI_LAYER_GZIP, &bottom), (OCI_LAYER_GZIP, &top)],
+    );
+    project.spec(&base_sources_spec(&base));
+    project.lock_ok(&[]);
+    let lock = project.lock_toml();
+    let versions: Vec<&str> = artifact(&lock, "apt", "stage-1")["package"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["2.12-1~bpo12+1"]);
+
+    // `base-sources = false`: the spec's archive alone, without the image's pins
+    // (backports stays at apt's 100), and the lock reads as before: no archives recorded.
+    std::fs::write(project.path("specs/test-archive.gpg"), &key).unwrap();
+    project.spec(&format!(
+        "{}\n[[apt.archives]]\nuris = [\"{}\"]\nsuites = [\"stable\", \"stable-backports\"]\n\
+         components = [\"main\"]\nsigned-by = [\"test-archive.gpg\"]\n",
+        base_sources_spec(&base).replace(
+            "recommends = false\n",
+            "recommends = false\nbase-sources = false\n"
+        ),
+        world.url("/r")
+    ));
+    project.lock_ok(&[]);
+    let lock = project.lock_toml();
+    let apt = artifact(&lock, "apt", "stage-1");
+    let versions: Vec<&str> = apt["package"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["2.10-3"]);
+    assert!(
+        apt.get("archive").is_none() && apt.get("pins").is_none(),
+        "{apt:?}"
+    );
+}
+
+/// A base archive signed by a key modelbench does not ship and the image does not carry
+/// fails closed, naming the archive, the key and what to add to the spec.
+#[test]
+fn a_base_archive_with_an_unknown_key_fails_closed() {
+    use crate::support::project::Project;
+
+    let world = World::start();
+    serve_dir(&world, "repo", "/r");
+    let sources = local_sources(&world, "/usr/share/keyrings/vendor-archive.gpg");
+    let layer = gzip_fast(&tar_of(&[
+        ("etc/apt/sources.list.d/local.sources", sources.as_bytes()),
+        ("var/lib/dpkg/status", GOOD_STATUS.as_bytes()),
+    ]));
+    let (base, _) = serve_image(&world, "sources/unknown", &[(OCI_LAYER_GZIP, &layer)]);
+    let project = Project::new();
+    project.spec(&base_sources_spec(&base));
+    project.sources(None, &[&world.addr().to_string()]);
+    let output = project.lock(&[]);
+    assert!(!output.success(), "{}", output.combined());
+    for part in [
+        world.url("/r").as_str(),
+        "/etc/apt/sources.list.d/local.sources stanza 1",
+        "`/usr/share/keyrings/vendor-archive.gpg`",
+        "[[apt.archives]]",
+        "base-sources = false",
+    ] {
+        assert!(output.stderr.contains(part), "{part}: {}", output.stderr);
+    }
+    assert_eq!(
+        world.hits("/r/dists/stable/InRelease"),
+        0,
+        "nothing fetched"
+    );
 }

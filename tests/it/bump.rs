@@ -1313,7 +1313,9 @@ fn art(kind: &str, name: &str, version: &str) -> Artifact {
         repository: None,
         commit: None,
         checksum: None,
+        pins: Vec::new(),
         platform: BTreeMap::new(),
+        archives: Vec::new(),
         packages: Vec::new(),
     }
 }

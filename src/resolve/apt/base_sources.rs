@@ -10,34 +10,46 @@
 //! message saying how to list it in the spec instead. Nothing is skipped silently except
 //! what apt skips too (`deb-src`, `Enabled: no`, files apt does not read by name).
 //!
-//! Not yet wired into `lock` (issue #20, item 2): the layer scan here is a pure function
-//! over one layer's tar, ready to run in [`super::base_status`]'s streaming pass.
+//! The layer scan ([`Collector`]) runs inside [`super::base_status`]'s streaming pass,
+//! which also collects the preferences files ([`super::preferences`]) and the keyrings a
+//! source may name; [`super::resolve`] turns what it read into the archive list.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use super::base_status::{Whiteout, next_entry, whiteout};
+use super::base_status::{TarEntry, Whiteout, next_entry, whiteout};
 use super::index::{Archive, Snapshot};
 use super::keys::BuiltinKeyring;
 
 const SOURCES_LIST: &str = "etc/apt/sources.list";
 const SOURCES_DIR: &str = "etc/apt/sources.list.d";
-/// Largest sources file taken: real ones are a few hundred bytes.
+const PREFERENCES: &str = "etc/apt/preferences";
+const PREFERENCES_DIR: &str = "etc/apt/preferences.d";
+const TRUSTED: &str = "etc/apt/trusted.gpg";
+const TRUSTED_DIR: &str = "etc/apt/trusted.gpg.d";
+/// Where images keep the keyrings their sources name in `signed-by`.
+const KEYRING_DIRS: [&str; 2] = ["usr/share/keyrings", "etc/apt/keyrings"];
+/// Largest sources, preferences or keyring file taken: real ones are a few KB.
 const FILE_LIMIT: u64 = 1024 * 1024;
-/// Most sources files taken from one layer.
+/// Most files of each kind taken from one layer.
 const FILES_LIMIT: usize = 256;
 
-/// What one layer holds of the apt sources.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What one layer holds of the apt configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LayerSources {
-    /// Sources files in this layer: path (normalized, no leading `/`) → text.
+    /// Sources and preferences files in this layer: path (normalized, no leading `/`)
+    /// → text.
     pub files: BTreeMap<String, String>,
-    /// Whiteouts in this layer that may hide sources files of the layers below.
+    /// Keyring files in this layer (`trusted.gpg.d`, `/usr/share/keyrings`,
+    /// `/etc/apt/keyrings`): path → bytes.
+    #[serde(default)]
+    pub keyrings: BTreeMap<String, Vec<u8>>,
+    /// Whiteouts in this layer that may hide such files of the layers below.
     pub hidden: Vec<Hidden>,
 }
 
 /// A path a whiteout hides in the layers below.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Hidden {
     /// This path and everything below it (`.wh.name`).
     Path(String),
@@ -58,94 +70,218 @@ fn is_below(path: &str, dir: &str) -> bool {
     dir.is_empty() || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
 }
 
+/// A file name apt reads in a `.d` directory: only these characters (it ignores others).
+fn apt_file_name(stem: &str) -> bool {
+    !stem.is_empty()
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// The name of a file directly in `dir`, if `path` is one.
+fn name_in<'a>(path: &'a str, dir: &str) -> Option<&'a str> {
+    path.strip_prefix(dir)?
+        .strip_prefix('/')
+        .filter(|name| !name.contains('/'))
+}
+
 /// A file apt reads as sources: `sources.list`, or a `.list`/`.sources` file directly in
-/// `sources.list.d` whose name has only the characters apt accepts (it ignores others).
+/// `sources.list.d` whose name has only the characters apt accepts.
 fn is_sources_file(path: &str) -> bool {
     if path == SOURCES_LIST {
         return true;
     }
-    let Some(name) = path
-        .strip_prefix(SOURCES_DIR)
-        .and_then(|r| r.strip_prefix('/'))
-    else {
-        return false;
-    };
-    let stem = name
-        .strip_suffix(".list")
-        .or_else(|| name.strip_suffix(".sources"));
-    stem.is_some_and(|s| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    name_in(path, SOURCES_DIR).is_some_and(|name| {
+        name.strip_suffix(".list")
+            .or_else(|| name.strip_suffix(".sources"))
+            .is_some_and(apt_file_name)
     })
 }
 
-/// Whether a hidden path can cover a sources file (an ancestor of one, or inside the
-/// directory).
-fn may_hide_sources(path: &str) -> bool {
-    [SOURCES_LIST, SOURCES_DIR]
-        .iter()
-        .any(|s| path.is_empty() || *s == path || is_below(s, path))
-        || is_below(path, SOURCES_DIR)
+/// A file apt reads as preferences: `preferences`, or a file in `preferences.d` with no
+/// extension or `.pref` (apt ignores other names there).
+pub fn is_preferences_file(path: &str) -> bool {
+    if path == PREFERENCES {
+        return true;
+    }
+    name_in(path, PREFERENCES_DIR).is_some_and(|name| {
+        let stem = name.strip_suffix(".pref").unwrap_or(name);
+        apt_file_name(stem) && (stem.len() != name.len() || !stem.contains('.'))
+    })
 }
 
-/// Walk one layer's tar for sources files and the whiteouts that may hide them,
-/// skipping all other file data.
-pub fn scan_tar(mut tar: impl Read) -> Result<LayerSources, String> {
-    let mut layer = LayerSources::default();
-    while let Some(entry) = next_entry(&mut tar)? {
+/// A keyring file a source may name or apt trusts for every source.
+fn is_keyring_file(path: &str) -> bool {
+    path == TRUSTED
+        || name_in(path, TRUSTED_DIR)
+            .is_some_and(|name| name.ends_with(".gpg") || name.ends_with(".asc"))
+        || KEYRING_DIRS
+            .iter()
+            .any(|dir| name_in(path, dir).is_some_and(|name| !name.starts_with('.')))
+}
+
+/// Files and directories the scan collects from or whose whiteouts it keeps.
+const WATCHED: [&str; 8] = [
+    SOURCES_LIST,
+    SOURCES_DIR,
+    PREFERENCES,
+    PREFERENCES_DIR,
+    TRUSTED,
+    TRUSTED_DIR,
+    KEYRING_DIRS[0],
+    KEYRING_DIRS[1],
+];
+
+/// Whether a hidden path can cover a collected file (an ancestor of one, or inside a
+/// watched directory).
+fn may_hide_collected(path: &str) -> bool {
+    WATCHED
+        .iter()
+        .any(|w| path.is_empty() || *w == path || is_below(w, path) || is_below(path, w))
+}
+
+/// Collects one layer's apt configuration while the layer's tar is walked once (with
+/// the dpkg status, [`super::base_status`]). A file it cannot take is remembered, not
+/// fatal to the walk: a spec that ignores the base's sources still gets the status.
+#[derive(Debug, Default)]
+pub struct Collector {
+    layer: LayerSources,
+    refused: Option<String>,
+}
+
+impl Collector {
+    /// Take `entry` if it is an apt configuration file (reading its data); `false` if the
+    /// caller must skip it.
+    pub(super) fn take(&mut self, entry: &TarEntry, tar: &mut impl Read) -> Result<bool, String> {
         // A `.wh.` name is a whiteout, never a file, even where a sources file could be.
-        let is_whiteout = whiteout(&entry.path).is_some();
-        if !is_whiteout && is_sources_file(&entry.path) && !entry.is_file() && !entry.is_dir() {
-            // apt would follow a link; this scan reads one layer and cannot.
-            return Err(format!(
-                "`/{}` is a link or special file; only regular apt sources files are read",
-                entry.path
-            ));
+        if whiteout(&entry.path).is_some() {
+            return Ok(false);
         }
-        if !is_whiteout && is_sources_file(&entry.path) && entry.is_file() {
-            if layer.files.len() == FILES_LIMIT {
-                return Err(format!(
-                    "more than {FILES_LIMIT} apt sources files in one layer"
-                ));
+        let text = is_sources_file(&entry.path) || is_preferences_file(&entry.path);
+        if !text && !is_keyring_file(&entry.path) {
+            return Ok(false);
+        }
+        if entry.is_dir() {
+            return Ok(false);
+        }
+        let refuse = |this: &mut Collector, why: String| {
+            this.refused.get_or_insert(why);
+        };
+        if !entry.is_file() && !text {
+            // A linked keyring is left out: a source that needs it is refused then.
+            return Ok(false);
+        }
+        if !entry.is_file() {
+            // apt would follow a link; this scan reads one layer at a time and cannot.
+            refuse(
+                self,
+                format!(
+                    "`/{}` is a link or special file; only regular apt configuration files are read",
+                    entry.path
+                ),
+            );
+            return Ok(false);
+        }
+        let taken = if text {
+            self.layer.files.len()
+        } else {
+            self.layer.keyrings.len()
+        };
+        if taken == FILES_LIMIT {
+            refuse(
+                self,
+                format!("more than {FILES_LIMIT} apt configuration files of one kind in one layer"),
+            );
+            return Ok(false);
+        }
+        if entry.size() > FILE_LIMIT {
+            refuse(
+                self,
+                format!(
+                    "`/{}` has {} bytes where at most {FILE_LIMIT} are read",
+                    entry.path,
+                    entry.size()
+                ),
+            );
+            return Ok(false);
+        }
+        let data = entry.read(tar, FILE_LIMIT)?;
+        if !text {
+            self.layer.keyrings.insert(entry.path.clone(), data);
+            return Ok(true);
+        }
+        match String::from_utf8(data) {
+            Ok(text) => {
+                self.layer.files.insert(entry.path.clone(), text);
             }
-            let data = entry
-                .read(&mut tar, FILE_LIMIT)
-                .map_err(|err| format!("`/{}`: {err}", entry.path))?;
-            let text =
-                String::from_utf8(data).map_err(|_| format!("`/{}` is not UTF-8", entry.path))?;
-            layer.files.insert(entry.path, text);
-            continue;
+            Err(_) => refuse(self, format!("`/{}` is not UTF-8", entry.path)),
         }
-        entry.skip(&mut tar)?;
-        let hidden = match whiteout(&entry.path) {
+        Ok(true)
+    }
+
+    /// Note a whiteout (an entry the caller skipped) that may hide collected files.
+    pub(super) fn note(&mut self, path: &str) {
+        let hidden = match whiteout(path) {
             Some(Whiteout::Opaque(dir)) => Hidden::Below(dir.to_string()),
             Some(Whiteout::Path(target)) => Hidden::Path(target),
-            None => continue,
+            None => return,
         };
         let (Hidden::Path(p) | Hidden::Below(p)) = &hidden;
-        if may_hide_sources(p) {
-            layer.hidden.push(hidden);
+        if may_hide_collected(p) {
+            self.layer.hidden.push(hidden);
         }
     }
-    Ok(layer)
+
+    /// The layer's files, or why they cannot be read.
+    pub fn finish(self) -> Result<LayerSources, String> {
+        match self.refused {
+            Some(why) => Err(why),
+            None => Ok(self.layer),
+        }
+    }
 }
 
-/// The sources files the image sees, given its layers top down: an upper layer's file
-/// wins, and a layer's whiteouts hide what the layers below it have. In apt's reading
-/// order (`sources.list` first, then `sources.list.d` by name).
-pub fn overlay(layers_top_down: &[LayerSources]) -> BTreeMap<String, String> {
-    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+/// Walk one layer's tar for apt configuration files and the whiteouts that may hide
+/// them, skipping all other file data.
+pub fn scan_tar(mut tar: impl Read) -> Result<LayerSources, String> {
+    let mut collector = Collector::default();
+    while let Some(entry) = next_entry(&mut tar)? {
+        if !collector.take(&entry, &mut tar)? {
+            entry.skip(&mut tar)?;
+            collector.note(&entry.path);
+        }
+    }
+    collector.finish()
+}
+
+/// What the image sees of one kind of file, given its layers top down: an upper layer's
+/// file wins, and a layer's whiteouts hide what the layers below it have.
+fn overlay_of<T: Clone>(
+    layers_top_down: &[LayerSources],
+    files: impl Fn(&LayerSources) -> &BTreeMap<String, T>,
+) -> BTreeMap<String, T> {
+    let mut seen: BTreeMap<String, T> = BTreeMap::new();
     let mut hidden: Vec<&Hidden> = Vec::new();
     for layer in layers_top_down {
-        for (path, text) in &layer.files {
+        for (path, data) in files(layer) {
             if !seen.contains_key(path) && !hidden.iter().any(|h| h.hides(path)) {
-                seen.insert(path.clone(), text.clone());
+                seen.insert(path.clone(), data.clone());
             }
         }
         hidden.extend(&layer.hidden);
     }
     seen
+}
+
+/// The sources and preferences files the image sees. In apt's reading order
+/// (`sources.list` first, then `sources.list.d` by name).
+pub fn overlay(layers_top_down: &[LayerSources]) -> BTreeMap<String, String> {
+    overlay_of(layers_top_down, |l| &l.files)
+}
+
+/// The keyring files the image sees.
+pub fn overlay_keyrings(layers_top_down: &[LayerSources]) -> BTreeMap<String, Vec<u8>> {
+    overlay_of(layers_top_down, |l| &l.keyrings)
 }
 
 /// One `deb` source line or deb822 stanza, as written in the image.
@@ -385,6 +521,9 @@ fn check(entry: &SourceEntry) -> Result<(), String> {
 pub fn parse_files(files: &BTreeMap<String, String>) -> Result<Vec<SourceEntry>, String> {
     let mut entries = Vec::new();
     for (path, text) in files {
+        if !is_sources_file(path) {
+            continue;
+        }
         if path.ends_with(".sources") {
             entries.extend(parse_sources(path, text)?);
         } else {
@@ -440,28 +579,43 @@ const KNOWN_KEYRINGS: [(&str, BuiltinKeyring); 3] = [
     ),
 ];
 
+/// How an archive's `signed-by` names a keyring file read from the base image's layers.
+pub const IMAGE_KEYRING: &str = "image:";
+
 /// The image's sources as archives, in apt's order. `mirror` is the spec's apt mirror
 /// expanded (`mirror_urls::apt`: main archive, ports): it goes in front of each URI that
 /// is Ubuntu's canonical main or ports archive, which stays as the fallback (as for the
-/// default archives; security updates are not mirrored). Keyrings are mapped to the shipped ones; any other is an error naming the
-/// archive, as is `trusted=yes` (the image's word is not the user's).
+/// default archives; security updates are not mirrored). Keyrings the distributions
+/// install are mapped to the shipped ones; any other must be a file the image carries
+/// (`keyrings`, named `image:/path`), else it is an error naming the archive, as is
+/// `trusted=yes` (the image's word is not the user's).
 pub fn to_archives(
     entries: &[SourceEntry],
     mirror: Option<&(String, String)>,
+    keyrings: &BTreeMap<String, Vec<u8>>,
 ) -> Result<Vec<Archive>, String> {
     entries
         .iter()
-        .map(|entry| to_archive(entry, mirror))
+        .map(|entry| to_archive(entry, mirror, keyrings))
         .collect()
 }
 
-fn to_archive(entry: &SourceEntry, mirror: Option<&(String, String)>) -> Result<Archive, String> {
-    let name = format!(
+/// `` `URI SUITE` (from `/etc/apt/…`) ``, as messages name an image's archive.
+pub fn describe(entry: &SourceEntry) -> String {
+    format!(
         "`{} {}` (from `{}`)",
         entry.uris.join(" "),
         entry.suites.join(" "),
         entry.origin
-    );
+    )
+}
+
+fn to_archive(
+    entry: &SourceEntry,
+    mirror: Option<&(String, String)>,
+    keyrings: &BTreeMap<String, Vec<u8>>,
+) -> Result<Archive, String> {
+    let name = describe(entry);
     if entry.trusted {
         return Err(format!(
             "the base image marks archive {name} `trusted=yes`; modelbench does not take an \
@@ -470,25 +624,37 @@ fn to_archive(entry: &SourceEntry, mirror: Option<&(String, String)>) -> Result<
         ));
     }
     let signed_by = if entry.signed_by.is_empty() {
-        // No `signed-by`: apt takes any key it trusts globally; here, any shipped key
-        // (the Release signature is still checked, so nothing is trusted blindly).
-        BuiltinKeyring::ALL.iter().map(|k| k.reference()).collect()
+        // No `signed-by`: apt takes any key it trusts globally (`trusted.gpg`,
+        // `trusted.gpg.d`); here, any shipped key and those files of the image (the
+        // Release signature is still checked, so nothing is trusted blindly).
+        BuiltinKeyring::ALL
+            .iter()
+            .map(|k| k.reference())
+            .chain(
+                keyrings
+                    .keys()
+                    .filter(|path| *path == TRUSTED || name_in(path, TRUSTED_DIR).is_some())
+                    .map(|path| format!("{IMAGE_KEYRING}/{path}")),
+            )
+            .collect()
     } else {
         entry
             .signed_by
             .iter()
             .map(|key| {
-                KNOWN_KEYRINGS
-                    .iter()
-                    .find(|(path, _)| path == key)
-                    .map(|(_, builtin)| builtin.reference())
-                    .ok_or_else(|| {
-                        format!(
-                            "the base image's archive {name} is signed by `{key}`, a key \
-                             modelbench does not ship: list this archive in the spec's \
-                             `[[apt.archives]]` with a `signed-by` keyring file"
-                        )
-                    })
+                if let Some((_, builtin)) = KNOWN_KEYRINGS.iter().find(|(path, _)| path == key) {
+                    return Ok(builtin.reference());
+                }
+                if keyrings.contains_key(key.trim_start_matches('/')) {
+                    return Ok(format!("{IMAGE_KEYRING}{key}"));
+                }
+                Err(format!(
+                    "the base image's archive {name} is signed by `{key}`, a key \
+                     modelbench does not ship and the image does not carry as a file: list \
+                     this archive in the spec's `[[apt.archives]]` with a `signed-by` keyring \
+                     file (it then replaces the image's entry), or set `[apt] base-sources = \
+                     false` to ignore the image's sources"
+                ))
             })
             .collect::<Result<Vec<_>, _>>()?
     };
@@ -773,7 +939,7 @@ deb [ trusted=yes ] https://example.org/flat ./
         );
         let entries = parse_files(&files).unwrap();
         let mirror = crate::spec::mirror_urls::apt("https://mirror.example/ubuntu");
-        let archives = to_archives(&entries, Some(&mirror)).unwrap();
+        let archives = to_archives(&entries, Some(&mirror), &BTreeMap::new()).unwrap();
         let uris: Vec<_> = archives.iter().map(|a| a.uris.clone()).collect();
         assert_eq!(
             uris,
@@ -800,14 +966,14 @@ deb [ trusted=yes ] https://example.org/flat ./
         assert_eq!(archives[1].snapshot, None);
         assert!(archives[2].snapshot.is_some());
         // Without a mirror the canonical URI stands alone.
-        let plain = to_archives(&entries[2..3], None).unwrap();
+        let plain = to_archives(&entries[2..3], None, &BTreeMap::new()).unwrap();
         assert_eq!(plain[0].uris, ["http://archive.ubuntu.com/ubuntu"]);
     }
 
     #[test]
     fn refuses_image_archives_signed_by_an_unshipped_key_or_trusted() {
         let cuda = parse_list("etc/apt/sources.list.d/cuda.list", CUDA_LIST).unwrap();
-        let err = to_archives(&cuda, None).unwrap_err();
+        let err = to_archives(&cuda, None, &BTreeMap::new()).unwrap_err();
         assert!(
             err.contains("developer.download.nvidia.com/compute/cuda/repos/ubuntu2404/x86_64/ /")
                 && err.contains("/etc/apt/sources.list.d/cuda.list:1")
@@ -818,7 +984,7 @@ deb [ trusted=yes ] https://example.org/flat ./
         );
         let trusted =
             parse_list("etc/apt/sources.list", "deb [trusted=yes] http://a/ ./\n").unwrap();
-        let err = to_archives(&trusted, None).unwrap_err();
+        let err = to_archives(&trusted, None, &BTreeMap::new()).unwrap_err();
         assert!(
             err.contains("trusted=yes") && err.contains("`trusted = true`"),
             "{err}"

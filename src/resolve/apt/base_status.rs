@@ -1,6 +1,8 @@
 //! The base image's `/var/lib/dpkg/status`, read from its layers through the registry:
 //! top layer down, whiteouts honoured (a deleted file or an opaque directory hides the
-//! layers below), stopping at the first layer that has the file or deletes it.
+//! layers below), stopping at the first layer that has the file or deletes it. The same
+//! walk collects each layer's apt configuration ([`super::base_sources`]: sources,
+//! preferences, keyrings); when the caller wants it, every layer is read.
 //!
 //! Layers are read as streams, never held: the body is hashed as it arrives and handed
 //! in small pieces to a blocking task that decompresses (gzip, zstd or none, as the
@@ -20,6 +22,7 @@ use std::io::Read;
 
 use sha2::{Digest, Sha256};
 
+use super::base_sources::{self, Collector, LayerSources};
 use crate::platform::Platform;
 use crate::resolve::oci::LayerCompression;
 use crate::resolve::{Context, Problem, oci};
@@ -56,12 +59,51 @@ pub async fn read(
     mirror: Option<&str>,
     platform: Platform,
 ) -> Result<String, Problem> {
+    Ok(read_layers(ctx, image, mirror, platform, false)
+        .await?
+        .status)
+}
+
+/// What the base image says, read in one top-down pass over its layers.
+#[derive(Debug, Clone, Default)]
+pub struct Base {
+    /// `/var/lib/dpkg/status` (empty when no layer has one).
+    pub status: String,
+    /// The apt configuration files the image sees, when they were asked for.
+    pub apt: Option<BaseApt>,
+}
+
+/// The base image's apt configuration files (whiteouts applied, upper layers win).
+#[derive(Debug, Clone, Default)]
+pub struct BaseApt {
+    /// Sources and preferences files: path (no leading `/`) → text.
+    pub files: std::collections::BTreeMap<String, String>,
+    /// Keyring files: path (no leading `/`) → bytes.
+    pub keyrings: std::collections::BTreeMap<String, Vec<u8>>,
+}
+
+/// The dpkg status and, with `apt`, the apt configuration of `image` for `platform`.
+/// The status alone stops at the first layer that has or deletes it; the apt
+/// configuration can sit in any layer, so with `apt` every layer is read (each once per
+/// machine: the answers are cached by layer digest).
+pub async fn read_layers(
+    ctx: &Context,
+    image: &str,
+    mirror: Option<&str>,
+    platform: Platform,
+    apt: bool,
+) -> Result<Base, Problem> {
     let mut layers = oci::layers(ctx, image, mirror, platform)
         .await
         .map_err(|err| Problem::msg(format!("reading the dpkg status of {image}: {err}")))?;
     let cache = ctx.cache.as_ref().map(|dir| dir.join("dpkg-status"));
     let list = layers.layers.clone();
+    let mut status: Option<String> = None;
+    let mut apt_layers = Vec::new();
     for (digest, media_type) in list.iter().rev() {
+        if status.is_some() && !apt {
+            break;
+        }
         let scan = match cache.as_ref().and_then(|dir| cached(dir, digest)) {
             Some(scan) => scan,
             None => {
@@ -76,9 +118,24 @@ pub async fn read(
                 scan
             }
         };
-        match scan {
-            Scan::Found(text) => return Ok(text),
-            Scan::Deleted => return Ok(String::new()),
+        if apt {
+            match scan.apt {
+                Ok(layer) => apt_layers.push(layer),
+                Err(reason) => {
+                    return Err(Problem::msg(format!(
+                        "layer {digest} of {image}: cannot read its apt configuration: {reason} \
+                         (set `[apt] base-sources = false` in the spec to ignore the base's \
+                         apt sources)"
+                    )));
+                }
+            }
+        }
+        if status.is_some() {
+            continue;
+        }
+        match scan.status {
+            Scan::Found(text) => status = Some(text),
+            Scan::Deleted => status = Some(String::new()),
             Scan::Absent => {}
             Scan::Refused(reason) => {
                 return Err(Problem::msg(format!(
@@ -87,7 +144,29 @@ pub async fn read(
             }
         }
     }
-    Ok(String::new())
+    Ok(Base {
+        status: status.unwrap_or_default(),
+        apt: apt.then(|| BaseApt {
+            files: base_sources::overlay(&apt_layers),
+            keyrings: base_sources::overlay_keyrings(&apt_layers),
+        }),
+    })
+}
+
+/// What one layer says: about the status file, and its apt configuration files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerScan {
+    pub status: Scan,
+    pub apt: Result<LayerSources, String>,
+}
+
+impl LayerScan {
+    fn refused(reason: String) -> LayerScan {
+        LayerScan {
+            status: Scan::Refused(reason.clone()),
+            apt: Err(reason),
+        }
+    }
 }
 
 /// Download one layer, hashing every byte, while a blocking task scans it; the scan's
@@ -97,7 +176,7 @@ async fn scan_remote(
     layers: &mut oci::Layers,
     digest: &str,
     compression: LayerCompression,
-) -> Result<Scan, Problem> {
+) -> Result<LayerScan, Problem> {
     let Some(expected) = digest.strip_prefix("sha256:") else {
         return Err(Problem::msg(format!(
             "layer digest `{digest}` is not sha256 (the only algorithm checked here)"
@@ -112,7 +191,7 @@ async fn scan_remote(
     let downloaded = async {
         while let Some(piece) = body.chunk().await? {
             hasher.update(&piece);
-            // The scanner hangs up once it has its answer: keep hashing to the end.
+            // Should the scanner stop early (a broken tar), keep hashing to the end.
             if let Some(to_scanner) = &sender
                 && to_scanner.send(piece).await.is_err()
             {
@@ -134,7 +213,7 @@ async fn scan_remote(
             crate::net::redact(&body.url)
         )));
     }
-    Ok(scanned.unwrap_or_else(Scan::Refused))
+    Ok(scanned.unwrap_or_else(LayerScan::refused))
 }
 
 /// A `Read` over the body pieces the download sends; the end of the body is its end.
@@ -173,11 +252,11 @@ impl Read for PieceReader {
 }
 
 /// Decompress as the media type says and scan the tar.
-pub fn scan_stream(compression: LayerCompression, reader: impl Read) -> Result<Scan, String> {
+pub fn scan_stream(compression: LayerCompression, reader: impl Read) -> Result<LayerScan, String> {
     match compression {
-        LayerCompression::None => scan_tar(reader),
-        LayerCompression::Gzip => scan_tar(flate2::read::MultiGzDecoder::new(reader)),
-        LayerCompression::Zstd => scan_tar(
+        LayerCompression::None => scan_layer(reader),
+        LayerCompression::Gzip => scan_layer(flate2::read::MultiGzDecoder::new(reader)),
+        LayerCompression::Zstd => scan_layer(
             zstd::stream::read::Decoder::new(reader)
                 .map_err(|err| format!("cannot start zstd: {err}"))?,
         ),
@@ -188,41 +267,50 @@ fn cache_name(digest: &str) -> String {
     digest.replace(':', "-")
 }
 
-fn cached(dir: &std::path::Path, digest: &str) -> Option<Scan> {
+/// A layer's cached answers: the status one (`.status`, `.refused`, `.deleted`,
+/// `.absent`) and the apt configuration one (`.apt.json`); both or nothing.
+fn cached(dir: &std::path::Path, digest: &str) -> Option<LayerScan> {
     let name = cache_name(digest);
-    if let Ok(text) = std::fs::read_to_string(dir.join(format!("{name}.status"))) {
-        return Some(Scan::Found(text));
-    }
-    if let Ok(reason) = std::fs::read_to_string(dir.join(format!("{name}.refused"))) {
-        return Some(Scan::Refused(reason));
-    }
-    if dir.join(format!("{name}.deleted")).exists() {
-        return Some(Scan::Deleted);
-    }
-    if dir.join(format!("{name}.absent")).exists() {
-        return Some(Scan::Absent);
-    }
-    None
+    let apt = std::fs::read(dir.join(format!("{name}.apt.json"))).ok()?;
+    let apt: Result<LayerSources, String> = serde_json::from_slice(&apt).ok()?;
+    let status = if let Ok(text) = std::fs::read_to_string(dir.join(format!("{name}.status"))) {
+        Scan::Found(text)
+    } else if let Ok(reason) = std::fs::read_to_string(dir.join(format!("{name}.refused"))) {
+        Scan::Refused(reason)
+    } else if dir.join(format!("{name}.deleted")).exists() {
+        Scan::Deleted
+    } else if dir.join(format!("{name}.absent")).exists() {
+        Scan::Absent
+    } else {
+        return None;
+    };
+    Some(LayerScan { status, apt })
 }
 
 /// Best effort: a cache that cannot be written only costs a download next time. Written
-/// to a temp file and renamed, so a reader never sees half an answer.
-fn store(dir: &std::path::Path, digest: &str, scan: &Scan) {
+/// to temp files and renamed, so a reader never sees half an answer; the apt answer
+/// last, as [`cached`] needs both.
+fn store(dir: &std::path::Path, digest: &str, scan: &LayerScan) {
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
     let name = cache_name(digest);
-    let (file, text) = match scan {
+    let (file, text) = match &scan.status {
         Scan::Found(text) => (format!("{name}.status"), text.as_str()),
         Scan::Refused(reason) => (format!("{name}.refused"), reason.as_str()),
         Scan::Deleted => (format!("{name}.deleted"), ""),
         Scan::Absent => (format!("{name}.absent"), ""),
     };
-    let Ok(mut temp) = tempfile::NamedTempFile::new_in(dir) else {
-        return;
-    };
-    if std::io::Write::write_all(&mut temp, text.as_bytes()).is_ok() {
-        let _ = temp.persist(dir.join(file));
+    let apt = serde_json::to_vec(&scan.apt).expect("layer answers serialize");
+    for (file, bytes) in [(file, text.as_bytes()), (format!("{name}.apt.json"), &apt)] {
+        let Ok(mut temp) = tempfile::NamedTempFile::new_in(dir) else {
+            return;
+        };
+        if std::io::Write::write_all(&mut temp, bytes).is_err()
+            || temp.persist(dir.join(file)).is_err()
+        {
+            return;
+        }
     }
 }
 
@@ -271,26 +359,47 @@ fn covers_status(dir: &str) -> bool {
     dir.is_empty() || STATUS == dir || STATUS.starts_with(&format!("{dir}/"))
 }
 
-/// Walk a tar stream for the status file and whiteouts affecting it, reading headers
-/// and skipping file data; stops at the status file.
-pub fn scan_tar(mut tar: impl Read) -> Result<Scan, String> {
+/// Walk a layer's tar once, reading headers and skipping file data: the status file
+/// and whiteouts affecting it, and the apt configuration files ([`Collector`]).
+pub fn scan_layer(mut tar: impl Read) -> Result<LayerScan, String> {
+    let mut found = None;
     let mut deleted = false;
+    let mut apt = Collector::default();
     while let Some(entry) = next_entry(&mut tar)? {
         let path = entry.path.as_str();
         if path == STATUS && entry.is_file() {
             let data = entry.read(&mut tar, STATUS_LIMIT)?;
             let text =
                 String::from_utf8(data).map_err(|_| "the dpkg status is not UTF-8".to_string())?;
-            return Ok(Scan::Found(text));
+            found = Some(text);
+            continue;
+        }
+        if apt.take(&entry, &mut tar)? {
+            continue;
         }
         entry.skip(&mut tar)?;
+        apt.note(path);
         match whiteout(path) {
             Some(Whiteout::Opaque(dir)) if covers_status(dir) => deleted = true,
             Some(Whiteout::Path(target)) if covers_status(&target) => deleted = true,
             _ => {}
         }
     }
-    Ok(if deleted { Scan::Deleted } else { Scan::Absent })
+    // A layer's own file stands whatever it also deletes below.
+    let status = match (found, deleted) {
+        (Some(text), _) => Scan::Found(text),
+        (None, true) => Scan::Deleted,
+        (None, false) => Scan::Absent,
+    };
+    Ok(LayerScan {
+        status,
+        apt: apt.finish(),
+    })
+}
+
+/// The status part of [`scan_layer`].
+pub fn scan_tar(tar: impl Read) -> Result<Scan, String> {
+    scan_layer(tar).map(|layer| layer.status)
 }
 
 /// What a whiteout entry hides in the layers below.
@@ -333,6 +442,11 @@ impl TarEntry {
     /// A directory.
     pub fn is_dir(&self) -> bool {
         self.kind == b'5'
+    }
+
+    /// The member's data size.
+    pub fn size(&self) -> u64 {
+        self.size
     }
 
     fn padded(&self) -> u64 {
@@ -519,8 +633,56 @@ pub(super) mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, &found).unwrap();
         assert!(matches!(
-            scan_stream(LayerCompression::Gzip, &gz.finish().unwrap()[..]).unwrap(),
+            scan_stream(LayerCompression::Gzip, &gz.finish().unwrap()[..])
+                .unwrap()
+                .status,
             Scan::Found(_)
         ));
+    }
+
+    #[test]
+    fn one_walk_reads_the_status_and_the_apt_configuration() {
+        let status = b"Package: base-files\nStatus: install ok installed\n";
+        let layer = tar(&[
+            entry(
+                "etc/apt/sources.list.d/local.sources",
+                b'0',
+                b"Types: deb\n",
+            ),
+            entry("etc/apt/preferences.d/pin", b'0', b"Package: *\n"),
+            entry("etc/apt/preferences.d/skipped.txt", b'0', b"not read"),
+            entry("usr/share/keyrings/local.gpg", b'0', b"\x99\x01"),
+            entry("var/lib/dpkg/status", b'0', status),
+            entry("etc/apt/trusted.gpg.d/.wh.old.gpg", b'0', b""),
+        ]);
+        let scan = scan_layer(&layer[..]).unwrap();
+        assert!(matches!(scan.status, Scan::Found(_)));
+        let apt = scan.apt.unwrap();
+        assert_eq!(
+            apt.files.keys().collect::<Vec<_>>(),
+            [
+                "etc/apt/preferences.d/pin",
+                "etc/apt/sources.list.d/local.sources"
+            ]
+        );
+        assert_eq!(apt.keyrings["usr/share/keyrings/local.gpg"], b"\x99\x01");
+        assert_eq!(
+            apt.hidden,
+            [super::base_sources::Hidden::Path(
+                "etc/apt/trusted.gpg.d/old.gpg".into()
+            )]
+        );
+        // An apt file that cannot be read refuses the apt part only: the status stands.
+        let layer = tar(&[
+            entry("etc/apt/sources.list", b'0', b"\xff\xfe"),
+            entry("var/lib/dpkg/status", b'0', status),
+        ]);
+        let scan = scan_layer(&layer[..]).unwrap();
+        assert!(matches!(scan.status, Scan::Found(_)));
+        assert!(
+            scan.apt
+                .unwrap_err()
+                .contains("`/etc/apt/sources.list` is not UTF-8")
+        );
     }
 }

@@ -148,6 +148,24 @@ pub fn solve(
     Universe::build(indices, status, &options.arch)?.solve(wanted, options.recommends)
 }
 
+/// A package-specific pin lookup: (package, version, indices listing it) → priority.
+pub type VersionPin<'p> = dyn Fn(&str, &str, &[usize]) -> Option<i32> + Sync + 'p;
+
+/// [`solve`] with package-specific pins (apt's `VerPins`): `pin(package, version,
+/// indices)` gives the priority that replaces the version's own (the highest of its
+/// indices'), `None` to keep it. `indices` are the positions of the indices listing it.
+pub fn solve_pinned(
+    indices: &[Index<'_>],
+    status: &str,
+    wanted: &[Wanted],
+    options: &Options,
+    pin: &VersionPin<'_>,
+) -> Result<Vec<Choice>, SolveError> {
+    let mut universe = Universe::build(indices, status, &options.arch)?;
+    universe.pin_versions(pin);
+    universe.solve(wanted, options.recommends)
+}
+
 /// Stack for the marking thread: apt's depth limit (3000) times a few KiB per level.
 const MARKING_STACK: usize = 64 * 1024 * 1024;
 
@@ -538,6 +556,19 @@ impl<'a> Universe<'a> {
         }
         universe.finish();
         Ok(universe)
+    }
+
+    /// Replace version pins where `pin` says so ([`solve_pinned`]).
+    fn pin_versions(&mut self, pin: &VersionPin<'_>) {
+        let mut files = Vec::new();
+        for v in &mut self.vers {
+            files.clear();
+            files.extend(v.files.iter().map(|f| f.index));
+            if let Some(priority) = pin(self.pkgs[v.pkg as usize].name, v.version.as_str(), &files)
+            {
+                v.pin = priority;
+            }
+        }
     }
 
     fn intern(&mut self, name: &'a str) -> PkgId {

@@ -367,6 +367,8 @@ pub struct Release {
     pub label: Option<String>,
     pub suite: Option<String>,
     pub codename: Option<String>,
+    /// `Version` (`12.8`), for `Pin: release v=…`.
+    pub version: Option<String>,
     pub date: Option<String>,
     pub valid_until: Option<String>,
     pub architectures: Vec<String>,
@@ -426,6 +428,7 @@ impl Release {
             label: owned("Label"),
             suite: owned("Suite"),
             codename: owned("Codename"),
+            version: owned("Version"),
             date: owned("Date"),
             valid_until: owned("Valid-Until"),
             architectures: words("Architectures"),

@@ -119,6 +119,8 @@ pub struct FetchedIndex {
     pub snapshot: Option<String>,
     /// Who signed the Release (empty for `trusted`).
     pub signers: Vec<String>,
+    /// What apt pins match of it (its Release's fields; the hosts are the caller's).
+    pub facts: super::preferences::IndexFacts,
 }
 
 /// Largest compressed or uncompressed index accepted (Ubuntu noble universe amd64 is
@@ -494,6 +496,7 @@ pub async fn fetch_archive(
         .zip(texts)
         .map(
             |((suite, component, _, _, priority, release, snapshot, signers), text)| {
+                let fetched_component = component.clone();
                 let label = if component.is_empty() {
                     format!(
                         "{} {suite} (flat)",
@@ -512,6 +515,16 @@ pub async fn fetch_archive(
                     date: release.date.clone(),
                     snapshot,
                     signers,
+                    facts: super::preferences::IndexFacts {
+                        origin: release.origin.clone(),
+                        label: release.label.clone(),
+                        suite: release.suite.clone(),
+                        codename: release.codename.clone(),
+                        version: release.version.clone(),
+                        component: fetched_component,
+                        architecture: arch.to_string(),
+                        hosts: Vec::new(),
+                    },
                 }
             },
         )

@@ -21,6 +21,7 @@ pub mod index;
 pub mod index_cache;
 pub mod keys;
 pub mod openpgp;
+pub mod preferences;
 pub mod version;
 
 use std::collections::BTreeSet;
@@ -54,6 +55,169 @@ pub struct AptRequest {
     /// Relative keyring and status paths are relative to this directory (the spec's).
     #[serde(skip)]
     pub dir: std::path::PathBuf,
+    /// Whether the base image's apt configuration is read (only for a status read from
+    /// the base image). Left out of the request hash when read (the default), so specs
+    /// whose base has no apt sources hash as before.
+    #[serde(skip_serializing_if = "BaseSources::is_read")]
+    pub base_sources: BaseSources,
+}
+
+/// Whether the base image's apt configuration is read (`[apt] base-sources`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BaseSources {
+    /// Read it, as `apt-get install` inside the image would: the image's sources become
+    /// archives, `mirror` (the spec's apt mirror expanded: main, ports) in front of
+    /// Ubuntu's canonical ones; the spec's `archives` follow them, or give way to them
+    /// when they are only the default Ubuntu ones (`replace_defaults`); the image's pins
+    /// apply to every archive.
+    Read {
+        mirror: Option<(String, String)>,
+        replace_defaults: bool,
+    },
+    /// `[apt] base-sources = false`: only the spec's archives.
+    Ignore,
+}
+
+impl BaseSources {
+    pub fn is_read(&self) -> bool {
+        matches!(self, BaseSources::Read { .. })
+    }
+}
+
+impl Default for BaseSources {
+    fn default() -> BaseSources {
+        BaseSources::Read {
+            mirror: None,
+            replace_defaults: false,
+        }
+    }
+}
+
+/// One archive of a platform's list and where it came from.
+#[derive(Debug, Clone)]
+struct UsedArchive {
+    archive: Archive,
+    /// `spec`, or `base image /etc/apt/sources.list.d/x.sources stanza 1`.
+    from: String,
+}
+
+/// What one platform solves with: its archives, the image's pins and keyrings.
+struct PlatformSources {
+    archives: Vec<UsedArchive>,
+    preferences: preferences::Preferences,
+    keyrings: std::collections::BTreeMap<String, Vec<u8>>,
+    /// Whether the base image's configuration changed anything (then the lock records
+    /// the archives and pins).
+    from_base: bool,
+}
+
+impl PlatformSources {
+    /// The spec's archives alone.
+    fn spec(request: &AptRequest) -> PlatformSources {
+        PlatformSources {
+            archives: request
+                .archives
+                .iter()
+                .map(|archive| UsedArchive {
+                    archive: archive.clone(),
+                    from: "spec".to_string(),
+                })
+                .collect(),
+            preferences: preferences::Preferences::default(),
+            keyrings: Default::default(),
+            from_base: false,
+        }
+    }
+
+    /// The base image's sources (`apt`), then the spec's archives (an image archive the
+    /// spec lists too is the spec's); the image's pins.
+    fn new(
+        request: &AptRequest,
+        image: &str,
+        apt: Option<&base_status::BaseApt>,
+    ) -> Result<PlatformSources, Problem> {
+        let (
+            BaseSources::Read {
+                mirror,
+                replace_defaults,
+            },
+            Some(apt),
+        ) = (&request.base_sources, apt)
+        else {
+            return Ok(PlatformSources::spec(request));
+        };
+        let fail = |err: String| Problem::msg(format!("the apt configuration of {image}: {err}"));
+        let preferences = preferences::Preferences::parse(
+            apt.files
+                .iter()
+                .filter(|(path, _)| base_sources::is_preferences_file(path))
+                .map(|(path, text)| (path.as_str(), text.as_str())),
+        )
+        .map_err(fail)?;
+        let entries = base_sources::parse_files(&apt.files).map_err(fail)?;
+        let mut sources = PlatformSources::spec(request);
+        if *replace_defaults && !entries.is_empty() {
+            sources.archives.clear();
+        }
+        let listed: BTreeSet<&str> = sources
+            .archives
+            .iter()
+            .flat_map(|a| &a.archive.uris)
+            .map(|uri| uri.trim_end_matches('/'))
+            .collect();
+        let entries: Vec<_> = entries
+            .into_iter()
+            .filter(|e| {
+                !e.uris
+                    .iter()
+                    .any(|u| listed.contains(u.trim_end_matches('/')))
+            })
+            .collect();
+        let archives =
+            base_sources::to_archives(&entries, mirror.as_ref(), &apt.keyrings).map_err(fail)?;
+        let from_base = !archives.is_empty() || !preferences.is_empty();
+        let image_archives = entries
+            .iter()
+            .zip(archives)
+            .map(|(entry, archive)| UsedArchive {
+                archive,
+                from: format!("base image {}", entry.origin),
+            });
+        sources.archives = image_archives.chain(sources.archives).collect();
+        sources.preferences = preferences;
+        sources.keyrings = apt.keyrings.clone();
+        sources.from_base = from_base;
+        Ok(sources)
+    }
+
+    /// `host[:port]` of the image's plain-http archives: signed like the spec's, whose
+    /// plain-http hosts the context allows up front (`Context::new`).
+    fn plain_http_hosts(&self) -> Vec<String> {
+        self.archives
+            .iter()
+            .filter(|a| a.from != "spec" && !a.archive.trusted)
+            .flat_map(|a| &a.archive.uris)
+            .filter_map(|uri| ::url::Url::parse(uri).ok())
+            .filter(|url| url.scheme() == "http")
+            .filter_map(|url| {
+                let host = url.host_str()?;
+                Some(match url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.to_string(),
+                })
+            })
+            .collect()
+    }
+}
+
+fn hosts(archive: &Archive) -> Vec<String> {
+    archive
+        .uris
+        .iter()
+        .filter_map(|uri| ::url::Url::parse(uri).ok())
+        .filter_map(|url| url.host_str().map(str::to_string))
+        .collect()
 }
 
 /// Where the dpkg status of the base comes from.
@@ -134,11 +298,6 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
         StatusSource::BaseImage { .. } => None,
         other => Some(other.read(&request.dir)?),
     };
-    let keyrings = request
-        .archives
-        .iter()
-        .map(|archive| load_keyring(archive, &request.dir))
-        .collect::<Result<Vec<_>, _>>()?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -147,11 +306,40 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
     let index_cache = ctx.cache.as_deref().map(index_cache::IndexCache::new);
     let mut packages = Vec::new();
     let mut newest_release = None;
+    let mut used_archives: Vec<crate::lock::SourceArchive> = Vec::new();
+    let mut used_pins: BTreeSet<String> = BTreeSet::new();
     for platform in &ctx.platforms {
         let arch = platform.arch();
-        let serving: Vec<(usize, &Archive)> = request
-            .archives
+        let (status, sources) = match (&status, &request.status) {
+            (Some(text), _) => (text.clone(), PlatformSources::spec(request)),
+            (None, StatusSource::BaseImage { image, mirror }) => {
+                let base = base_status::read_layers(
+                    ctx,
+                    image,
+                    mirror.as_deref(),
+                    *platform,
+                    request.base_sources.is_read(),
+                )
+                .await?;
+                let sources = PlatformSources::new(request, image, base.apt.as_ref())?;
+                (base.status, sources)
+            }
+            (None, _) => unreachable!("only the base image is read per platform"),
+        };
+        let archives = &sources.archives;
+        let keyrings = archives
             .iter()
+            .map(|used| load_keyring(&used.archive, &request.dir, &sources.keyrings))
+            .collect::<Result<Vec<_>, _>>()?;
+        let plain_http = sources.plain_http_hosts();
+        let client = if plain_http.is_empty() {
+            ctx.client.clone()
+        } else {
+            ctx.client.allowing_plain_http(plain_http)
+        };
+        let serving: Vec<(usize, &Archive)> = archives
+            .iter()
+            .map(|used| &used.archive)
             .enumerate()
             .filter(|(_, a)| a.serves(arch))
             .collect();
@@ -164,7 +352,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
             futures_util::future::try_join_all(serving.iter().map(|(number, archive)| {
                 use futures_util::TryFutureExt;
                 index::fetch_archive(
-                    &ctx.client,
+                    &client,
                     *number,
                     archive,
                     arch,
@@ -183,6 +371,17 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
         {
             newest_release = newest_release.max(Some(date));
         }
+        // The image's generic pins set index priorities (an archive's own `priority`
+        // stands).
+        for f in &mut fetched {
+            let archive = &archives[f.archive].archive;
+            f.facts.hosts = hosts(archive);
+            if archive.priority.is_none()
+                && let Some(priority) = sources.preferences.index_priority(&f.facts)
+            {
+                f.priority = priority;
+            }
+        }
         let labels: Vec<(String, i32)> = fetched
             .iter()
             .map(|f| (f.label.clone(), f.priority))
@@ -191,13 +390,15 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
             .iter_mut()
             .map(|f| std::mem::take(&mut f.text))
             .collect();
-        let status = match (&status, &request.status) {
-            (Some(text), _) => text.clone(),
-            (None, StatusSource::BaseImage { image, mirror }) => {
-                base_status::read(ctx, image, mirror.as_deref(), *platform).await?
-            }
-            (None, _) => unreachable!("only the base image is read per platform"),
-        };
+        let facts: Vec<preferences::IndexFacts> = fetched.iter().map(|f| f.facts.clone()).collect();
+        let pins = sources
+            .preferences
+            .has_specific()
+            .then(|| sources.preferences.clone());
+        if sources.from_base {
+            record_archives(&mut used_archives, archives, platform.as_str());
+            used_pins.extend(sources.preferences.pins.iter().map(|p| p.origin.clone()));
+        }
         let wanted = wanted.clone();
         let earlier = earlier.clone();
         let options = Options {
@@ -214,17 +415,23 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
                     label: label.clone(),
                 })
                 .collect();
+            let pin = |package: &str, version: &str, at: &[usize]| {
+                let pins = pins.as_ref()?;
+                let facts: Vec<&preferences::IndexFacts> = at.iter().map(|&i| &facts[i]).collect();
+                pins.version_priority(package, version, &facts)
+            };
+            let solve = |wanted: &[Wanted]| match &pins {
+                Some(_) => closure::solve_pinned(&indices, &status, wanted, &options, &pin),
+                None => closure::solve(&indices, &status, wanted, &options),
+            };
             if earlier.is_empty() {
-                return Ok((
-                    Vec::new(),
-                    closure::solve(&indices, &status, &wanted, &options)?,
-                ));
+                return Ok((Vec::new(), solve(&wanted)?));
             }
             // On top of an earlier stage: solve both lists together (what the image
             // ends up with); this stage installs what the earlier one alone does not.
-            let before = closure::solve(&indices, &status, &earlier, &options)?;
+            let before = solve(&earlier)?;
             let all: Vec<Wanted> = earlier.iter().chain(&wanted).cloned().collect();
-            Ok::<_, SolveError>((before, closure::solve(&indices, &status, &all, &options)?))
+            Ok::<_, SolveError>((before, solve(&all)?))
         })
         .await
         .map_err(|err| Problem::msg(format!("the apt solver stopped: {err}")))?
@@ -248,7 +455,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
         }
         for choice in choices {
             let source = &fetched[choice.index];
-            let archive = &request.archives[source.archive];
+            let archive = &archives[source.archive].archive;
             if choice.sha256.is_empty() || choice.filename.is_empty() {
                 return Err(Problem::msg(format!(
                     "{} {} in {} has no Filename or SHA256 field",
@@ -302,7 +509,36 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
     let mut artifact = super::artifact(super::Kind::Apt, closure_version(&packages));
     artifact.published = newest_release.map(index::rfc3339);
     artifact.packages = packages;
+    artifact.archives = used_archives;
+    artifact.pins = used_pins.into_iter().collect();
     Ok(artifact)
+}
+
+/// Add a platform's archives to the lock's list, one entry per archive and origin with
+/// the platforms it served.
+fn record_archives(
+    recorded: &mut Vec<crate::lock::SourceArchive>,
+    archives: &[UsedArchive],
+    platform: &str,
+) {
+    for used in archives {
+        let same = recorded.iter_mut().find(|r| {
+            r.uris == used.archive.uris
+                && r.suites == used.archive.suites
+                && r.components == used.archive.components
+                && r.from == used.from
+        });
+        match same {
+            Some(entry) => entry.platforms.push(platform.to_string()),
+            None => recorded.push(crate::lock::SourceArchive {
+                platforms: vec![platform.to_string()],
+                uris: used.archive.uris.clone(),
+                suites: used.archive.suites.clone(),
+                components: used.archive.components.clone(),
+                from: used.from.clone(),
+            }),
+        }
+    }
 }
 
 /// The artifact's version: a digest of what gets installed, so any change in the
@@ -338,9 +574,12 @@ fn shipped_keys_hint(problem: Problem, archive: &Archive) -> Problem {
     }
 }
 
+/// The keyring an archive's `signed-by` names: shipped ones, files relative to the
+/// spec, and (for the base image's archives) files read from the image, `image:/path`.
 fn load_keyring(
     archive: &Archive,
     dir: &std::path::Path,
+    image_keyrings: &std::collections::BTreeMap<String, Vec<u8>>,
 ) -> Result<Option<openpgp::Keyring>, Problem> {
     if archive.signed_by.is_empty() {
         if archive.trusted {
@@ -359,6 +598,15 @@ fn load_keyring(
     for path in &archive.signed_by {
         if let Some(builtin) = keys::BuiltinKeyring::from_reference(path) {
             keyring.merge(builtin.map_err(Problem::msg)?.keyring());
+            continue;
+        }
+        if let Some(path) = path.strip_prefix(base_sources::IMAGE_KEYRING) {
+            let bytes = image_keyrings
+                .get(path.trim_start_matches('/'))
+                .ok_or_else(|| Problem::msg(format!("the base image has no keyring `{path}`")))?;
+            keyring.merge(openpgp::Keyring::parse(bytes).map_err(|err| {
+                Problem::msg(format!("the base image's keyring `{path}`: {err}"))
+            })?);
             continue;
         }
         let bytes = std::fs::read(dir.join(path))

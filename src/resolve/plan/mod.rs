@@ -222,6 +222,19 @@ fn apt_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
     let [stage_1, stage_2] = apt_packages(spec);
     let archives = apt_archives(spec);
     let status = base_status(spec);
+    let base_sources = if spec.apt.base_sources {
+        apt::BaseSources::Read {
+            mirror: spec
+                .mirrors
+                .apt
+                .as_deref()
+                .map(crate::spec::mirror_urls::apt),
+            // The default Ubuntu archives stand in for the image's own sources.
+            replace_defaults: spec.apt.archives.is_empty(),
+        }
+    } else {
+        apt::BaseSources::Ignore
+    };
     let mut requests = Vec::new();
     for ((name, stage), packages, earlier) in [
         (stages(spec)[0], &stage_1, &Vec::new()),
@@ -263,6 +276,7 @@ fn apt_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
                 status: status.clone(),
                 earlier: earlier.clone(),
                 dir: spec.dir.clone(),
+                base_sources: base_sources.clone(),
             }),
             platforms: platforms.to_vec(),
             origin,
