@@ -24,4 +24,5 @@ pub mod sources;
 pub mod spec;
 pub mod tools;
 pub mod verify;
+pub mod versions;
 pub mod why;

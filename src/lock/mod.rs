@@ -31,7 +31,9 @@
 //!
 //! A format change bumps `version`; readers refuse versions they do not know.
 
+pub mod conda;
 mod kind;
+pub mod npm;
 pub mod values;
 
 pub use self::kind::Kind;
@@ -151,11 +153,11 @@ pub struct Package {
     /// npm: what `package-lock.json`/`bun.lock` need beyond the fields above (the
     /// manifest's dependency maps, bins, platform fields), so `emit` writes them offline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub npm: Option<crate::resolve::npm::NpmFacts>,
+    pub npm: Option<npm::NpmFacts>,
     /// conda: the rest of the channel's repodata record, so `emit` writes the local
     /// channel's index as the channel published it, offline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conda: Option<crate::resolve::conda::CondaFacts>,
+    pub conda: Option<conda::CondaFacts>,
 }
 
 /// One file for one platform: where to get it and what its bytes hash to.
