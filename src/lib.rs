@@ -26,5 +26,6 @@ pub mod sources;
 pub mod spec;
 pub mod tools;
 pub mod verify;
+pub mod versions;
 pub mod why;
 pub mod workspace;

@@ -17,8 +17,9 @@ use serde_json::json;
 
 use super::quote::{self, UnsafeValue};
 use super::unsafe_in;
+use crate::lock::npm::{NO_PLATFORM, NpmFacts};
 use crate::lock::{ALL_PLATFORMS, Artifact, Lock, Package};
-use crate::resolve::npm::{Facts, Installer, NO_PLATFORM, NpmFacts};
+use crate::resolve::npm::{Facts, Installer};
 use crate::spec::{Spec, Stage};
 
 /// The `name` of the generated root package: it must differ from every dependency's.

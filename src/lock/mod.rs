@@ -49,7 +49,9 @@
 //! commands that need the new fields (`why`, `sbom`, `emit --locked`, `lock --check`) ask
 //! for that run ([`Lock::format_outdated`]).
 
+pub mod conda;
 mod kind;
+pub mod npm;
 pub mod provenance;
 pub mod values;
 
@@ -210,11 +212,11 @@ pub struct Package {
     /// npm: what `package-lock.json`/`bun.lock` need beyond the fields above (the
     /// manifest's dependency maps, bins, platform fields), so `emit` writes them offline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub npm: Option<crate::resolve::npm::NpmFacts>,
+    pub npm: Option<npm::NpmFacts>,
     /// conda: the rest of the channel's repodata record, so `emit` writes the local
     /// channel's index as the channel published it, offline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conda: Option<crate::resolve::conda::CondaFacts>,
+    pub conda: Option<conda::CondaFacts>,
 }
 
 /// One file for one platform: where to get it and what its bytes hash to.

@@ -14,6 +14,7 @@
 
 use std::fmt;
 
+use super::npm::NO_PLATFORM;
 use super::{ALL_PLATFORMS, Artifact, Kind, Package, Pin};
 
 /// Longest value shown in a message; the rest is cut, so a megabyte tag cannot flood a
@@ -142,7 +143,7 @@ checked_string!(
     "a semantic version (`1.2.3`, `1.2.3-rc.1+build`)",
     |t| bounded(t, 256)
         && chars_in(t, |b| b.is_ascii_alphanumeric() || b".-+".contains(&b))
-        && crate::resolve::npm::semver::Version::parse(t, false).is_some()
+        && crate::versions::node_semver::Version::parse(t, false).is_some()
 );
 
 checked_string!(
@@ -152,7 +153,7 @@ checked_string!(
     |t| t.strip_prefix('v').is_some_and(|v| {
         bounded(v, 64)
             && chars_in(v, |b| b.is_ascii_alphanumeric() || b".-+".contains(&b))
-            && crate::resolve::npm::semver::Version::parse(v, false).is_some()
+            && crate::versions::node_semver::Version::parse(v, false).is_some()
     })
 );
 
@@ -162,7 +163,7 @@ checked_string!(
     "a Debian version (`[epoch:]upstream[-revision]`)",
     |t| bounded(t, 256)
         && chars_in(t, |b| b.is_ascii_alphanumeric() || b".+~:-".contains(&b))
-        && crate::resolve::apt::version::Version::parse(t).is_ok()
+        && crate::versions::debian::Version::parse(t).is_ok()
 );
 
 checked_string!(
@@ -394,8 +395,6 @@ pub fn strip_userinfo(text: &str) -> String {
 
 /// Platform keys of `[artifact.platform."…"]` and closure members' `platform`.
 const PIN_PLATFORMS: [&str; 3] = ["linux/amd64", "linux/arm64", ALL_PLATFORMS];
-/// npm members no locked platform installs (kept because `npm ci` wants them).
-const NO_PLATFORM: &str = "none";
 /// conda subdirs the locked platforms can install.
 const CONDA_SUBDIRS: [&str; 3] = ["linux-64", "linux-aarch64", "noarch"];
 /// apt architectures the locked platforms install.

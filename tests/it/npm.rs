@@ -940,7 +940,7 @@ fn oracle_codex_aliases_and_prereleases() {
         )]
     );
     assert_eq!(
-        packages_on(artifact, npm::NO_PLATFORM).len(),
+        packages_on(artifact, modelbench::lock::npm::NO_PLATFORM).len(),
         2,
         "darwin and win32 builds are kept for npm ci"
     );

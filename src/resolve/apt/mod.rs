@@ -22,13 +22,14 @@ pub mod index_cache;
 pub mod keys;
 pub mod openpgp;
 pub mod preferences;
-pub mod version;
 
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+/// dpkg's version order lives below the lock (which checks locked versions by it).
+pub use crate::versions::debian as version;
 pub use closure::{Choice, Index, Options, SolveError, Wanted};
 pub use index::{Archive, Snapshot};
 

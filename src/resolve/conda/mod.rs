@@ -16,10 +16,11 @@ pub mod solve;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::revalidate::DocumentCache;
 use super::{Context, Problem};
+use crate::lock::conda::CondaFacts;
 use crate::lock::{Artifact, Package};
 use crate::net::Hash;
 use crate::platform::Platform;
@@ -61,91 +62,24 @@ pub struct CondaRequest {
     pub linux: String,
 }
 
-/// The channel's repodata record of a locked file beyond the lock's common package
-/// fields (name, version, build, subdir, noarch, sha256, size), as published, so `emit`
-/// writes the build's local channel with the records conda-forge serves: the installed
-/// `conda-meta` records then carry the same dependencies, licenses (which SBOM
-/// scanners read there), md5 and timestamps as an install from conda-forge would.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct CondaFacts {
-    pub build_number: u64,
-    /// Match specs, virtual packages (`__glibc >=2.17`) included, in the record's order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub constrains: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub track_features: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub license: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub license_family: Option<String>,
-    /// Hex, as the record has it (the build checks the sha256).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub md5: Option<String>,
-    /// The record's number as published: milliseconds on conda-forge, seconds in some
-    /// older records.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub python_site_packages_path: Option<String>,
-}
-
-impl CondaFacts {
-    /// The facts of one repodata record, read back through rattler's own serializer so
-    /// each value keeps the form the channel published (a timestamp in seconds stays in
-    /// seconds).
-    fn of(record: &rattler_conda_types::PackageRecord) -> Result<CondaFacts, String> {
-        let published = serde_json::to_value(record).map_err(|err| err.to_string())?;
-        Ok(CondaFacts {
-            build_number: record.build_number,
-            depends: record.depends.clone(),
-            constrains: record.constrains.clone(),
-            track_features: record.track_features.clone(),
-            license: record.license.clone(),
-            license_family: record.license_family.clone(),
-            md5: record.md5.map(hex::encode),
-            timestamp: published
-                .get("timestamp")
-                .and_then(serde_json::Value::as_u64),
-            python_site_packages_path: record.python_site_packages_path.clone(),
-        })
-    }
-
-    /// The repodata record's keys these facts fill (`build_number`, `depends`, …), for a
-    /// channel index.
-    pub fn record_fields(&self) -> serde_json::Map<String, serde_json::Value> {
-        use serde_json::json;
-        let mut fields = serde_json::Map::new();
-        fields.insert("build_number".into(), json!(self.build_number));
-        fields.insert("depends".into(), json!(self.depends));
-        if !self.constrains.is_empty() {
-            fields.insert("constrains".into(), json!(self.constrains));
-        }
-        if !self.track_features.is_empty() {
-            // conda's form: one string, space-separated.
-            fields.insert(
-                "track_features".into(),
-                json!(self.track_features.join(" ")),
-            );
-        }
-        let optional = [
-            ("license", &self.license),
-            ("license_family", &self.license_family),
-            ("md5", &self.md5),
-            ("python_site_packages_path", &self.python_site_packages_path),
-        ];
-        for (key, value) in optional {
-            if let Some(value) = value {
-                fields.insert(key.into(), json!(value));
-            }
-        }
-        if let Some(timestamp) = self.timestamp {
-            fields.insert("timestamp".into(), json!(timestamp));
-        }
-        fields
-    }
+/// The facts of one repodata record, read back through rattler's own serializer so
+/// each value keeps the form the channel published (a timestamp in seconds stays in
+/// seconds).
+fn facts_of(record: &rattler_conda_types::PackageRecord) -> Result<CondaFacts, String> {
+    let published = serde_json::to_value(record).map_err(|err| err.to_string())?;
+    Ok(CondaFacts {
+        build_number: record.build_number,
+        depends: record.depends.clone(),
+        constrains: record.constrains.clone(),
+        track_features: record.track_features.clone(),
+        license: record.license.clone(),
+        license_family: record.license_family.clone(),
+        md5: record.md5.map(hex::encode),
+        timestamp: published
+            .get("timestamp")
+            .and_then(serde_json::Value::as_u64),
+        python_site_packages_path: record.python_site_packages_path.clone(),
+    })
 }
 
 /// The conda subdir of a platform.
@@ -274,7 +208,7 @@ pub async fn resolve(
             let hash = Hash::sha256_hex(&hex::encode(sha256))
                 .map_err(|err| Problem::msg(format!("`{file}`: {err}")))?;
             let facts =
-                CondaFacts::of(package).map_err(|err| Problem::msg(format!("`{file}`: {err}")))?;
+                facts_of(package).map_err(|err| Problem::msg(format!("`{file}`: {err}")))?;
             let name = package.name.as_normalized();
             if name == tool {
                 versions.insert(platform.as_str(), package.version.to_string());
@@ -555,7 +489,7 @@ async fn decoded_repodata(fetched: crate::net::Fetched) -> Result<Vec<u8>, Probl
 
 #[cfg(test)]
 mod tests {
-    use super::CondaFacts;
+    use super::facts_of;
 
     #[test]
     fn facts_give_back_the_published_record_fields() {
@@ -577,7 +511,7 @@ mod tests {
         });
         let record: rattler_conda_types::PackageRecord =
             serde_json::from_value(published.clone()).unwrap();
-        let facts = CondaFacts::of(&record).unwrap();
+        let facts = facts_of(&record).unwrap();
         assert_eq!(facts.timestamp, Some(1_700_000_000));
         assert_eq!(facts.track_features, ["blas_mkl", "mkl_debug"]);
         let mut rebuilt = serde_json::Map::new();

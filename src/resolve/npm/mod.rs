@@ -15,7 +15,6 @@
 //! because `npm ci` refuses a lock that lacks them.
 
 pub mod packument;
-pub mod semver;
 pub mod spec;
 pub mod tree;
 
@@ -28,17 +27,19 @@ use serde::{Deserialize, Serialize};
 
 use super::revalidate::DocumentCache;
 use super::{Context, Problem, artifact};
+use crate::lock::npm::NO_PLATFORM;
+use crate::lock::npm::NpmFacts;
 use crate::lock::{ALL_PLATFORMS, Artifact, Package};
 use crate::net::{DOCUMENT_LIMIT, Hash, HashAlgorithm, NetError};
 use crate::platform::Platform;
 
+/// node-semver's rules live below the lock (which checks locked versions by them).
+pub use crate::versions::node_semver as semver;
 pub use packument::{Engines, Manifest, Packument};
 pub use tree::Target;
 
 /// npm's own header for install metadata: the abbreviated document, else the full one.
 pub const ACCEPT: &str = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8";
-/// The lock's platform key of packages no locked platform installs (kept for `npm ci`).
-pub const NO_PLATFORM: &str = "none";
 /// Requests at once to the npm registry: documents are small and the closure is wide
 /// (a few hundred documents, each known only when its parent arrives), so the default
 /// per-host limit would make the resolution wait in line instead of on the longest chain.
@@ -65,42 +66,6 @@ pub struct NpmRequest {
     pub installer: Installer,
     /// A registry mirror tried after the canonical URL (`https://registry.npmmirror.com`).
     pub mirror: Option<String>,
-}
-
-/// What a `package-lock.json` or `bun.lock` entry needs beyond the lock's common
-/// package fields, per tree location.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct NpmFacts {
-    /// Only reachable through optional dependencies.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub optional: bool,
-    /// Only reachable through peer dependencies.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub peer: bool,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub dependencies: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub optional_dependencies: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub peer_dependencies: BTreeMap<String, String>,
-    /// Peers marked optional in `peerDependenciesMeta`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub optional_peers: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub bundled: Vec<String>,
-    /// Link name → path inside the package.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub bin: BTreeMap<String, String>,
-    /// Has a `preinstall`, `install` or `postinstall` script.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub install_script: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub os: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cpu: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub libc: Vec<String>,
 }
 
 /// Tree location → facts.
