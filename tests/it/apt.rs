@@ -16,6 +16,7 @@ use modelbench::resolve::{Context, Problem};
 use modelbench::sources::Sources;
 use serde_json::Value;
 
+use crate::support::sources::SourcesFile;
 use crate::support::world::{Response, World};
 
 const PEER: &str = concat!(
@@ -1165,15 +1166,9 @@ fn serve_image(world: &World, repo: &str, layers: &[(&str, &[u8])]) -> (String, 
 
 /// A context whose registry is the world (plain http) and whose cache is `cache`.
 fn registry_context(world: &World, cache: &Path) -> Context {
-    let sources = cache.with_extension("sources.toml");
-    std::fs::write(
-        &sources,
-        format!(
-            "[registry]\n\"{host}\" = \"http://{host}\"\n",
-            host = world.addr()
-        ),
-    )
-    .unwrap();
+    let sources = SourcesFile::new()
+        .registry(world.addr().to_string())
+        .write_to(&cache.with_extension("sources.toml"));
     let mut ctx = Context::with_client(
         Client::new(false, vec![world.addr().to_string()]),
         Sources::load(&sources).unwrap(),

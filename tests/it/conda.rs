@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 
 use crate::support::project::{Project, artifact};
 use crate::support::registry::{self, IndexKind};
+use crate::support::sources::SourcesFile;
 use crate::support::world::{Response, World};
 use crate::support::{run_fail, sha256_hex, temp_dir};
 
@@ -531,12 +532,9 @@ pub(crate) fn fixture() -> Fixture {
     channel.serve(&world, "/conda/conda-forge");
     channel.serve(&world, "/mirror/conda-forge");
     let dir = temp_dir();
-    let sources = dir.path().join("sources.toml");
-    std::fs::write(
-        &sources,
-        format!("[upstream]\nconda = \"{}/conda\"\n", world.base_url()),
-    )
-    .unwrap();
+    let sources = SourcesFile::new()
+        .conda(&world)
+        .write_to(&dir.path().join("sources.toml"));
     let sources = Sources::load(&sources).unwrap();
     let ctx = Context::with_client(
         Client::new(false, sources.insecure_hosts()),
@@ -744,14 +742,10 @@ fn conda_glibc_is_read_from_the_base_image_layers() {
         b"Package: libc6\nStatus: install ok installed\nVersion: 2.40-1ubuntu1\n\n",
     );
     let image = registry.reference(&repo, "noble");
-    let mut sources = String::from("[upstream]\n");
-    sources.push_str(&format!("conda = \"{}/conda\"\n", f.world.base_url()));
-    sources.push_str(&format!(
-        "[registry]\n\"{host}\" = \"http://{host}\"\n",
-        host = registry.host()
-    ));
-    let path = f._dir.path().join("sources-registry.toml");
-    std::fs::write(&path, sources).unwrap();
+    let path = SourcesFile::new()
+        .conda(&f.world)
+        .registry(registry.host())
+        .write_to(&f._dir.path().join("sources-registry.toml"));
     f.ctx.sources = Sources::load(&path).unwrap();
     f.ctx.client = Client::new(false, f.ctx.sources.insecure_hosts());
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -977,15 +971,12 @@ pixi-global = {pixi_global}
 
 /// `sources.toml` pointing conda and GitHub at `world` and the registry at itself.
 pub(crate) fn write_sources(project: &Project, world: &World, registry: &registry::Registry) {
-    project.write(
-        "sources.toml",
-        &format!(
-            "[upstream]\nconda = \"{}/conda\"\ngithub-api = \"{}\"\n[registry]\n\"{host}\" = \"http://{host}\"\n",
-            world.base_url(),
-            world.github_api(),
-            host = registry.host()
-        ),
-    );
+    project
+        .sources_file()
+        .conda(world)
+        .github_api(world)
+        .registry(registry.host())
+        .write();
 }
 
 /// pixi's GitHub release (the spec's `tools.pixi`) on `world`; its assets are stand-ins.

@@ -443,17 +443,12 @@ dest = "/opt/model-card.txt"
         card_url = world.url("/files/model-card.txt"),
         archive = world.url("/debian"),
     ));
-    project.write(
-        "sources.toml",
-        &format!(
-            "[upstream]\ngithub-api = \"{}\"\ngithub-raw = \"{}\"\nnodejs = \"{}\"\n[registry]\n\"{reg}\" = \"http://{reg}\"\n\"{mirror}\" = \"http://{mirror}\"\n",
-            world.github_api(),
-            world.url("/raw"),
-            world.url("/nodejs/dist"),
-            reg = registry.host(),
-            mirror = world.addr(),
-        ),
-    );
+    project
+        .sources_file()
+        .tools(&world)
+        .registry(registry.host())
+        .registry(world.addr().to_string())
+        .write();
 
     // The reference: a lock made without faults, and a second run that keeps it.
     let first = run_lock(&project);
@@ -1013,15 +1008,11 @@ fn faults_refused_connections_fail_at_once_with_one_summary() {
     // Plain http is allowed for the world, the registry and (as the nodejs upstream) the
     // closed port: naming a host's http:// base URL is the opt-in.
     let sources = |closed_too: bool| {
-        let mut text = format!("[upstream]\ngithub-api = \"{}\"\n", world.github_api());
+        let mut sources = project.sources_file().github_api(&world);
         if closed_too {
-            text.push_str(&format!("nodejs = \"http://127.0.0.1:{closed}\"\n"));
+            sources = sources.upstream("nodejs", format!("http://127.0.0.1:{closed}"));
         }
-        text.push_str(&format!(
-            "[registry]\n\"{host}\" = \"http://{host}\"\n",
-            host = registry.host()
-        ));
-        project.write("sources.toml", &text);
+        sources.registry(registry.host()).write();
     };
     sources(true);
     let output = project.lock(&["--verbose"]);

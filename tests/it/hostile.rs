@@ -23,15 +23,11 @@ fn project(world: &World, body: &str, upstreams: &[(&str, String)]) -> Project {
          [base]\nimage = \"{}\"\n\n{body}",
         registry.reference(&repo, "1")
     ));
-    let mut sources = String::from("[upstream]\n");
+    let mut sources = project.sources_file();
     for (name, url) in upstreams {
-        sources.push_str(&format!("{name} = \"{url}\"\n"));
+        sources = sources.upstream(name, url);
     }
-    sources.push_str(&format!(
-        "[registry]\n\"{host}\" = \"http://{host}\"\n",
-        host = registry.host()
-    ));
-    project.write("sources.toml", &sources);
+    sources.registry(registry.host()).write();
     project
 }
 

@@ -180,10 +180,12 @@ fn init_then_lock_and_emit_the_starter_spec() {
         "specs/starter.toml",
         &format!("{}{}", &spec[..start], &spec[end..]),
     );
-    crate::tools::sources(&project, &up.world, Some(&registry.host()));
-    let mut sources = project.read("sources.toml");
-    sources.push_str(&format!("\"docker.io\" = \"http://{}\"\n", registry.host()));
-    project.write("sources.toml", &sources);
+    project
+        .sources_file()
+        .tools(&up.world)
+        .registry(registry.host())
+        .registry_at("docker.io", format!("http://{}", registry.host()))
+        .write();
 
     let output = project.run(&["lock", "--sources", "sources.toml"]);
     assert!(output.success(), "{}", output.stderr);

@@ -176,16 +176,11 @@ dst-path = "/home/peid"
         archive = world.url("/debian"),
         card_sha = sha256_hex(&card),
     ));
-    project.write(
-        "sources.toml",
-        &format!(
-            "[upstream]\ngithub-api = \"{}\"\ngithub-raw = \"{}\"\nnodejs = \"{}\"\n[registry]\n\"{reg}\" = \"http://{reg}\"\n",
-            world.github_api(),
-            world.url("/raw"),
-            world.url("/nodejs/dist"),
-            reg = registry.host(),
-        ),
-    );
+    project
+        .sources_file()
+        .tools(world)
+        .registry(registry.host())
+        .write();
 }
 
 /// Serve every file under `dir` at `prefix/<relative path>`.

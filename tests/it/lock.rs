@@ -734,11 +734,7 @@ fn lock_rejects_a_registry_that_lies_about_the_digest() {
 fn lock_refuses_plain_http_without_opt_in() {
     let s = setup("latest", &clash_releases());
     // The registry is named without the http opt-in in the sources file.
-    let world_api = s.world.github_api();
-    s.project.write(
-        "sources.toml",
-        &format!("[upstream]\ngithub-api = \"{world_api}\"\n"),
-    );
+    s.project.sources_file().github_api(&s.world).write();
     let output = s.project.lock(&[]);
     assert_eq!(output.status, Some(1));
     assert!(output.stderr.contains("oci `base`"), "{}", output.stderr);

@@ -25,6 +25,7 @@ use modelbench::sources::Sources;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
 
+use crate::support::sources::SourcesFile;
 use crate::support::world::{Fault, Response, World};
 use crate::support::{Output, run, temp_dir};
 
@@ -530,12 +531,9 @@ fn fixture(registry: &Registry, shape: Shape) -> Fixture {
     let world = World::start();
     registry.serve(&world, shape);
     let dir = temp_dir();
-    let sources = dir.path().join("sources.toml");
-    std::fs::write(
-        &sources,
-        format!("[upstream]\nnpm = \"{}\"\n", world.base_url()),
-    )
-    .unwrap();
+    let sources = SourcesFile::new()
+        .npm(&world)
+        .write_to(&dir.path().join("sources.toml"));
     let sources = Sources::load(&sources).unwrap();
     let ctx = Context::with_client(
         Client::new(false, sources.insecure_hosts()),

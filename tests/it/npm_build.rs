@@ -68,17 +68,12 @@ pub(crate) fn bun_cli(r: &mut Registry) {
 }
 
 pub(crate) fn sources(project: &Project, world: &World, registry_host: &str) {
-    project.write(
-        "sources.toml",
-        &format!(
-            "[upstream]\ngithub-api = \"{}\"\ngithub-raw = \"{}\"\nnodejs = \"{}\"\nnpm = \"{}\"\n\
-             [registry]\n\"{registry_host}\" = \"http://{registry_host}\"\n",
-            world.github_api(),
-            world.url("/raw"),
-            world.url("/nodejs/dist"),
-            world.base_url(),
-        ),
-    );
+    project
+        .sources_file()
+        .tools(world)
+        .npm(world)
+        .registry(registry_host)
+        .write();
 }
 
 pub(crate) const USERS: &str = "[[users]]\nname = \"peid\"\nuid = 3100\ngid = 1100\n";
@@ -761,17 +756,11 @@ fn live_seed_clis_run_as_peid_in_an_image() {
         node_version.trim_start_matches('v'),
     ));
     // The npm registry is the real one; node, nvm and bun come from the world.
-    project.write(
-        "sources.toml",
-        &format!(
-            "[upstream]\ngithub-api = \"{}\"\ngithub-raw = \"{}\"\nnodejs = \"{}\"\n\
-             [registry]\n\"{host}\" = \"http://{host}\"\n",
-            world.github_api(),
-            world.url("/raw"),
-            world.url("/nodejs/dist"),
-            host = registry.host(),
-        ),
-    );
+    project
+        .sources_file()
+        .tools(&world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     assert!(project.emit(&["--locked"]).success());
     let lock = project.lock_toml();

@@ -180,16 +180,11 @@ pub(crate) fn upstreams() -> Upstreams {
 }
 
 pub(crate) fn sources(project: &Project, world: &World, registry_host: Option<&str>) {
-    let mut text = format!(
-        "[upstream]\ngithub-api = \"{}\"\ngithub-raw = \"{}\"\nnodejs = \"{}\"\n[registry]\n",
-        world.github_api(),
-        world.url("/raw"),
-        world.url("/nodejs/dist"),
-    );
+    let mut sources = project.sources_file().tools(world);
     if let Some(host) = registry_host {
-        text.push_str(&format!("\"{host}\" = \"http://{host}\"\n"));
+        sources = sources.registry(host);
     }
-    project.write("sources.toml", &text);
+    sources.write();
 }
 
 /// A spec with a base from the registry and the given tool lines in stage 2.

@@ -91,16 +91,11 @@ fn real_project() -> (Project, World, String) {
     let base = registry.reference(&repo, "1");
     let project = Project::new();
     project.spec(&real_spec(&base));
-    project.write(
-        "sources.toml",
-        &format!(
-            "[upstream]\ngithub-api = \"{}\"\ngithub-raw = \"{}\"\nnodejs = \"{}\"\n[registry]\n\"{host}\" = \"http://{host}\"\n",
-            world.github_api(),
-            world.url("/raw"),
-            world.url("/nodejs/dist"),
-            host = registry.host(),
-        ),
-    );
+    project
+        .sources_file()
+        .tools(&world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     (project, world, base)
 }

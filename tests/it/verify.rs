@@ -113,16 +113,11 @@ dest = "/opt/card.txt"
         card = world.url("/files/card.txt"),
         card_sha = sha256_hex(CARD),
     ));
-    project.write(
-        "sources.toml",
-        &format!(
-            "[upstream]\ngithub-api = \"{}\"\ngithub-raw = \"{}\"\nnodejs = \"{}\"\n[registry]\n\"{host}\" = \"http://{host}\"\n",
-            world.github_api(),
-            world.url("/raw"),
-            world.url("/nodejs/dist"),
-            host = fixture.host,
-        ),
-    );
+    project
+        .sources_file()
+        .tools(&world)
+        .registry(&fixture.host)
+        .write();
     project.lock_ok(&[]);
     Setup {
         project,
@@ -311,14 +306,11 @@ fn verify_registry_mirror_rot_is_covered_by_the_canonical_registry() {
         registry.reference(&repo, "1"),
         world.addr()
     ));
-    project.write(
-        "sources.toml",
-        &format!(
-            "[registry]\n\"{reg}\" = \"http://{reg}\"\n\"{mirror}\" = \"http://{mirror}\"\n",
-            reg = registry.host(),
-            mirror = world.addr()
-        ),
-    );
+    project
+        .sources_file()
+        .registry(registry.host())
+        .registry(world.addr().to_string())
+        .write();
     project.lock_ok(&[]);
     let output = verify(&project, &[]);
     assert_eq!(output.status, Some(0), "{}", output.combined());

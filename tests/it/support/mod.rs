@@ -11,6 +11,7 @@ pub mod docker;
 pub mod http;
 pub mod project;
 pub mod registry;
+pub mod sources;
 pub mod tools;
 pub mod world;
 

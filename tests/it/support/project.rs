@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::sources::SourcesFile;
 use super::{Output, modelbench, run};
 
 pub struct Project {
@@ -70,17 +71,22 @@ impl Project {
         self.write("specs/test.toml", text)
     }
 
-    /// A sources file: `github-api` on the world (when given), and plain-http registries.
+    /// The project's `sources.toml`, built up: `project.sources_file().tools(&world)
+    /// .registry(registry.host()).write()`.
+    pub fn sources_file(&self) -> SourcesFile<'_> {
+        SourcesFile::for_project(self)
+    }
+
+    /// A sources file: `github-api` at `github_api` (when given), and plain-http registries.
     pub fn sources(&self, github_api: Option<&str>, registries: &[&str]) -> PathBuf {
-        let mut text = String::from("[upstream]\n");
+        let mut sources = self.sources_file();
         if let Some(api) = github_api {
-            text.push_str(&format!("github-api = \"{api}\"\n"));
+            sources = sources.upstream("github-api", api);
         }
-        text.push_str("[registry]\n");
         for host in registries {
-            text.push_str(&format!("\"{host}\" = \"http://{host}\"\n"));
+            sources = sources.registry(*host);
         }
-        self.write("sources.toml", &text)
+        sources.write()
     }
 
     /// `modelbench <args>` run in the project directory.
