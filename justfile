@@ -49,3 +49,10 @@ audit *ARGS: emit
 # against a tiny layer (target: at most 64 MiB above it). Generated in a temp dir.
 bench-layer MB="1024":
     LAYER_BENCH_MB={{MB}} cargo bench --bench base_layer
+
+# The seed spec locked cold and warm (`lock --update`) against a loopback world the size
+# of the real one (recorded/generated once under target/seed-bench/): wall time, peak RSS,
+# bytes per source kind (target: warm at most 1% of cold). MB sizes each of the base's
+# two large layers. Dev profile: the release profile's first build takes long.
+bench-seed MB="256" PROFILE="release":
+    SEED_BENCH_LAYER_MB={{MB}} cargo bench --profile {{PROFILE}} --bench seed
