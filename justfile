@@ -60,3 +60,10 @@ golden REV="HEAD~1":
     git worktree add --detach "$dir/src" {{REV}} >/dev/null
     cargo build --quiet --manifest-path "$dir/src/Cargo.toml" --target-dir "$dir/target"
     MODELBENCH_BASELINE="$dir/target/debug/modelbench" cargo test --test it golden -- --ignored --nocapture
+
+# The seed spec locked cold and warm (`lock --update`) against a loopback world the size
+# of the real one (recorded/generated once under target/seed-bench/): wall time, peak RSS,
+# bytes per source kind (target: warm at most 1% of cold). MB sizes each of the base's
+# two large layers. Dev profile: the release profile's first build takes long.
+bench-seed MB="256" PROFILE="release":
+    SEED_BENCH_LAYER_MB={{MB}} cargo bench --profile {{PROFILE}} --bench seed
