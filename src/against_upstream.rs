@@ -5,9 +5,10 @@
 //! request proves nothing by itself. This check does not trust it: each entry is resolved
 //! again through the ordinary resolvers and `--sources`, at the version the lock names
 //! (not the newest: a GitHub tag, a Node.js version, an npm or conda top-level version,
-//! an image by the tag it was locked from; a `url` file by the spec's own hash), and the
-//! answer is compared field by field with the entry: version, digest, image references,
-//! release date and page, every platform's file, URLs, hash and size, and every closure
+//! an image by the tag it was locked from; a `url` file by the spec's own hash; a `git`
+//! tag by its exact name, a `git` branch as its head now), and the answer is compared
+//! field by field with the entry: version, digest, image references, release date and
+//! page, repository and commit, every platform's file, URLs, hash and size, and every closure
 //! member's file, URLs, hash, size and facts. An image tag that names another digest than
 //! the locked one differs: the registry no longer vouches for the locked digest under
 //! that tag, and a digest swapped in a pull request looks exactly the same.
@@ -17,7 +18,8 @@
 //! longer serves the locked version (a deleted release), and for closure members the
 //! upstream now resolves differently: an npm or conda dependency with a newer matching
 //! release, an apt archive whose index moved on (apt closures are solved against the
-//! archive as it is; only a `snapshot` timestamp freezes it). The remedy is to move the
+//! archive as it is; only a `snapshot` timestamp freezes it), and a `git` branch whose
+//! head moved on (a branch is meant to move). The remedy is to move the
 //! pin to what the upstream serves (`modelbench lock --update NAME`) in the same pull
 //! request, where the change shows in `modelbench diff`.
 
