@@ -142,4 +142,19 @@ mod tests {
         assert_eq!(err.field, "origin");
         assert!(check(&entry(Kind::Url, None, Some(""))).is_err());
     }
+
+    #[test]
+    fn format_1_is_read_and_outdated_a_future_format_is_refused() {
+        let path = std::path::Path::new("bench.lock");
+        let v1 = crate::lock::Lock::parse(path, "version = 1\nspec-hash = \"sha256:s\"\n").unwrap();
+        let outdated = v1.format_outdated(path).unwrap();
+        assert!(outdated.contains("re-run `modelbench lock`"), "{outdated}");
+        let v2 = crate::lock::Lock::parse(path, "version = 2\nspec-hash = \"sha256:s\"\n").unwrap();
+        assert_eq!(v2.format_outdated(path), None);
+        let v3 = crate::lock::Lock::parse(path, "version = 3\nspec-hash = \"sha256:s\"\n");
+        assert!(matches!(
+            v3,
+            Err(crate::lock::LockError::Version { found: 3, .. })
+        ));
+    }
 }

@@ -9,8 +9,8 @@
 //!
 //! A lock format change that is intended (a new field, a version bump) is listed in
 //! [`LOCK_LINES_NEW_SINCE_BASELINE`] with the reason; every other difference fails. Emitted
-//! files that name the lock's hash are compared with that hash masked, so such a listed
-//! change does not hide anything else.
+//! files that name the lock's hash (or the SBOM serial number made of it) are compared with
+//! it masked, so such a listed change does not hide anything else.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,8 +22,20 @@ use crate::support::read_tree;
 use crate::support::world::World;
 
 /// Lock lines (by prefix) that the binary under test may write and the baseline did not,
-/// with why. Empty: the lock format is unchanged.
-const LOCK_LINES_NEW_SINCE_BASELINE: &[(&str, &str)] = &[];
+/// with why.
+const LOCK_LINES_NEW_SINCE_BASELINE: &[(&str, &str)] = &[
+    // Lock format 2 (docs/lock-format.md): the header and version name the format, each
+    // entry gains `source` and `origin`, and `checksum` covers them.
+    ("# Format: ", "the header names format v2"),
+    ("version = 1\n", "the baseline's format version"),
+    ("version = 2\n", "format version 2"),
+    ("source = ", "format 2: the entry's upstream identity"),
+    ("origin = ", "format 2: the spec entry's key path"),
+    (
+        "checksum = ",
+        "format 2: the checksum covers source and origin",
+    ),
+];
 
 /// What one binary wrote: relative path → bytes (`lock/…`, `build/…`, `.github/…`,
 /// `sbom.json`, and `why <name>` output as `why/<name>`).
@@ -171,7 +183,24 @@ fn outputs(project: &Project, binary: Option<&Path>, why: &[&str]) -> Outputs {
         .get("lock/test/bench.lock")
         .cloned()
         .expect("a lock was written");
-    let lock_hex = hex::encode(Sha256::digest(&lock));
+    let lock_digest = Sha256::digest(&lock);
+    let lock_hex = hex::encode(lock_digest);
+    // The SBOM's serial number is a UUID made of the lock's sha256 (sbom.rs `uuid_v8`).
+    let lock_uuid = {
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&lock_digest[..16]);
+        b[6] = (b[6] & 0x0f) | 0x80;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let h = hex::encode(b);
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
+    };
     for (path, bytes) in out.iter_mut() {
         if path == "lock/test/bench.lock" {
             let text = String::from_utf8(bytes.clone()).unwrap();
@@ -185,7 +214,10 @@ fn outputs(project: &Project, binary: Option<&Path>, why: &[&str]) -> Outputs {
                 .collect();
             *bytes = kept.into_bytes();
         } else if let Ok(text) = String::from_utf8(bytes.clone()) {
-            *bytes = text.replace(&lock_hex, "<lock-sha256>").into_bytes();
+            *bytes = text
+                .replace(&lock_hex, "<lock-sha256>")
+                .replace(&lock_uuid, "<lock-uuid>")
+                .into_bytes();
         }
     }
     out

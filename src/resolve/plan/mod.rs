@@ -507,4 +507,45 @@ mod tests {
         // The base image plus one request per tool entry, nothing else.
         assert_eq!(plan.requests.len(), 1 + tool_entries);
     }
+
+    #[test]
+    fn every_request_names_the_spec_entry_it_comes_from() {
+        let plan = plan_of(
+            "[ssh]\nhost-port = \"2222\"\n[[users]]\nname = \"peid\"\nuid = 3100\ngid = 1100\n\
+             [stage-2]\napt = [\"tmux\"]\nnpm-global = { \"@mb/sdk\" = \"^1\" }\n\
+             tools.node = { version = \"lts\", user = \"peid\" }\n\
+             tools.pixi = { version = \"latest\", user = \"peid\" }\n\
+             pixi-global = [\"yq >=4\"]\n\
+             [stage-2.url.data]\nurl = \"https://dl.example/d.bin\"\nsha256 = \"abababababababababababababababababababababababababababababababab\"\ndest = \"/d.bin\"\n",
+        );
+        let origin = |kind: Kind, name: &str| {
+            let request = plan.request(kind, name).unwrap_or_else(|| panic!("{name}"));
+            (request.origin.path.as_str(), request.detail.source())
+        };
+        // stage 1 asks for no apt package of its own: the SSH server does.
+        assert_eq!(origin(Kind::Apt, "stage-1"), ("ssh.enable", None));
+        assert_eq!(origin(Kind::Apt, "stage-2"), ("stage-2.apt", None));
+        assert_eq!(
+            origin(Kind::Npm, "@mb/sdk"),
+            ("stage-2.npm-global.\"@mb/sdk\"", Some("npm:@mb/sdk".into()))
+        );
+        assert_eq!(
+            origin(Kind::Conda, "yq"),
+            ("stage-2.pixi-global", Some("conda:conda-forge/yq".into()))
+        );
+        assert_eq!(
+            origin(Kind::Url, "data"),
+            (
+                "stage-2.url.data",
+                Some("url:https://dl.example/d.bin".into())
+            )
+        );
+        let base = plan.request(Kind::Oci, "base").unwrap();
+        assert_eq!(base.origin.path, "base.image");
+        assert_eq!(base.origin.span.as_ref().map(|s| s.start > 0), Some(true));
+        // The origin is not part of what the request asks: moving it changes no hash.
+        let mut moved = base.clone();
+        moved.origin = Origin::default();
+        assert_eq!(moved.hash(), base.hash());
+    }
 }
