@@ -618,3 +618,136 @@ fn load_keyring(
     }
     Ok(Some(keyring))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_archive(uri: &str) -> Archive {
+        Archive {
+            uris: vec![uri.to_string()],
+            suites: vec!["stable".into()],
+            components: vec!["main".into()],
+            signed_by: vec![keys::BuiltinKeyring::DebianArchive.reference()],
+            trusted: false,
+            architectures: Vec::new(),
+            snapshot: None,
+            priority: None,
+        }
+    }
+
+    fn request(archives: Vec<Archive>, base_sources: BaseSources) -> AptRequest {
+        AptRequest {
+            packages: vec!["hello".into()],
+            recommends: false,
+            archives,
+            status: StatusSource::BaseImage {
+                image: "registry.example/base:1".into(),
+                mirror: None,
+            },
+            earlier: Vec::new(),
+            dir: Default::default(),
+            base_sources,
+        }
+    }
+
+    fn image_apt(local_key: &str) -> base_status::BaseApt {
+        let mut apt = base_status::BaseApt::default();
+        apt.files.insert(
+            "etc/apt/sources.list".into(),
+            "deb http://archive.ubuntu.com/ubuntu noble main\n".into(),
+        );
+        apt.files.insert(
+            "etc/apt/sources.list.d/local.list".into(),
+            format!("deb [signed-by={local_key}] https://local.example/debian stable main\n"),
+        );
+        apt.files.insert(
+            "etc/apt/preferences.d/local".into(),
+            "Package: *\nPin: origin local.example\nPin-Priority: 600\n".into(),
+        );
+        apt.keyrings
+            .insert("etc/apt/keyrings/local.gpg".into(), b"key bytes".to_vec());
+        apt
+    }
+
+    fn read(mirror: bool, replace_defaults: bool) -> BaseSources {
+        BaseSources::Read {
+            mirror: mirror.then(|| crate::spec::mirror_urls::apt("https://mirror.example/ubuntu")),
+            replace_defaults,
+        }
+    }
+
+    #[test]
+    fn image_sources_replace_the_defaults_with_the_mirror_in_front() {
+        let defaults = request(
+            vec![spec_archive("http://archive.ubuntu.com/ubuntu")],
+            read(true, true),
+        );
+        let apt = image_apt("/etc/apt/keyrings/local.gpg");
+        let sources = PlatformSources::new(&defaults, "base", Some(&apt)).unwrap();
+        let listed: Vec<(Vec<String>, &str)> = sources
+            .archives
+            .iter()
+            .map(|a| (a.archive.uris.clone(), a.from.as_str()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (
+                    vec![
+                        "https://mirror.example/ubuntu".to_string(),
+                        "http://archive.ubuntu.com/ubuntu".to_string()
+                    ],
+                    "base image /etc/apt/sources.list:1"
+                ),
+                (
+                    vec!["https://local.example/debian".to_string()],
+                    "base image /etc/apt/sources.list.d/local.list:1"
+                ),
+            ]
+        );
+        assert_eq!(
+            sources.archives[1].archive.signed_by,
+            ["image:/etc/apt/keyrings/local.gpg"]
+        );
+        assert!(sources.from_base);
+        assert_eq!(sources.preferences.pins.len(), 1);
+        assert_eq!(sources.plain_http_hosts(), ["archive.ubuntu.com"]);
+    }
+
+    #[test]
+    fn spec_archives_follow_the_image_and_win_over_its_same_archive() {
+        let listed = request(
+            vec![spec_archive("https://local.example/debian/")],
+            read(false, false),
+        );
+        let apt = image_apt("/usr/share/keyrings/vendor.gpg");
+        let sources = PlatformSources::new(&listed, "base", Some(&apt)).unwrap();
+        let from: Vec<&str> = sources.archives.iter().map(|a| a.from.as_str()).collect();
+        // The image's local.list (whose key the image lacks) gives way to the spec's.
+        assert_eq!(from, ["base image /etc/apt/sources.list:1", "spec"]);
+
+        let elsewhere = request(
+            vec![spec_archive("https://other.example/debian")],
+            read(false, false),
+        );
+        let err = PlatformSources::new(&elsewhere, "registry.example/base:1", Some(&apt))
+            .err()
+            .expect("an unknown key fails closed")
+            .to_string();
+        assert!(
+            err.contains("registry.example/base:1")
+                && err.contains("`/usr/share/keyrings/vendor.gpg`")
+                && err.contains("https://local.example/debian stable"),
+            "{err}"
+        );
+
+        let ignored = request(
+            vec![spec_archive("https://other.example/debian")],
+            BaseSources::Ignore,
+        );
+        let sources = PlatformSources::new(&ignored, "base", Some(&apt)).unwrap();
+        assert_eq!(sources.archives.len(), 1);
+        assert!(!sources.from_base && sources.preferences.is_empty());
+    }
+}
