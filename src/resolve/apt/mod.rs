@@ -98,8 +98,24 @@ impl Default for BaseSources {
 #[derive(Debug, Clone)]
 struct UsedArchive {
     archive: Archive,
-    /// `spec`, or `base image /etc/apt/sources.list.d/x.sources stanza 1`.
-    from: String,
+    from: ArchiveFrom,
+}
+
+/// Who named an archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ArchiveFrom {
+    Spec,
+    /// The base image, in this file (`/etc/apt/sources.list.d/x.sources stanza 1`).
+    BaseImage(String),
+}
+
+impl std::fmt::Display for ArchiveFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArchiveFrom::Spec => f.write_str("spec"),
+            ArchiveFrom::BaseImage(origin) => write!(f, "base image {origin}"),
+        }
+    }
 }
 
 /// What one platform solves with: its archives, the image's pins and keyrings.
@@ -121,7 +137,7 @@ impl PlatformSources {
                 .iter()
                 .map(|archive| UsedArchive {
                     archive: archive.clone(),
-                    from: "spec".to_string(),
+                    from: ArchiveFrom::Spec,
                 })
                 .collect(),
             preferences: preferences::Preferences::default(),
@@ -182,7 +198,7 @@ impl PlatformSources {
             .zip(archives)
             .map(|(entry, archive)| UsedArchive {
                 archive,
-                from: format!("base image {}", entry.origin),
+                from: ArchiveFrom::BaseImage(entry.origin.clone()),
             });
         sources.archives = image_archives.chain(sources.archives).collect();
         sources.preferences = preferences;
@@ -196,7 +212,7 @@ impl PlatformSources {
     fn plain_http_hosts(&self) -> Vec<String> {
         self.archives
             .iter()
-            .filter(|a| a.from != "spec" && !a.archive.trusted)
+            .filter(|a| a.from != ArchiveFrom::Spec && !a.archive.trusted)
             .flat_map(|a| &a.archive.uris)
             .filter_map(|uri| ::url::Url::parse(uri).ok())
             .filter(|url| url.scheme() == "http")
@@ -526,7 +542,7 @@ fn record_archives(
             r.uris == used.archive.uris
                 && r.suites == used.archive.suites
                 && r.components == used.archive.components
-                && r.from == used.from
+                && r.from == used.from.to_string()
         });
         match same {
             Some(entry) => entry.platforms.push(platform.to_string()),
@@ -535,7 +551,7 @@ fn record_archives(
                 uris: used.archive.uris.clone(),
                 suites: used.archive.suites.clone(),
                 components: used.archive.components.clone(),
-                from: used.from.clone(),
+                from: used.from.to_string(),
             }),
         }
     }
@@ -685,10 +701,10 @@ mod tests {
         );
         let apt = image_apt("/etc/apt/keyrings/local.gpg");
         let sources = PlatformSources::new(&defaults, "base", Some(&apt)).unwrap();
-        let listed: Vec<(Vec<String>, &str)> = sources
+        let listed: Vec<(Vec<String>, String)> = sources
             .archives
             .iter()
-            .map(|a| (a.archive.uris.clone(), a.from.as_str()))
+            .map(|a| (a.archive.uris.clone(), a.from.to_string()))
             .collect();
         assert_eq!(
             listed,
@@ -698,11 +714,11 @@ mod tests {
                         "https://mirror.example/ubuntu".to_string(),
                         "http://archive.ubuntu.com/ubuntu".to_string()
                     ],
-                    "base image /etc/apt/sources.list:1"
+                    "base image /etc/apt/sources.list:1".to_string()
                 ),
                 (
                     vec!["https://local.example/debian".to_string()],
-                    "base image /etc/apt/sources.list.d/local.list:1"
+                    "base image /etc/apt/sources.list.d/local.list:1".to_string()
                 ),
             ]
         );
@@ -723,7 +739,11 @@ mod tests {
         );
         let apt = image_apt("/usr/share/keyrings/vendor.gpg");
         let sources = PlatformSources::new(&listed, "base", Some(&apt)).unwrap();
-        let from: Vec<&str> = sources.archives.iter().map(|a| a.from.as_str()).collect();
+        let from: Vec<String> = sources
+            .archives
+            .iter()
+            .map(|a| a.from.to_string())
+            .collect();
         // The image's local.list (whose key the image lacks) gives way to the spec's.
         assert_eq!(from, ["base image /etc/apt/sources.list:1", "spec"]);
 
