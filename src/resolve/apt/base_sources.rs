@@ -6,8 +6,9 @@
 //!
 //! The image is an upstream, not the user: what it names is checked against a grammar,
 //! anything this parser cannot read is refused with the file's name, and an archive
-//! signed by a key modelbench does not ship, or marked `trusted=yes`, is refused with a
-//! message saying how to list it in the spec instead. Nothing is skipped silently except
+//! signed by a key modelbench does not ship and the image does not carry as a file, or
+//! marked `trusted=yes`, is refused with a message saying how to list it in the spec
+//! instead. Nothing is skipped silently except
 //! what apt skips too (`deb-src`, `Enabled: no`, files apt does not read by name).
 //!
 //! The layer scan ([`Collector`]) runs inside [`super::base_status`]'s streaming pass,

@@ -99,8 +99,24 @@ impl Default for BaseSources {
 #[derive(Debug, Clone)]
 struct UsedArchive {
     archive: Archive,
-    /// `spec`, or `base image /etc/apt/sources.list.d/x.sources stanza 1`.
-    from: String,
+    from: ArchiveFrom,
+}
+
+/// Who named an archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ArchiveFrom {
+    Spec,
+    /// The base image, in this file (`/etc/apt/sources.list.d/x.sources stanza 1`).
+    BaseImage(String),
+}
+
+impl std::fmt::Display for ArchiveFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArchiveFrom::Spec => f.write_str("spec"),
+            ArchiveFrom::BaseImage(origin) => write!(f, "base image {origin}"),
+        }
+    }
 }
 
 /// What one platform solves with: its archives, the image's pins and keyrings.
@@ -122,7 +138,7 @@ impl PlatformSources {
                 .iter()
                 .map(|archive| UsedArchive {
                     archive: archive.clone(),
-                    from: "spec".to_string(),
+                    from: ArchiveFrom::Spec,
                 })
                 .collect(),
             preferences: preferences::Preferences::default(),
@@ -183,7 +199,7 @@ impl PlatformSources {
             .zip(archives)
             .map(|(entry, archive)| UsedArchive {
                 archive,
-                from: format!("base image {}", entry.origin),
+                from: ArchiveFrom::BaseImage(entry.origin.clone()),
             });
         sources.archives = image_archives.chain(sources.archives).collect();
         sources.preferences = preferences;
@@ -197,7 +213,7 @@ impl PlatformSources {
     fn plain_http_hosts(&self) -> Vec<String> {
         self.archives
             .iter()
-            .filter(|a| a.from != "spec" && !a.archive.trusted)
+            .filter(|a| a.from != ArchiveFrom::Spec && !a.archive.trusted)
             .flat_map(|a| &a.archive.uris)
             .filter_map(|uri| ::url::Url::parse(uri).ok())
             .filter(|url| url.scheme() == "http")
@@ -527,7 +543,7 @@ fn record_archives(
             r.uris == used.archive.uris
                 && r.suites == used.archive.suites
                 && r.components == used.archive.components
-                && r.from == used.from
+                && r.from == used.from.to_string()
         });
         match same {
             Some(entry) => entry.platforms.push(platform.to_string()),
@@ -536,7 +552,7 @@ fn record_archives(
                 uris: used.archive.uris.clone(),
                 suites: used.archive.suites.clone(),
                 components: used.archive.components.clone(),
-                from: used.from.clone(),
+                from: used.from.to_string(),
             }),
         }
     }
@@ -618,4 +634,141 @@ fn load_keyring(
         );
     }
     Ok(Some(keyring))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_archive(uri: &str) -> Archive {
+        Archive {
+            uris: vec![uri.to_string()],
+            suites: vec!["stable".into()],
+            components: vec!["main".into()],
+            signed_by: vec![keys::BuiltinKeyring::DebianArchive.reference()],
+            trusted: false,
+            architectures: Vec::new(),
+            snapshot: None,
+            priority: None,
+        }
+    }
+
+    fn request(archives: Vec<Archive>, base_sources: BaseSources) -> AptRequest {
+        AptRequest {
+            packages: vec!["hello".into()],
+            recommends: false,
+            archives,
+            status: StatusSource::BaseImage {
+                image: "registry.example/base:1".into(),
+                mirror: None,
+            },
+            earlier: Vec::new(),
+            dir: Default::default(),
+            base_sources,
+        }
+    }
+
+    fn image_apt(local_key: &str) -> base_status::BaseApt {
+        let mut apt = base_status::BaseApt::default();
+        apt.files.insert(
+            "etc/apt/sources.list".into(),
+            "deb http://archive.ubuntu.com/ubuntu noble main\n".into(),
+        );
+        apt.files.insert(
+            "etc/apt/sources.list.d/local.list".into(),
+            format!("deb [signed-by={local_key}] https://local.example/debian stable main\n"),
+        );
+        apt.files.insert(
+            "etc/apt/preferences.d/local".into(),
+            "Package: *\nPin: origin local.example\nPin-Priority: 600\n".into(),
+        );
+        apt.keyrings
+            .insert("etc/apt/keyrings/local.gpg".into(), b"key bytes".to_vec());
+        apt
+    }
+
+    fn read(mirror: bool, replace_defaults: bool) -> BaseSources {
+        BaseSources::Read {
+            mirror: mirror.then(|| crate::spec::mirror_urls::apt("https://mirror.example/ubuntu")),
+            replace_defaults,
+        }
+    }
+
+    #[test]
+    fn image_sources_replace_the_defaults_with_the_mirror_in_front() {
+        let defaults = request(
+            vec![spec_archive("http://archive.ubuntu.com/ubuntu")],
+            read(true, true),
+        );
+        let apt = image_apt("/etc/apt/keyrings/local.gpg");
+        let sources = PlatformSources::new(&defaults, "base", Some(&apt)).unwrap();
+        let listed: Vec<(Vec<String>, String)> = sources
+            .archives
+            .iter()
+            .map(|a| (a.archive.uris.clone(), a.from.to_string()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (
+                    vec![
+                        "https://mirror.example/ubuntu".to_string(),
+                        "http://archive.ubuntu.com/ubuntu".to_string()
+                    ],
+                    "base image /etc/apt/sources.list:1".to_string()
+                ),
+                (
+                    vec!["https://local.example/debian".to_string()],
+                    "base image /etc/apt/sources.list.d/local.list:1".to_string()
+                ),
+            ]
+        );
+        assert_eq!(
+            sources.archives[1].archive.signed_by,
+            ["image:/etc/apt/keyrings/local.gpg"]
+        );
+        assert!(sources.from_base);
+        assert_eq!(sources.preferences.pins.len(), 1);
+        assert_eq!(sources.plain_http_hosts(), ["archive.ubuntu.com"]);
+    }
+
+    #[test]
+    fn spec_archives_follow_the_image_and_win_over_its_same_archive() {
+        let listed = request(
+            vec![spec_archive("https://local.example/debian/")],
+            read(false, false),
+        );
+        let apt = image_apt("/usr/share/keyrings/vendor.gpg");
+        let sources = PlatformSources::new(&listed, "base", Some(&apt)).unwrap();
+        let from: Vec<String> = sources
+            .archives
+            .iter()
+            .map(|a| a.from.to_string())
+            .collect();
+        // The image's local.list (whose key the image lacks) gives way to the spec's.
+        assert_eq!(from, ["base image /etc/apt/sources.list:1", "spec"]);
+
+        let elsewhere = request(
+            vec![spec_archive("https://other.example/debian")],
+            read(false, false),
+        );
+        let err = PlatformSources::new(&elsewhere, "registry.example/base:1", Some(&apt))
+            .err()
+            .expect("an unknown key fails closed")
+            .to_string();
+        assert!(
+            err.contains("registry.example/base:1")
+                && err.contains("`/usr/share/keyrings/vendor.gpg`")
+                && err.contains("https://local.example/debian stable"),
+            "{err}"
+        );
+
+        let ignored = request(
+            vec![spec_archive("https://other.example/debian")],
+            BaseSources::Ignore,
+        );
+        let sources = PlatformSources::new(&ignored, "base", Some(&apt)).unwrap();
+        assert_eq!(sources.archives.len(), 1);
+        assert!(!sources.from_base && sources.preferences.is_empty());
+    }
 }

@@ -433,4 +433,51 @@ Pin-Priority: -1
             assert_eq!(glob(pattern, text), expected, "{pattern} {text}");
         }
     }
+
+    /// The pins drive the solver as apt's policy does: a package pin picks an older
+    /// version over a newer one, a pin of 1000 and more downgrades an installed version,
+    /// a negative one keeps a version out.
+    #[test]
+    fn package_pins_steer_the_solver() {
+        use super::super::closure::{self, Index, Options, Wanted};
+        let stanza = |name: &str, version: &str| {
+            format!(
+                "Package: {name}\nVersion: {version}\nArchitecture: amd64\n\
+                 Filename: pool/{name}_{version}_amd64.deb\nSize: 1\nSHA256: {}\n\n",
+                "ab".repeat(32)
+            )
+        };
+        let main = [stanza("app", "1.0"), stanza("app", "2.0")].concat();
+        let indices = [Index {
+            text: &main,
+            priority: 500,
+            label: "stable/main".into(),
+        }];
+        let facts = [facts("stable", "deb.example")];
+        let options = Options {
+            arch: "amd64".into(),
+            recommends: false,
+        };
+        let wanted = [Wanted::parse("app").unwrap()];
+        let solve = |prefs: &str, status: &str| {
+            let prefs = Preferences::parse([("etc/apt/preferences", prefs)]).unwrap();
+            let pin = |package: &str, version: &str, at: &[usize]| {
+                let at: Vec<&IndexFacts> = at.iter().map(|&i| &facts[i]).collect();
+                prefs.version_priority(package, version, &at)
+            };
+            closure::solve_pinned(&indices, status, &wanted, &options, &pin)
+                .map(|c| c.iter().map(|c| c.version.clone()).collect::<Vec<_>>())
+        };
+        assert_eq!(solve("", "").unwrap(), ["2.0"]);
+        let down = "Package: app\nPin: version 1.*\nPin-Priority: 600\n";
+        assert_eq!(solve(down, "").unwrap(), ["1.0"]);
+        let blocked = "Package: app\nPin: release a=stable\nPin-Priority: -1\n";
+        assert!(solve(blocked, "").is_err());
+        let installed =
+            "Package: app\nStatus: install ok installed\nVersion: 2.0\nArchitecture: amd64\n\n";
+        // 600 does not downgrade what is installed (nothing to install); 1001 does.
+        assert!(solve(down, installed).unwrap().is_empty());
+        let force = "Package: app\nPin: version 1.*\nPin-Priority: 1001\n";
+        assert_eq!(solve(force, installed).unwrap(), ["1.0"]);
+    }
 }
