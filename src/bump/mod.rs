@@ -26,8 +26,8 @@
 //!
 //! # diff
 //!
-//! `modelbench diff OLD NEW [--format markdown|json]` renders [`diff::diff`]: the same
-//! table a bump pull request carries.
+//! `modelbench diff OLD NEW [--format markdown|json]` renders [`crate::lock::diff::diff`]:
+//! the same table a bump pull request carries.
 
 pub mod diff;
 pub mod policy;
@@ -43,6 +43,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 
 use crate::cli::SpecArgs;
+use crate::lock::diff::{ArtifactDiff, ChangeKind, LockDiff};
 use crate::lock::{Artifact, Lock};
 use crate::resolve::github_release::{GithubRelease, ReleaseConstraint, version_of_tag};
 use crate::resolve::{self, Detail, Plan, Request, UpdatePolicy};
@@ -129,7 +130,7 @@ pub fn run_diff(args: DiffArgs) -> Result<()> {
     };
     let old = read(&args.old)?;
     let new = read(&args.new)?;
-    let d = diff::diff(Some(&old), &new);
+    let d = crate::lock::diff::diff(Some(&old), &new);
     let text = match args.format {
         DiffFormat::Markdown => diff::to_markdown(&d, MarkdownOptions::default()),
         DiffFormat::Json => diff::to_json(&d),
@@ -245,9 +246,10 @@ async fn bump(args: &BumpArgs, env: &Environment) -> Result<()> {
     })?;
 
     let decision = decide(&ctx, &plan, &old, &candidate, &policy, env.now, &spec.hash).await?;
-    report(&old, &decision, env.now);
+    let moves = crate::lock::diff::diff(Some(&old), &apply(&old, decision.accepted.values()));
+    report(&moves, &decision.held, env.now);
     if args.json {
-        println!("{}", decision_json(&old, &decision, args.dry_run));
+        println!("{}", decision_json(&moves, &decision.held, args.dry_run));
     }
     if decision.accepted.is_empty() {
         status(
@@ -759,24 +761,22 @@ fn apply<'a>(old: &Lock, replacements: impl IntoIterator<Item = &'a Artifact>) -
 
 /// The decision for CI: what moves (version and whether only the hash changed) and what
 /// the policy held back, with why.
-fn decision_json(old: &Lock, decision: &Decision, dry_run: bool) -> String {
-    let changes: Vec<serde_json::Value> = decision
-        .accepted
-        .values()
-        .filter_map(|new| {
-            let current = old.find(new.kind, &new.name)?;
-            Some(serde_json::json!({
-                "kind": new.kind,
-                "name": new.name,
-                "from": current.version,
-                "to": new.version,
-                "republish": current.version == new.version,
-                "published": new.published,
-            }))
+fn decision_json(moves: &LockDiff, held: &[Held], dry_run: bool) -> String {
+    let changes: Vec<serde_json::Value> = moves
+        .artifacts
+        .iter()
+        .map(|change| {
+            serde_json::json!({
+                "kind": change.kind,
+                "name": change.name,
+                "from": change.old_version,
+                "to": change.new_version,
+                "republish": change.is_republish(),
+                "published": change.new_published,
+            })
         })
         .collect();
-    let held: Vec<serde_json::Value> = decision
-        .held
+    let held: Vec<serde_json::Value> = held
         .iter()
         .map(|h| {
             serde_json::json!({
@@ -797,39 +797,50 @@ fn decision_json(old: &Lock, decision: &Decision, dry_run: bool) -> String {
     serde_json::to_string_pretty(&document).expect("JSON values serialize")
 }
 
-fn report(old: &Lock, decision: &Decision, now: DateTime<Utc>) {
-    for new in decision.accepted.values() {
-        let Some(current) = old.find(new.kind, &new.name) else {
-            continue;
-        };
-        let released = new
-            .published
-            .as_deref()
-            .and_then(parse_date)
-            .map(|p| {
-                let days = (now - p).num_days();
-                format!(" (released {}, {days} day(s) ago)", p.format("%Y-%m-%d"))
-            })
-            .unwrap_or_default();
-        if current.version == new.version {
-            status(
-                "Rehashing",
-                format!(
-                    "{} {} {} (same version, new hash: upstream republished)",
-                    new.kind, new.name, new.version
-                ),
-            );
-        } else {
+/// What moved in an entry that kept its version, in the lock diff's words.
+fn same_version_note(change: &ArtifactDiff) -> &'static str {
+    if change.is_republish() {
+        "same version, new hash: upstream republished"
+    } else if change.members_changed() {
+        "closure members changed"
+    } else {
+        "same version and bytes; URLs or platforms changed"
+    }
+}
+
+/// One line per accepted move and per held-back candidate.
+fn report(moves: &LockDiff, held: &[Held], now: DateTime<Utc>) {
+    for change in &moves.artifacts {
+        let (kind, name) = (&change.kind, &change.name);
+        let old = change.old_version.as_deref().unwrap_or_default();
+        let new = change.new_version.as_deref().unwrap_or_default();
+        if change.change == ChangeKind::Updated {
+            let released = change
+                .new_published
+                .as_deref()
+                .and_then(parse_date)
+                .map(|p| {
+                    let days = (now - p).num_days();
+                    format!(" (released {}, {days} day(s) ago)", p.format("%Y-%m-%d"))
+                })
+                .unwrap_or_default();
             status(
                 "Updating",
-                format!(
-                    "{} {} {} -> {}{released}",
-                    new.kind, new.name, current.version, new.version
-                ),
+                format!("{kind} {name} {old} -> {new}{released}"),
+            );
+        } else {
+            let verb = if change.is_republish() {
+                "Republished"
+            } else {
+                "Updating"
+            };
+            status(
+                verb,
+                format!("{kind} {name} {new} ({})", same_version_note(change)),
             );
         }
     }
-    for held in &decision.held {
+    for held in held {
         let instead = held
             .instead
             .as_deref()
@@ -1049,16 +1060,20 @@ fn proposal(
         Some(emit) => emit.files_for(&new)?,
         None => (Vec::new(), Vec::new()),
     };
-    let d = diff::diff(Some(old), &new);
-    let changes: Vec<String> = artifacts
+    let d = crate::lock::diff::diff(Some(old), &new);
+    let changes: Vec<String> = d
+        .artifacts
         .iter()
-        .filter_map(|a| {
-            let current = old.find(a.kind, &a.name)?;
-            Some(if current.version == a.version {
-                format!("{} {} (republished upstream)", a.name, a.version)
+        .map(|change| {
+            let old = change.old_version.as_deref().unwrap_or_default();
+            let new = change.new_version.as_deref().unwrap_or_default();
+            if change.change == ChangeKind::Updated {
+                format!("{} {old} → {new}", change.name)
+            } else if change.is_republish() {
+                format!("{} {new} (republished upstream)", change.name)
             } else {
-                format!("{} {} → {}", a.name, current.version, a.version)
-            })
+                format!("{} {new} ({})", change.name, same_version_note(change))
+            }
         })
         .collect();
     let title = match changes.as_slice() {
@@ -1141,7 +1156,7 @@ fn proposal(
 
 fn pr_body(
     group: &str,
-    d: &diff::LockDiff,
+    d: &LockDiff,
     held: &[&Held],
     lock_path: &str,
     emitted_changes: &[pr::FileNote],

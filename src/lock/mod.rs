@@ -31,6 +31,7 @@
 //!
 //! A format change bumps `version`; readers refuse versions they do not know.
 
+pub mod diff;
 mod kind;
 pub mod values;
 
