@@ -19,6 +19,7 @@ pub mod nodejs;
 pub mod npm;
 pub mod oci;
 pub mod revalidate;
+mod staleness;
 pub mod sums;
 pub mod url;
 
@@ -29,6 +30,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use self::staleness::{Mismatch, mismatches, staleness};
 pub use crate::lock::Kind;
 use crate::lock::{Artifact, Lock};
 use crate::net::{Client, NetError, Unreachable};
@@ -632,39 +634,6 @@ pub fn covers(pinned: &Artifact, platform: &str) -> bool {
             .any(|p| p.platform == platform || p.platform == crate::lock::ALL_PLATFORMS),
         Kind::GithubRelease | Kind::Nodejs | Kind::Url => pinned.pin(platform).is_some(),
     }
-}
-
-/// Why a lock does not match the spec it is checked against, one reason per entry;
-/// empty when it matches (what `lock --check`, `emit --locked` and `bump` rely on).
-pub fn staleness(plan: &Plan, lock: &Lock, spec_hash: &str) -> Vec<String> {
-    let mut stale: Vec<String> = needs_resolution(plan, Some(lock), &UpdatePolicy::KeepPins)
-        .iter()
-        .map(|r| match lock.find(r.kind.as_str(), &r.name) {
-            Some(pinned) => match pinned.check_checksum() {
-                Err(edited) => edited.to_string(),
-                Ok(()) => format!(
-                    "{} `{}` changed in the spec (now `{}`)",
-                    r.kind, r.name, r.requested
-                ),
-            },
-            None => format!("{} `{}` is not locked", r.kind, r.name),
-        })
-        .collect();
-    for artifact in &lock.artifacts {
-        if plan.request(artifact.kind, &artifact.name).is_none() {
-            stale.push(format!(
-                "{} `{}` is locked but no longer in the spec",
-                artifact.kind, artifact.name
-            ));
-        }
-    }
-    if stale.is_empty() && lock.spec_hash != spec_hash {
-        stale.push(format!(
-            "the spec changed since locking (spec-hash {} in the lock, {spec_hash} now)",
-            lock.spec_hash
-        ));
-    }
-    stale
 }
 
 /// Resolve a plan into a lock. The existing lock's pins are reused where allowed.
