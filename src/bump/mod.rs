@@ -45,7 +45,9 @@ use clap::{Args, ValueEnum};
 use crate::cli::SpecArgs;
 use crate::lock::diff::{ArtifactDiff, ChangeKind, LockDiff};
 use crate::lock::{Artifact, Lock};
-use crate::resolve::github_release::{GithubRelease, ReleaseConstraint, version_of_tag};
+use crate::resolve::github_release::{
+    self, Candidate, ReleaseConstraint, release_date, version_of_tag,
+};
 use crate::resolve::{self, Detail, Plan, Request, UpdatePolicy};
 use crate::sources::Sources;
 use crate::spec::LoadedSpec;
@@ -611,7 +613,7 @@ fn blocker(
         ));
     }
     let cooldown = policy.cooldown?;
-    match new.published.as_deref().and_then(parse_date) {
+    match new.published.as_deref().and_then(release_date) {
         None => Some(format!(
             "the upstream gives no release date, so the {cooldown} cooldown cannot be checked; set `cooldown = \"0d\"` for it in [bump] to take it"
         )),
@@ -626,18 +628,6 @@ fn blocker(
             })
         }
     }
-}
-
-fn parse_date(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|d| d.with_timezone(&Utc))
-        .or_else(|| {
-            chrono::NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|d| d.and_utc())
-        })
 }
 
 /// For a GitHub release the policy refused: the newest release that answers the same
@@ -657,53 +647,25 @@ async fn fallback(
     if matches!(constraint, ReleaseConstraint::Tag(_)) {
         return Ok(None);
     }
-    let releases = list_releases(ctx, &detail.repo).await?;
+    let releases = github_release::list_releases(ctx, &detail.repo).await?;
     let not_after = policy.cooldown.map(|c| now - c.as_duration());
     let current_version = semver::Version::parse(version_of_tag(&current.version)).ok();
-    let current_published = current.published.as_deref().and_then(parse_date);
-    let mut best: Option<(Option<semver::Version>, DateTime<Utc>, &GithubRelease)> = None;
-    for release in &releases {
-        if release.draft {
-            continue;
-        }
-        let version = semver::Version::parse(version_of_tag(&release.tag_name)).ok();
-        let answers = match &constraint {
-            ReleaseConstraint::Latest => !release.prerelease,
-            ReleaseConstraint::Range(range) => version
-                .as_ref()
-                .is_some_and(|v| range.matches(v) && !(release.prerelease && v.pre.is_empty())),
-            ReleaseConstraint::Tag(_) => false,
+    let current_published = current.published.as_deref().and_then(release_date);
+    let passes = |candidate: &Candidate| {
+        // Undated, its age cannot be checked; it cannot be ordered by date either.
+        let Some(published) = candidate.published else {
+            return false;
         };
-        let Some(published) = release.published_at.as_deref().and_then(parse_date) else {
-            continue;
-        };
-        if !answers
-            || not_after.is_some_and(|cut| published > cut)
-            || (!policy.allow_major && policy::is_major_update(&current.version, &release.tag_name))
-        {
-            continue;
-        }
-        let newer = match (&version, &current_version) {
+        let newer = match (&candidate.version, &current_version) {
             (Some(v), Some(c)) => v > c,
             _ => current_published.is_none_or(|c| published > c),
         };
-        if !newer {
-            continue;
-        }
-        let better = match &best {
-            None => true,
-            Some((best_version, best_published, _)) => {
-                match (&constraint, &version, best_version) {
-                    (ReleaseConstraint::Range(_), Some(v), Some(b)) => v > b,
-                    _ => (published, &version) > (*best_published, best_version),
-                }
-            }
-        };
-        if better {
-            best = Some((version, published, release));
-        }
-    }
-    let Some((_, _, release)) = best else {
+        newer
+            && not_after.is_none_or(|cut| published <= cut)
+            && (policy.allow_major
+                || !policy::is_major_update(&current.version, &candidate.release.tag_name))
+    };
+    let Some(release) = github_release::pick(&releases, &constraint, passes) else {
         return Ok(None);
     };
     let mut exact = request.clone();
@@ -723,25 +685,6 @@ async fn fallback(
     artifact.requested = request.requested.clone();
     artifact.request_hash = request.hash();
     Ok(Some(artifact))
-}
-
-/// A repository's releases, newest first (at most ten pages of 100).
-async fn list_releases(ctx: &resolve::Context, repo: &str) -> Result<Vec<GithubRelease>> {
-    let mut all = Vec::new();
-    for page in 1..=10 {
-        let url = format!(
-            "{}/repos/{repo}/releases?per_page=100&page={page}",
-            ctx.sources.upstream("github-api")
-        );
-        let releases: Vec<GithubRelease> =
-            crate::resolve::github_release::api_get(ctx, &url).await?;
-        let count = releases.len();
-        all.extend(releases);
-        if count < 100 {
-            break;
-        }
-    }
-    Ok(all)
 }
 
 /// `old` with these artifacts in place of their namesakes.
@@ -818,7 +761,7 @@ fn report(moves: &LockDiff, held: &[Held], now: DateTime<Utc>) {
             let released = change
                 .new_published
                 .as_deref()
-                .and_then(parse_date)
+                .and_then(release_date)
                 .map(|p| {
                     let days = (now - p).num_days();
                     format!(" (released {}, {days} day(s) ago)", p.format("%Y-%m-%d"))
@@ -1232,7 +1175,7 @@ mod tests {
 
     #[test]
     fn cooldown_and_majors_block_with_reasons() {
-        let now = parse_date("2026-11-26T00:00:00Z").unwrap();
+        let now = release_date("2026-11-26T00:00:00Z").unwrap();
         let old = artifact("v0.10.7", Some("2026-06-01T00:00:00Z"), b"a");
         let young = artifact("v0.10.8", Some("2026-11-24T00:00:00Z"), b"b");
         let reason = blocker(&old, &young, &effective(Some("7d"), false), now).unwrap();
@@ -1249,12 +1192,5 @@ mod tests {
         // A republish is no new release: nothing to wait for.
         let republished = artifact("v0.10.7", None, b"z");
         assert!(blocker(&old, &republished, &effective(Some("7d"), false), now).is_none());
-    }
-
-    #[test]
-    fn dates_parse_with_or_without_time() {
-        assert!(parse_date("2026-07-23T10:00:00Z").is_some());
-        assert!(parse_date("2026-07-23").is_some());
-        assert!(parse_date("yesterday").is_none());
     }
 }
