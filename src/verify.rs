@@ -84,10 +84,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
             eprintln!("warning: {edited}");
         }
     }
-    let sources = match &args.sources {
-        Some(path) => Sources::load(path)?,
-        None => Sources::default(),
-    };
+    let sources = Sources::load_optional(args.sources.as_deref())?;
     // A URL on a host nothing names is not fetched at all, not even to verify it.
     let unnamed =
         crate::resolve::hosts::unnamed_hosts(&crate::resolve::plan(&spec.spec), &sources, &lock);

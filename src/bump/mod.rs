@@ -518,10 +518,7 @@ fn context(
     sources: Option<&Path>,
     env: &Environment,
 ) -> Result<resolve::Context> {
-    let sources = match sources {
-        Some(path) => Sources::load(path)?,
-        None => Sources::default(),
-    };
+    let sources = Sources::load_optional(sources)?;
     let mut ctx = resolve::Context::new(&spec.spec, sources, false, env.github_token.clone());
     ctx.cache = env.cache_dir.clone();
     Ok(ctx)
