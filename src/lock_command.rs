@@ -9,7 +9,8 @@ use anyhow::{Result, bail};
 use clap::Args;
 
 use crate::lock::Lock;
-use crate::resolve::{self, Change, UpdatePolicy};
+use crate::lock::diff::{ArtifactDiff, ChangeKind};
+use crate::resolve::{self, UpdatePolicy};
 use crate::sources::Sources;
 use crate::spec::LoadedSpec;
 use crate::workspace::{OutputArgs, Progress, SpecArgs, status};
@@ -131,22 +132,22 @@ pub fn run(args: LockArgs) -> Result<()> {
             anyhow::anyhow!("{failures}\n{outcome}")
         })?;
 
-    let changes = resolve::changes(existing.as_ref(), &new_lock);
+    let diff = crate::lock::diff::diff(existing.as_ref(), &new_lock);
+    let changes: Vec<PinChange> = diff.artifacts.iter().filter_map(PinChange::of).collect();
     let talk = !args.output.quiet && !args.output.json;
     if talk {
         for change in &changes {
-            eprintln!("{change}");
+            eprintln!("{}", change.line());
         }
     }
-    let count = |f: fn(&Change) -> bool| changes.iter().filter(|c| f(c)).count();
-    let added = count(|c| matches!(c, Change::Added { .. }));
-    let updated = count(|c| {
-        matches!(
-            c,
-            Change::Updated { .. } | Change::Rehashed { .. } | Change::Members { .. }
-        )
-    });
-    let removed = count(|c| matches!(c, Change::Removed { .. }));
+    let count = |kinds: &[ChangeKind]| changes.iter().filter(|c| kinds.contains(&c.kind())).count();
+    let added = count(&[ChangeKind::Added]);
+    let updated = count(&[
+        ChangeKind::Updated,
+        ChangeKind::Republished,
+        ChangeKind::Changed,
+    ]);
+    let removed = count(&[ChangeKind::Removed]);
     let written = new_lock.write(&lock_path)?;
     if talk {
         status(
@@ -159,7 +160,7 @@ pub fn run(args: LockArgs) -> Result<()> {
         );
     }
     if args.output.json {
-        let changes: Vec<serde_json::Value> = changes.iter().map(change_json).collect();
+        let changes: Vec<serde_json::Value> = changes.iter().map(PinChange::json).collect();
         let summary = serde_json::json!({
             "schema": "modelbench-lock/1",
             "lock": lock_path.display().to_string(),
@@ -178,43 +179,78 @@ pub fn run(args: LockArgs) -> Result<()> {
     Ok(())
 }
 
-fn change_json(change: &Change) -> serde_json::Value {
-    match change {
-        Change::Added {
-            kind,
-            name,
-            version,
-        } => {
-            serde_json::json!({"change": "added", "kind": kind, "name": name, "to": version})
+/// One line of `lock`'s summary: an entry whose pins moved, in the lock diff's words.
+struct PinChange<'a> {
+    change: &'a ArtifactDiff,
+    /// Same version: closure members moved, or pins moved without new bytes.
+    detail: Option<&'static str>,
+}
+
+impl<'a> PinChange<'a> {
+    /// `None` for an entry whose pins did not move (only its constraint, release date or
+    /// page): `lock` reports what lands in the image.
+    fn of(change: &'a ArtifactDiff) -> Option<PinChange<'a>> {
+        let detail = match change.change {
+            ChangeKind::Changed if change.is_republish() => None,
+            ChangeKind::Changed if change.members_changed() => Some("closure members changed"),
+            ChangeKind::Changed if !change.platforms.is_empty() => {
+                Some("same version and bytes; URLs or platforms changed")
+            }
+            ChangeKind::Changed => return None,
+            _ => None,
+        };
+        Some(PinChange { change, detail })
+    }
+
+    /// The kind, with an entry whose closure holds new bytes under an old version counted
+    /// as republished, as the bump table counts it.
+    fn kind(&self) -> ChangeKind {
+        if self.change.is_republish() {
+            ChangeKind::Republished
+        } else {
+            self.change.change
         }
-        Change::Updated {
-            kind,
-            name,
-            from,
-            to,
-        } => {
-            serde_json::json!({"change": "updated", "kind": kind, "name": name, "from": from, "to": to})
+    }
+
+    fn line(&self) -> String {
+        // Upstream strings reach the terminal escaped (they are checked when locked, but
+        // a terminal must never be told anything by an upstream).
+        let e = |text: Option<&String>| {
+            crate::lock::values::escape_for_terminal(text.map_or("", String::as_str))
+        };
+        let c = self.change;
+        let (kind, name) = (&c.kind, crate::lock::values::escape_for_terminal(&c.name));
+        let (old, new) = (e(c.old_version.as_ref()), e(c.new_version.as_ref()));
+        match self.kind() {
+            ChangeKind::Added => format!("{:>12} {kind} {name} {new}", "Adding"),
+            ChangeKind::Removed => format!("{:>12} {kind} {name} {old}", "Removing"),
+            ChangeKind::Updated => format!("{:>12} {kind} {name} {old} -> {new}", "Updating"),
+            ChangeKind::Republished => format!(
+                "{:>12} {kind} {name} {new} (same version, new hash)",
+                "Republished"
+            ),
+            ChangeKind::Changed => format!(
+                "{:>12} {kind} {name} {new} ({})",
+                "Updating",
+                self.detail.unwrap_or_default()
+            ),
         }
-        Change::Rehashed {
-            kind,
-            name,
-            version,
-        } => {
-            serde_json::json!({"change": "rehashed", "kind": kind, "name": name, "from": version, "to": version})
+    }
+
+    /// `{"change": "added|updated|republished|changed|removed", "kind", "name", "from", "to"}`
+    fn json(&self) -> serde_json::Value {
+        let c = self.change;
+        let mut entry = serde_json::json!({
+            "change": self.kind().as_str(),
+            "kind": c.kind,
+            "name": c.name,
+        });
+        if let Some(from) = &c.old_version {
+            entry["from"] = serde_json::json!(from);
         }
-        Change::Members {
-            kind,
-            name,
-            version,
-        } => {
-            serde_json::json!({"change": "members", "kind": kind, "name": name, "from": version, "to": version})
+        if let Some(to) = &c.new_version {
+            entry["to"] = serde_json::json!(to);
         }
-        Change::Removed {
-            kind,
-            name,
-            version,
-        } => {
-            serde_json::json!({"change": "removed", "kind": kind, "name": name, "from": version})
-        }
+        entry
     }
 }

@@ -126,7 +126,9 @@ impl Sources {
             .collect()
     }
 
-    /// `Sources::load` of `path`, or the defaults when there is none.
+    /// The one loader behind every command's `--sources FILE` (clap fills it from
+    /// `MODELBENCH_SOURCES` too): the file at `path`, or the canonical upstreams when
+    /// none is given.
     pub fn load_optional(path: Option<&Path>) -> Result<Sources, SourcesError> {
         match path {
             Some(path) => Sources::load(path),

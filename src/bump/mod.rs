@@ -26,8 +26,8 @@
 //!
 //! # diff
 //!
-//! `modelbench diff OLD NEW [--format markdown|json]` renders [`diff::diff`]: the same
-//! table a bump pull request carries.
+//! `modelbench diff OLD NEW [--format markdown|json]` renders [`crate::lock::diff::diff`]:
+//! the same table a bump pull request carries.
 
 pub mod diff;
 pub mod policy;
@@ -42,8 +42,11 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 
+use crate::lock::diff::{ArtifactDiff, ChangeKind, LockDiff};
 use crate::lock::{Artifact, Lock};
-use crate::resolve::github_release::{GithubRelease, ReleaseConstraint, version_of_tag};
+use crate::resolve::github_release::{
+    self, Candidate, ReleaseConstraint, release_date, version_of_tag,
+};
 use crate::resolve::{self, Detail, Plan, Request, UpdatePolicy};
 use crate::sources::Sources;
 use crate::spec::LoadedSpec;
@@ -129,7 +132,7 @@ pub fn run_diff(args: DiffArgs) -> Result<()> {
     };
     let old = read(&args.old)?;
     let new = read(&args.new)?;
-    let d = diff::diff(Some(&old), &new);
+    let d = crate::lock::diff::diff(Some(&old), &new);
     let text = match args.format {
         DiffFormat::Markdown => diff::to_markdown(&d, MarkdownOptions::default()),
         DiffFormat::Json => diff::to_json(&d),
@@ -241,9 +244,10 @@ async fn bump(args: &BumpArgs, env: &Environment) -> Result<()> {
     })?;
 
     let decision = decide(&ctx, &plan, &old, &candidate, &policy, env.now, &spec.hash).await?;
-    report(&old, &decision, env.now);
+    let moves = crate::lock::diff::diff(Some(&old), &apply(&old, decision.accepted.values()));
+    report(&moves, &decision.held, env.now);
     if args.json {
-        println!("{}", decision_json(&old, &decision, args.dry_run));
+        println!("{}", decision_json(&moves, &decision.held, args.dry_run));
     }
     if decision.accepted.is_empty() {
         status(
@@ -622,7 +626,7 @@ fn blocker(
         ));
     }
     let cooldown = policy.cooldown?;
-    match new.published.as_deref().and_then(parse_date) {
+    match new.published.as_deref().and_then(release_date) {
         None => Some(format!(
             "the upstream gives no release date, so the {cooldown} cooldown cannot be checked; set `cooldown = \"0d\"` for it in [bump] to take it"
         )),
@@ -637,18 +641,6 @@ fn blocker(
             })
         }
     }
-}
-
-fn parse_date(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|d| d.with_timezone(&Utc))
-        .or_else(|| {
-            chrono::NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|d| d.and_utc())
-        })
 }
 
 /// For a GitHub release the policy refused: the newest release that answers the same
@@ -668,53 +660,25 @@ async fn fallback(
     if matches!(constraint, ReleaseConstraint::Tag(_)) {
         return Ok(None);
     }
-    let releases = list_releases(ctx, &detail.repo).await?;
+    let releases = github_release::list_releases(ctx, &detail.repo).await?;
     let not_after = policy.cooldown.map(|c| now - c.as_duration());
     let current_version = semver::Version::parse(version_of_tag(&current.version)).ok();
-    let current_published = current.published.as_deref().and_then(parse_date);
-    let mut best: Option<(Option<semver::Version>, DateTime<Utc>, &GithubRelease)> = None;
-    for release in &releases {
-        if release.draft {
-            continue;
-        }
-        let version = semver::Version::parse(version_of_tag(&release.tag_name)).ok();
-        let answers = match &constraint {
-            ReleaseConstraint::Latest => !release.prerelease,
-            ReleaseConstraint::Range(range) => version
-                .as_ref()
-                .is_some_and(|v| range.matches(v) && !(release.prerelease && v.pre.is_empty())),
-            ReleaseConstraint::Tag(_) => false,
+    let current_published = current.published.as_deref().and_then(release_date);
+    let passes = |candidate: &Candidate| {
+        // Undated, its age cannot be checked; it cannot be ordered by date either.
+        let Some(published) = candidate.published else {
+            return false;
         };
-        let Some(published) = release.published_at.as_deref().and_then(parse_date) else {
-            continue;
-        };
-        if !answers
-            || not_after.is_some_and(|cut| published > cut)
-            || (!policy.allow_major && policy::is_major_update(&current.version, &release.tag_name))
-        {
-            continue;
-        }
-        let newer = match (&version, &current_version) {
+        let newer = match (&candidate.version, &current_version) {
             (Some(v), Some(c)) => v > c,
             _ => current_published.is_none_or(|c| published > c),
         };
-        if !newer {
-            continue;
-        }
-        let better = match &best {
-            None => true,
-            Some((best_version, best_published, _)) => {
-                match (&constraint, &version, best_version) {
-                    (ReleaseConstraint::Range(_), Some(v), Some(b)) => v > b,
-                    _ => (published, &version) > (*best_published, best_version),
-                }
-            }
-        };
-        if better {
-            best = Some((version, published, release));
-        }
-    }
-    let Some((_, _, release)) = best else {
+        newer
+            && not_after.is_none_or(|cut| published <= cut)
+            && (policy.allow_major
+                || !policy::is_major_update(&current.version, &candidate.release.tag_name))
+    };
+    let Some(release) = github_release::pick(&releases, &constraint, passes) else {
         return Ok(None);
     };
     let mut exact = request.clone();
@@ -736,25 +700,6 @@ async fn fallback(
     Ok(Some(artifact))
 }
 
-/// A repository's releases, newest first (at most ten pages of 100).
-async fn list_releases(ctx: &resolve::Context, repo: &str) -> Result<Vec<GithubRelease>> {
-    let mut all = Vec::new();
-    for page in 1..=10 {
-        let url = format!(
-            "{}/repos/{repo}/releases?per_page=100&page={page}",
-            ctx.sources.upstream("github-api")
-        );
-        let releases: Vec<GithubRelease> =
-            crate::resolve::github_release::api_get(ctx, &url).await?;
-        let count = releases.len();
-        all.extend(releases);
-        if count < 100 {
-            break;
-        }
-    }
-    Ok(all)
-}
-
 /// `old` with these artifacts in place of their namesakes.
 fn apply<'a>(old: &Lock, replacements: impl IntoIterator<Item = &'a Artifact>) -> Lock {
     let replacements: BTreeMap<_, _> = replacements.into_iter().map(|a| (a.key(), a)).collect();
@@ -772,24 +717,22 @@ fn apply<'a>(old: &Lock, replacements: impl IntoIterator<Item = &'a Artifact>) -
 
 /// The decision for CI: what moves (version and whether only the hash changed) and what
 /// the policy held back, with why.
-fn decision_json(old: &Lock, decision: &Decision, dry_run: bool) -> String {
-    let changes: Vec<serde_json::Value> = decision
-        .accepted
-        .values()
-        .filter_map(|new| {
-            let current = old.find(new.kind, &new.name)?;
-            Some(serde_json::json!({
-                "kind": new.kind,
-                "name": new.name,
-                "from": current.version,
-                "to": new.version,
-                "republish": current.version == new.version,
-                "published": new.published,
-            }))
+fn decision_json(moves: &LockDiff, held: &[Held], dry_run: bool) -> String {
+    let changes: Vec<serde_json::Value> = moves
+        .artifacts
+        .iter()
+        .map(|change| {
+            serde_json::json!({
+                "kind": change.kind,
+                "name": change.name,
+                "from": change.old_version,
+                "to": change.new_version,
+                "republish": change.is_republish(),
+                "published": change.new_published,
+            })
         })
         .collect();
-    let held: Vec<serde_json::Value> = decision
-        .held
+    let held: Vec<serde_json::Value> = held
         .iter()
         .map(|h| {
             serde_json::json!({
@@ -810,44 +753,50 @@ fn decision_json(old: &Lock, decision: &Decision, dry_run: bool) -> String {
     serde_json::to_string_pretty(&document).expect("JSON values serialize")
 }
 
-fn report(old: &Lock, decision: &Decision, now: DateTime<Utc>) {
-    for new in decision.accepted.values() {
-        let Some(current) = old.find(new.kind, &new.name) else {
-            continue;
-        };
-        let released = new
-            .published
-            .as_deref()
-            .and_then(parse_date)
-            .map(|p| {
-                let days = (now - p).num_days();
-                format!(" (released {}, {days} day(s) ago)", p.format("%Y-%m-%d"))
-            })
-            .unwrap_or_default();
-        if let Some((from, to)) = resolve::git::branch_move(current, new) {
+/// What moved in an entry that kept its version, in the lock diff's words.
+fn same_version_note(change: &ArtifactDiff) -> &'static str {
+    if change.is_republish() {
+        "same version, new hash: upstream republished"
+    } else if change.members_changed() {
+        "closure members changed"
+    } else {
+        "same version and bytes; URLs or platforms changed"
+    }
+}
+
+/// One line per accepted move and per held-back candidate.
+fn report(moves: &LockDiff, held: &[Held], now: DateTime<Utc>) {
+    for change in &moves.artifacts {
+        let (kind, name) = (&change.kind, &change.name);
+        let old = change.old_version.as_deref().unwrap_or_default();
+        let new = change.new_version.as_deref().unwrap_or_default();
+        if change.change == ChangeKind::Updated {
+            let released = change
+                .new_published
+                .as_deref()
+                .and_then(release_date)
+                .map(|p| {
+                    let days = (now - p).num_days();
+                    format!(" (released {}, {days} day(s) ago)", p.format("%Y-%m-%d"))
+                })
+                .unwrap_or_default();
             status(
                 "Updating",
-                format!("{} {} {from} -> {to}", new.kind, new.name),
-            );
-        } else if current.version == new.version {
-            status(
-                "Rehashing",
-                format!(
-                    "{} {} {} (same version, new hash: upstream republished)",
-                    new.kind, new.name, new.version
-                ),
+                format!("{kind} {name} {old} -> {new}{released}"),
             );
         } else {
+            let verb = if change.is_republish() {
+                "Republished"
+            } else {
+                "Updating"
+            };
             status(
-                "Updating",
-                format!(
-                    "{} {} {} -> {}{released}",
-                    new.kind, new.name, current.version, new.version
-                ),
+                verb,
+                format!("{kind} {name} {new} ({})", same_version_note(change)),
             );
         }
     }
-    for held in &decision.held {
+    for held in held {
         let instead = held
             .instead
             .as_deref()
@@ -1067,16 +1016,20 @@ fn proposal(
         Some(emit) => emit.files_for(&new)?,
         None => (Vec::new(), Vec::new()),
     };
-    let d = diff::diff(Some(old), &new);
-    let changes: Vec<String> = artifacts
+    let d = crate::lock::diff::diff(Some(old), &new);
+    let changes: Vec<String> = d
+        .artifacts
         .iter()
-        .filter_map(|a| {
-            let current = old.find(a.kind, &a.name)?;
-            Some(if current.version == a.version {
-                format!("{} {} (republished upstream)", a.name, a.version)
+        .map(|change| {
+            let old = change.old_version.as_deref().unwrap_or_default();
+            let new = change.new_version.as_deref().unwrap_or_default();
+            if change.change == ChangeKind::Updated {
+                format!("{} {old} → {new}", change.name)
+            } else if change.is_republish() {
+                format!("{} {new} (republished upstream)", change.name)
             } else {
-                format!("{} {} → {}", a.name, current.version, a.version)
-            })
+                format!("{} {new} ({})", change.name, same_version_note(change))
+            }
         })
         .collect();
     let title = match changes.as_slice() {
@@ -1159,7 +1112,7 @@ fn proposal(
 
 fn pr_body(
     group: &str,
-    d: &diff::LockDiff,
+    d: &LockDiff,
     held: &[&Held],
     lock_path: &str,
     emitted_changes: &[pr::FileNote],
@@ -1235,7 +1188,7 @@ mod tests {
 
     #[test]
     fn cooldown_and_majors_block_with_reasons() {
-        let now = parse_date("2026-11-26T00:00:00Z").unwrap();
+        let now = release_date("2026-11-26T00:00:00Z").unwrap();
         let old = artifact("v0.10.7", Some("2026-06-01T00:00:00Z"), b"a");
         let young = artifact("v0.10.8", Some("2026-11-24T00:00:00Z"), b"b");
         let reason = blocker(&old, &young, &effective(Some("7d"), false), now).unwrap();
@@ -1252,12 +1205,5 @@ mod tests {
         // A republish is no new release: nothing to wait for.
         let republished = artifact("v0.10.7", None, b"z");
         assert!(blocker(&old, &republished, &effective(Some("7d"), false), now).is_none());
-    }
-
-    #[test]
-    fn dates_parse_with_or_without_time() {
-        assert!(parse_date("2026-07-23T10:00:00Z").is_some());
-        assert!(parse_date("2026-07-23").is_some());
-        assert!(parse_date("yesterday").is_none());
     }
 }

@@ -22,8 +22,8 @@ use sha2::{Digest, Sha256};
 
 pub use self::file_change::{FileChange, FileChangeKind, read_emitted};
 
-use crate::lock::Lock;
-use crate::resolve;
+use crate::lock::{Kind, Lock};
+use crate::resolve::{self, Mismatch};
 use crate::spec::{LoadedSpec, Stage};
 
 #[derive(Debug, thiserror::Error)]
@@ -353,7 +353,8 @@ pub(crate) fn placements(stage: &Stage) -> Vec<Placement> {
 }
 
 /// Refuse a lock that was edited after locking or cannot build this spec; with
-/// `--locked`, also one that is stale.
+/// `--locked`, also one that is stale. What does not match is [`resolve::mismatches`]'
+/// to decide (as for `lock --check` and `bump`); the order of refusals is emit's.
 fn check_lock(
     spec: &LoadedSpec,
     lock: &Lock,
@@ -361,25 +362,27 @@ fn check_lock(
     emitted: &mut Emitted,
 ) -> Result<(), EmitError> {
     let plan = resolve::plan(&spec.spec);
+    let mismatches = resolve::mismatches(&plan, lock, &spec.hash);
+    let lock_path = || inputs.lock_path.to_string();
     // Before anything else: an entry edited after locking is refused whatever the spec
     // says, since its hashes are what the emitted build checks downloads against.
-    for artifact in &lock.artifacts {
-        artifact
-            .check_checksum()
-            .map_err(|edited| EmitError::Edited {
-                lock: inputs.lock_path.to_string(),
-                edited,
-            })?;
+    for mismatch in &mismatches {
+        if let Mismatch::Edited(edited) = mismatch {
+            return Err(EmitError::Edited {
+                lock: lock_path(),
+                edited: edited.clone(),
+            });
+        }
     }
     // An entry the spec does not request is never built: emit takes some entries by
     // name (an apt closure per stage), so one added to the lock would otherwise land in
     // the image.
-    for artifact in &lock.artifacts {
-        if plan.request(artifact.kind, &artifact.name).is_none() {
+    for mismatch in &mismatches {
+        if let Mismatch::Unrequested { kind, name } = mismatch {
             return Err(EmitError::Unrequested {
-                kind: artifact.kind.to_string(),
-                name: artifact.name.clone(),
-                lock: inputs.lock_path.to_string(),
+                kind: kind.to_string(),
+                name: name.clone(),
+                lock: lock_path(),
             });
         }
     }
@@ -389,7 +392,7 @@ fn check_lock(
             .next()
     {
         return Err(EmitError::UnnamedHost {
-            lock: inputs.lock_path.to_string(),
+            lock: lock_path(),
             problem,
         });
     }
@@ -408,46 +411,49 @@ fn check_lock(
             });
         }
     }
-    for request in &plan.requests {
-        let Some(pinned) = lock.find(request.kind.as_str(), &request.name) else {
-            return Err(EmitError::Missing {
-                kind: request.kind.to_string(),
-                name: request.name.clone(),
-                lock: inputs.lock_path.to_string(),
-            });
+    for mismatch in mismatches {
+        let changed = |kind: Kind, name: String, reason: String| EmitError::Changed {
+            kind: kind.to_string(),
+            name,
+            lock: lock_path(),
+            reason,
         };
-        if pinned.request_hash != request.hash() {
-            return Err(EmitError::Changed {
-                kind: request.kind.to_string(),
-                name: request.name.clone(),
-                lock: inputs.lock_path.to_string(),
-                reason: format!(
-                    "the spec now asks `{}`, locked for `{}`",
-                    request.requested, pinned.requested
-                ),
-            });
-        }
-        for platform in &request.platforms {
-            if !resolve::covers(pinned, platform) {
-                return Err(EmitError::Changed {
-                    kind: request.kind.to_string(),
-                    name: request.name.clone(),
-                    lock: inputs.lock_path.to_string(),
-                    reason: format!("no pin for {platform}"),
+        match mismatch {
+            Mismatch::NotLocked { kind, name } => {
+                return Err(EmitError::Missing {
+                    kind: kind.to_string(),
+                    name,
+                    lock: lock_path(),
                 });
             }
+            Mismatch::Changed {
+                kind,
+                name,
+                requested,
+                locked,
+            } => {
+                let reason = format!("the spec now asks `{requested}`, locked for `{locked}`");
+                return Err(changed(kind, name, reason));
+            }
+            Mismatch::Uncovered {
+                kind,
+                name,
+                platform,
+                ..
+            } => return Err(changed(kind, name, format!("no pin for {platform}"))),
+            Mismatch::SpecHash { locked, current } => {
+                let stale = EmitError::Stale {
+                    lock: lock_path(),
+                    locked,
+                    current,
+                };
+                if inputs.locked {
+                    return Err(stale);
+                }
+                emitted.warnings.push(stale.to_string());
+            }
+            Mismatch::Edited(_) | Mismatch::Unrequested { .. } => {}
         }
-    }
-    if lock.spec_hash != spec.hash {
-        let stale = EmitError::Stale {
-            lock: inputs.lock_path.to_string(),
-            locked: lock.spec_hash.clone(),
-            current: spec.hash.clone(),
-        };
-        if inputs.locked {
-            return Err(stale);
-        }
-        emitted.warnings.push(stale.to_string());
     }
     if let Some(outdated) = lock.format_outdated(std::path::Path::new(&inputs.lock_path)) {
         if inputs.locked {

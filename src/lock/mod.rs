@@ -50,6 +50,7 @@
 //! for that run ([`Lock::format_outdated`]).
 
 pub mod conda;
+pub mod diff;
 mod kind;
 pub mod npm;
 pub mod provenance;

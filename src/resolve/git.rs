@@ -236,23 +236,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &GitRequest) -> Result<
 
 /// Whether a lock entry pins a branch (its `requested` is `branch NAME`, as
 /// [`GitRef::requested`] writes it): a branch is meant to move, so a new commit under the
-/// same name is an update in every report, not a republish.
-pub fn is_branch_pin(kind: super::Kind, requested: &str) -> bool {
-    kind == super::Kind::Git && requested.starts_with("branch ")
-}
-
-/// For a branch pin whose head moved: how reports name the old and the new state
-/// (`main@3569d532a72d -> main@286b768e755a`).
-pub fn branch_move(old: &Artifact, new: &Artifact) -> Option<(String, String)> {
-    let label = |a: &Artifact| {
-        let commit = a.commit.as_deref().unwrap_or_default();
-        format!("{}@{}", a.version, commit.get(..12).unwrap_or(commit))
-    };
-    (is_branch_pin(new.kind, &new.requested)
-        && old.version == new.version
-        && old.commit != new.commit)
-        .then(|| (label(old), label(new)))
-}
+pub use crate::lock::diff::{branch_move, is_branch_pin};
 
 /// For `verify --against-upstream`: a branch pin whose branch has moved on says nothing
 /// about the locked commit (a branch is meant to move), so it cannot be re-checked, as an

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Context, Problem, sums};
@@ -223,35 +224,99 @@ pub async fn find_release(
             )))
         }
         ReleaseConstraint::Range(range) => {
-            let mut best: Option<(semver::Version, GithubRelease)> = None;
-            for page in 1..=MAX_PAGES {
-                let releases: Vec<GithubRelease> =
-                    api_get(ctx, &format!("{api}/releases?per_page=100&page={page}")).await?;
-                let count = releases.len();
-                for release in releases {
-                    if release.draft {
-                        continue;
-                    }
-                    let Ok(version) = semver::Version::parse(version_of_tag(&release.tag_name))
-                    else {
-                        continue;
-                    };
-                    // Cargo's rule: a range without a prerelease never picks one.
-                    if release.prerelease && version.pre.is_empty() {
-                        continue;
-                    }
-                    if range.matches(&version) && best.as_ref().is_none_or(|(b, _)| version > *b) {
-                        best = Some((version, release));
-                    }
-                }
-                if count < 100 {
-                    break;
-                }
-            }
-            best.map(|(_, release)| release)
+            let releases = list_releases(ctx, repo).await?;
+            pick(&releases, constraint, |_| true)
+                .cloned()
                 .ok_or_else(|| Problem::msg(format!("no release of {repo} matches `{range}`")))
         }
     }
+}
+
+/// A repository's releases as the API lists them (newest first), at most [`MAX_PAGES`]
+/// pages of 100.
+pub async fn list_releases(ctx: &Context, repo: &str) -> Result<Vec<GithubRelease>, Problem> {
+    let api = format!("{}/repos/{repo}", ctx.sources.upstream("github-api"));
+    let mut all = Vec::new();
+    for page in 1..=MAX_PAGES {
+        let releases: Vec<GithubRelease> =
+            api_get(ctx, &format!("{api}/releases?per_page=100&page={page}")).await?;
+        let count = releases.len();
+        all.extend(releases);
+        if count < 100 {
+            break;
+        }
+    }
+    Ok(all)
+}
+
+/// A release as [`pick`] weighs it.
+#[derive(Debug)]
+pub struct Candidate<'a> {
+    pub release: &'a GithubRelease,
+    /// The semver version of its tag ([`version_of_tag`]), when it has one.
+    pub version: Option<semver::Version>,
+    /// Its `published_at` ([`release_date`]).
+    pub published: Option<DateTime<Utc>>,
+}
+
+/// The one release picker: the release of a list that `constraint` selects among those
+/// `admit` lets through (`bump` admits only what passes its cooldown and major rule and
+/// is newer than the pin; resolving admits all). Never a draft. `latest`: the newest
+/// non-prerelease by release date, then version. A range: the highest matching version,
+/// a prerelease only when the range names one (cargo's rule). A tag: none (a tag is asked
+/// for by name). Ties go to the first listed, the newest.
+pub fn pick<'a>(
+    releases: &'a [GithubRelease],
+    constraint: &ReleaseConstraint,
+    admit: impl Fn(&Candidate) -> bool,
+) -> Option<&'a GithubRelease> {
+    let mut best: Option<Candidate> = None;
+    for release in releases {
+        if release.draft {
+            continue;
+        }
+        let candidate = Candidate {
+            release,
+            version: semver::Version::parse(version_of_tag(&release.tag_name)).ok(),
+            published: release.published_at.as_deref().and_then(release_date),
+        };
+        let answers = match constraint {
+            ReleaseConstraint::Latest => !release.prerelease,
+            ReleaseConstraint::Range(range) => candidate
+                .version
+                .as_ref()
+                .is_some_and(|v| range.matches(v) && !(release.prerelease && v.pre.is_empty())),
+            ReleaseConstraint::Tag(_) => false,
+        };
+        if !answers || !admit(&candidate) {
+            continue;
+        }
+        let better = match &best {
+            None => true,
+            Some(best) => match constraint {
+                ReleaseConstraint::Range(_) => candidate.version > best.version,
+                _ => (candidate.published, &candidate.version) > (best.published, &best.version),
+            },
+        };
+        if better {
+            best = Some(candidate);
+        }
+    }
+    best.map(|candidate| candidate.release)
+}
+
+/// A release date as upstreams give it: RFC 3339 (`2026-07-23T10:00:00Z`), or a bare
+/// `2026-07-23` (midnight UTC).
+pub fn release_date(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| d.and_utc())
+        })
 }
 
 /// Pin one asset per platform of a chosen release.
@@ -409,6 +474,86 @@ mod tests {
         ));
         assert!(ReleaseConstraint::parse("^not a range").is_err());
         assert!(ReleaseConstraint::parse("").is_err());
+    }
+
+    #[test]
+    fn dates_parse_with_or_without_time() {
+        let midnight = release_date("2026-07-23").unwrap();
+        assert_eq!(midnight.to_rfc3339(), "2026-07-23T00:00:00+00:00");
+        assert_eq!(
+            release_date("2026-07-23T12:00:00+02:00").unwrap(),
+            release_date("2026-07-23T10:00:00Z").unwrap()
+        );
+        assert!(release_date("yesterday").is_none());
+    }
+
+    fn release(tag: &str, published: &str, prerelease: bool, draft: bool) -> GithubRelease {
+        GithubRelease {
+            tag_name: tag.into(),
+            draft,
+            prerelease,
+            published_at: Some(published.into()),
+            html_url: None,
+            assets: Vec::new(),
+        }
+    }
+
+    fn picked(releases: &[GithubRelease], constraint: &str) -> Option<String> {
+        let constraint = ReleaseConstraint::parse(constraint).unwrap();
+        pick(releases, &constraint, |_| true).map(|r| r.tag_name.clone())
+    }
+
+    #[test]
+    fn the_picker_skips_drafts_and_prereleases_a_range_does_not_name() {
+        // Newest first, as the API lists them.
+        let releases = [
+            release("v2.0.0", "2026-07-05", false, true),
+            release("v1.3.0-rc.1", "2026-07-04", true, false),
+            // Flagged a prerelease on GitHub though its tag is plain.
+            release("v1.11.0", "2026-07-04", true, false),
+            release("nightly", "2026-07-03", true, false),
+            release("v1.2.0", "2026-07-02", false, false),
+            release("v1.10.0", "2026-06-01", false, false),
+            release("v0.9.0", "2026-07-01", false, false),
+        ];
+        // Latest: the newest by date (v1.10.0 is higher but older).
+        assert_eq!(picked(&releases, "latest").as_deref(), Some("v1.2.0"));
+        // A range: the highest matching version, whatever its date.
+        assert_eq!(picked(&releases, "^1").as_deref(), Some("v1.10.0"));
+        assert_eq!(picked(&releases, "<1").as_deref(), Some("v0.9.0"));
+        // A prerelease only for a range that names one.
+        assert_eq!(
+            picked(&releases, "~1.3.0-rc.0").as_deref(),
+            Some("v1.3.0-rc.1")
+        );
+        assert_eq!(
+            picked(&releases, "^2").as_deref(),
+            None,
+            "a draft is never picked"
+        );
+        assert_eq!(
+            picked(&releases, "v1.2.0"),
+            None,
+            "a tag is asked for by name"
+        );
+    }
+
+    #[test]
+    fn the_picker_weighs_only_what_admit_lets_through() {
+        let releases = [
+            release("v1.3.0", "2026-07-20", false, false),
+            release("v1.2.0", "2026-07-10", false, false),
+            release("v1.1.0", "2026-07-01", false, false),
+        ];
+        let cut = release_date("2026-07-15").unwrap();
+        let old_enough = |c: &Candidate| c.published.is_some_and(|p| p <= cut);
+        for constraint in ["latest", "^1"] {
+            let constraint = ReleaseConstraint::parse(constraint).unwrap();
+            let found = pick(&releases, &constraint, old_enough).map(|r| r.tag_name.as_str());
+            assert_eq!(found, Some("v1.2.0"));
+        }
+        let constraint = ReleaseConstraint::Latest;
+        assert!(pick(&releases, &constraint, |_| false).is_none());
     }
 
     #[test]
