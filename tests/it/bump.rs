@@ -1349,6 +1349,7 @@ fn lock_pair() -> (Lock, Lock) {
     let mut clash_old = art("github-release", "clash-rs", "v0.10.7");
     clash_old.published = Some("2026-06-01T10:00:00Z".into());
     clash_old.release_url = Some("https://github.com/Watfaq/clash-rs/releases/tag/v0.10.7".into());
+    clash_old.source = Some("github:Watfaq/clash-rs".into());
     clash_old.platform.insert(
         "linux/amd64".into(),
         pin(CLASH_AMD64, b"clash 0.10.7 amd64"),
@@ -1361,6 +1362,7 @@ fn lock_pair() -> (Lock, Lock) {
     clash_new.version = "v0.10.8".into();
     clash_new.published = Some("2026-07-23T10:00:00Z".into());
     clash_new.release_url = Some("https://github.com/Watfaq/clash-rs/releases/tag/v0.10.8".into());
+    clash_new.source = Some("github:Watfaq/clash-rs".into());
     clash_new.platform.insert(
         "linux/amd64".into(),
         pin(CLASH_AMD64, b"clash 0.10.8 amd64!!"),

@@ -82,8 +82,9 @@ fn lock_latest_pins_newest_stable_release_and_base_digests() {
     );
 
     let lock = s.project.lock_toml();
-    assert_eq!(lock["version"].as_integer(), Some(1));
+    assert_eq!(lock["version"].as_integer(), Some(2));
     let clash = artifact(&lock, "github-release", "clash-rs");
+    assert_eq!(clash["source"].as_str(), Some("github:Watfaq/clash-rs"));
     assert_eq!(
         clash["version"].as_str(),
         Some("v0.10.8"),
