@@ -614,11 +614,17 @@ mod tests {
             images: Vec::new(),
             published: None,
             release_url: None,
+            source: None,
+            origin: None,
+            repository: None,
+            commit: None,
             checksum: None,
+            pins: Vec::new(),
             platform: pins
                 .iter()
                 .map(|(platform, pin)| (platform.to_string(), pin.clone()))
                 .collect(),
+            archives: Vec::new(),
             packages: Vec::new(),
         }
     }

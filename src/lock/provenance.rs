@@ -25,7 +25,9 @@ pub fn scheme(kind: Kind) -> Option<&'static str> {
 pub fn github_repo(artifact: &Artifact) -> Option<&str> {
     match artifact.kind {
         Kind::GithubRelease => artifact.source.as_deref()?.strip_prefix("github:"),
-        Kind::Apt | Kind::Conda | Kind::Oci | Kind::Nodejs | Kind::Npm | Kind::Url | Kind::Git => None,
+        Kind::Apt | Kind::Conda | Kind::Oci | Kind::Nodejs | Kind::Npm | Kind::Url | Kind::Git => {
+            None
+        }
     }
 }
 
@@ -77,7 +79,13 @@ pub fn check(artifact: &Artifact) -> Result<(), ValueError> {
             source,
             match artifact.kind {
                 Kind::GithubRelease => "`github:OWNER/REPO`",
-                Kind::Apt | Kind::Conda | Kind::Oci | Kind::Nodejs | Kind::Npm | Kind::Url | Kind::Git => {
+                Kind::Apt
+                | Kind::Conda
+                | Kind::Oci
+                | Kind::Nodejs
+                | Kind::Npm
+                | Kind::Url
+                | Kind::Git => {
                     "`KIND:IDENTITY` in printable ASCII without spaces or `` ` $ \\ ' \" ``"
                 }
             },

@@ -11,7 +11,9 @@ use crate::lock::{Artifact, Kind, Lock};
 use super::context::Context;
 use super::error::{Problem, ResolveError, ResolveFailures};
 use super::request::{Detail, Plan, Request};
-use super::{UpdatePolicy, apt, conda, git, github_release, needs_resolution, nodejs, npm, oci, url};
+use super::{
+    UpdatePolicy, apt, conda, git, github_release, needs_resolution, nodejs, npm, oci, url,
+};
 
 /// How many requests run at once (per-host limits in [`crate::net::Client`] apply on top).
 const CONCURRENCY: usize = 16;
@@ -132,9 +134,7 @@ fn plain_http_not_allowed<'a>(ctx: &Context, artifact: &'a Artifact) -> Option<&
         | Kind::Nodejs
         | Kind::Npm
         | Kind::Url
-        | Kind::Git => {
-            false
-        }
+        | Kind::Git => false,
     };
     if exempt {
         return None;

@@ -17,10 +17,10 @@
 pub mod apt;
 pub mod cache;
 pub mod conda;
-pub mod git;
 mod context;
 mod driver;
 mod error;
+pub mod git;
 pub mod github_release;
 pub mod hosts;
 pub mod nodejs;
