@@ -49,3 +49,8 @@ audit *ARGS: emit
 # against a tiny layer (target: at most 64 MiB above it). Generated in a temp dir.
 bench-layer MB="1024":
     LAYER_BENCH_MB={{MB}} cargo bench --bench base_layer
+
+# Whole-process `modelbench lock` (empty cache) against `apt-get update` + `apt-get install -s`
+# (empty lists) on Debian trixie main amd64 served from loopback: wall time, peak RSS, ratios.
+bench-apt RUNS="3":
+    APT_LOCK_BENCH_RUNS={{RUNS}} cargo bench --bench apt_lock
