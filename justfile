@@ -67,3 +67,8 @@ golden REV="HEAD~1":
 # two large layers. Dev profile: the release profile's first build takes long.
 bench-seed MB="256" PROFILE="release":
     SEED_BENCH_LAYER_MB={{MB}} cargo bench --profile {{PROFILE}} --bench seed
+
+# Whole-process `modelbench lock` (empty cache) against `apt-get update` + `apt-get install -s`
+# (empty lists) on Debian trixie main amd64 served from loopback: wall time, peak RSS, ratios.
+bench-apt RUNS="3":
+    APT_LOCK_BENCH_RUNS={{RUNS}} cargo bench --bench apt_lock

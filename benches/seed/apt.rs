@@ -159,9 +159,11 @@ pub fn archive_toml(server: &Server) -> String {
 /// alternative that exists, a virtual name by its first provider), installed.
 pub fn base_status(recorded: &Recorded) -> Vec<u8> {
     let mut text = String::new();
-    lzma_rust2::XzReader::new(std::fs::File::open(&recorded.packages_xz).unwrap(), true)
-        .read_to_string(&mut text)
-        .expect("Packages.xz decodes");
+    liblzma::read::XzDecoder::new_multi_decoder(
+        std::fs::File::open(&recorded.packages_xz).unwrap(),
+    )
+    .read_to_string(&mut text)
+    .expect("Packages.xz decodes");
     let field = |stanza: &str, name: &str| -> Option<String> {
         stanza
             .lines()

@@ -80,30 +80,64 @@ pub fn inflate(
         stream.feed(body)?;
         return stream.finish();
     }
+    let mut out = Vec::new();
+    inflate_into(encoding, body, url, limit, &mut |piece| {
+        out.extend_from_slice(piece)
+    })?;
+    Ok(out)
+}
+
+/// `body` decompressed piece by piece into `sink`, so a caller that reads the text as
+/// it comes never holds all of it; refused once the total passes [`bound`] (what the
+/// sink saw by then is to be thrown away). Returns the decompressed size.
+pub fn inflate_into(
+    encoding: Encoding,
+    body: &[u8],
+    url: &str,
+    limit: u64,
+    sink: &mut dyn FnMut(&[u8]),
+) -> Result<u64, InflateError> {
     let bound = bound(body.len() as u64, limit);
     let reader: Box<dyn Read + '_> = match encoding {
         Encoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(body)),
-        Encoding::Xz => Box::new(lzma_rust2::XzReader::new(body, true)),
-        Encoding::Zstd => unreachable!("decoded as a stream above"),
+        // Concatenated streams too, as xz-utils reads them.
+        Encoding::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(body)),
+        Encoding::Zstd => {
+            let mut stream = ZstdStream::new(url, limit)?;
+            stream.feed(body)?;
+            let out = stream.finish()?;
+            sink(&out);
+            return Ok(out.len() as u64);
+        }
     };
-    let mut out = Vec::new();
-    reader
-        .take(bound + 1)
-        .read_to_end(&mut out)
-        .map_err(|err| InflateError::Invalid {
-            url: super::redact(url),
-            encoding: encoding.name(),
-            message: err.to_string(),
-        })?;
-    if out.len() as u64 > bound {
-        return Err(InflateError::TooLarge {
-            url: super::redact(url),
-            encoding: encoding.name(),
-            compressed: body.len() as u64,
-            limit: bound,
-        });
+    let mut reader = reader.take(bound + 1);
+    let mut buffer = vec![0u8; PIECE];
+    let mut total = 0u64;
+    loop {
+        let read = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => {
+                return Err(InflateError::Invalid {
+                    url: super::redact(url),
+                    encoding: encoding.name(),
+                    message: err.to_string(),
+                });
+            }
+        };
+        total += read as u64;
+        if total > bound {
+            return Err(InflateError::TooLarge {
+                url: super::redact(url),
+                encoding: encoding.name(),
+                compressed: body.len() as u64,
+                limit: bound,
+            });
+        }
+        sink(&buffer[..read]);
     }
-    Ok(out)
+    Ok(total)
 }
 
 /// A zstd stream decoded piece by piece as it arrives (conda's `repodata.json.zst`), so
@@ -195,6 +229,9 @@ fn invalid(encoding: Encoding, url: &str, message: String) -> InflateError {
         message,
     }
 }
+
+/// How much decompressed text is handed over at a time.
+const PIECE: usize = 256 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,7 @@ use crate::sources::Sources;
 
 use super::plan::apt_archives;
 use super::request::Request;
-use super::{conda, npm};
+use super::{apt, conda, npm};
 
 /// Everything a resolver may use: the one client, the upstream base URLs, the platforms.
 pub struct Context {
@@ -21,6 +21,8 @@ pub struct Context {
     pub npm_documents: npm::SharedDocuments,
     /// conda repodata and base-image glibc of this run, shared by every conda tool.
     pub conda_indexes: conda::SharedIndexes,
+    /// Base image layers scanned in this run (apt's and conda's readers share them).
+    pub layer_scans: apt::base_status::LayerScans,
     /// Where answers that never go stale are kept between runs (what each layer of a
     /// base says about its dpkg status, apt indices by hash and revalidated `InRelease`
     /// files); `None`: nothing is kept. The CLI sets
@@ -86,6 +88,7 @@ impl Context {
             reporter: None,
             npm_documents: npm::SharedDocuments::default(),
             conda_indexes: conda::SharedIndexes::default(),
+            layer_scans: apt::base_status::LayerScans::default(),
             cache: None,
         }
     }

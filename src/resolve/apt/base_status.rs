@@ -107,15 +107,22 @@ pub async fn read_layers(
         let scan = match cache.as_ref().and_then(|dir| cached(dir, digest)) {
             Some(scan) => scan,
             None => {
-                let compression = LayerCompression::from_media_type(media_type)
-                    .map_err(|err| Problem::msg(format!("layer {digest} of {image}: {err}")))?;
-                let scan = scan_remote(ctx, &mut layers, digest, compression)
-                    .await
-                    .map_err(|err| Problem::msg(format!("layer {digest} of {image}: {err}")))?;
-                if let Some(dir) = &cache {
-                    store(dir, digest, &scan);
-                }
-                scan
+                // apt's and conda's readers of one base run at once: the first downloads
+                // the layer, the other waits for its answer instead of a second download.
+                let cell = ctx.layer_scans.cell(digest);
+                cell.get_or_try_init(|| async {
+                    let compression = LayerCompression::from_media_type(media_type)
+                        .map_err(|err| Problem::msg(format!("layer {digest} of {image}: {err}")))?;
+                    let scan = scan_remote(ctx, &mut layers, digest, compression)
+                        .await
+                        .map_err(|err| Problem::msg(format!("layer {digest} of {image}: {err}")))?;
+                    if let Some(dir) = &cache {
+                        store(dir, digest, &scan);
+                    }
+                    Ok::<_, Problem>(scan)
+                })
+                .await?
+                .clone()
             }
         };
         if apt {
@@ -151,6 +158,26 @@ pub async fn read_layers(
             keyrings: base_sources::overlay_keyrings(&apt_layers),
         }),
     })
+}
+
+/// The layers scanned in this run, by digest: one download of a layer however many
+/// resolvers read the base (the cache directory keeps answers between runs, but may be
+/// off, and is written only once a scan is done).
+#[derive(Default)]
+pub struct LayerScans(
+    std::sync::Mutex<
+        std::collections::HashMap<String, std::sync::Arc<tokio::sync::OnceCell<LayerScan>>>,
+    >,
+);
+
+impl LayerScans {
+    fn cell(&self, digest: &str) -> std::sync::Arc<tokio::sync::OnceCell<LayerScan>> {
+        let mut cells = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        cells.entry(digest.to_string()).or_default().clone()
+    }
 }
 
 /// What one layer says: about the status file, and its apt configuration files.

@@ -31,8 +31,13 @@
 //! with the chain that led to them instead.
 //!
 //! Parsing splits each index into chunks at paragraph boundaries and parses them in
-//! parallel (rayon); the universe is then interned in index order so package ids follow
-//! apt's creation order (the last tie-break apt uses between otherwise equal providers).
+//! parallel (rayon), a window of chunks at a time; the universe is then interned in index
+//! order so package ids follow apt's creation order (the last tie-break apt uses between
+//! otherwise equal providers). Every stanza gives its package, version, `Provides` and
+//! the names its relationship fields mention (they create packages); the fields
+//! themselves stay raw text until a solve reaches the version ([`Universe::deps_for`]),
+//! so a closure of a few hundred packages parses a few thousand dependency fields, not
+//! the 60 000 of a whole index.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
@@ -220,6 +225,27 @@ struct DepRec {
     or_next: bool,
 }
 
+/// The dependency records one solve reads ([`Universe::deps_for`]).
+#[derive(Debug, Default)]
+struct Deps {
+    recs: Vec<DepRec>,
+    /// Per version: its records, if it was reached.
+    ranges: Vec<Option<Range<u32>>>,
+    /// Target package → dependencies of installed versions on it.
+    installed_rdeps: FxMap<PkgId, Vec<u32>>,
+}
+
+impl Deps {
+    /// The records of a version the solve reached.
+    fn range(&self, ver: VerId) -> Range<u32> {
+        self.ranges
+            .get(ver as usize)
+            .cloned()
+            .flatten()
+            .expect("marking reads only the dependencies of versions deps_for reached")
+    }
+}
+
 #[derive(Debug)]
 struct Provide {
     ver: VerId,
@@ -266,7 +292,10 @@ struct Ver<'a> {
     multi_arch: MultiArch,
     /// The `Priority` field as apt stores it (required = 1 … extra = 5, absent = 0).
     priority: u8,
-    deps: Range<u32>,
+    /// The raw `Pre-Depends`, `Depends`, `Conflicts`, `Breaks` and `Recommends` (in
+    /// [`RELATIONS`] order), parsed into records only when a solve reaches this version
+    /// ([`Universe::deps_for`]).
+    relations: [&'a str; 5],
     source: &'a str,
     source_version: &'a str,
     files: Vec<File<'a>>,
@@ -287,7 +316,6 @@ enum Field {
 struct FlatDep<'a> {
     field: Field,
     dep: Dep<'a>,
-    or_next: bool,
 }
 
 /// A stanza parsed off the main thread: the fields resolution keeps, and its
@@ -306,8 +334,20 @@ struct Parsed<'a> {
     size: u64,
     sha256: &'a str,
     status: Option<DpkgStatus<'a>>,
+    /// Names in every relationship field (package creation order), `Provides` in full.
     deps: Vec<FlatDep<'a>>,
+    relations: [&'a str; 5],
 }
+
+/// The relationship fields that become dependency records, in the order apt's records
+/// of one version are kept, with their field names for messages.
+const RELATIONS: [(DepKind, &str); 5] = [
+    (DepKind::PreDepends, "Pre-Depends"),
+    (DepKind::Depends, "Depends"),
+    (DepKind::Conflicts, "Conflicts"),
+    (DepKind::Breaks, "Breaks"),
+    (DepKind::Recommends, "Recommends"),
+];
 
 fn parse_stanza<'a>(
     stanza: Stanza<'a>,
@@ -376,10 +416,24 @@ fn parse_stanza<'a>(
                                 arch: None,
                                 constraint: None,
                             },
-                            or_next: false,
                         });
                     }
                 }
+            }
+            continue;
+        }
+        if let Field::Dep(_) = field {
+            // Only the names now (they create packages, in order); the versions are read
+            // when a solve reaches this version.
+            for (name, arch) in control::relation_names(text) {
+                deps.push(FlatDep {
+                    field,
+                    dep: Dep {
+                        name,
+                        arch,
+                        constraint: None,
+                    },
+                });
             }
             continue;
         }
@@ -390,13 +444,8 @@ fn parse_stanza<'a>(
             ))
         })?;
         for group in groups {
-            let count = group.len();
-            for (i, dep) in group.into_iter().enumerate() {
-                deps.push(FlatDep {
-                    field,
-                    dep,
-                    or_next: i + 1 < count,
-                });
+            for dep in group {
+                deps.push(FlatDep { field, dep });
             }
         }
     }
@@ -440,34 +489,50 @@ fn parse_stanza<'a>(
         sha256: stanza.sha256,
         status,
         deps,
+        relations: [
+            stanza.pre_depends,
+            stanza.depends,
+            stanza.conflicts,
+            stanza.breaks,
+            stanza.recommends,
+        ],
     }))
 }
 
+/// How much text one parse job takes: small enough that the parsed stanzas in flight
+/// (a window of a few jobs per thread) stay a few MB, large enough to keep threads busy.
+const PARSE_CHUNK: usize = 1 << 20;
+
+/// Parse `text` chunk by chunk in parallel, a window of chunks at a time, handing each
+/// window's stanzas to `add` in text order: the parsed form of a whole index is never
+/// held at once, only the universe it is added to.
 fn parse_text<'a>(
     text: &'a str,
     arch: &str,
     in_status: bool,
     where_: &str,
-) -> Result<Vec<Parsed<'a>>, SolveError> {
-    let parts = rayon::current_num_threads() * 4;
-    let chunks = control::split_chunks(text, parts);
-    let parsed: Vec<Result<Vec<Parsed<'a>>, SolveError>> = chunks
-        .par_iter()
-        .map(|chunk| {
-            let mut out = Vec::new();
-            for stanza in control::stanzas(chunk) {
-                if let Some(parsed) = parse_stanza(stanza, arch, in_status, where_)? {
-                    out.push(parsed);
+    mut add: impl FnMut(Parsed<'a>),
+) -> Result<(), SolveError> {
+    let threads = rayon::current_num_threads();
+    let chunks = control::split_chunks(text, (text.len() / PARSE_CHUNK).max(threads));
+    for window in chunks.chunks(threads * 2) {
+        let parsed: Vec<Result<Vec<Parsed<'a>>, SolveError>> = window
+            .par_iter()
+            .map(|chunk| {
+                let mut out = Vec::new();
+                for stanza in control::stanzas(chunk) {
+                    if let Some(parsed) = parse_stanza(stanza, arch, in_status, where_)? {
+                        out.push(parsed);
+                    }
                 }
-            }
-            Ok(out)
-        })
-        .collect();
-    let mut all = Vec::with_capacity(parsed.iter().map(|c| c.as_ref().map_or(0, Vec::len)).sum());
-    for chunk in parsed {
-        all.extend(chunk?);
+                Ok(out)
+            })
+            .collect();
+        for chunk in parsed {
+            chunk?.into_iter().for_each(&mut add);
+        }
     }
-    Ok(all)
+    Ok(())
 }
 
 #[derive(Default, Clone, Copy)]
@@ -503,14 +568,11 @@ pub struct Universe<'a> {
     labels: Vec<String>,
     pkgs: Vec<Pkg<'a>>,
     vers: Vec<Ver<'a>>,
-    deps: Vec<DepRec>,
     names: FxMap<&'a str, PkgId>,
     any: FxMap<PkgId, PkgId>,
     foreign: FxMap<(&'a str, &'a str), PkgId>,
     /// Source package name → versions of installed packages built from it.
     installed_by_source: FxMap<&'a str, Vec<VerId>>,
-    /// Target package → dependencies of installed versions on it.
-    installed_rdeps: FxMap<PkgId, Vec<u32>>,
 }
 
 impl<'a> Universe<'a> {
@@ -525,30 +587,25 @@ impl<'a> Universe<'a> {
             labels: indices.iter().map(|i| i.label.clone()).collect(),
             pkgs: Vec::new(),
             vers: Vec::new(),
-            deps: Vec::new(),
             names: FxMap::default(),
             any: FxMap::default(),
             foreign: FxMap::default(),
             installed_by_source: FxMap::default(),
-            installed_rdeps: FxMap::default(),
         };
-        let parsed: Vec<Result<Vec<Parsed<'a>>, SolveError>> = indices
-            .par_iter()
-            .map(|index| parse_text(index.text, arch, false, &index.label))
-            .collect();
-        let stanzas: usize = parsed.iter().map(|p| p.as_ref().map_or(0, Vec::len)).sum();
-        universe.names.reserve(stanzas * 2);
-        universe.pkgs.reserve(stanzas * 2);
-        universe.vers.reserve(stanzas);
-        universe.deps.reserve(stanzas * 6);
-        for (number, stanzas) in parsed.into_iter().enumerate() {
-            for stanza in stanzas? {
-                universe.add(stanza, number, indices[number].priority);
-            }
+        // Each index in sources order (package ids follow apt's creation order), each
+        // parsed in parallel chunks.
+        for (number, index) in indices.iter().enumerate() {
+            let stanzas = index.text.len() / 600;
+            universe.names.reserve(stanzas * 2);
+            universe.pkgs.reserve(stanzas * 2);
+            universe.vers.reserve(stanzas);
+            parse_text(index.text, arch, false, &index.label, |stanza| {
+                universe.add(stanza, number, index.priority)
+            })?;
         }
-        for stanza in parse_text(status, arch, true, "dpkg status")? {
-            universe.add(stanza, STATUS_FILE, 100);
-        }
+        parse_text(status, arch, true, "dpkg status", |stanza| {
+            universe.add(stanza, STATUS_FILE, 100)
+        })?;
         if let Some(&apt) = universe.names.get("apt") {
             // apt marks itself essential (pkgCacheGen::ForceEssential).
             universe.pkgs[apt as usize].essential = true;
@@ -668,30 +725,18 @@ impl<'a> Universe<'a> {
             arch: parsed.architecture,
             multi_arch,
             priority: parsed.priority,
-            deps: 0..0,
+            relations: parsed.relations,
             source: parsed.source,
             source_version: parsed.source_version,
             files: Vec::new(),
             pin: i32::MIN,
         });
-        let start = self.deps.len() as u32;
-        for FlatDep {
-            field,
-            dep,
-            or_next,
-        } in parsed.deps
-        {
+        for FlatDep { field, dep } in parsed.deps {
             match field {
-                Field::Dep(kind) => {
-                    let target = self.dep_target(&dep);
-                    self.deps.push(DepRec {
-                        parent: ver,
-                        kind,
-                        target,
-                        constraint: dep.constraint,
-                        // Negative dependencies have no alternatives in apt.
-                        or_next: !kind.is_negative() && or_next,
-                    });
+                // The package it names (created now, in apt's order); the record itself
+                // is made when a solve reaches this version.
+                Field::Dep(_) => {
+                    self.dep_target(&dep);
                 }
                 Field::Other => {
                     self.intern(dep.name);
@@ -720,7 +765,6 @@ impl<'a> Universe<'a> {
                 }
             }
         }
-        self.vers[ver as usize].deps = start..self.deps.len() as u32;
         if multi_arch == MultiArch::Allowed {
             let any = self.intern_any(parsed.package);
             self.pkgs[any as usize].provided_by.push(Provide {
@@ -740,7 +784,9 @@ impl<'a> Universe<'a> {
                 .sort_by(|&a, &b| vers[b as usize].version.cmp(&vers[a as usize].version));
         }
         for pkg in &self.pkgs {
-            let Some(current) = pkg.current else { continue };
+            if pkg.current.is_none() {
+                continue;
+            }
             for &ver in &pkg.versions {
                 let source = self.vers[ver as usize].source;
                 self.installed_by_source
@@ -748,11 +794,118 @@ impl<'a> Universe<'a> {
                     .or_default()
                     .push(ver);
             }
-            for d in self.vers[current as usize].deps.clone() {
-                let target = self.deps[d as usize].target;
-                self.installed_rdeps.entry(target).or_default().push(d);
+        }
+    }
+
+    /// The package a dependency on `name[:arch]` points at, as [`Self::dep_target`]
+    /// made it while the universe was built.
+    fn find_target(&self, dep: &Dep<'_>) -> Option<PkgId> {
+        match dep.arch {
+            None | Some("native") => self.names.get(dep.name).copied(),
+            Some("any") => {
+                let base = self.names.get(dep.name)?;
+                self.any.get(base).copied()
+            }
+            Some(arch) if arch == self.arch => self.names.get(dep.name).copied(),
+            Some(arch) => self.foreign.get(&(dep.name, arch)).copied(),
+        }
+    }
+
+    /// The dependency records of every version a solve from `roots` can touch, parsed
+    /// now from the raw fields: the versions of the roots and of the installed packages,
+    /// then of every package their `Pre-Depends`, `Depends` and `Recommends` name or
+    /// whose versions provide a name they depend on, transitively. Marking reads the
+    /// records of no other version: it installs only dependency solutions, the installed
+    /// packages it upgrades and the roots; a `Conflicts`/`Breaks` target is only kept
+    /// back or removed, which reads its state, not its records.
+    fn deps_for(&self, roots: &[PkgId]) -> Result<Deps, SolveError> {
+        let mut deps = Deps {
+            recs: Vec::new(),
+            ranges: vec![None; self.vers.len()],
+            installed_rdeps: FxMap::default(),
+        };
+        let mut reached = vec![false; self.pkgs.len()];
+        let mut queue: Vec<PkgId> = Vec::new();
+        let installed = self
+            .pkgs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.current.is_some())
+            .map(|(id, _)| id as PkgId);
+        for pkg in roots.iter().copied().chain(installed) {
+            if !std::mem::replace(&mut reached[pkg as usize], true) {
+                queue.push(pkg);
             }
         }
+        while let Some(pkg) = queue.pop() {
+            for &ver in &self.pkgs[pkg as usize].versions {
+                let range = self.parse_relations(ver, &mut deps.recs)?;
+                for d in range.clone() {
+                    let dep = &deps.recs[d as usize];
+                    if dep.kind.is_negative() {
+                        continue;
+                    }
+                    let providers = self.pkgs[dep.target as usize].provided_by.iter();
+                    let owners = providers.map(|p| self.vers[p.ver as usize].pkg);
+                    for next in std::iter::once(dep.target).chain(owners) {
+                        if !std::mem::replace(&mut reached[next as usize], true) {
+                            queue.push(next);
+                        }
+                    }
+                }
+                deps.ranges[ver as usize] = Some(range);
+            }
+        }
+        for pkg in &self.pkgs {
+            let Some(current) = pkg.current else { continue };
+            for d in deps.range(current) {
+                let target = deps.recs[d as usize].target;
+                deps.installed_rdeps.entry(target).or_default().push(d);
+            }
+        }
+        Ok(deps)
+    }
+
+    /// Parse one version's relationship fields into records appended to `recs`.
+    fn parse_relations(
+        &self,
+        ver: VerId,
+        recs: &mut Vec<DepRec>,
+    ) -> Result<Range<u32>, SolveError> {
+        let start = recs.len() as u32;
+        let v = &self.vers[ver as usize];
+        for ((kind, field), text) in RELATIONS.iter().zip(v.relations) {
+            if text.is_empty() {
+                continue;
+            }
+            let malformed = |err: String| {
+                let where_ = v
+                    .files
+                    .first()
+                    .map_or("dpkg status", |f| self.labels[f.index].as_str());
+                SolveError::Index(format!(
+                    "{where_}: package `{}` has a malformed {field} field: {err}",
+                    self.pkgs[v.pkg as usize].name
+                ))
+            };
+            for group in control::parse_relations(text).map_err(malformed)? {
+                let count = group.len();
+                for (i, dep) in group.into_iter().enumerate() {
+                    let target = self.find_target(&dep).ok_or_else(|| {
+                        malformed(format!("`{}` was not read when the index was", dep.name))
+                    })?;
+                    recs.push(DepRec {
+                        parent: ver,
+                        kind: *kind,
+                        target,
+                        constraint: dep.constraint,
+                        // Negative dependencies have no alternatives in apt.
+                        or_next: !kind.is_negative() && i + 1 < count,
+                    });
+                }
+            }
+        }
+        Ok(start..recs.len() as u32)
     }
 
     /// Packages (with at least one version) in this universe.
@@ -802,6 +955,7 @@ impl<'a> Universe<'a> {
                 requested.push(pkg);
             }
         }
+        marker.deps = self.deps_for(&requested)?;
         for &pkg in &requested {
             // TryToInstall: the problem resolver's Protect, then mark without dependencies.
             marker.state[pkg as usize].protected = true;
@@ -914,15 +1068,6 @@ impl<'a> Universe<'a> {
         }
     }
 
-    fn dep_text(&self, d: u32) -> String {
-        let dep = &self.deps[d as usize];
-        let target = self.pkgs[dep.target as usize].display();
-        match &dep.constraint {
-            Some((relation, version)) => format!("{target} ({relation} {version})"),
-            None => target,
-        }
-    }
-
     fn ver_text(&self, ver: VerId) -> String {
         let v = &self.vers[ver as usize];
         format!("{} {}", self.pkgs[v.pkg as usize].display(), v.version)
@@ -989,6 +1134,8 @@ struct Marker<'u, 'a> {
     u: &'u Universe<'a>,
     state: Vec<State>,
     recommends: bool,
+    /// The dependency records of the versions this solve can reach.
+    deps: Deps,
     /// Why a package was first marked: (depending package, dependency).
     reason: FxMap<PkgId, (PkgId, u32)>,
     /// The dependency group that made marking a package fail, for error reports.
@@ -1029,6 +1176,7 @@ impl<'u, 'a> Marker<'u, 'a> {
             u,
             state,
             recommends,
+            deps: Deps::default(),
             reason: FxMap::default(),
             failed: FxMap::default(),
         }
@@ -1036,6 +1184,15 @@ impl<'u, 'a> Marker<'u, 'a> {
 
     fn pkg_of(&self, ver: VerId) -> PkgId {
         self.u.vers[ver as usize].pkg
+    }
+
+    fn dep_text(&self, d: u32) -> String {
+        let dep = &self.deps.recs[d as usize];
+        let target = self.u.pkgs[dep.target as usize].display();
+        match &dep.constraint {
+            Some((relation, version)) => format!("{target} ({relation} {version})"),
+            None => target,
+        }
     }
 
     fn current(&self, pkg: PkgId) -> Option<VerId> {
@@ -1051,7 +1208,7 @@ impl<'u, 'a> Marker<'u, 'a> {
     }
 
     fn is_important(&self, d: u32) -> bool {
-        let kind = self.u.deps[d as usize].kind;
+        let kind = self.deps.recs[d as usize].kind;
         kind.is_critical() || (kind == DepKind::Recommends && self.recommends)
     }
 
@@ -1059,7 +1216,7 @@ impl<'u, 'a> Marker<'u, 'a> {
     /// given state? (For negative dependencies: is the conflict present?)
     fn check_dep(&self, d: u32, which: Which) -> bool {
         let u = self.u;
-        let dep = &u.deps[d as usize];
+        let dep = &self.deps.recs[d as usize];
         let parent = u.vers[dep.parent as usize].pkg;
         let negative = dep.kind.is_negative();
         if !(negative && dep.target == parent)
@@ -1085,13 +1242,13 @@ impl<'u, 'a> Marker<'u, 'a> {
 
     /// The dependency is fine in the future state (negative ones: no conflict).
     fn dep_ok(&self, d: u32, which: Which) -> bool {
-        self.check_dep(d, which) != self.u.deps[d as usize].kind.is_negative()
+        self.check_dep(d, which) != self.deps.recs[d as usize].kind.is_negative()
     }
 
     /// The or-group starting at `start`: its last record.
     fn group_end(&self, start: u32) -> u32 {
         let mut d = start;
-        while self.u.deps[d as usize].or_next {
+        while self.deps.recs[d as usize].or_next {
             d += 1;
         }
         d
@@ -1103,7 +1260,7 @@ impl<'u, 'a> Marker<'u, 'a> {
 
     /// Or-groups of a version: (start, end) pairs.
     fn groups(&self, ver: VerId) -> Vec<(u32, u32)> {
-        let range = self.u.vers[ver as usize].deps.clone();
+        let range = self.deps.range(ver);
         let mut out = Vec::new();
         let mut d = range.start;
         while d < range.end {
@@ -1123,7 +1280,7 @@ impl<'u, 'a> Marker<'u, 'a> {
             let relevant = if policy {
                 self.is_important(start)
             } else {
-                self.u.deps[start as usize].kind.is_critical()
+                self.deps.recs[start as usize].kind.is_critical()
             };
             relevant && !self.group_ok(start, end, Which::Install)
         })
@@ -1247,7 +1404,7 @@ impl<'u, 'a> Marker<'u, 'a> {
             return true;
         }
         for (start, end) in self.groups(candidate) {
-            let kind = self.u.deps[start as usize].kind;
+            let kind = self.deps.recs[start as usize].kind;
             if !kind.is_critical() || kind.is_negative() {
                 continue;
             }
@@ -1290,7 +1447,7 @@ impl<'u, 'a> Marker<'u, 'a> {
             Which::Now
         };
         let u = self.u;
-        let dep = &u.deps[d as usize];
+        let dep = &self.deps.recs[d as usize];
         let parent = u.vers[dep.parent as usize].pkg;
         let negative = dep.kind.is_negative();
         if !(negative && dep.target == parent)
@@ -1390,7 +1547,7 @@ impl<'u, 'a> Marker<'u, 'a> {
                 upgrades.extend(list);
                 continue;
             }
-            let target = self.u.deps[d as usize].target;
+            let target = self.deps.recs[d as usize].target;
             list.sort_by(|&a, &b| self.compare_providers(target, a, b));
             for ver in list {
                 if self.current(self.pkg_of(ver)).is_some() {
@@ -1409,7 +1566,7 @@ impl<'u, 'a> Marker<'u, 'a> {
             upgrades.sort_unstable();
         }
         upgrades.dedup();
-        if !self.u.deps[end as usize].kind.is_negative() {
+        if !self.deps.recs[end as usize].kind.is_negative() {
             upgrades.retain(|&ver| {
                 let pkg = self.pkg_of(ver);
                 let s = &self.state[pkg as usize];
@@ -1436,7 +1593,7 @@ impl<'u, 'a> Marker<'u, 'a> {
             if !self.is_important(start) {
                 continue;
             }
-            if self.u.deps[start as usize].kind.is_negative() {
+            if self.deps.recs[start as usize].kind.is_negative() {
                 to_remove.push(start);
             } else {
                 to_install.push(start);
@@ -1542,11 +1699,11 @@ impl<'u, 'a> Marker<'u, 'a> {
         let Some(current) = self.current(pkg) else {
             return;
         };
-        let Some(rdeps) = self.u.installed_rdeps.get(&pkg) else {
+        let Some(rdeps) = self.deps.installed_rdeps.get(&pkg) else {
             return;
         };
         for &d in rdeps {
-            let dep = &self.u.deps[d as usize];
+            let dep = &self.deps.recs[d as usize];
             let parent = self.pkg_of(dep.parent);
             if self.current(parent) != Some(dep.parent)
                 || self.state[parent as usize].mode == Mode::Install
@@ -1645,7 +1802,7 @@ impl<'u, 'a> Marker<'u, 'a> {
             if found && !propagate {
                 continue;
             }
-            let critical = self.u.deps[start as usize].kind.is_critical();
+            let critical = self.deps.recs[start as usize].kind.is_critical();
             if found {
                 if !critical {
                     continue;
@@ -1668,7 +1825,7 @@ impl<'u, 'a> Marker<'u, 'a> {
             if let Some(current) = self.current(pkg)
                 && !force
                 && !critical
-                && !self.new_or_previously_satisfied(current, self.u.deps[start as usize].target)
+                && !self.new_or_previously_satisfied(current, self.deps.recs[start as usize].target)
             {
                 continue;
             }
@@ -1709,7 +1866,7 @@ impl<'u, 'a> Marker<'u, 'a> {
         let mut is_new = true;
         for (start, end) in self.groups(current) {
             for d in start..=end {
-                let dep = &self.u.deps[d as usize];
+                let dep = &self.deps.recs[d as usize];
                 if dep.kind.is_critical() || !self.is_important(d) || dep.target != target {
                     continue;
                 }
@@ -1878,7 +2035,7 @@ impl<'u, 'a> Marker<'u, 'a> {
             }
             let Some(ver) = s.install else { continue };
             for (start, end) in self.groups(ver) {
-                let kind = u.deps[start as usize].kind;
+                let kind = self.deps.recs[start as usize].kind;
                 if !kind.is_critical() || self.group_ok(start, end, Which::Install) {
                     continue;
                 }
@@ -1895,7 +2052,7 @@ impl<'u, 'a> Marker<'u, 'a> {
                         "{} {}: {} (installed with {})",
                         u.ver_text(ver),
                         kind.name(),
-                        u.dep_text(start),
+                        self.dep_text(start),
                         other.join(", ")
                     ));
                 } else {
@@ -1924,7 +2081,7 @@ impl<'u, 'a> Marker<'u, 'a> {
 
     fn solutions_installed(&self, d: u32, out: &mut Vec<VerId>) {
         let u = self.u;
-        let dep = &u.deps[d as usize];
+        let dep = &self.deps.recs[d as usize];
         let parent = self.pkg_of(dep.parent);
         if dep.target != parent
             && let Some(ver) = self.state[dep.target as usize].install
@@ -1950,8 +2107,8 @@ impl<'u, 'a> Marker<'u, 'a> {
         let u = self.u;
         for (id, s) in self.state.iter().enumerate() {
             let Some(ver) = s.install else { continue };
-            for d in u.vers[ver as usize].deps.clone() {
-                let dep = &u.deps[d as usize];
+            for d in self.deps.range(ver) {
+                let dep = &self.deps.recs[d as usize];
                 if dep.kind.is_negative()
                     && dep.target == pkg
                     && Universe::satisfies(dep, &u.vers[current as usize].version)
@@ -1960,7 +2117,7 @@ impl<'u, 'a> Marker<'u, 'a> {
                         ": {} {} {}",
                         u.pkgs[id].display(),
                         dep.kind.name(),
-                        u.dep_text(d)
+                        self.dep_text(d)
                     );
                 }
             }
@@ -2012,16 +2169,16 @@ impl<'u, 'a> Marker<'u, 'a> {
         }
         seen.push(pkg);
         let pad = "  ".repeat(indent);
-        let alternatives: Vec<String> = (start..=end).map(|d| u.dep_text(d)).collect();
+        let alternatives: Vec<String> = (start..=end).map(|d| self.dep_text(d)).collect();
         let _ = writeln!(
             out,
             "{pad}{} {}: {}",
             u.ver_text(ver),
-            u.deps[start as usize].kind.name(),
+            self.deps.recs[start as usize].kind.name(),
             alternatives.join(" | ")
         );
         for d in start..=end {
-            let dep = &u.deps[d as usize];
+            let dep = &self.deps.recs[d as usize];
             let target = &u.pkgs[dep.target as usize];
             let name = target.display();
             // The policy's candidate, even if marking discarded it as uninstallable.
@@ -2071,7 +2228,7 @@ impl<'u, 'a> Marker<'u, 'a> {
         let mut required_by: FxMap<PkgId, BTreeSet<String>> = FxMap::default();
         for &(pkg, ver) in &chosen {
             for (start, end) in self.groups(ver) {
-                let kind = u.deps[start as usize].kind;
+                let kind = self.deps.recs[start as usize].kind;
                 if kind.is_negative() || !self.is_important(start) {
                     continue;
                 }

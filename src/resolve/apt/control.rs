@@ -148,20 +148,37 @@ pub fn parse_relations(text: &str) -> Result<Relations<'_>, String> {
     Ok(groups)
 }
 
-fn parse_dep(text: &str) -> Result<Dep<'_>, String> {
+/// The `name[:arch]` of each alternative of a dependency field, in order, without
+/// reading versions: what package creation needs from every stanza, while the full
+/// [`parse_relations`] runs only for the versions a closure reaches. An alternative
+/// without a name is skipped here (and refused by [`parse_relations`]).
+pub fn relation_names(text: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
+    text.split(',')
+        .filter(|group| !group.trim().is_empty())
+        .flat_map(|group| group.split('|'))
+        .filter_map(|alternative| dep_name(alternative).map(|(name, arch, _)| (name, arch)))
+}
+
+/// `name`, architecture qualifier and the rest of one alternative (trimmed), or `None`
+/// when it names no package.
+fn dep_name(text: &str) -> Option<(&str, Option<&str>, &str)> {
     let text = text.trim();
     let name_end = text
         .find(|c: char| c.is_whitespace() || c == '(' || c == '[' || c == '<')
         .unwrap_or(text.len());
     let full = &text[..name_end];
     if full.is_empty() {
-        return Err("missing package name".into());
+        return None;
     }
     let (name, arch) = match full.split_once(':') {
         Some((name, arch)) => (name, Some(arch)),
         None => (full, None),
     };
-    let rest = text[name_end..].trim_start();
+    Some((name, arch, text[name_end..].trim_start()))
+}
+
+fn parse_dep(text: &str) -> Result<Dep<'_>, String> {
+    let (name, arch, rest) = dep_name(text).ok_or("missing package name")?;
     let constraint = if let Some(inner) = rest.strip_prefix('(') {
         let close = inner.find(')').ok_or("unclosed `(`")?;
         let inner = inner[..close].trim();
@@ -323,6 +340,79 @@ fn set_field<'a>(stanza: &mut Stanza<'a>, field: usize, value: &'a str) {
     }
 }
 
+/// Keeps, out of a `Packages` text that arrives in pieces, only the lines of the fields
+/// [`stanzas`] reads (and the blank lines between paragraphs): descriptions, tags,
+/// maintainers and the other checksums, about half of an index, are dropped as they
+/// stream past, so the whole decompressed index is never held. [`stanzas`] reads the
+/// kept text exactly as it reads the whole one.
+#[derive(Debug, Default)]
+pub struct FieldFilter {
+    kept: Vec<u8>,
+    /// The start of a line whose end has not arrived yet.
+    partial: Vec<u8>,
+    /// The open field is one of [`FIELDS`]: its continuation lines are kept.
+    keeping: bool,
+}
+
+impl FieldFilter {
+    /// A filter whose output is expected to be about `hint` bytes.
+    pub fn with_capacity(hint: usize) -> FieldFilter {
+        FieldFilter {
+            kept: Vec::with_capacity(hint),
+            ..FieldFilter::default()
+        }
+    }
+
+    /// The next piece of the text (it may end anywhere, even inside a character).
+    pub fn push(&mut self, mut piece: &[u8]) {
+        if !self.partial.is_empty() {
+            let Some(end) = memchr::memchr(b'\n', piece) else {
+                self.partial.extend_from_slice(piece);
+                return;
+            };
+            let mut line = std::mem::take(&mut self.partial);
+            line.extend_from_slice(&piece[..=end]);
+            self.line(&line);
+            piece = &piece[end + 1..];
+        }
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', piece) {
+            self.line(&piece[start..=end]);
+            start = end + 1;
+        }
+        self.partial.extend_from_slice(&piece[start..]);
+    }
+
+    /// The kept text (the last line may lack its newline, as the input's did).
+    pub fn finish(mut self) -> Vec<u8> {
+        let last = std::mem::take(&mut self.partial);
+        if !last.is_empty() {
+            self.line(&last);
+        }
+        self.kept
+    }
+
+    /// One line, with its newline (unless it is the last line of the text).
+    fn line(&mut self, line: &[u8]) {
+        let first = line[0];
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            // A paragraph break, whatever white space it holds.
+            self.keeping = false;
+            self.kept.push(b'\n');
+            return;
+        }
+        if first != b' ' && first != b'\t' {
+            self.keeping = line.iter().position(|&b| b == b':').is_some_and(|colon| {
+                // Field names are ASCII; anything else is no field the reader knows.
+                std::str::from_utf8(&line[..colon]).is_ok_and(|name| field_id(name) != 0)
+            });
+        }
+        if self.keeping {
+            self.kept.extend_from_slice(line);
+        }
+    }
+}
+
 /// dpkg's `Status: want flag status` for one package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DpkgStatus<'a> {
@@ -478,6 +568,18 @@ mod tests {
         let (relation, version) = groups[1][0].constraint.clone().unwrap();
         assert_eq!((relation, version.as_str()), (Relation::Greater, "3.9~"));
         assert!(parse_relations("foo (>= )").is_err());
+        let names: Vec<_> =
+            relation_names("libc6 (>= 2.34), python3:any (>> 3.9~) | python3-foo, , perl:any")
+                .collect();
+        assert_eq!(
+            names,
+            [
+                ("libc6", None),
+                ("python3", Some("any")),
+                ("python3-foo", None),
+                ("perl", Some("any"))
+            ]
+        );
     }
 
     #[test]
@@ -487,6 +589,27 @@ mod tests {
         assert_eq!(stanzas.len(), 2);
         assert_eq!(stanzas[0].depends, "b,\n c");
         assert_eq!(stanzas[1].version, "2");
+    }
+
+    /// The filtered text, fed in pieces of every size, reads as the whole text does.
+    #[test]
+    fn field_filter_keeps_what_stanzas_read() {
+        let text = "Package: a\nVersion: 1.0\nMaintainer: Jos\u{e9} <j@example>\nDescription: x\n Depends: fake\n .\nDepends: b,\n c\nTag: role::program,\n  use::editing\nno colon here\n continued\nSHA256: ab\n \t \n\r\nPackage: b\nVersion: 2\nProvides: c (= 2)";
+        let whole: Vec<String> = stanzas(text).iter().map(|s| format!("{s:?}")).collect();
+        for size in [1, 2, 3, 7, 64, text.len()] {
+            let mut filter = FieldFilter::default();
+            for piece in text.as_bytes().chunks(size) {
+                filter.push(piece);
+            }
+            let kept = String::from_utf8(filter.finish()).unwrap();
+            assert!(!kept.contains("Description") && !kept.contains("Tag"));
+            assert!(!kept.contains("fake") && !kept.contains("Jos"));
+            let filtered: Vec<String> = stanzas(&kept).iter().map(|s| format!("{s:?}")).collect();
+            assert_eq!(filtered, whole, "pieces of {size} bytes");
+        }
+        assert_eq!(stanzas(text)[0].depends, "b,\n c");
+        assert_eq!(stanzas(text)[0].sha256, "ab");
+        assert_eq!(stanzas(text)[1].provides, "c (= 2)");
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::control::{Release, ReleaseFile};
+use super::control::{FieldFilter, Release, ReleaseFile};
 use super::index_cache::IndexCache;
 use super::openpgp::Keyring;
 use crate::net::{Client, NetError, inflate};
@@ -113,6 +113,7 @@ pub struct FetchedIndex {
     /// `bookworm/main`, `ubuntu2404/x86_64 (flat)`.
     pub label: String,
     pub priority: i32,
+    /// The index as resolution reads it: only the fields it uses ([`read_index`]).
     pub text: String,
     /// Release `Date` (as written) and the snapshot base to use, if any.
     pub date: Option<String>,
@@ -346,13 +347,12 @@ pub async fn fetch_packages(
         }
         urls.push(format!("{dist}/{path}"));
         // The cache holds files by the hash the verified Release lists: no request at all.
-        let stored = cache.and_then(|c| c.index(entry));
-        let from_cache = stored.is_some();
+        let mut stored = cache.and_then(|c| c.index(entry));
         for url in urls {
-            let body = match &stored {
-                Some(body) => body.clone(),
+            let (body, from_cache) = match stored.take() {
+                Some(body) => (body, true),
                 None => match client.get_ok(&url, &[], entry.size.min(INDEX_LIMIT)).await {
-                    Ok(fetched) => fetched.body,
+                    Ok(fetched) => (fetched.body, false),
                     Err(err) => {
                         last_error = Some(err.to_string());
                         continue;
@@ -365,15 +365,14 @@ pub async fn fetch_packages(
             }
             // A signed size for the plain index bounds what the compressed one may become.
             let limit = uncompressed.map_or(INDEX_LIMIT, |plain| plain.size.min(INDEX_LIMIT));
-            let bytes = decompress(path, &body, &url, limit)
-                .map_err(|err| Problem::msg(err.to_string()))?;
-            if (path.ends_with(".xz") || path.ends_with(".gz"))
-                && let Some(plain) = uncompressed
-            {
-                check_file(&format!("{url} (decompressed)"), &bytes, plain)?;
-            }
-            return String::from_utf8(bytes)
-                .map_err(|_| Problem::msg(format!("{url} is not UTF-8 text")));
+            let (path, plain) = (path.clone(), uncompressed.cloned());
+            // Decompressing is most of the time: off the async workers, one index per
+            // thread when an archive has several.
+            return tokio::task::spawn_blocking(move || {
+                read_index(&path, &body, &url, limit, plain.as_ref())
+            })
+            .await
+            .map_err(|err| Problem::msg(format!("the index reader stopped: {err}")))?;
         }
     }
     Err(Problem::msg(format!(
@@ -384,14 +383,18 @@ pub async fn fetch_packages(
 
 /// Size and SHA-256 as the Release lists them.
 pub fn check_file(url: &str, body: &[u8], entry: &ReleaseFile) -> Result<(), Problem> {
-    if body.len() as u64 != entry.size {
+    check_digest(url, body.len() as u64, &Sha256::digest(body), entry)
+}
+
+/// A size and SHA-256 (computed as the bytes went by) against the Release's entry.
+fn check_digest(url: &str, size: u64, sha256: &[u8], entry: &ReleaseFile) -> Result<(), Problem> {
+    if size != entry.size {
         return Err(Problem::msg(format!(
-            "{url} has {} bytes, the signed Release lists {}",
-            body.len(),
+            "{url} has {size} bytes, the signed Release lists {}",
             entry.size
         )));
     }
-    let actual = hex::encode(Sha256::digest(body));
+    let actual = hex::encode(sha256);
     if actual != entry.sha256 {
         return Err(Problem::msg(format!(
             "sha256 mismatch for {url}: the signed Release lists {}, got {actual}",
@@ -399,6 +402,53 @@ pub fn check_file(url: &str, body: &[u8], entry: &ReleaseFile) -> Result<(), Pro
         )));
     }
     Ok(())
+}
+
+/// The text resolution reads from one checked index file (`path` names its compression):
+/// decompressed as a stream, each piece hashed (against `plain`, the Release's entry for
+/// the uncompressed index, when it lists one) and filtered down to the fields resolution
+/// reads ([`FieldFilter`]), so neither the whole decompressed index nor a copy of it is
+/// ever held. `limit` bounds the decompressed size.
+pub fn read_index(
+    path: &str,
+    body: &[u8],
+    url: &str,
+    limit: u64,
+    plain: Option<&ReleaseFile>,
+) -> Result<String, Problem> {
+    let encoding = if path.ends_with(".xz") {
+        Some(inflate::Encoding::Xz)
+    } else if path.ends_with(".gz") {
+        Some(inflate::Encoding::Gzip)
+    } else {
+        None
+    };
+    // Debian's and Ubuntu's indices keep a little under half their bytes.
+    let expected = plain.map_or(body.len() as u64 * 4, |p| p.size.min(limit)) / 2;
+    let mut filter = FieldFilter::with_capacity(expected as usize);
+    match encoding {
+        Some(encoding) => {
+            let mut hasher = Sha256::new();
+            let size = inflate::inflate_into(encoding, body, url, limit, &mut |piece| {
+                hasher.update(piece);
+                filter.push(piece);
+            })
+            .map_err(|err| Problem::msg(err.to_string()))?;
+            if let Some(plain) = plain {
+                check_digest(
+                    &format!("{url} (decompressed)"),
+                    size,
+                    &hasher.finalize(),
+                    plain,
+                )?;
+            }
+        }
+        // A plain index was checked as the file itself.
+        None => filter.push(body),
+    }
+    let mut kept = filter.finish();
+    kept.shrink_to_fit();
+    String::from_utf8(kept).map_err(|_| Problem::msg(format!("{url} is not UTF-8 text")))
 }
 
 /// Decompress by file name (`.xz`, `.gz`, or as is), refusing more than `limit` bytes
@@ -702,6 +752,47 @@ mod tests {
             )
         );
         assert_eq!(decompress("Packages", &plain, url, 1).unwrap(), plain);
+    }
+
+    /// An index is read as a stream: checked against the Release's entry for the plain
+    /// file, refused (naming it) when that differs, and kept without the fields nothing
+    /// reads.
+    #[test]
+    fn indexes_are_checked_and_filtered_as_they_stream() {
+        use std::io::Write;
+        let plain =
+            b"Package: hello\nVersion: 1\nDescription: greets\n more\nSHA256: 00\n\n".repeat(40);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&plain).unwrap();
+        let gz = gz.finish().unwrap();
+        let url = "http://archive.example/dists/x/main/binary-amd64/Packages.gz";
+        let entry = ReleaseFile {
+            sha256: hex::encode(Sha256::digest(&plain)),
+            size: plain.len() as u64,
+        };
+        let text = read_index("Packages.gz", &gz, url, entry.size, Some(&entry)).unwrap();
+        assert_eq!(
+            text,
+            "Package: hello\nVersion: 1\nSHA256: 00\n\n".repeat(40)
+        );
+        let other = ReleaseFile {
+            sha256: "11".repeat(32),
+            size: entry.size,
+        };
+        let err = read_index("Packages.gz", &gz, url, entry.size, Some(&other)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "sha256 mismatch for {url} (decompressed): the signed Release lists {}, got {}",
+                other.sha256, entry.sha256
+            )
+        );
+        let err = read_index("Packages.gz", &gz, url, entry.size - 1, None).unwrap_err();
+        assert!(
+            err.to_string().contains("refused as a decompression bomb"),
+            "{err}"
+        );
+        assert_eq!(read_index("Packages", &plain, url, 1, None).unwrap(), text);
     }
 
     #[test]

@@ -13,7 +13,6 @@ use std::collections::BTreeSet;
 use rattler_conda_types::package::DistArchiveIdentifier;
 use rattler_conda_types::{PackageRecord, RepoDataRecord};
 use rayon::prelude::*;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 /// One fetched `repodata.json`: the subdir it is for, the channel base URL its package
@@ -27,39 +26,72 @@ pub struct Subdir {
     pub body: Vec<u8>,
 }
 
-#[derive(Deserialize)]
-struct Raw<'a> {
-    #[serde(borrow, default)]
-    packages: Entries<'a>,
-    #[serde(borrow, default, rename = "packages.conda")]
-    conda_packages: Entries<'a>,
+/// Every record of the indices as (package name, subdir index, file name, raw JSON),
+/// borrowed from the documents: the one table a search by name runs on.
+type Table<'a> = Vec<(&'a str, usize, &'a str, &'a RawValue)>;
+
+/// One `repodata.json` read straight into the [`Table`]: `packages` and
+/// `packages.conda` entries are appended as the parser meets them and everything else
+/// is skipped, so no per-document list of its records (nor a map of several hundred
+/// thousand keys) is built before the table.
+struct Document<'t, 'a> {
+    table: &'t mut Table<'a>,
+    subdir: usize,
 }
 
-/// A `packages` map read as a list of (file name, raw record): no hashing of several
-/// hundred thousand keys that are only sorted by package name afterwards.
-#[derive(Default)]
-struct Entries<'a>(Vec<(&'a str, &'a RawValue)>);
+impl<'de: 'a, 'a> serde::de::DeserializeSeed<'de> for Document<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
 
-impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
-            type Value = Entries<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a map of file names to package records")
-            }
-            fn visit_map<M: serde::de::MapAccess<'de>>(
-                self,
-                mut map: M,
-            ) -> Result<Self::Value, M::Error> {
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
-                while let Some(entry) = map.next_entry::<&'de str, &'de RawValue>()? {
-                    entries.push(entry);
-                }
-                Ok(Entries(entries))
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for Document<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a repodata document")
+    }
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "packages" || key == "packages.conda" {
+                map.next_value_seed(Entries {
+                    table: &mut *self.table,
+                    subdir: self.subdir,
+                })?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
             }
         }
-        deserializer.deserialize_map(Visitor(std::marker::PhantomData))
+        Ok(())
+    }
+}
+
+/// A `packages` map: each (file name, raw record) appended to the table under its
+/// package name (files that are no conda file name are left out).
+struct Entries<'t, 'a> {
+    table: &'t mut Table<'a>,
+    subdir: usize,
+}
+
+impl<'de: 'a, 'a> serde::de::DeserializeSeed<'de> for Entries<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for Entries<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map of file names to package records")
+    }
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
+        while let Some((file, record)) = map.next_entry::<&'de str, &'de RawValue>()? {
+            if let Some(name) = name_of(file) {
+                self.table.push((name, self.subdir, file, record));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -85,27 +117,20 @@ pub fn dependency_name(spec: &str) -> &str {
 /// The records of `names` and of everything their `depends` reach, from every subdir,
 /// sorted by (name, subdir, file name) so the solver sees the same input every run.
 pub fn reachable(subdirs: &[&Subdir], names: &[String]) -> Result<Vec<RepoDataRecord>, String> {
-    let parsed: Vec<Raw<'_>> = subdirs
-        .iter()
-        .map(|s| {
-            serde_json::from_slice::<Raw<'_>>(&s.body)
-                .map_err(|err| format!("{} is not valid repodata: {err}", s.url))
-        })
-        .collect::<Result<_, _>>()?;
-    // Every record as (package name, subdir index, file, raw), sorted by name so a name's
-    // records are one run found by binary search (as rattler's sparse repodata does).
-    let mut all: Vec<(&str, usize, &str, &RawValue)> = Vec::with_capacity(
-        parsed
-            .iter()
-            .map(|raw| raw.packages.0.len() + raw.conda_packages.0.len())
-            .sum(),
-    );
-    for (index, raw) in parsed.iter().enumerate() {
-        for (file, record) in raw.conda_packages.0.iter().chain(&raw.packages.0) {
-            if let Some(name) = name_of(file) {
-                all.push((name, index, file, record));
-            }
-        }
+    // Every record, sorted by name so a name's records are one run found by binary
+    // search (as rattler's sparse repodata does).
+    let mut all: Table<'_> = Vec::new();
+    for (index, source) in subdirs.iter().enumerate() {
+        let mut parser = serde_json::Deserializer::from_slice(&source.body);
+        serde::de::DeserializeSeed::deserialize(
+            Document {
+                table: &mut all,
+                subdir: index,
+            },
+            &mut parser,
+        )
+        .and_then(|()| parser.end())
+        .map_err(|err| format!("{} is not valid repodata: {err}", source.url))?;
     }
     all.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
     let of_name = |name: &str| {
