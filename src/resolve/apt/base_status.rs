@@ -109,10 +109,11 @@ pub async fn read_layers(
             None => {
                 // apt's and conda's readers of one base run at once: the first downloads
                 // the layer, the other waits for its answer instead of a second download.
+                // The media type decides before anything is fetched or shared.
+                let compression = LayerCompression::from_media_type(media_type)
+                    .map_err(|err| Problem::msg(format!("layer {digest} of {image}: {err}")))?;
                 let cell = ctx.layer_scans.cell(digest);
                 cell.get_or_try_init(|| async {
-                    let compression = LayerCompression::from_media_type(media_type)
-                        .map_err(|err| Problem::msg(format!("layer {digest} of {image}: {err}")))?;
                     let scan = scan_remote(ctx, &mut layers, digest, compression)
                         .await
                         .map_err(|err| Problem::msg(format!("layer {digest} of {image}: {err}")))?;
