@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::lock::values::PlatformKey;
 use crate::lock::{Artifact, Lock, Package, Pin};
 
 /// How one artifact, platform pin or closure member changed.
@@ -237,7 +238,7 @@ fn artifact_diff(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Artif
     let either = new.or(old).expect("one side exists");
     let same_version = matches!((old, new), (Some(o), Some(n)) if o.version == n.version);
 
-    let platform_keys: BTreeSet<&String> = old
+    let platform_keys: BTreeSet<&PlatformKey> = old
         .map(|a| a.platform.keys().collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
@@ -248,15 +249,15 @@ fn artifact_diff(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Artif
         .collect();
     let mut platforms = Vec::new();
     for platform in platform_keys {
-        let old_pin = old.and_then(|a| a.platform.get(platform));
-        let new_pin = new.and_then(|a| a.platform.get(platform));
+        let old_pin = old.and_then(|a| a.platform.get(platform.as_str()));
+        let new_pin = new.and_then(|a| a.platform.get(platform.as_str()));
         if let Some(d) = platform_diff(platform, old_pin, new_pin, same_version) {
             platforms.push(d);
         }
     }
 
-    let old_digest = old.and_then(|a| a.digest.clone());
-    let new_digest = new.and_then(|a| a.digest.clone());
+    let old_digest = old.and_then(|a| a.digest.as_ref().map(ToString::to_string));
+    let new_digest = new.and_then(|a| a.digest.as_ref().map(ToString::to_string));
     let closure = if old.is_some_and(|a| !a.packages.is_empty())
         || new.is_some_and(|a| !a.packages.is_empty())
     {
@@ -289,14 +290,14 @@ fn artifact_diff(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Artif
 
     Some(ArtifactDiff {
         kind: either.kind.to_string(),
-        name: either.name.clone(),
+        name: either.name.to_string(),
         change,
-        old_version: old.map(|a| a.version.clone()),
-        new_version: new.map(|a| a.version.clone()),
-        old_requested: old.map(|a| a.requested.clone()),
-        new_requested: new.map(|a| a.requested.clone()),
-        old_published: old.and_then(|a| a.published.clone()),
-        new_published: new.and_then(|a| a.published.clone()),
+        old_version: old.map(|a| a.version.to_string()),
+        new_version: new.map(|a| a.version.to_string()),
+        old_requested: old.map(|a| a.requested.to_string()),
+        new_requested: new.map(|a| a.requested.to_string()),
+        old_published: old.and_then(|a| a.published.as_ref().map(ToString::to_string)),
+        new_published: new.and_then(|a| a.published.as_ref().map(ToString::to_string)),
         old_digest,
         new_digest,
         link: link(old, new),
@@ -310,7 +311,7 @@ fn artifact_diff(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Artif
 fn artifact_urls(artifact: &Artifact) -> impl Iterator<Item = &str> {
     let pins = artifact.platform.values().flat_map(|p| &p.urls);
     let members = artifact.packages.iter().flat_map(|p| &p.urls);
-    pins.chain(members).map(String::as_str)
+    pins.chain(members).map(|url| url.as_str())
 }
 
 /// `(scheme, host[:port])` of a URL; `None` for one that does not parse.
@@ -370,9 +371,9 @@ fn origin_changes(
                 && renamed(&old_pin.file, &old.version, &new_pin.file, &new.version)
             {
                 changes.insert(OriginChange::FileRenamed {
-                    platform: platform.clone(),
-                    old: old_pin.file.clone(),
-                    new: new_pin.file.clone(),
+                    platform: platform.to_string(),
+                    old: old_pin.file.to_string(),
+                    new: new_pin.file.to_string(),
                 });
             }
         }
@@ -383,9 +384,9 @@ fn origin_changes(
                 && renamed(&was.file, &was.version, &member.file, &member.version)
             {
                 changes.insert(OriginChange::FileRenamed {
-                    platform: member.platform.clone(),
-                    old: was.file.clone(),
-                    new: member.file.clone(),
+                    platform: member.platform.to_string(),
+                    old: was.file.to_string(),
+                    new: member.file.to_string(),
                 });
             }
         }
@@ -436,8 +437,8 @@ fn platform_diff(
     Some(PlatformDiff {
         platform: platform.to_string(),
         change,
-        old_file: old.map(|p| p.file.clone()),
-        new_file: new.map(|p| p.file.clone()),
+        old_file: old.map(|p| p.file.to_string()),
+        new_file: new.map(|p| p.file.to_string()),
         old_hash: old.map(|p| p.hash.to_string()),
         new_hash: new.map(|p| p.hash.to_string()),
         hash_changed,
@@ -452,9 +453,9 @@ type PackageKey = (String, String, String);
 
 fn package_key(p: &Package) -> PackageKey {
     (
-        p.platform.clone(),
-        p.name.clone(),
-        p.path.clone().unwrap_or_default(),
+        p.platform.to_string(),
+        p.name.to_string(),
+        p.path.as_deref().unwrap_or_default().to_string(),
     )
 }
 
@@ -489,12 +490,14 @@ fn closure_diff(old: &[Package], new: &[Package]) -> ClosureDiff {
         }
         let version = |p: &Package| match &p.build {
             Some(build) => format!("{}={build}", p.version),
-            None => p.version.clone(),
+            None => p.version.to_string(),
         };
         packages.push(PackageDiff {
             platform: key.0.clone(),
             name: key.1.clone(),
-            path: n.or(o).and_then(|p| p.path.clone()),
+            path: n
+                .or(o)
+                .and_then(|p| p.path.as_ref().map(ToString::to_string)),
             change,
             old_version: o.map(version),
             new_version: n.map(version),
@@ -537,7 +540,7 @@ fn link(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Link> {
         .and_then(|a| a.release_url.clone())
         .map(|url| Link {
             label: "release".into(),
-            url,
+            url: url.to_string(),
         })
 }
 
@@ -965,6 +968,7 @@ fn cell(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lock::values::OneLine;
 
     #[test]
     fn sizes_read_like_people_write_them() {
@@ -1075,7 +1079,7 @@ mod tests {
 
     #[test]
     fn identical_locks_have_no_diff() {
-        let lock = Lock::new("sha256:x".into(), Vec::new());
+        let lock = Lock::new(OneLine::parse("spec-hash", "sha256:x").unwrap(), Vec::new());
         let d = diff(Some(&lock), &lock);
         assert!(d.is_empty());
         assert_eq!(to_markdown(&d, MarkdownOptions::default()), "No changes.\n");

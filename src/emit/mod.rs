@@ -375,7 +375,7 @@ fn check_lock(
         if plan.request(artifact.kind, &artifact.name).is_none() {
             return Err(EmitError::Unrequested {
                 kind: artifact.kind.to_string(),
-                name: artifact.name.clone(),
+                name: artifact.name.to_string(),
                 lock: inputs.lock_path.to_string(),
             });
         }
@@ -438,7 +438,7 @@ fn check_lock(
     if lock.spec_hash != spec.hash {
         let stale = EmitError::Stale {
             lock: inputs.lock_path.to_string(),
-            locked: lock.spec_hash.clone(),
+            locked: lock.spec_hash.to_string(),
             current: spec.hash.clone(),
         };
         if inputs.locked {
@@ -480,10 +480,10 @@ fn check_entries(lock: &Lock, lock_path: &str) -> Result<(), EmitError> {
         }
         for package in &artifact.packages {
             for text in [
-                &package.name,
-                &package.version,
-                &package.platform,
-                &package.file,
+                package.name.as_str(),
+                package.version.as_str(),
+                package.platform.as_str(),
+                package.file.as_str(),
             ] {
                 quote::field(text).map_err(refuse)?;
             }

@@ -30,7 +30,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use crate::lock::Kind;
-use crate::lock::{Artifact, Lock};
+use crate::lock::{Artifact, ArtifactWire, Lock};
 use crate::net::{Client, NetError, Unreachable};
 use crate::platform::Platform;
 use crate::sources::Sources;
@@ -720,11 +720,13 @@ pub async fn resolve(
         failures.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
         return Err(ResolveFailures(failures));
     }
-    Ok(Lock::new(spec_hash.to_string(), artifacts))
+    let spec_hash = crate::lock::values::OneLine::parse("spec-hash", spec_hash)
+        .expect("the spec hash is a sha256 digest");
+    Ok(Lock::new(spec_hash, artifacts))
 }
 
 async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Problem> {
-    let mut artifact = match &request.detail {
+    let mut wire = match &request.detail {
         Detail::Apt(detail) => apt::resolve(ctx, &request.name, detail).await?,
         Detail::Conda(detail) => conda::resolve(ctx, &request.name, detail).await?,
         Detail::Oci(detail) => oci::resolve(ctx, &request.name, detail).await?,
@@ -736,13 +738,14 @@ async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Probl
         Detail::Url(detail) => url::resolve(ctx, &request.name, detail).await?,
     };
     // The common fields are the driver's business, not each resolver's.
-    artifact.kind = request.kind;
-    artifact.name = request.name.clone();
-    artifact.requested = request.requested.clone();
-    artifact.request_hash = request.hash();
-    strip_credentials(&mut artifact);
-    // Every value the upstream sent, against its grammar, before anything is locked.
-    crate::lock::values::check_artifact(&artifact).map_err(|err| {
+    wire.kind = request.kind;
+    wire.name = request.name.clone();
+    wire.requested = request.requested.clone();
+    wire.request_hash = request.hash();
+    wire.strip_credentials();
+    // Every value the upstream sent, against its grammar, before anything is locked:
+    // the typed entry exists only if each one passes.
+    let artifact = Artifact::try_from(&wire).map_err(|err| {
         Problem::msg(format!(
             "{} sent a value modelbench refuses to lock: {err}",
             upstream_of(ctx, request)
@@ -777,24 +780,8 @@ fn plain_http_not_allowed<'a>(ctx: &Context, artifact: &'a Artifact) -> Option<&
         .values()
         .flat_map(|pin| &pin.urls)
         .chain(artifact.packages.iter().flat_map(|p| &p.urls))
-        .map(String::as_str)
+        .map(|url| url.as_str())
         .find(|url| url.starts_with("http://") && !ctx.client.allows_plain_http(url))
-}
-
-/// Credentials from a sources file apply at resolve time only: no URL written to the
-/// lock (and from there into `artifacts.tsv` in the image) keeps them.
-fn strip_credentials(artifact: &mut Artifact) {
-    use crate::lock::values::strip_userinfo;
-    let pins = artifact.platform.values_mut().map(|pin| &mut pin.urls);
-    let members = artifact.packages.iter_mut().map(|member| &mut member.urls);
-    for urls in pins.chain(members) {
-        for url in urls.iter_mut() {
-            *url = strip_userinfo(url);
-        }
-    }
-    if let Some(url) = &mut artifact.release_url {
-        *url = strip_userinfo(url);
-    }
 }
 
 /// The upstream a request's values came from, for messages (credentials redacted).
@@ -838,23 +825,10 @@ fn upstream_of(ctx: &Context, request: &Request) -> String {
     }
 }
 
-/// An artifact of `kind` with the driver-owned fields left empty, for resolvers to
-/// fill in.
-pub fn artifact(kind: Kind, version: impl Into<String>) -> Artifact {
-    Artifact {
-        kind,
-        name: String::new(),
-        requested: String::new(),
-        request_hash: String::new(),
-        version: version.into(),
-        digest: None,
-        images: Vec::new(),
-        published: None,
-        release_url: None,
-        checksum: None,
-        platform: BTreeMap::new(),
-        packages: Vec::new(),
-    }
+/// An entry of `kind` in its on-disk form with the driver-owned fields left empty, for
+/// resolvers to fill in; the driver checks every value when it types the entry.
+pub fn artifact(kind: Kind, version: impl Into<String>) -> ArtifactWire {
+    ArtifactWire::new(kind, version)
 }
 
 /// How a lock changed, entry by entry, as cargo reports an update.
@@ -958,14 +932,14 @@ pub fn changes(old: Option<&Lock>, new: &Lock) -> Vec<Change> {
             None => out.push(Change::Added {
                 kind,
                 name,
-                version: new_artifact.version.clone(),
+                version: new_artifact.version.to_string(),
             }),
             Some(old_artifact) if old_artifact.version != new_artifact.version => {
                 out.push(Change::Updated {
                     kind,
                     name,
-                    from: old_artifact.version.clone(),
-                    to: new_artifact.version.clone(),
+                    from: old_artifact.version.to_string(),
+                    to: new_artifact.version.to_string(),
                 })
             }
             Some(old_artifact)
@@ -975,14 +949,14 @@ pub fn changes(old: Option<&Lock>, new: &Lock) -> Vec<Change> {
                 out.push(Change::Rehashed {
                     kind,
                     name,
-                    version: new_artifact.version.clone(),
+                    version: new_artifact.version.to_string(),
                 })
             }
             Some(old_artifact) if old_artifact.packages != new_artifact.packages => {
                 out.push(Change::Members {
                     kind,
                     name,
-                    version: new_artifact.version.clone(),
+                    version: new_artifact.version.to_string(),
                 })
             }
             Some(_) => {}
@@ -993,7 +967,7 @@ pub fn changes(old: Option<&Lock>, new: &Lock) -> Vec<Change> {
             out.push(Change::Removed {
                 kind: key.0.clone(),
                 name: key.1.clone(),
-                version: old_artifact.version.clone(),
+                version: old_artifact.version.to_string(),
             });
         }
     }

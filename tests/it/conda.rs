@@ -568,7 +568,9 @@ fn resolve(fixture: &Fixture, spec: &str, mirror: Option<String>) -> Result<Arti
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(conda::resolve(&fixture.ctx, spec, &request(spec, mirror)))
+    runtime
+        .block_on(conda::resolve(&fixture.ctx, spec, &request(spec, mirror)))
+        .and_then(|wire| Artifact::try_from(wire).map_err(|e| Problem::msg(e.to_string())))
 }
 
 /// `subdir/file` of every member for a platform, sorted.
@@ -1314,7 +1316,7 @@ fn conda_emit_pins_every_member_and_fills_a_local_channel_from_the_lock() {
                 .collect();
             assert_eq!(dependencies.len(), members.len(), "{env} {platform}");
             for member in members {
-                let pin = dependencies[&member.name].as_table().unwrap();
+                let pin = dependencies[member.name.as_str()].as_table().unwrap();
                 assert_eq!(
                     pin["version"].as_str().unwrap(),
                     format!("=={}", member.version)
