@@ -49,3 +49,14 @@ audit *ARGS: emit
 # against a tiny layer (target: at most 64 MiB above it). Generated in a temp dir.
 bench-layer MB="1024":
     LAYER_BENCH_MB={{MB}} cargo bench --bench base_layer
+
+# Prove a restructuring changed no output: build REV in a scratch worktree, then compare
+# the lock and every emitted file of the test specs, byte for byte (tests/it/golden.rs).
+golden REV="HEAD~1":
+    #!/bin/sh
+    set -eu
+    dir=$(mktemp -d)
+    trap 'git worktree remove --force "$dir/src" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+    git worktree add --detach "$dir/src" {{REV}} >/dev/null
+    cargo build --quiet --manifest-path "$dir/src/Cargo.toml" --target-dir "$dir/target"
+    MODELBENCH_BASELINE="$dir/target/debug/modelbench" cargo test --test it golden -- --ignored --nocapture

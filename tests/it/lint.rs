@@ -24,6 +24,16 @@ pub(crate) fn linters() -> Option<(PathBuf, PathBuf)> {
 
 /// Lock and emit a spec with every feature `lock` resolves today; returns the build dir.
 pub(crate) fn emitted_context(project: &Project, world: &World) -> PathBuf {
+    full_spec(project, world);
+    project.lock_ok(&[]);
+    let output = project.emit(&["--locked"]);
+    assert!(output.success(), "emit: {}", output.stderr);
+    project.out_dir()
+}
+
+/// Write a spec with every feature `lock` resolves today, its sources file and keyring,
+/// and serve what it asks for from `world` and the shared registry.
+pub(crate) fn full_spec(project: &Project, world: &World) {
     let registry = registry::shared_required();
     let repo = format!("lint/base-{}", world.addr().port());
     registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
@@ -176,10 +186,6 @@ dst-path = "/home/peid"
             reg = registry.host(),
         ),
     );
-    project.lock_ok(&[]);
-    let output = project.emit(&["--locked"]);
-    assert!(output.success(), "emit: {}", output.stderr);
-    project.out_dir()
 }
 
 /// Serve every file under `dir` at `prefix/<relative path>`.

@@ -14,6 +14,7 @@ mod docker;
 mod emit;
 mod faults;
 mod fuzz_regressions;
+mod golden;
 mod hermetic;
 mod hostile;
 mod hostile_emit;

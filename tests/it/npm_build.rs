@@ -87,12 +87,20 @@ pub(crate) const USERS: &str = "[[users]]\nname = \"peid\"\nuid = 3100\ngid = 11
 /// with the upstreams that served it.
 pub(crate) fn locked_npm_globals() -> (Project, crate::tools::Upstreams) {
     let up = upstreams();
+    let project = npm_globals_project(&up.world);
+    let locked = project.lock_ok(&[]);
+    assert!(!locked.stderr.contains("pending"), "{}", locked.stderr);
+    (project, up)
+}
+
+/// The spec and sources of [`locked_npm_globals`], served from `world` (not locked yet).
+pub(crate) fn npm_globals_project(world: &World) -> Project {
     let mut r = Registry::default();
     hello_cli(&mut r);
     bun_cli(&mut r);
-    r.serve(&up.world, Shape::Full);
+    r.serve(world, Shape::Full);
     let registry = registry::shared_required();
-    let repo = format!("npm-globals/base-{}", up.world.addr().port());
+    let repo = format!("npm-globals/base-{}", world.addr().port());
     registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
     let project = Project::new();
     project.spec(&format!(
@@ -104,10 +112,8 @@ pub(crate) fn locked_npm_globals() -> (Project, crate::tools::Upstreams) {
          bun-global = {{ \"@mb/search-mcp\" = \"^0.3\" }}\n",
         registry.reference(&repo, "1"),
     ));
-    sources(&project, &up.world, &registry.host());
-    let locked = project.lock_ok(&[]);
-    assert!(!locked.stderr.contains("pending"), "{}", locked.stderr);
-    (project, up)
+    sources(&project, world, &registry.host());
+    project
 }
 
 #[test]

@@ -15,6 +15,7 @@ pub mod tools;
 pub mod world;
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
@@ -31,7 +32,12 @@ pub fn temp_dir() -> tempfile::TempDir {
 /// `MODELBENCH_SOURCES` (tests pass their own sources file), no `GITHUB_TOKEN`, and `NO_COLOR=1`
 /// so output compares as plain text.
 pub fn modelbench() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelbench"));
+    modelbench_at(Path::new(env!("CARGO_BIN_EXE_modelbench")))
+}
+
+/// [`modelbench`] with another binary (a golden comparison's baseline).
+pub fn modelbench_at(binary: &Path) -> Command {
+    let mut cmd = Command::new(binary);
     cmd.env_remove("MODELBENCH_SOURCES")
         .env_remove("GITHUB_TOKEN")
         .env("NO_COLOR", "1")

@@ -14,6 +14,9 @@ pub struct Project {
     /// test comparing the project's files sees none of them: no run reads or writes the
     /// user's cache, and no test sees what another left there.
     pub home: tempfile::TempDir,
+    /// The `modelbench` binary this project's commands run: the one under test unless a
+    /// golden comparison sets a baseline ([`Project::use_binary`]).
+    binary: std::cell::RefCell<Option<PathBuf>>,
 }
 
 impl Project {
@@ -21,7 +24,13 @@ impl Project {
         Project {
             dir: super::temp_dir(),
             home: super::temp_dir(),
+            binary: std::cell::RefCell::new(None),
         }
+    }
+
+    /// Run later commands with `binary` (`None`: the binary under test).
+    pub fn use_binary(&self, binary: Option<PathBuf>) {
+        *self.binary.borrow_mut() = binary;
     }
 
     /// `modelbench`'s cache for this project's runs (`$XDG_CACHE_HOME/modelbench`).
@@ -77,6 +86,9 @@ impl Project {
     /// `modelbench <args>` run in the project directory.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = modelbench();
+        if let Some(binary) = self.binary.borrow().as_ref() {
+            cmd = super::modelbench_at(binary);
+        }
         self.isolate(&mut cmd);
         cmd.current_dir(self.dir.path()).args(args);
         // Tests inject faults: keep the retry backoff short.
