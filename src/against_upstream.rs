@@ -253,9 +253,9 @@ fn cannot(reason: String) -> Outcome {
 pub fn exact_request(request: &Request, pinned: &Artifact) -> Request {
     let mut exact = request.clone();
     match &mut exact.detail {
-        Detail::GithubRelease(detail) => detail.version = pinned.version.clone(),
-        Detail::Nodejs(detail) => detail.version = pinned.version.clone(),
-        Detail::Npm(detail) => detail.range = pinned.version.clone(),
+        Detail::GithubRelease(detail) => detail.version = pinned.version.to_string(),
+        Detail::Nodejs(detail) => detail.version = pinned.version.to_string(),
+        Detail::Npm(detail) => detail.range = pinned.version.to_string(),
         // A conda environment whose platforms resolved to different versions names them
         // all (`1.2 (linux/amd64), …`): it is solved as the spec asks.
         Detail::Conda(detail) if !pinned.version.contains(' ') => {
@@ -271,7 +271,7 @@ pub fn exact_request(request: &Request, pinned: &Artifact) -> Request {
         // commit since locking differs. A branch is asked for as it is: its head now.
         Detail::Git(detail) => {
             if let resolve::git::GitRef::Tag(constraint) = &mut detail.reference {
-                *constraint = pinned.version.clone();
+                *constraint = pinned.version.to_string();
             }
         }
     }
@@ -290,13 +290,17 @@ pub fn compare(locked: &Artifact, upstream: &Artifact) -> Outcome {
             });
         }
     };
-    let optional = |value: &Option<String>| value.clone().unwrap_or_else(|| "none".into());
+    fn optional<T: ToString>(value: &Option<T>) -> String {
+        value
+            .as_ref()
+            .map_or_else(|| "none".into(), ToString::to_string)
+    }
     // An apt closure's version is a hash of its members: their report says it all.
     if locked.kind != resolve::Kind::Apt.as_str() {
         differ(
             "version".into(),
-            locked.version.clone(),
-            upstream.version.clone(),
+            locked.version.to_string(),
+            upstream.version.to_string(),
         );
     }
     differ(
@@ -329,10 +333,11 @@ pub fn compare(locked: &Artifact, upstream: &Artifact) -> Outcome {
         optional(&locked.commit),
         optional(&upstream.commit),
     );
-    let platforms: std::collections::BTreeSet<&String> = locked
+    let platforms: std::collections::BTreeSet<&str> = locked
         .platform
         .keys()
         .chain(upstream.platform.keys())
+        .map(|key| key.as_str())
         .collect();
     for platform in platforms {
         let field = |name: &str| format!("platform {platform} {name}");
@@ -349,8 +354,8 @@ pub fn compare(locked: &Artifact, upstream: &Artifact) -> Outcome {
                     differ(field(name), l, u);
                 }
             }
-            (Some(l), None) => differ(field("file"), l.file.clone(), "none".into()),
-            (None, Some(u)) => differ(field("file"), "none".into(), u.file.clone()),
+            (Some(l), None) => differ(field("file"), l.file.to_string(), "none".into()),
+            (None, Some(u)) => differ(field("file"), "none".into(), u.file.to_string()),
             (None, None) => {}
         }
     }
@@ -360,7 +365,7 @@ pub fn compare(locked: &Artifact, upstream: &Artifact) -> Outcome {
 
 fn pin_fields(pin: &Pin) -> [(&'static str, String); 4] {
     [
-        ("file", pin.file.clone()),
+        ("file", pin.file.to_string()),
         ("urls", pin.urls.join(", ")),
         ("hash", pin.hash.to_string()),
         ("size", size_text(pin.size)),
@@ -386,9 +391,9 @@ fn member_key(member: &Package) -> MemberKey {
     .collect::<Vec<_>>()
     .join(" ");
     (
-        member.platform.clone(),
-        member.name.clone(),
-        member.version.clone(),
+        member.platform.to_string(),
+        member.name.to_string(),
+        member.version.to_string(),
         place,
     )
 }
@@ -439,7 +444,7 @@ fn compare_members(locked: &Artifact, upstream: &Artifact, outcome: &mut Outcome
         };
         let title = member_title(l);
         for (name, l, u) in [
-            ("file", l.file.clone(), u.file.clone()),
+            ("file", l.file.to_string(), u.file.to_string()),
             ("urls", l.urls.join(", "), u.urls.join(", ")),
             ("hash", l.hash.to_string(), u.hash.to_string()),
             ("size", size_text(l.size), size_text(u.size)),
@@ -458,8 +463,8 @@ fn compare_members(locked: &Artifact, upstream: &Artifact, outcome: &mut Outcome
             if l != u {
                 outcome.differences.push(Difference {
                     field: format!("{title} {name}"),
-                    locked: l,
-                    upstream: u,
+                    locked: l.to_string(),
+                    upstream: u.to_string(),
                 });
             }
         }
@@ -480,6 +485,8 @@ fn compare_members(locked: &Artifact, upstream: &Artifact, outcome: &mut Outcome
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lock::values::HttpUrl;
+    use crate::lock::{PackageWire, PinWire};
     use crate::net::Hash;
 
     fn hash(digit: &str) -> Hash {
@@ -491,7 +498,7 @@ mod tests {
         artifact.name = "clash-rs".into();
         artifact.platform.insert(
             "linux/amd64".into(),
-            Pin {
+            PinWire {
                 file: "clash".into(),
                 urls: vec![format!(
                     "https://github.com/x/y/releases/download/{tag}/clash"
@@ -500,11 +507,11 @@ mod tests {
                 size: Some(11),
             },
         );
-        artifact
+        Artifact::try_from(artifact).unwrap()
     }
 
-    fn member(name: &str, version: &str, file_hash: Hash) -> Package {
-        Package {
+    fn member(name: &str, version: &str, file_hash: Hash) -> PackageWire {
+        PackageWire {
             name: name.into(),
             version: version.into(),
             platform: "linux/amd64".into(),
@@ -538,7 +545,13 @@ mod tests {
         let mut upstream = locked.clone();
         let pin = upstream.platform.get_mut("linux/amd64").unwrap();
         pin.hash = hash("2");
-        pin.urls = vec!["https://github.com/x/y/releases/download/v1.0.0/other".into()];
+        pin.urls = vec![
+            HttpUrl::parse(
+                "url",
+                "https://github.com/x/y/releases/download/v1.0.0/other",
+            )
+            .unwrap(),
+        ];
         let outcome = compare(&locked, &upstream);
         assert_eq!(outcome.status(), "differs");
         assert_eq!(
@@ -560,17 +573,21 @@ mod tests {
 
     #[test]
     fn member_drift_cannot_be_rechecked_and_a_changed_member_differs() {
-        let mut locked = resolve::artifact(resolve::Kind::Apt, "sha256:x");
+        let mut locked = resolve::artifact(resolve::Kind::Apt, hash("a").to_string());
         locked.packages = vec![
             member("zlib1g", "1.3", hash("1")),
             member("nano", "8.0", hash("2")),
         ];
         let mut upstream = locked.clone();
-        upstream.version = "sha256:y".into();
+        upstream.version = hash("b").to_string();
         upstream.packages = vec![
             member("zlib1g", "1.4", hash("3")),
             member("nano", "8.0", hash("4")),
         ];
+        let (locked, upstream) = (
+            Artifact::try_from(locked).unwrap(),
+            Artifact::try_from(upstream).unwrap(),
+        );
         let outcome = compare(&locked, &upstream);
         assert_eq!(outcome.differences.len(), 1, "{outcome:?}");
         assert_eq!(
@@ -602,7 +619,7 @@ mod tests {
         assert_eq!(detail.version, "v0.10.8");
         let mut base = resolve::artifact(resolve::Kind::Oci, "24.04");
         base.digest = Some(hash("5").to_string());
-        let exact = exact_request(find("base"), &base);
+        let exact = exact_request(find("base"), &Artifact::try_from(base).unwrap());
         let Detail::Oci(detail) = &exact.detail else {
             unreachable!()
         };

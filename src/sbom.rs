@@ -186,7 +186,7 @@ impl Model {
             image_name: image.name.clone(),
             image_version: image.tag.clone(),
             lock_sha256: hex::encode(digest),
-            spec_hash: lock.spec_hash.clone(),
+            spec_hash: lock.spec_hash.to_string(),
             uuid: uuid_v8(&digest),
             created: created(lock, source_date_epoch)?,
             components: Vec::new(),
@@ -216,7 +216,7 @@ impl Model {
     fn add_artifact(&mut self, artifact: &Artifact, distro: &str, refs: &mut BTreeSet<String>) {
         let requested = (
             "modelbench:requested".to_string(),
-            artifact.requested.clone(),
+            artifact.requested.to_string(),
         );
         let artifact_ref = format!("{}:{}", artifact.kind, artifact.name);
         match artifact.kind {
@@ -231,7 +231,7 @@ impl Model {
                         r.path.rsplit('/').next().unwrap_or(&r.path).to_string(),
                         r.tag.clone(),
                     ),
-                    None => (artifact.name.clone(), artifact.name.clone(), None),
+                    None => (artifact.name.to_string(), artifact.name.to_string(), None),
                 };
                 let name = name.to_ascii_lowercase();
                 let purl_for = |digest: &str, arch: Option<&str>| {
@@ -245,17 +245,17 @@ impl Model {
                     }
                     purl("oci", &[], &name, Some(digest), &qualifiers)
                 };
-                let index_digest = artifact.digest.clone().unwrap_or_default();
+                let index_digest = artifact.digest.as_deref().unwrap_or_default();
                 let mut properties = vec![requested.clone()];
                 for image in &artifact.images {
-                    properties.push(("modelbench:image".into(), image.clone()));
+                    properties.push(("modelbench:image".into(), image.to_string()));
                 }
                 let index = Component {
                     bom_ref: artifact_ref.clone(),
                     role: Role::Container,
                     name: name.clone(),
-                    version: artifact.version.clone(),
-                    purl: purl_for(&index_digest, None),
+                    version: artifact.version.to_string(),
+                    purl: purl_for(index_digest, None),
                     hashes: index_digest.parse::<Hash>().into_iter().collect(),
                     urls: Vec::new(),
                     properties,
@@ -269,11 +269,11 @@ impl Model {
                         bom_ref: format!("{artifact_ref}:{platform}"),
                         role: Role::Container,
                         name: name.clone(),
-                        version: artifact.version.clone(),
+                        version: artifact.version.to_string(),
                         purl: purl_for(&pin.hash.to_string(), arch),
                         hashes: vec![pin.hash.clone()],
                         urls: Vec::new(),
-                        properties: vec![("modelbench:platform".into(), platform.clone())],
+                        properties: vec![("modelbench:platform".into(), platform.to_string())],
                         license: None,
                         relation: "CONTAINS",
                     };
@@ -293,7 +293,7 @@ impl Model {
                         match (kind, crate::lock::provenance::github_repo(artifact)) {
                             (Kind::GithubRelease, Some(repo)) => {
                                 if several {
-                                    qualifiers.push(("file_name", pin.file.clone()));
+                                    qualifiers.push(("file_name", pin.file.to_string()));
                                 }
                                 let (owner, name) = repo.split_once('/').unwrap_or(("", repo));
                                 (
@@ -323,7 +323,7 @@ impl Model {
                                     format!("{}:{}", pin.hash.algorithm.name(), pin.hash.hex()),
                                 ));
                                 if let Some(url) = pin.urls.first() {
-                                    qualifiers.push(("download_url", url.clone()));
+                                    qualifiers.push(("download_url", url.to_string()));
                                 }
                                 let role = if kind == Kind::Url {
                                     Role::File
@@ -344,9 +344,9 @@ impl Model {
                         };
                     let mut properties = vec![requested.clone()];
                     if platform != ALL_PLATFORMS {
-                        properties.push(("modelbench:platform".into(), platform.clone()));
+                        properties.push(("modelbench:platform".into(), platform.to_string()));
                     }
-                    properties.push(("modelbench:file".into(), pin.file.clone()));
+                    properties.push(("modelbench:file".into(), pin.file.to_string()));
                     let bom_ref = if several {
                         format!("{artifact_ref}:{platform}")
                     } else {
@@ -355,11 +355,11 @@ impl Model {
                     let component = Component {
                         bom_ref,
                         role,
-                        name: artifact.name.clone(),
-                        version: artifact.version.clone(),
+                        name: artifact.name.to_string(),
+                        version: artifact.version.to_string(),
                         purl: purl_text,
                         hashes: vec![pin.hash.clone()],
-                        urls: pin.urls.clone(),
+                        urls: pin.urls.iter().map(ToString::to_string).collect(),
                         properties,
                         license: None,
                         relation: "CONTAINS",
@@ -389,23 +389,26 @@ impl Model {
             let component = Component {
                 bom_ref: member_ref(package),
                 role: Role::Library,
-                name: package.name.clone(),
-                version: package.version.clone(),
+                name: package.name.to_string(),
+                version: package.version.to_string(),
                 purl: member_purl(artifact.kind, package, distro),
                 hashes: vec![package.hash.clone()],
-                urls: package.urls.clone(),
+                urls: package.urls.iter().map(ToString::to_string).collect(),
                 properties: {
                     let mut p = Vec::new();
                     if package.platform != ALL_PLATFORMS {
-                        p.push(("modelbench:platform".to_string(), package.platform.clone()));
+                        p.push((
+                            "modelbench:platform".to_string(),
+                            package.platform.to_string(),
+                        ));
                     }
-                    p.push(("modelbench:file".to_string(), package.file.clone()));
+                    p.push(("modelbench:file".to_string(), package.file.to_string()));
                     p
                 },
                 license: package
                     .conda
                     .as_ref()
-                    .and_then(|facts| facts.license.clone()),
+                    .and_then(|facts| facts.license.as_ref().map(ToString::to_string)),
                 relation: "CONTAINS",
             };
             let mut component = component;
@@ -438,7 +441,7 @@ impl Model {
                     .collect();
                 let parents = if by_path.is_empty() {
                     own.iter()
-                        .filter(|(_, p)| same_platform(p) && &p.name == by)
+                        .filter(|(_, p)| same_platform(p) && p.name.as_str() == by.as_str())
                         .map(|(r, _)| r)
                         .collect()
                 } else {
@@ -716,7 +719,7 @@ fn member_purl(kind: Kind, package: &Package, distro: &str) -> String {
             let qualifiers: Vec<(&str, String)> = package
                 .arch
                 .iter()
-                .map(|arch| ("arch", arch.clone()))
+                .map(|arch| ("arch", arch.to_string()))
                 .collect();
             purl(
                 "deb",
@@ -742,10 +745,10 @@ fn member_purl(kind: Kind, package: &Package, distro: &str) -> String {
         Kind::Conda => {
             let mut qualifiers = Vec::new();
             if let Some(build) = &package.build {
-                qualifiers.push(("build", build.clone()));
+                qualifiers.push(("build", build.to_string()));
             }
             if let Some(subdir) = &package.subdir {
-                qualifiers.push(("subdir", subdir.clone()));
+                qualifiers.push(("subdir", subdir.to_string()));
             }
             let kind = if package.file.ends_with(".conda") {
                 Some("conda")
@@ -772,7 +775,7 @@ fn member_purl(kind: Kind, package: &Package, distro: &str) -> String {
                 format!("{}:{}", package.hash.algorithm.name(), package.hash.hex()),
             )];
             if let Some(url) = package.urls.first() {
-                qualifiers.push(("download_url", url.clone()));
+                qualifiers.push(("download_url", url.to_string()));
             }
             purl(
                 "generic",

@@ -275,7 +275,7 @@ fn units(artifact: &Artifact) -> Vec<Unit> {
             expected: pin.hash.clone(),
             size: pin.size,
             manifest: false,
-            urls: pin.urls.clone(),
+            urls: pin.urls.iter().map(ToString::to_string).collect(),
         })
         .collect();
     units.extend(artifact.packages.iter().map(|package| Unit {
@@ -286,7 +286,7 @@ fn units(artifact: &Artifact) -> Vec<Unit> {
         expected: package.hash.clone(),
         size: package.size,
         manifest: false,
-        urls: package.urls.clone(),
+        urls: package.urls.iter().map(ToString::to_string).collect(),
     }));
     units
 }
@@ -331,7 +331,7 @@ fn oci_units(artifact: &Artifact) -> Vec<Unit> {
     for (platform, pin) in &artifact.platform {
         if seen.insert(pin.hash.clone()) {
             units.push(Unit {
-                label: platform.clone(),
+                label: platform.to_string(),
                 urls: at(&pin.hash),
                 expected: pin.hash.clone(),
                 size: pin.size,
@@ -489,24 +489,35 @@ fn describe(err: NetError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lock::Pin;
+    use crate::lock::values::OneLine;
+    use crate::lock::{ArtifactWire, PinWire};
 
-    fn artifact(kind: &str, name: &str) -> Artifact {
+    /// An entry of `kind` in its on-disk form, with a version its kind accepts.
+    fn wire(kind: &str, name: &str) -> ArtifactWire {
         let kind = Kind::parse(kind).expect("a kind");
-        let mut artifact = crate::resolve::artifact(kind, "1");
+        let version = if kind == Kind::Url {
+            "0123456789ab"
+        } else {
+            "1"
+        };
+        let mut artifact = crate::resolve::artifact(kind, version);
         artifact.name = name.into();
         artifact
+    }
+
+    fn artifact(kind: &str, name: &str) -> Artifact {
+        Artifact::try_from(wire(kind, name)).unwrap()
     }
 
     #[test]
     fn oci_units_cover_index_and_platforms_at_every_registry() {
         let index = format!("sha256:{}", "1".repeat(64));
         let amd64: Hash = format!("sha256:{}", "2".repeat(64)).parse().unwrap();
-        let mut base = artifact("oci", "base");
+        let mut base = wire("oci", "base");
         base.digest = Some(index.clone());
         base.platform.insert(
             "linux/amd64".into(),
-            Pin {
+            PinWire {
                 file: "manifest".into(),
                 urls: vec![
                     format!("https://mirror.example/v2/nvidia/cuda/manifests/{amd64}"),
@@ -516,7 +527,7 @@ mod tests {
                 size: Some(1000),
             },
         );
-        let units = units(&base);
+        let units = units(&Artifact::try_from(base).unwrap());
         assert_eq!(units.len(), 2);
         assert_eq!(units[0].label, "index");
         assert_eq!(
@@ -531,7 +542,7 @@ mod tests {
 
     #[test]
     fn samples_are_deterministic_and_bounded() {
-        let mut lock = Lock::new("sha256:x".into(), Vec::new());
+        let mut lock = Lock::new(OneLine::parse("spec-hash", "sha256:x").unwrap(), Vec::new());
         for name in ["a", "b", "c", "d", "e"] {
             lock.artifacts.push(artifact("url", name));
         }

@@ -376,18 +376,19 @@ pub fn explain(spec: &Spec, text: &str, spec_path: &str, lock: &Lock, name: &str
     let mut matches = Vec::new();
     for artifact in &lock.artifacts {
         if artifact.name == name {
-            let mut platforms: Vec<String> = artifact.platform.keys().cloned().collect();
+            let mut platforms: Vec<String> =
+                artifact.platform.keys().map(ToString::to_string).collect();
             if platforms.is_empty() {
                 platforms = spec.image.platform_names();
             }
             let origins = artifact_origins(&plan, text, artifact);
             matches.push(Match {
                 kind: artifact.kind.to_string(),
-                artifact: artifact.name.clone(),
-                name: artifact.name.clone(),
+                artifact: artifact.name.to_string(),
+                name: artifact.name.to_string(),
                 member: false,
-                version: artifact.version.clone(),
-                digest: artifact.digest.clone(),
+                version: artifact.version.to_string(),
+                digest: artifact.digest.as_ref().map(ToString::to_string),
                 platforms,
                 requested: !origins.is_empty(),
                 origins,
@@ -467,7 +468,7 @@ impl<'a> Graph<'a> {
                     members
                         .iter()
                         .copied()
-                        .filter(|&j| &packages[j].name == by)
+                        .filter(|&j| packages[j].name.as_str() == by.as_str())
                         .collect()
                 } else {
                     by_path
@@ -649,8 +650,8 @@ fn member_matches(
             let roots: Vec<Root> = ends
                 .into_iter()
                 .map(|i| Root {
-                    name: graph.packages[i].name.clone(),
-                    version: graph.packages[i].version.clone(),
+                    name: graph.packages[i].name.to_string(),
+                    version: graph.packages[i].version.to_string(),
                     origins: origin_of(i),
                 })
                 .collect();
@@ -659,8 +660,8 @@ fn member_matches(
                 .map(|path| {
                     path.iter()
                         .map(|&i| PathStep {
-                            name: graph.packages[i].name.clone(),
-                            version: graph.packages[i].version.clone(),
+                            name: graph.packages[i].name.to_string(),
+                            version: graph.packages[i].version.to_string(),
                         })
                         .collect()
                 })
@@ -671,15 +672,21 @@ fn member_matches(
             }
             let candidate = Match {
                 kind: artifact.kind.to_string(),
-                artifact: artifact.name.clone(),
-                name: package.name.clone(),
+                artifact: artifact.name.to_string(),
+                name: package.name.to_string(),
                 member: true,
-                version: package.version.clone(),
+                version: package.version.to_string(),
                 digest: None,
                 platforms: vec![platform.clone()],
                 requested: package.requested,
                 origins,
-                required_by: Some(package.required_by.clone()),
+                required_by: Some(
+                    package
+                        .required_by
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                ),
                 paths: Some(paths),
                 truncated: Some(truncated),
                 roots: Some(roots),

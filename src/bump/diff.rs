@@ -445,6 +445,7 @@ mod tests {
     use super::*;
     use crate::lock::Lock;
     use crate::lock::diff::diff;
+    use crate::lock::values::OneLine;
 
     #[test]
     fn sizes_read_like_people_write_them() {
@@ -542,7 +543,7 @@ mod tests {
 
     #[test]
     fn identical_locks_have_no_diff() {
-        let lock = Lock::new("sha256:x".into(), Vec::new());
+        let lock = Lock::new(OneLine::parse("spec-hash", "sha256:x").unwrap(), Vec::new());
         let d = diff(Some(&lock), &lock);
         assert!(d.is_empty());
         assert_eq!(to_markdown(&d, MarkdownOptions::default()), "No changes.\n");

@@ -43,6 +43,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 
 use crate::lock::diff::{ArtifactDiff, ChangeKind, LockDiff};
+use crate::lock::values::OneLine;
 use crate::lock::{Artifact, Lock};
 use crate::resolve::github_release::{
     self, Candidate, ReleaseConstraint, release_date, version_of_tag,
@@ -596,10 +597,10 @@ async fn decide(
             .filter(|alt| moved(current, alt) && blocker(current, alt, &effective, now).is_none());
         held.push(Held {
             kind: new.kind.to_string(),
-            name: new.name.clone(),
-            version: new.version.clone(),
+            name: new.name.to_string(),
+            version: new.version.to_string(),
             reason,
-            instead: alternative.as_ref().map(|a| a.version.clone()),
+            instead: alternative.as_ref().map(|a| a.version.to_string()),
         });
         if let Some(alt) = alternative {
             accepted.insert(alt.key(), alt);
@@ -695,8 +696,8 @@ async fn fallback(
         return Ok(None);
     };
     // The pin answers the spec's request, not the exact tag used to make it.
-    artifact.requested = request.requested.clone();
-    artifact.request_hash = request.hash();
+    artifact.requested = OneLine::parse("requested", &request.requested)?;
+    artifact.request_hash = OneLine::parse("request-hash", &request.hash())?;
     Ok(Some(artifact))
 }
 
@@ -1158,7 +1159,7 @@ fn pr_body(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lock::Pin;
+    use crate::lock::PinWire;
     use crate::net::Hash;
 
     fn artifact(version: &str, published: Option<&str>, bytes: &[u8]) -> Artifact {
@@ -1167,14 +1168,14 @@ mod tests {
         a.published = published.map(String::from);
         a.platform.insert(
             "linux/amd64".into(),
-            Pin {
+            PinWire {
                 file: "f".into(),
                 urls: vec!["https://example.com/f".into()],
                 hash: Hash::of_sha256(bytes),
                 size: Some(bytes.len() as u64),
             },
         );
-        a
+        Artifact::try_from(a).unwrap()
     }
 
     fn effective(cooldown: Option<&str>, allow_major: bool) -> Effective {

@@ -552,16 +552,23 @@ mod tests {
             artifact.commit = Some(commit.to_string());
             artifact
         };
+        let typed = |wire| crate::lock::Artifact::try_from(wire).unwrap();
+        let spec_hash = crate::lock::values::OneLine::parse("spec-hash", "sha256:x").unwrap();
         let lock = Lock::new(
-            "sha256:x".into(),
+            spec_hash.clone(),
             vec![
-                git(CHECKOUT_NAME, "v4.2.1", CHECKOUT_REPOSITORY, checkout_sha),
-                git(
+                typed(git(
+                    CHECKOUT_NAME,
+                    "v4.2.1",
+                    CHECKOUT_REPOSITORY,
+                    checkout_sha,
+                )),
+                typed(git(
                     MODELBENCH_NAME,
                     "v1.0.3",
                     "https://git.example/m.git",
                     modelbench_sha,
-                ),
+                )),
             ],
         );
         let options = WorkflowOptions::default()
@@ -581,7 +588,7 @@ mod tests {
         assert!(!text.contains("vars."), "{text}");
 
         // Not locked (or locked for another repository): refused, nothing made up.
-        let partial = Lock::new("sha256:x".into(), lock.artifacts[..1].to_vec());
+        let partial = Lock::new(spec_hash, lock.artifacts[..1].to_vec());
         assert_eq!(
             WorkflowOptions::default().with_lock_pins(&spec, &partial),
             Err(PinError::NotLocked {
@@ -589,25 +596,17 @@ mod tests {
                 name: MODELBENCH_NAME
             })
         );
-        // A lock built in memory (not read by Lock::parse) is checked here too.
-        let mut hostile = lock.clone();
-        hostile.artifacts[0].commit = Some(format!("{checkout_sha}\n      - run: id"));
-        assert!(matches!(
-            WorkflowOptions::default().with_lock_pins(&spec, &hostile),
-            Err(PinError::Invalid {
-                name: CHECKOUT_NAME,
-                ..
-            })
-        ));
-        hostile.artifacts[0].commit = Some(checkout_sha.into());
-        hostile.artifacts[0].version = "v4 # x\nrun: id".into();
-        assert!(matches!(
-            WorkflowOptions::default().with_lock_pins(&spec, &hostile),
-            Err(PinError::Invalid {
-                name: CHECKOUT_NAME,
-                ..
-            })
-        ));
+        // A hostile commit or version never becomes a typed entry (the conversion the
+        // lock's reader and the resolver driver share refuses it), so it cannot reach
+        // the workflow.
+        let mut hostile = git(CHECKOUT_NAME, "v4.2.1", CHECKOUT_REPOSITORY, checkout_sha);
+        hostile.commit = Some(format!("{checkout_sha}\n      - run: id"));
+        let err = crate::lock::Artifact::try_from(&hostile).unwrap_err();
+        assert_eq!(err.field, "commit");
+        hostile.commit = Some(checkout_sha.into());
+        hostile.version = "v4 # x\nrun: id".into();
+        let err = crate::lock::Artifact::try_from(&hostile).unwrap_err();
+        assert_eq!(err.field, "version");
         // Without the table: the built-in commit and the repository variables.
         let plain = crate::spec::LoadedSpec::from_str(
             std::path::Path::new("x.toml"),

@@ -138,14 +138,14 @@ pub(super) fn add_stage(
                 quote::toml_string(&platform_subdir),
             );
             for member in &members {
-                let subdir = member.subdir.clone().unwrap_or_else(|| "noarch".into());
-                let build = member.build.clone().unwrap_or_default();
+                let subdir = member.subdir.as_deref().unwrap_or("noarch").to_string();
+                let build = member.build.as_deref().unwrap_or_default();
                 let _ = writeln!(
                     text,
                     "{} = {{ version = {}, build = {}, sha256 = {} }}",
                     toml_key(&member.name),
                     quote::toml_string(&format!("=={}", member.version)),
-                    quote::toml_string(&build),
+                    quote::toml_string(build),
                     quote::toml_string(member.hash.hex())
                 );
                 let name = fetch_name(member);
@@ -179,7 +179,7 @@ pub(super) fn add_stage(
                         // name (the members whose `required-by` names this one).
                         let depends: Vec<&str> = members
                             .iter()
-                            .filter(|other| other.required_by.contains(&member.name))
+                            .filter(|other| other.required_by.iter().any(|d| *d == *member.name))
                             .map(|other| other.name.as_str())
                             .collect();
                         record["build_number"] = json!(0);
@@ -197,7 +197,7 @@ pub(super) fn add_stage(
                 by_subdir
                     .entry(subdir)
                     .or_default()
-                    .insert(member.file.clone(), record);
+                    .insert(member.file.to_string(), record);
             }
         }
     }

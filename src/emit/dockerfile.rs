@@ -30,7 +30,11 @@ pub(super) struct Context<'a> {
 impl<'a> Context<'a> {
     pub fn new(spec: &'a LoadedSpec, lock: &'a Lock, inputs: &EmitInputs) -> Context<'a> {
         let base = lock.find("oci", "base").expect("checked by emit");
-        let base_image = base.images.first().cloned().unwrap_or_default();
+        let base_image = base
+            .images
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         // The user's paths, escaped: a comment line cannot end early.
         let spec_path = quote::escaped(&spec.path.display().to_string());
         let lock_path = quote::escaped(inputs.lock_path);

@@ -495,10 +495,10 @@ fn check_entries(lock: &Lock, lock_path: &str) -> Result<(), EmitError> {
         }
         for package in &artifact.packages {
             for text in [
-                &package.name,
-                &package.version,
-                &package.platform,
-                &package.file,
+                package.name.as_str(),
+                package.version.as_str(),
+                package.platform.as_str(),
+                package.file.as_str(),
             ] {
                 quote::field(text).map_err(refuse)?;
             }

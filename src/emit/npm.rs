@@ -17,9 +17,10 @@ use serde_json::json;
 
 use super::quote::{self, UnsafeValue};
 use super::unsafe_in;
-use crate::lock::npm::{NO_PLATFORM, NpmFacts};
+use crate::lock::npm::{Facts, NO_PLATFORM, NpmFacts};
+use crate::lock::values::{Constraint, NpmBinName, NpmName, RelativePath, Token};
 use crate::lock::{ALL_PLATFORMS, Artifact, Lock, Package};
-use crate::resolve::npm::{Facts, Installer};
+use crate::resolve::npm::Installer;
 use crate::spec::{Spec, Stage};
 
 /// The `name` of the generated root package: it must differ from every dependency's.
@@ -74,10 +75,10 @@ pub fn trusted(artifact: &Artifact, facts: &Facts) -> Vec<String> {
         .filter(|p| {
             p.path
                 .as_ref()
-                .and_then(|l| facts.get(l))
+                .and_then(|l| facts.get(l.as_str()))
                 .is_some_and(|f| f.install_script && !f.optional)
         })
-        .map(|p| p.name.clone())
+        .map(|p| p.name.to_string())
         .collect();
     names.sort();
     names.dedup();
@@ -112,7 +113,9 @@ pub fn package_json(artifact: &Artifact, facts: &Facts, installer: Installer) ->
             Installer::Npm => {
                 let mut allow = serde_json::Map::new();
                 for package in &artifact.packages {
-                    if trusted.contains(&package.name) && package.platform != NO_PLATFORM {
+                    if trusted.iter().any(|t| *t == *package.name)
+                        && package.platform != NO_PLATFORM
+                    {
                         allow.insert(format!("{}@{}", package.name, package.version), json!(true));
                     }
                 }
@@ -153,32 +156,37 @@ struct LockEntry<'a> {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     peer: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    dependencies: Option<&'a BTreeMap<String, String>>,
+    /// The root's (folder → locked version) or a member's (name → range).
+    dependencies: Option<BTreeMap<&'a str, &'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    optional_dependencies: Option<&'a BTreeMap<String, String>>,
+    optional_dependencies: Option<&'a BTreeMap<NpmName, Constraint>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    peer_dependencies: Option<&'a BTreeMap<String, String>>,
+    peer_dependencies: Option<&'a BTreeMap<NpmName, Constraint>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     peer_dependencies_meta: Option<BTreeMap<&'a str, serde_json::Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    bundle_dependencies: Option<&'a Vec<String>>,
+    bundle_dependencies: Option<&'a Vec<NpmName>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    bin: Option<&'a BTreeMap<String, String>>,
+    bin: Option<&'a BTreeMap<NpmBinName, RelativePath>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    os: Option<&'a Vec<String>>,
+    os: Option<&'a Vec<Token>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    cpu: Option<&'a Vec<String>>,
+    cpu: Option<&'a Vec<Token>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    libc: Option<&'a Vec<String>>,
+    libc: Option<&'a Vec<Token>>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     has_install_script: bool,
 }
 
-fn some_map(map: &BTreeMap<String, String>) -> Option<&BTreeMap<String, String>> {
+fn str_map<K: AsRef<str>, V: AsRef<str>>(map: &BTreeMap<K, V>) -> BTreeMap<&str, &str> {
+    map.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect()
+}
+
+fn some_map<K, V>(map: &BTreeMap<K, V>) -> Option<&BTreeMap<K, V>> {
     (!map.is_empty()).then_some(map)
 }
 
-fn some_list(list: &Vec<String>) -> Option<&Vec<String>> {
+fn some_list<T>(list: &Vec<T>) -> Option<&Vec<T>> {
     (!list.is_empty()).then_some(list)
 }
 
@@ -200,7 +208,7 @@ pub fn package_lock(artifact: &Artifact, facts: &Facts, platform: &str) -> Strin
     );
     let empty = NpmFacts::default();
     let root_deps: BTreeMap<String, String> = top(artifact)
-        .map(|t| BTreeMap::from([(artifact_folder(artifact).to_string(), t.version.clone())]))
+        .map(|t| BTreeMap::from([(artifact_folder(artifact).to_string(), t.version.to_string())]))
         .unwrap_or_default();
     let mut packages = BTreeMap::new();
     packages.insert(
@@ -208,13 +216,13 @@ pub fn package_lock(artifact: &Artifact, facts: &Facts, platform: &str) -> Strin
         LockEntry {
             name: Some(root_name(artifact)),
             version: Some("0.0.0"),
-            dependencies: Some(&root_deps),
+            dependencies: Some(str_map(&root_deps)),
             ..LockEntry::default()
         },
     );
     for (location, package) in locations(artifact) {
         let f = facts.get(location).unwrap_or(&empty);
-        let name = (folder(location) != package.name).then(|| package.name.clone());
+        let name = (package.name != folder(location)).then(|| package.name.to_string());
         let meta = (!f.optional_peers.is_empty()).then(|| {
             f.optional_peers
                 .iter()
@@ -226,11 +234,11 @@ pub fn package_lock(artifact: &Artifact, facts: &Facts, platform: &str) -> Strin
             LockEntry {
                 name,
                 version: Some(&package.version),
-                resolved: package.urls.first().map(String::as_str),
+                resolved: package.urls.first().map(|url| url.as_str()),
                 integrity: Some(package.hash.to_sri()),
                 optional: f.optional,
                 peer: f.peer,
-                dependencies: some_map(&f.dependencies),
+                dependencies: (!f.dependencies.is_empty()).then(|| str_map(&f.dependencies)),
                 optional_dependencies: some_map(&f.optional_dependencies),
                 peer_dependencies: some_map(&f.peer_dependencies),
                 peer_dependencies_meta: meta,
@@ -318,7 +326,7 @@ pub fn bun_lock(artifact: &Artifact, facts: &Facts, platform: &str) -> String {
             "    {}: [{}, {}, {}, {}],",
             quote(&key),
             quote(&format!("{}@{}", package.name, package.version)),
-            quote(package.urls.first().map(String::as_str).unwrap_or("")),
+            quote(package.urls.first().map(|url| url.as_str()).unwrap_or("")),
             bun_meta(f),
             quote(&package.hash.to_sri())
         );
@@ -329,14 +337,14 @@ pub fn bun_lock(artifact: &Artifact, facts: &Facts, platform: &str) -> String {
 
 /// The metadata object of a `bun.lock` entry, in bun's field order.
 fn bun_meta(f: &NpmFacts) -> String {
-    let map = |m: &BTreeMap<String, String>| {
+    fn map<K: AsRef<str>, V: AsRef<str>>(m: &BTreeMap<K, V>) -> String {
         let inner: Vec<String> = m
             .iter()
-            .map(|(k, v)| format!("{}: {}", quote(k), quote(v)))
+            .map(|(k, v)| format!("{}: {}", quote(k.as_ref()), quote(v.as_ref())))
             .collect();
         format!("{{ {} }}", inner.join(", "))
-    };
-    let list = |l: &[String]| match l {
+    }
+    let list = |l: &[Token]| match l {
         [one] => quote(one),
         many => format!(
             "[ {}, ]",
@@ -436,7 +444,7 @@ pub fn facts(artifact: &Artifact) -> Facts {
     artifact
         .packages
         .iter()
-        .filter_map(|p| Some((p.path.clone()?, p.npm.clone()?)))
+        .filter_map(|p| Some((p.path.as_ref()?.to_string(), p.npm.clone()?)))
         .collect()
 }
 
@@ -459,7 +467,7 @@ impl Global<'_> {
     pub fn commands(&self) -> Vec<String> {
         top(self.artifact)
             .and_then(|p| p.npm.as_ref())
-            .map(|f| f.bin.keys().cloned().collect())
+            .map(|f| f.bin.keys().map(ToString::to_string).collect())
             .unwrap_or_default()
     }
 }
@@ -620,7 +628,7 @@ fn check_tree(artifact: &Artifact) -> Result<(), UnsafeValue> {
             quote::relative_path(location)?;
             if !location.starts_with("node_modules/") {
                 return Err(UnsafeValue {
-                    value: location.clone(),
+                    value: location.to_string(),
                     reason: "is not a location under `node_modules/`",
                 });
             }

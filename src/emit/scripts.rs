@@ -102,7 +102,7 @@ impl FetchManifest {
         platform: &str,
         hash: &impl std::fmt::Display,
         size: Option<u64>,
-        urls: &[String],
+        urls: &[crate::lock::values::HttpUrl],
     ) -> Result<(), UnsafeValue> {
         let size = size.map_or_else(|| "-".to_string(), |s| s.to_string());
         let urls: Vec<&str> = urls

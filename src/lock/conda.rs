@@ -1,37 +1,31 @@
 //! conda's per-member facts in the lock: the rest of the channel's repodata record, so
-//! `emit` writes the build's local channel as the channel published it, offline.
+//! `emit` writes the build's local channel as the channel published it, offline. Typed:
+//! every match spec, feature, license and path was checked against its grammar when the
+//! facts were built from their on-disk form ([`super::wire::CondaFactsWire`]).
 
-use serde::{Deserialize, Serialize};
+use super::values::{Constraint, LicenseText, Md5Hex, RelativePath, Token};
 
 /// The channel's repodata record of a locked file beyond the lock's common package
 /// fields (name, version, build, subdir, noarch, sha256, size), as published, so `emit`
 /// writes the build's local channel with the records conda-forge serves: the installed
 /// `conda-meta` records then carry the same dependencies, licenses (which SBOM
 /// scanners read there), md5 and timestamps as an install from conda-forge would.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(into = "super::wire::CondaFactsWire")]
 pub struct CondaFacts {
     pub build_number: u64,
     /// Match specs, virtual packages (`__glibc >=2.17`) included, in the record's order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub constrains: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub track_features: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub license: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub license_family: Option<String>,
+    pub depends: Vec<Constraint>,
+    pub constrains: Vec<Constraint>,
+    pub track_features: Vec<Token>,
+    pub license: Option<LicenseText>,
+    pub license_family: Option<LicenseText>,
     /// Hex, as the record has it (the build checks the sha256).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub md5: Option<String>,
+    pub md5: Option<Md5Hex>,
     /// The record's number as published: milliseconds on conda-forge, seconds in some
     /// older records.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub python_site_packages_path: Option<String>,
+    pub python_site_packages_path: Option<RelativePath>,
 }
 
 impl CondaFacts {
@@ -41,22 +35,25 @@ impl CondaFacts {
         use serde_json::json;
         let mut fields = serde_json::Map::new();
         fields.insert("build_number".into(), json!(self.build_number));
-        fields.insert("depends".into(), json!(self.depends));
+        fields.insert("depends".into(), json!(strs(&self.depends)));
         if !self.constrains.is_empty() {
-            fields.insert("constrains".into(), json!(self.constrains));
+            fields.insert("constrains".into(), json!(strs(&self.constrains)));
         }
         if !self.track_features.is_empty() {
             // conda's form: one string, space-separated.
             fields.insert(
                 "track_features".into(),
-                json!(self.track_features.join(" ")),
+                json!(strs(&self.track_features).join(" ")),
             );
         }
         let optional = [
-            ("license", &self.license),
-            ("license_family", &self.license_family),
-            ("md5", &self.md5),
-            ("python_site_packages_path", &self.python_site_packages_path),
+            ("license", self.license.as_deref()),
+            ("license_family", self.license_family.as_deref()),
+            ("md5", self.md5.as_deref()),
+            (
+                "python_site_packages_path",
+                self.python_site_packages_path.as_deref(),
+            ),
         ];
         for (key, value) in optional {
             if let Some(value) = value {
@@ -67,5 +64,16 @@ impl CondaFacts {
             fields.insert("timestamp".into(), json!(timestamp));
         }
         fields
+    }
+}
+
+fn strs<T: AsRef<str>>(values: &[T]) -> Vec<&str> {
+    values.iter().map(AsRef::as_ref).collect()
+}
+
+/// Serialized in its on-disk form.
+impl From<CondaFacts> for super::wire::CondaFactsWire {
+    fn from(facts: CondaFacts) -> super::wire::CondaFactsWire {
+        super::wire::CondaFactsWire::from(&facts)
     }
 }

@@ -258,7 +258,7 @@ fn artifact_diff(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Artif
     let either = new.or(old).expect("one side exists");
     let same_version = matches!((old, new), (Some(o), Some(n)) if o.version == n.version);
 
-    let platform_keys: BTreeSet<&String> = old
+    let platform_keys: BTreeSet<&str> = old
         .map(|a| a.platform.keys().collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
@@ -266,6 +266,7 @@ fn artifact_diff(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Artif
             new.map(|a| a.platform.keys().collect::<Vec<_>>())
                 .unwrap_or_default(),
         )
+        .map(|key| key.as_str())
         .collect();
     let mut platforms = Vec::new();
     for platform in platform_keys {
@@ -277,8 +278,13 @@ fn artifact_diff(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Artif
     }
 
     // A git pin's commit is its digest: a tag that names another commit is a republish.
-    let old_digest = old.and_then(|a| a.digest.clone().or_else(|| a.commit.clone()));
-    let new_digest = new.and_then(|a| a.digest.clone().or_else(|| a.commit.clone()));
+    let digest_of = |a: &Artifact| {
+        (a.digest.as_deref())
+            .or(a.commit.as_deref())
+            .map(str::to_string)
+    };
+    let old_digest = old.and_then(digest_of);
+    let new_digest = new.and_then(digest_of);
     // A branch is meant to move: a new head is an update, named `branch@commit`.
     let moved_branch = old.zip(new).and_then(|(o, n)| branch_move(o, n));
     let closure = if old.is_some_and(|a| !a.packages.is_empty())
@@ -314,20 +320,20 @@ fn artifact_diff(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Artif
 
     Some(ArtifactDiff {
         kind: either.kind.to_string(),
-        name: either.name.clone(),
+        name: either.name.to_string(),
         change,
         old_version: match &moved_branch {
             Some((from, _)) => Some(from.clone()),
-            None => old.map(|a| a.version.clone()),
+            None => old.map(|a| a.version.to_string()),
         },
         new_version: match &moved_branch {
             Some((_, to)) => Some(to.clone()),
-            None => new.map(|a| a.version.clone()),
+            None => new.map(|a| a.version.to_string()),
         },
-        old_requested: old.map(|a| a.requested.clone()),
-        new_requested: new.map(|a| a.requested.clone()),
-        old_published: old.and_then(|a| a.published.clone()),
-        new_published: new.and_then(|a| a.published.clone()),
+        old_requested: old.map(|a| a.requested.to_string()),
+        new_requested: new.map(|a| a.requested.to_string()),
+        old_published: old.and_then(|a| a.published.as_ref().map(ToString::to_string)),
+        new_published: new.and_then(|a| a.published.as_ref().map(ToString::to_string)),
         old_digest,
         new_digest,
         link: link(old, new),
@@ -342,7 +348,9 @@ fn artifact_urls(artifact: &Artifact) -> impl Iterator<Item = &str> {
     let pins = artifact.platform.values().flat_map(|p| &p.urls);
     let members = artifact.packages.iter().flat_map(|p| &p.urls);
     let repository = artifact.repository.iter();
-    pins.chain(members).chain(repository).map(String::as_str)
+    pins.chain(members)
+        .chain(repository)
+        .map(|url| url.as_str())
 }
 
 /// A `git` pin that follows a branch (its `requested` is `branch NAME`).
@@ -420,9 +428,9 @@ fn origin_changes(
                 && renamed(&old_pin.file, &old.version, &new_pin.file, &new.version)
             {
                 changes.insert(OriginChange::FileRenamed {
-                    platform: platform.clone(),
-                    old: old_pin.file.clone(),
-                    new: new_pin.file.clone(),
+                    platform: platform.to_string(),
+                    old: old_pin.file.to_string(),
+                    new: new_pin.file.to_string(),
                 });
             }
         }
@@ -433,9 +441,9 @@ fn origin_changes(
                 && renamed(&was.file, &was.version, &member.file, &member.version)
             {
                 changes.insert(OriginChange::FileRenamed {
-                    platform: member.platform.clone(),
-                    old: was.file.clone(),
-                    new: member.file.clone(),
+                    platform: member.platform.to_string(),
+                    old: was.file.to_string(),
+                    new: member.file.to_string(),
                 });
             }
         }
@@ -486,8 +494,8 @@ fn platform_diff(
     Some(PlatformDiff {
         platform: platform.to_string(),
         change,
-        old_file: old.map(|p| p.file.clone()),
-        new_file: new.map(|p| p.file.clone()),
+        old_file: old.map(|p| p.file.to_string()),
+        new_file: new.map(|p| p.file.to_string()),
         old_hash: old.map(|p| p.hash.to_string()),
         new_hash: new.map(|p| p.hash.to_string()),
         hash_changed,
@@ -502,9 +510,9 @@ type PackageKey = (String, String, String);
 
 fn package_key(p: &Package) -> PackageKey {
     (
-        p.platform.clone(),
-        p.name.clone(),
-        p.path.clone().unwrap_or_default(),
+        p.platform.to_string(),
+        p.name.to_string(),
+        p.path.as_deref().unwrap_or_default().to_string(),
     )
 }
 
@@ -539,12 +547,14 @@ fn closure_diff(old: &[Package], new: &[Package]) -> ClosureDiff {
         }
         let version = |p: &Package| match &p.build {
             Some(build) => format!("{}={build}", p.version),
-            None => p.version.clone(),
+            None => p.version.to_string(),
         };
         packages.push(PackageDiff {
             platform: key.0.clone(),
             name: key.1.clone(),
-            path: n.or(o).and_then(|p| p.path.clone()),
+            path: n
+                .or(o)
+                .and_then(|p| p.path.as_ref().map(ToString::to_string)),
             change,
             old_version: o.map(version),
             new_version: n.map(version),
@@ -583,18 +593,19 @@ fn link(old: Option<&Artifact>, new: Option<&Artifact>) -> Option<Link> {
         .and_then(|a| a.release_url.clone())
         .map(|url| Link {
             label: "release".into(),
-            url,
+            url: url.to_string(),
         })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lock::Kind;
+    use crate::lock::values::OneLine;
+    use crate::lock::{ArtifactWire, Kind, PackageWire, PinWire};
     use crate::net::Hash;
 
-    fn pin(bytes: &[u8], url: &str) -> Pin {
-        Pin {
+    fn pin(bytes: &[u8], url: &str) -> PinWire {
+        PinWire {
             file: "tool.tar.gz".into(),
             urls: vec![url.into()],
             hash: Hash::of_sha256(bytes),
@@ -602,37 +613,23 @@ mod tests {
         }
     }
 
-    /// A github-release entry `tool` at `version` with these pins.
-    fn entry(version: &str, pins: &[(&str, Pin)]) -> Artifact {
-        Artifact {
-            kind: Kind::GithubRelease,
-            name: "tool".into(),
-            requested: "latest".into(),
-            request_hash: "sha256:r".into(),
-            version: version.into(),
-            digest: None,
-            images: Vec::new(),
-            published: None,
-            release_url: None,
-            source: None,
-            origin: None,
-            repository: None,
-            commit: None,
-            checksum: None,
-            pins: Vec::new(),
-            platform: pins
-                .iter()
-                .map(|(platform, pin)| (platform.to_string(), pin.clone()))
-                .collect(),
-            archives: Vec::new(),
-            packages: Vec::new(),
-        }
+    /// A github-release entry `tool` at `version` with these pins, in its on-disk form.
+    fn entry(version: &str, pins: &[(&str, PinWire)]) -> ArtifactWire {
+        let mut entry = ArtifactWire::new(Kind::GithubRelease, version);
+        entry.name = "tool".into();
+        entry.requested = "latest".into();
+        entry.request_hash = "sha256:r".into();
+        entry.platform = pins
+            .iter()
+            .map(|(platform, pin)| (platform.to_string(), pin.clone()))
+            .collect();
+        entry
     }
 
-    fn member(name: &str, version: &str, bytes: &[u8]) -> Package {
-        let mut package: Package = toml::from_str(&format!(
+    fn member(name: &str, version: &str, bytes: &[u8]) -> PackageWire {
+        let mut package: PackageWire = toml::from_str(&format!(
             "name = \"{name}\"\nversion = \"{version}\"\nplatform = \"linux/amd64\"\n\
-             file = \"{name}.deb\"\nurls = [\"https://deb.example/{name}.deb\"]\n\
+             arch = \"amd64\"\nfile = \"{name}.deb\"\nurls = [\"https://deb.example/{name}.deb\"]\n\
              hash = \"sha256:{}\"\n",
             "0".repeat(64)
         ))
@@ -641,8 +638,13 @@ mod tests {
         package
     }
 
-    fn lock(artifacts: Vec<Artifact>) -> Lock {
-        Lock::new("sha256:x".into(), artifacts)
+    /// A sealed lock of these entries, each through the checked conversion.
+    fn lock(artifacts: Vec<ArtifactWire>) -> Lock {
+        let artifacts = artifacts
+            .into_iter()
+            .map(|entry| Artifact::try_from(entry).unwrap())
+            .collect();
+        Lock::new(OneLine::parse("spec-hash", "sha256:x").unwrap(), artifacts)
     }
 
     fn only(old: Option<&Lock>, new: &Lock) -> ArtifactDiff {
@@ -718,8 +720,8 @@ mod tests {
 
     #[test]
     fn closure_members_moving_is_changed_one_with_new_bytes_counts_as_republished() {
-        let with = |members: Vec<Package>| {
-            let mut closure = entry("stage-1", &[]);
+        let with = |members: Vec<PackageWire>| {
+            let mut closure = entry(&format!("sha256:{}", "0".repeat(64)), &[]);
             closure.kind = Kind::Apt;
             closure.packages = members;
             lock(vec![closure])

@@ -1,45 +1,45 @@
 //! npm's per-member facts in the lock: what `package-lock.json` and `bun.lock` need
-//! beyond a closure member's common fields, so `emit` writes them offline.
+//! beyond a closure member's common fields, so `emit` writes them offline. Typed: every
+//! name, range, bin and platform token was checked against its grammar when the facts
+//! were built from their on-disk form ([`super::wire::NpmFactsWire`]).
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use super::values::{Constraint, NpmBinName, NpmName, RelativePath, Token};
 
 /// The lock's platform key of packages no locked platform installs (kept for `npm ci`).
 pub const NO_PLATFORM: &str = "none";
 
+/// Tree location → facts, as `emit` reads them from a closure's members.
+pub type Facts = BTreeMap<String, NpmFacts>;
+
 /// What a `package-lock.json` or `bun.lock` entry needs beyond the lock's common
 /// package fields, per tree location.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(into = "super::wire::NpmFactsWire")]
 pub struct NpmFacts {
     /// Only reachable through optional dependencies.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub optional: bool,
     /// Only reachable through peer dependencies.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub peer: bool,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub dependencies: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub optional_dependencies: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub peer_dependencies: BTreeMap<String, String>,
+    pub dependencies: BTreeMap<NpmName, Constraint>,
+    pub optional_dependencies: BTreeMap<NpmName, Constraint>,
+    pub peer_dependencies: BTreeMap<NpmName, Constraint>,
     /// Peers marked optional in `peerDependenciesMeta`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub optional_peers: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub bundled: Vec<String>,
+    pub optional_peers: Vec<NpmName>,
+    pub bundled: Vec<NpmName>,
     /// Link name → path inside the package.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub bin: BTreeMap<String, String>,
+    pub bin: BTreeMap<NpmBinName, RelativePath>,
     /// Has a `preinstall`, `install` or `postinstall` script.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub install_script: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub os: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cpu: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub libc: Vec<String>,
+    pub os: Vec<Token>,
+    pub cpu: Vec<Token>,
+    pub libc: Vec<Token>,
+}
+
+/// Serialized in its on-disk form.
+impl From<NpmFacts> for super::wire::NpmFactsWire {
+    fn from(facts: NpmFacts) -> super::wire::NpmFactsWire {
+        super::wire::NpmFactsWire::from(&facts)
+    }
 }

@@ -32,8 +32,8 @@ pub fn github_repo(artifact: &Artifact) -> Option<&str> {
 }
 
 /// `source` and `origin` against their grammar, when present (a format 1 lock has neither).
-pub fn check(artifact: &Artifact) -> Result<(), ValueError> {
-    if let Some(origin) = &artifact.origin {
+pub fn check(kind: Kind, source: Option<&str>, origin: Option<&str>) -> Result<(), ValueError> {
+    if let Some(origin) = origin {
         let ok = !origin.is_empty() && OneLine::parse("origin", origin).is_ok();
         if !ok {
             return Err(refuse(
@@ -43,17 +43,17 @@ pub fn check(artifact: &Artifact) -> Result<(), ValueError> {
             ));
         }
     }
-    let Some(source) = &artifact.source else {
+    let Some(source) = source else {
         return Ok(());
     };
-    let Some(scheme) = scheme(artifact.kind) else {
+    let Some(scheme) = scheme(kind) else {
         return Err(refuse("source", source, "no source for this kind"));
     };
     let rest = source
         .strip_prefix(scheme)
         .and_then(|rest| rest.strip_prefix(':'))
         .unwrap_or_default();
-    let ok = match artifact.kind {
+    let ok = match kind {
         Kind::GithubRelease => rest.split_once('/').is_some_and(|(owner, repo)| {
             [owner, repo].iter().all(|part| {
                 !part.is_empty()
@@ -77,7 +77,7 @@ pub fn check(artifact: &Artifact) -> Result<(), ValueError> {
         Err(refuse(
             "source",
             source,
-            match artifact.kind {
+            match kind {
                 Kind::GithubRelease => "`github:OWNER/REPO`",
                 Kind::Apt
                 | Kind::Conda
@@ -105,14 +105,16 @@ fn refuse(field: &str, value: &str, expected: &'static str) -> ValueError {
 mod tests {
     use super::*;
 
+    /// A typed entry of `kind` (github-release or npm) with this source and origin.
     fn entry(kind: Kind, source: Option<&str>, origin: Option<&str>) -> Artifact {
-        let text = format!(
-            "kind = \"{kind}\"\nname = \"x\"\nrequested = \"1\"\nrequest-hash = \"sha256:r\"\nversion = \"1\"\n"
-        );
-        let mut artifact: Artifact = toml::from_str(&text).unwrap();
-        artifact.source = source.map(str::to_string);
-        artifact.origin = origin.map(str::to_string);
-        artifact
+        let version = if kind == Kind::Npm { "1.0.0" } else { "v1.0.0" };
+        let mut wire = crate::lock::ArtifactWire::new(kind, version);
+        wire.name = "x".into();
+        wire.requested = "1".into();
+        wire.request_hash = "sha256:r".into();
+        wire.source = source.map(str::to_string);
+        wire.origin = origin.map(str::to_string);
+        Artifact::try_from(wire).unwrap()
     }
 
     #[test]
@@ -126,12 +128,13 @@ mod tests {
             (Kind::Url, "url:https://example.com/a.tar.gz"),
         ];
         for (kind, source) in ok {
-            let artifact = entry(kind, Some(source), Some("stage-2.release.clash-rs"));
-            assert_eq!(check(&artifact), Ok(()), "{source}");
+            let checked = check(kind, Some(source), Some("stage-2.release.clash-rs"));
+            assert_eq!(checked, Ok(()), "{source}");
         }
         let github = entry(Kind::GithubRelease, Some("github:Watfaq/clash-rs"), None);
         assert_eq!(github_repo(&github), Some("Watfaq/clash-rs"));
-        assert_eq!(github_repo(&entry(Kind::Npm, Some("npm:x"), None)), None);
+        let npm = entry(Kind::Npm, Some("npm:x"), None);
+        assert_eq!(github_repo(&npm), None);
 
         let refused = [
             (Kind::GithubRelease, "github:Watfaq"),
@@ -143,12 +146,12 @@ mod tests {
             (Kind::Apt, "apt:x"),
         ];
         for (kind, source) in refused {
-            let err = check(&entry(kind, Some(source), None)).unwrap_err();
+            let err = check(kind, Some(source), None).unwrap_err();
             assert_eq!((err.field.as_str(), err.value.as_str()), ("source", source));
         }
-        let err = check(&entry(Kind::Url, None, Some("stage-1.url.x\n[evil]"))).unwrap_err();
+        let err = check(Kind::Url, None, Some("stage-1.url.x\n[evil]")).unwrap_err();
         assert_eq!(err.field, "origin");
-        assert!(check(&entry(Kind::Url, None, Some(""))).is_err());
+        assert!(check(Kind::Url, None, Some("")).is_err());
     }
 
     #[test]

@@ -5,17 +5,21 @@
 //! Dockerfiles, TOML and JSON the build runs, so each is checked here against its
 //! ecosystem's grammar (narrowed to a conservative character set where the ecosystem's
 //! own is wider than anything published uses) before it is locked and again when a lock
-//! is read: [`check_artifact`] is called by the resolver driver on every resolved entry
-//! (naming the upstream) and by [`super::Lock::parse`] on every entry of a lock file.
+//! is read. The lock's typed model ([`super::Artifact`]) holds these newtypes, built by
+//! the one checked conversion from its on-disk form ([`super::wire`]): the resolver
+//! driver applies it to every resolved entry (naming the upstream) and
+//! [`super::Lock::parse`] to every entry of a lock file.
 //!
-//! Each newtype here can only be constructed valid (`parse` is the one constructor).
+//! Each newtype here can only be constructed valid (its `parse` functions, or a digest
+//! computed from bytes, are the only constructors); each reads as a `str` (`Deref`,
+//! `Display`, `Borrow<str>`), so consumers format and compare it like one.
 //! Messages show the offending value through [`escape_for_terminal`], so an escape
 //! sequence an upstream planted is printed as text, never interpreted.
 
 use std::fmt;
 
 use super::npm::NO_PLATFORM;
-use super::{ALL_PLATFORMS, Artifact, Kind, Package, Pin};
+use super::{ALL_PLATFORMS, Kind};
 
 /// Longest value shown in a message; the rest is cut, so a megabyte tag cannot flood a
 /// terminal or a CI log.
@@ -77,6 +81,88 @@ pub fn escape_message(text: &str) -> String {
     out
 }
 
+/// The read-only surface every checked string shares: it reads as a `str` (so consumers
+/// format, compare and look it up like one) but can only be built by its own `parse`.
+macro_rules! string_newtype {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        /// Maps keyed by the value are looked up by a `&str`.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        /// Written as the plain string (reports, JSON documents). There is no
+        /// `Deserialize`: values enter only through `parse`.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+    };
+}
+
 /// Defines a string newtype whose only constructor checks `$valid`.
 macro_rules! checked_string {
     ($(#[$doc:meta])* $name:ident, $expected:literal, $valid:expr) => {
@@ -96,23 +182,9 @@ macro_rules! checked_string {
                     Err(refuse(field, text, $expected))
                 }
             }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl AsRef<str> for $name {
-            fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
+        string_newtype!($name);
     };
 }
 
@@ -358,10 +430,6 @@ impl HttpUrl {
         }
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// `host[:port]` of the URL.
     pub fn host(&self) -> String {
         let url = url::Url::parse(&self.0).expect("checked by parse");
@@ -373,11 +441,7 @@ impl HttpUrl {
     }
 }
 
-impl fmt::Display for HttpUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_newtype!(HttpUrl);
 
 /// `url` without its userinfo (`https://user:pass@host/x` → `https://host/x`); other
 /// text unchanged. Credentials from a sources file apply at resolve time only: nothing
@@ -413,25 +477,180 @@ fn one_of(
     }
 }
 
-/// `sha256:` and 64 lowercase hex digits (an OCI digest, an apt closure's version).
-fn sha256_digest(field: &str, text: &str) -> Result<(), ValueError> {
-    let ok = text.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64 && chars_in(hex, |b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(refuse(
+/// Defines a string newtype whose constructors (written by hand next to it) check a
+/// rule that depends on more than the text: a kind's grammar, a fixed set.
+macro_rules! ruled_string {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        string_newtype!($name);
+    };
+}
+
+ruled_string!(
+    /// `sha256:` and 64 lowercase hex digits: an OCI digest, an apt closure's version, an
+    /// entry's checksum.
+    Sha256Digest
+);
+
+impl Sha256Digest {
+    pub const EXPECTED: &'static str = "a sha256 digest (`sha256:<64 hex digits>`)";
+
+    pub fn parse(field: &str, text: &str) -> Result<Sha256Digest, ValueError> {
+        let ok = text.strip_prefix("sha256:").is_some_and(|hex| {
+            hex.len() == 64 && chars_in(hex, |b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+        if ok {
+            Ok(Sha256Digest(text.to_string()))
+        } else {
+            Err(refuse(field, text, Sha256Digest::EXPECTED))
+        }
+    }
+
+    /// The digest of `bytes` (valid by construction).
+    pub fn of(bytes: &[u8]) -> Sha256Digest {
+        use sha2::{Digest, Sha256};
+        Sha256Digest(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
+    }
+}
+
+ruled_string!(
+    /// The key of a platform pin (`linux/amd64`, `linux/arm64`, `all`) or of a closure
+    /// member's platform (npm members no locked platform installs also have `none`).
+    PlatformKey
+);
+
+impl PlatformKey {
+    const EXPECTED: &'static str = "a platform key (`linux/amd64`, `linux/arm64` or `all`)";
+
+    /// The key of `[artifact.platform."…"]`.
+    pub fn parse(field: &str, text: &str) -> Result<PlatformKey, ValueError> {
+        one_of(field, text, &PIN_PLATFORMS, PlatformKey::EXPECTED)?;
+        Ok(PlatformKey(text.to_string()))
+    }
+
+    /// A closure member's `platform` in a `kind` entry.
+    pub fn parse_member(kind: Kind, field: &str, text: &str) -> Result<PlatformKey, ValueError> {
+        let member_only: &[&str] = match kind {
+            Kind::Npm => &[NO_PLATFORM],
+            Kind::Apt
+            | Kind::Conda
+            | Kind::Oci
+            | Kind::GithubRelease
+            | Kind::Nodejs
+            | Kind::Url
+            | Kind::Git => &[],
+        };
+        if member_only.contains(&text) {
+            return Ok(PlatformKey(text.to_string()));
+        }
+        PlatformKey::parse(field, text)
+    }
+}
+
+ruled_string!(
+    /// An apt member's architecture: `amd64`, `arm64` or `all`.
+    AptArch
+);
+
+impl AptArch {
+    pub fn parse(field: &str, text: &str) -> Result<AptArch, ValueError> {
+        one_of(
             field,
             text,
-            "a sha256 digest (`sha256:<64 hex digits>`)",
-        ))
+            &APT_ARCHES,
+            "an architecture (`amd64`, `arm64` or `all`)",
+        )?;
+        Ok(AptArch(text.to_string()))
+    }
+}
+
+ruled_string!(
+    /// A conda member's subdir: `linux-64`, `linux-aarch64` or `noarch`. It becomes a
+    /// directory of the build's local channel, so nothing else is a subdir.
+    CondaSubdir
+);
+
+impl CondaSubdir {
+    pub fn parse(field: &str, text: &str) -> Result<CondaSubdir, ValueError> {
+        one_of(
+            field,
+            text,
+            &CONDA_SUBDIRS,
+            "a conda subdir (`linux-64`, `linux-aarch64` or `noarch`)",
+        )?;
+        Ok(CondaSubdir(text.to_string()))
+    }
+}
+
+ruled_string!(
+    /// How the installer links a conda noarch package: `python` or `generic`.
+    Noarch
+);
+
+impl Noarch {
+    pub fn parse(field: &str, text: &str) -> Result<Noarch, ValueError> {
+        one_of(field, text, &["python", "generic"], "`python` or `generic`")?;
+        Ok(Noarch(text.to_string()))
+    }
+}
+
+/// A closure member's field in an entry of a kind that has none.
+fn not_a_closure(kind: Kind) -> ValueError {
+    refuse(
+        "kind",
+        kind.as_str(),
+        "a closure kind (apt, conda, npm) to have packages",
+    )
+}
+
+ruled_string!(
+    /// An entry's version in its kind's grammar: a release tag, a Node.js version, an
+    /// npm semver, a conda version (or one per platform), an apt closure's sha256, 12 hex
+    /// digits of a URL's sha256, an image tag or digest.
+    ArtifactVersion
+);
+
+impl ArtifactVersion {
+    pub fn parse(kind: Kind, field: &str, text: &str) -> Result<ArtifactVersion, ValueError> {
+        match kind {
+            // git: the tag or branch the spec's `[workflow]` names.
+            Kind::GithubRelease | Kind::Git => {
+                ReleaseTag::parse(field, text)?;
+            }
+            Kind::Nodejs => {
+                NodeVersion::parse(field, text)?;
+            }
+            Kind::Npm => {
+                NpmVersion::parse(field, text)?;
+            }
+            Kind::Conda => conda_tool_version(field, text)?,
+            Kind::Apt => {
+                Sha256Digest::parse(field, text)?;
+            }
+            Kind::Url => {
+                let ok = text.len() == 12 && chars_in(text, |b| b.is_ascii_hexdigit());
+                if !ok {
+                    return Err(refuse(field, text, "12 hex digits of the file's sha256"));
+                }
+            }
+            Kind::Oci => {
+                if !crate::image_ref::is_valid_tag(text)
+                    && !crate::image_ref::is_valid_digest_syntax(text)
+                {
+                    return Err(refuse(field, text, "an image tag or digest"));
+                }
+            }
+        }
+        Ok(ArtifactVersion(text.to_string()))
     }
 }
 
 /// A conda tool's version: one conda version, or `v (platform), …` when the platforms
 /// resolved different ones.
-fn conda_tool_version(text: &str) -> Result<(), ValueError> {
+fn conda_tool_version(field: &str, text: &str) -> Result<(), ValueError> {
     let ok = text.split(", ").all(|part| match part.split_once(" (") {
         Some((version, platform)) => {
             CondaVersion::parse("", version).is_ok()
@@ -445,310 +664,116 @@ fn conda_tool_version(text: &str) -> Result<(), ValueError> {
         Ok(())
     } else {
         Err(refuse(
-            "version",
+            field,
             text,
             "a conda version, or `<version> (<platform>)` entries separated by `, `",
         ))
     }
 }
 
-/// Check every value of a lock entry against its grammar (what [`super::Lock::parse`]
-/// and the resolver driver both apply). The first offending value is reported, with the
-/// field it is in (`package libc6 file`).
-pub fn check_artifact(artifact: &Artifact) -> Result<(), ValueError> {
-    // `kind` itself is typed: the lock's reader refuses any other name.
-    let kind = artifact.kind;
-    OneLine::parse("name", &artifact.name)?;
-    OneLine::parse("requested", &artifact.requested)?;
-    OneLine::parse("request-hash", &artifact.request_hash)?;
-    super::provenance::check(artifact)?;
-    if let Some(checksum) = &artifact.checksum {
-        OneLine::parse("checksum", checksum)?;
-    }
-    let version = artifact.version.as_str();
-    match kind {
-        Kind::GithubRelease => {
-            ReleaseTag::parse("version", version)?;
-        }
-        Kind::Nodejs => {
-            NodeVersion::parse("version", version)?;
-        }
-        Kind::Npm => {
-            NpmVersion::parse("version", version)?;
-        }
-        Kind::Conda => conda_tool_version(version)?,
-        Kind::Apt => sha256_digest("version", version)?,
-        Kind::Url => {
-            let ok = version.len() == 12 && chars_in(version, |b| b.is_ascii_hexdigit());
-            if !ok {
-                return Err(refuse(
-                    "version",
-                    version,
-                    "12 hex digits of the file's sha256",
-                ));
-            }
-        }
-        Kind::Git => {
-            ReleaseTag::parse("version", version)?;
-            let repository = artifact.repository.as_deref().unwrap_or_default();
-            let url = HttpUrl::parse("repository", repository)?;
-            if !url.as_str().starts_with("https://") {
-                return Err(refuse("repository", repository, "an https URL"));
-            }
-            GitCommit::parse("commit", artifact.commit.as_deref().unwrap_or_default())?;
-            // Nothing of a git pin is downloaded into the image.
-            if !artifact.platform.is_empty() {
-                return Err(refuse("platform", "(present)", "absent for kind git"));
-            }
-        }
-        Kind::Oci => {
-            if !crate::image_ref::is_valid_tag(version)
-                && !crate::image_ref::is_valid_digest_syntax(version)
-            {
-                return Err(refuse("version", version, "an image tag or digest"));
-            }
-        }
-    }
-    if let Some(digest) = &artifact.digest {
-        sha256_digest("digest", digest)?;
-    }
-    // Only git entries name a repository and a commit; anywhere else they are an edit.
-    if kind != Kind::Git && (artifact.repository.is_some() || artifact.commit.is_some()) {
-        return Err(refuse(
-            "repository/commit",
-            "(present)",
-            "absent for this kind",
-        ));
-    }
-    for image in &artifact.images {
-        let ok = crate::image_ref::ImageRef::parse(image).is_ok_and(|r| r.digest.is_some());
-        if !ok {
-            return Err(refuse(
-                "images",
-                image,
-                "an image reference by digest (`host/repo@sha256:…`)",
-            ));
-        }
-    }
-    if let Some(published) = &artifact.published {
-        Published::parse("published", published)?;
-    }
-    if let Some(url) = &artifact.release_url {
-        HttpUrl::parse("release-url", url)?;
-    }
-    for (platform, pin) in &artifact.platform {
-        one_of(
-            "platform",
-            platform,
-            &PIN_PLATFORMS,
-            "a platform key (`linux/amd64`, `linux/arm64` or `all`)",
-        )?;
-        check_pin(platform, pin)?;
-    }
-    for package in &artifact.packages {
-        check_package(kind, package)?;
-    }
-    for pin in &artifact.pins {
-        OneLine::parse("pins", pin)?;
-    }
-    for archive in &artifact.archives {
-        for platform in &archive.platforms {
-            one_of(
-                "archive platforms",
-                platform,
-                &PIN_PLATFORMS,
-                "a platform key (`linux/amd64`, `linux/arm64` or `all`)",
-            )?;
-        }
-        for uri in &archive.uris {
-            HttpUrl::parse("archive uris", uri)?;
-        }
-        for word in archive.suites.iter().chain(&archive.components) {
-            OneLine::parse("archive suites", word)?;
-        }
-        OneLine::parse("archive from", &archive.from)?;
-    }
-    Ok(())
-}
+ruled_string!(
+    /// A closure member's name in its kind's grammar (Debian, conda or npm package name).
+    MemberName
+);
 
-/// A path inside a package: relative, no `..`, letters, digits and `. _ - @ + /`.
-fn relative_path(field: &str, path: &str) -> Result<(), ValueError> {
-    let inside = bounded(path, 1024)
-        && !path.starts_with('/')
-        && path.split('/').all(|part| part != "..")
-        && chars_in(path, |b| {
-            b.is_ascii_alphanumeric() || b"._-@+/".contains(&b)
-        });
-    if inside {
-        Ok(())
-    } else {
-        Err(refuse(field, path, "a relative path inside the package"))
+impl MemberName {
+    pub fn parse(kind: Kind, field: &str, text: &str) -> Result<MemberName, ValueError> {
+        match kind {
+            Kind::Apt => DebianName::parse(field, text).map(String::from),
+            Kind::Conda => CondaName::parse(field, text).map(String::from),
+            Kind::Npm => NpmName::parse(field, text).map(String::from),
+            Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url | Kind::Git => {
+                Err(not_a_closure(kind))
+            }
+        }
+        .map(MemberName)
     }
 }
 
-fn check_pin(platform: &str, pin: &Pin) -> Result<(), ValueError> {
-    FileName::parse(&format!("platform {platform} file"), &pin.file)?;
-    for url in &pin.urls {
-        HttpUrl::parse(&format!("platform {platform} url"), url)?;
+ruled_string!(
+    /// A closure member's version in its kind's grammar (Debian, conda or npm semver).
+    MemberVersion
+);
+
+impl MemberVersion {
+    pub fn parse(kind: Kind, field: &str, text: &str) -> Result<MemberVersion, ValueError> {
+        match kind {
+            Kind::Apt => DebianVersion::parse(field, text).map(String::from),
+            Kind::Conda => CondaVersion::parse(field, text).map(String::from),
+            Kind::Npm => NpmVersion::parse(field, text).map(String::from),
+            Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url | Kind::Git => {
+                Err(not_a_closure(kind))
+            }
+        }
+        .map(MemberVersion)
     }
-    Ok(())
 }
 
-fn check_package(kind: Kind, package: &Package) -> Result<(), ValueError> {
-    // Named by the member as the lock spells it; shown escaped, like every value.
-    let member = format!("package `{}`", escape_for_terminal(&package.name));
-    let field = |name: &str| format!("{member} {name}");
-    let platforms: &[&str] = if kind == Kind::Npm {
-        &["linux/amd64", "linux/arm64", ALL_PLATFORMS, NO_PLATFORM]
-    } else {
-        &PIN_PLATFORMS
-    };
-    one_of(
-        &field("platform"),
-        &package.platform,
-        platforms,
-        "a platform key (`linux/amd64`, `linux/arm64` or `all`)",
-    )?;
-    FileName::parse(&field("file"), &package.file)?;
-    for url in &package.urls {
-        HttpUrl::parse(&field("url"), url)?;
+ruled_string!(
+    /// A name in a member's `required-by`: a Debian or conda package name; for npm one
+    /// line of text (a dependent's name as the tree spells it).
+    Dependent
+);
+
+impl Dependent {
+    pub fn parse(kind: Kind, field: &str, text: &str) -> Result<Dependent, ValueError> {
+        match kind {
+            Kind::Apt => DebianName::parse(field, text).map(String::from),
+            Kind::Conda => CondaName::parse(field, text).map(String::from),
+            Kind::Npm => OneLine::parse(field, text).map(String::from),
+            Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url | Kind::Git => {
+                Err(not_a_closure(kind))
+            }
+        }
+        .map(Dependent)
     }
-    let unexpected = |name: &str, present: bool| -> Result<(), ValueError> {
-        if present {
-            Err(refuse(&field(name), "(present)", "absent for this kind"))
+}
+
+ruled_string!(
+    /// An OCI pull reference pinned by digest (`host/repo@sha256:…`).
+    PinnedImage
+);
+
+impl PinnedImage {
+    pub fn parse(field: &str, text: &str) -> Result<PinnedImage, ValueError> {
+        let ok = crate::image_ref::ImageRef::parse(text).is_ok_and(|r| r.digest.is_some());
+        if ok {
+            Ok(PinnedImage(text.to_string()))
         } else {
-            Ok(())
-        }
-    };
-    match kind {
-        Kind::Apt => {
-            DebianName::parse(&field("name"), &package.name)?;
-            DebianVersion::parse(&field("version"), &package.version)?;
-            let arch = package.arch.as_deref().unwrap_or_default();
-            one_of(
-                &field("arch"),
-                arch,
-                &APT_ARCHES,
-                "an architecture (`amd64`, `arm64` or `all`)",
-            )?;
-            for name in &package.required_by {
-                DebianName::parse(&field("required-by"), name)?;
-            }
-            unexpected("build", package.build.is_some())?;
-            unexpected("subdir", package.subdir.is_some())?;
-            unexpected("path", package.path.is_some())?;
-            unexpected("npm", package.npm.is_some())?;
-            unexpected("conda", package.conda.is_some())?;
-        }
-        Kind::Conda => {
-            CondaName::parse(&field("name"), &package.name)?;
-            CondaVersion::parse(&field("version"), &package.version)?;
-            CondaBuild::parse(
-                &field("build"),
-                package.build.as_deref().unwrap_or_default(),
-            )?;
-            let subdir = package.subdir.as_deref().unwrap_or_default();
-            one_of(
-                &field("subdir"),
-                subdir,
-                &CONDA_SUBDIRS,
-                "a conda subdir (`linux-64`, `linux-aarch64` or `noarch`)",
-            )?;
-            if let Some(noarch) = &package.noarch {
-                one_of(
-                    &field("noarch"),
-                    noarch,
-                    &["python", "generic"],
-                    "`python` or `generic`",
-                )?;
-            }
-            if !package.file.ends_with(".conda") && !package.file.ends_with(".tar.bz2") {
-                return Err(refuse(
-                    &field("file"),
-                    &package.file,
-                    "a `.conda` or `.tar.bz2` file name",
-                ));
-            }
-            for name in &package.required_by {
-                CondaName::parse(&field("required-by"), name)?;
-            }
-            if let Some(facts) = &package.conda {
-                for spec in facts.depends.iter().chain(&facts.constrains) {
-                    Constraint::parse(&field("depends"), spec)?;
-                }
-                for feature in &facts.track_features {
-                    Token::parse(&field("track-features"), feature)?;
-                }
-                // Free text, written only through serializers: old records wrap lines.
-                for text in [&facts.license, &facts.license_family]
-                    .into_iter()
-                    .flatten()
-                {
-                    if text.len() > 4096 || text.chars().any(|c| c.is_control() && c != '\n') {
-                        return Err(refuse(
-                            &field("license"),
-                            text,
-                            "text without control characters",
-                        ));
-                    }
-                }
-                if let Some(path) = &facts.python_site_packages_path {
-                    relative_path(&field("python-site-packages-path"), path)?;
-                }
-                if let Some(md5) = &facts.md5
-                    && !(md5.len() == 32 && chars_in(md5, |b| b.is_ascii_hexdigit()))
-                {
-                    return Err(refuse(&field("md5"), md5, "32 hex digits"));
-                }
-            }
-            unexpected("arch", package.arch.is_some())?;
-            unexpected("path", package.path.is_some())?;
-            unexpected("npm", package.npm.is_some())?;
-        }
-        Kind::Npm => {
-            NpmName::parse(&field("name"), &package.name)?;
-            NpmVersion::parse(&field("version"), &package.version)?;
-            if let Some(path) = &package.path {
-                NpmTreePath::parse(&field("path"), path)?;
-            }
-            for name in &package.required_by {
-                OneLine::parse(&field("required-by"), name)?;
-            }
-            if let Some(facts) = &package.npm {
-                for (name, range) in facts
-                    .dependencies
-                    .iter()
-                    .chain(&facts.optional_dependencies)
-                    .chain(&facts.peer_dependencies)
-                {
-                    NpmName::parse(&field("dependency"), name)?;
-                    Constraint::parse(&field("dependency range"), range)?;
-                }
-                for name in facts.optional_peers.iter().chain(&facts.bundled) {
-                    NpmName::parse(&field("dependency"), name)?;
-                }
-                for (bin, target) in &facts.bin {
-                    NpmBinName::parse(&field("bin"), bin)?;
-                    relative_path(&field("bin target"), target)?;
-                }
-                for token in facts.os.iter().chain(&facts.cpu).chain(&facts.libc) {
-                    Token::parse(&field("os/cpu/libc"), token)?;
-                }
-            }
-            unexpected("arch", package.arch.is_some())?;
-            unexpected("build", package.build.is_some())?;
-            unexpected("conda", package.conda.is_some())?;
-        }
-        Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url | Kind::Git => {
-            return Err(refuse(
-                "kind",
-                kind.as_str(),
-                "a closure kind (apt, conda, npm) to have packages",
-            ));
+            Err(refuse(
+                field,
+                text,
+                "an image reference by digest (`host/repo@sha256:…`)",
+            ))
         }
     }
-    Ok(())
 }
+
+checked_string!(
+    /// A path inside a package (an npm bin's target, conda's site-packages path):
+    /// relative, no `..`, letters, digits and `. _ - @ + /`.
+    RelativePath,
+    "a relative path inside the package",
+    |t| bounded(t, 1024)
+        && !t.starts_with('/')
+        && t.split('/').all(|part| part != "..")
+        && chars_in(t, |b| b.is_ascii_alphanumeric() || b"._-@+/".contains(&b))
+);
+
+checked_string!(
+    /// Free text from a record (a conda license): written only through serializers; old
+    /// records wrap lines, so a line break is allowed, no other control character.
+    LicenseText,
+    "text without control characters",
+    |t| t.len() <= 4096 && !t.chars().any(|c| c.is_control() && c != '\n')
+);
+
+checked_string!(
+    /// An md5 as conda records give it: 32 hex digits.
+    Md5Hex,
+    "32 hex digits",
+    |t| t.len() == 32 && chars_in(t, |b| b.is_ascii_hexdigit())
+);
 
 #[cfg(test)]
 mod tests {

@@ -2,11 +2,11 @@
 //! cargo does), resolves the rest concurrently, checks what every upstream sent, and sorts
 //! the result so the lock's bytes never depend on which request finished first.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use futures_util::StreamExt;
 
-use crate::lock::{Artifact, Kind, Lock};
+use crate::lock::{Artifact, ArtifactWire, Kind, Lock};
 
 use super::context::Context;
 use super::error::{Problem, ResolveError, ResolveFailures};
@@ -75,11 +75,13 @@ pub async fn resolve(
         failures.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
         return Err(ResolveFailures(failures));
     }
-    Ok(Lock::new(spec_hash.to_string(), artifacts))
+    let spec_hash = crate::lock::values::OneLine::parse("spec-hash", spec_hash)
+        .expect("the spec hash is a sha256 digest");
+    Ok(Lock::new(spec_hash, artifacts))
 }
 
 async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Problem> {
-    let mut artifact = match &request.detail {
+    let mut wire = match &request.detail {
         Detail::Apt(detail) => apt::resolve(ctx, &request.name, detail).await?,
         Detail::Conda(detail) => conda::resolve(ctx, &request.name, detail).await?,
         Detail::Oci(detail) => oci::resolve(ctx, &request.name, detail).await?,
@@ -92,14 +94,16 @@ async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Probl
         Detail::Git(detail) => git::resolve(ctx, &request.name, detail).await?,
     };
     // The common fields are the driver's business, not each resolver's.
-    artifact.kind = request.kind;
-    artifact.name = request.name.clone();
-    artifact.requested = request.requested.clone();
-    artifact.request_hash = request.hash();
-    stamp_provenance(&mut artifact, request);
-    strip_credentials(&mut artifact);
-    // Every value the upstream sent, against its grammar, before anything is locked.
-    crate::lock::values::check_artifact(&artifact).map_err(|err| {
+    wire.kind = request.kind;
+    wire.name = request.name.clone();
+    wire.requested = request.requested.clone();
+    wire.request_hash = request.hash();
+    wire.source = request.detail.source();
+    wire.origin = Some(request.origin.path.clone());
+    wire.strip_credentials();
+    // Every value the upstream sent, against its grammar, before anything is locked:
+    // the typed entry exists only if each one passes.
+    let artifact = Artifact::try_from(&wire).map_err(|err| {
         Problem::msg(format!(
             "{} sent a value modelbench refuses to lock: {err}",
             upstream_of(ctx, request)
@@ -115,7 +119,8 @@ async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Probl
     Ok(artifact)
 }
 
-/// What the lock keeps about where an entry comes from (`lock::provenance`).
+/// What the lock keeps about where an entry comes from (`lock::provenance`); a resolved
+/// entry gets the same in its wire form (`resolve_one`).
 fn stamp_provenance(artifact: &mut Artifact, request: &Request) {
     artifact.source = request.detail.source();
     artifact.origin = Some(request.origin.path.clone());
@@ -144,24 +149,8 @@ fn plain_http_not_allowed<'a>(ctx: &Context, artifact: &'a Artifact) -> Option<&
         .values()
         .flat_map(|pin| &pin.urls)
         .chain(artifact.packages.iter().flat_map(|p| &p.urls))
-        .map(String::as_str)
+        .map(|url| url.as_str())
         .find(|url| url.starts_with("http://") && !ctx.client.allows_plain_http(url))
-}
-
-/// Credentials from a sources file apply at resolve time only: no URL written to the
-/// lock (and from there into `artifacts.tsv` in the image) keeps them.
-fn strip_credentials(artifact: &mut Artifact) {
-    use crate::lock::values::strip_userinfo;
-    let pins = artifact.platform.values_mut().map(|pin| &mut pin.urls);
-    let members = artifact.packages.iter_mut().map(|member| &mut member.urls);
-    for urls in pins.chain(members) {
-        for url in urls.iter_mut() {
-            *url = strip_userinfo(url);
-        }
-    }
-    if let Some(url) = &mut artifact.release_url {
-        *url = strip_userinfo(url);
-    }
 }
 
 /// The upstream a request's values came from, for messages (credentials redacted).
@@ -206,27 +195,8 @@ fn upstream_of(ctx: &Context, request: &Request) -> String {
     }
 }
 
-/// An artifact of `kind` with the driver-owned fields left empty, for resolvers to
-/// fill in.
-pub fn artifact(kind: Kind, version: impl Into<String>) -> Artifact {
-    Artifact {
-        kind,
-        name: String::new(),
-        requested: String::new(),
-        request_hash: String::new(),
-        source: None,
-        origin: None,
-        version: version.into(),
-        digest: None,
-        images: Vec::new(),
-        published: None,
-        release_url: None,
-        repository: None,
-        commit: None,
-        checksum: None,
-        pins: Vec::new(),
-        platform: BTreeMap::new(),
-        archives: Vec::new(),
-        packages: Vec::new(),
-    }
+/// An entry of `kind` in its on-disk form with the driver-owned fields left empty, for
+/// resolvers to fill in; the driver checks every value when it types the entry.
+pub fn artifact(kind: Kind, version: impl Into<String>) -> ArtifactWire {
+    ArtifactWire::new(kind, version)
 }

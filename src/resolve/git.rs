@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{Context, Problem};
-use crate::lock::Artifact;
 use crate::lock::values::{GitCommit, ReleaseTag, escape_for_terminal};
+use crate::lock::{Artifact, ArtifactWire};
 
 /// A ref advertisement larger than this is refused (repositories with tens of thousands
 /// of refs advertise a few MiB).
@@ -205,7 +205,11 @@ pub fn upstream(ctx: &Context, request: &GitRequest) -> String {
     )
 }
 
-pub async fn resolve(ctx: &Context, name: &str, request: &GitRequest) -> Result<Artifact, Problem> {
+pub async fn resolve(
+    ctx: &Context,
+    name: &str,
+    request: &GitRequest,
+) -> Result<ArtifactWire, Problem> {
     let url = format!(
         "{}/info/refs?service=git-upload-pack",
         fetch_base(ctx, &request.repository)

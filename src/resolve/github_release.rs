@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Context, Problem, sums};
-use crate::lock::{Artifact, Pin};
+use crate::lock::{ArtifactWire, PinWire};
 use crate::net::{DOCUMENT_LIMIT, Hash};
 use crate::platform::Platform;
 use crate::spec::Release;
@@ -139,7 +139,7 @@ pub async fn resolve(
     ctx: &Context,
     name: &str,
     request: &ReleaseRequest,
-) -> Result<Artifact, Problem> {
+) -> Result<ArtifactWire, Problem> {
     let mut constraint = ReleaseConstraint::parse(&request.version).map_err(Problem::msg)?;
     if let (ReleaseConstraint::Tag(tag), Some(prefix)) = (&constraint, &request.tag_prefix)
         && !tag.starts_with(prefix.as_str())
@@ -160,7 +160,7 @@ async fn pin_source_file(
     request: &ReleaseRequest,
     release: &GithubRelease,
     file: &str,
-) -> Result<Artifact, Problem> {
+) -> Result<ArtifactWire, Problem> {
     let url = format!(
         "{}/{}/{}/{file}",
         ctx.sources.upstream("github-raw"),
@@ -176,7 +176,7 @@ async fn pin_source_file(
     artifact.release_url = release.html_url.clone();
     artifact.platform.insert(
         crate::lock::ALL_PLATFORMS.to_string(),
-        Pin {
+        PinWire {
             file: file.rsplit('/').next().unwrap_or(file).to_string(),
             urls: vec![url],
             hash: downloaded.sha256,
@@ -325,7 +325,7 @@ pub async fn pin_assets(
     name: &str,
     request: &ReleaseRequest,
     release: &GithubRelease,
-) -> Result<Artifact, Problem> {
+) -> Result<ArtifactWire, Problem> {
     let mut artifact = super::artifact(super::Kind::GithubRelease, release.tag_name.clone());
     artifact.published = release.published_at.clone();
     artifact.release_url = release.html_url.clone();
@@ -379,7 +379,7 @@ pub async fn pin_assets(
         }));
         artifact.platform.insert(
             platform.to_string(),
-            Pin {
+            PinWire {
                 file: file.clone(),
                 urls,
                 hash,

@@ -44,11 +44,11 @@ pub fn unnamed_hosts(plan: &Plan, sources: &Sources, lock: &Lock) -> Vec<String>
             .flat_map(|pin| &pin.urls)
             .chain(artifact.packages.iter().flat_map(|p| &p.urls))
             .filter(|url| !is_apt_snapshot(artifact, url))
-            .map(|url| (url, host_of_url(url)));
+            .map(|url| (url.as_str(), host_of_url(url)));
         let images = artifact
             .images
             .iter()
-            .map(|image| (image, image_host(image)));
+            .map(|image| (image.as_str(), image_host(image)));
         for (value, host) in pins.chain(images) {
             if !host.as_deref().is_some_and(allowed) {
                 problems.push(format!(

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Context, Problem, sums};
-use crate::lock::{Artifact, Pin};
+use crate::lock::{ArtifactWire, PinWire};
 use crate::net::DOCUMENT_LIMIT;
 use crate::platform::Platform;
 
@@ -110,7 +110,7 @@ pub async fn resolve(
     ctx: &Context,
     _name: &str,
     request: &NodeRequest,
-) -> Result<Artifact, Problem> {
+) -> Result<ArtifactWire, Problem> {
     let constraint = NodeConstraint::parse(&request.version).map_err(Problem::msg)?;
     let dist = ctx.sources.upstream("nodejs");
     let index: Vec<DistRelease> = ctx
@@ -153,7 +153,7 @@ pub async fn resolve(
         urls.push(format!("{dist}/{version}/{file}"));
         artifact.platform.insert(
             platform.to_string(),
-            Pin {
+            PinWire {
                 file,
                 urls,
                 hash,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Context, Problem};
 use crate::image_ref::ImageRef;
-use crate::lock::{Artifact, Pin};
+use crate::lock::{ArtifactWire, PinWire};
 use crate::net::{DOCUMENT_LIMIT, Fetched, Hash};
 use crate::platform::Platform;
 use crate::spec::Base;
@@ -50,7 +50,7 @@ pub async fn resolve(
     ctx: &Context,
     _name: &str,
     request: &OciRequest,
-) -> Result<Artifact, Problem> {
+) -> Result<ArtifactWire, Problem> {
     let reference = ImageRef::parse_normalized(&request.image)
         .map_err(|err| Problem::msg(format!("not an image reference: {err}")))?;
     let canonical_host = reference
@@ -107,7 +107,7 @@ async fn resolve_at(
     registry: &Registry,
     repository: &str,
     wanted: &str,
-) -> Result<Artifact, Problem> {
+) -> Result<ArtifactWire, Problem> {
     let mut auth = Auth::default();
     let top = fetch_manifest(ctx, registry, repository, wanted, &mut auth).await?;
     let top_digest = Hash::of_sha256(&top.body);
@@ -156,7 +156,7 @@ async fn resolve_at(
             }
             artifact.platform.insert(
                 platform.to_string(),
-                Pin {
+                PinWire {
                     file: "manifest".into(),
                     urls: Vec::new(),
                     hash: child_digest,
@@ -196,7 +196,7 @@ async fn resolve_at(
             }
             artifact.platform.insert(
                 platform.to_string(),
-                Pin {
+                PinWire {
                     file: "manifest".into(),
                     urls: Vec::new(),
                     hash: top_digest.clone(),

@@ -60,7 +60,7 @@ pub fn mismatches(plan: &Plan, lock: &Lock, spec_hash: &str) -> Vec<Mismatch> {
                 kind,
                 name,
                 requested: request.requested.clone(),
-                locked: pinned.requested.clone(),
+                locked: pinned.requested.to_string(),
             });
         } else if let Some(platform) = request.platforms.iter().find(|p| !covers(pinned, p)) {
             found.push(Mismatch::Uncovered {
@@ -75,13 +75,13 @@ pub fn mismatches(plan: &Plan, lock: &Lock, spec_hash: &str) -> Vec<Mismatch> {
         if plan.request(artifact.kind, &artifact.name).is_none() {
             found.push(Mismatch::Unrequested {
                 kind: artifact.kind,
-                name: artifact.name.clone(),
+                name: artifact.name.to_string(),
             });
         }
     }
     if found.is_empty() && lock.spec_hash != spec_hash {
         found.push(Mismatch::SpecHash {
-            locked: lock.spec_hash.clone(),
+            locked: lock.spec_hash.to_string(),
             current: spec_hash.to_string(),
         });
     }
@@ -128,7 +128,8 @@ impl fmt::Display for Mismatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lock::Pin;
+    use crate::lock::values::{ArtifactVersion, OneLine};
+    use crate::lock::{Artifact, PinWire};
     use crate::net::Hash;
     use crate::spec::LoadedSpec;
 
@@ -167,7 +168,7 @@ mod tests {
                 for platform in &request.platforms {
                     artifact.platform.insert(
                         platform.clone(),
-                        Pin {
+                        PinWire {
                             file: "tool".into(),
                             urls: vec![
                                 "https://github.com/o/tool/releases/download/v1/tool".into(),
@@ -177,10 +178,14 @@ mod tests {
                         },
                     );
                 }
-                artifact
+                Artifact::try_from(artifact).unwrap()
             })
             .collect();
-        Lock::new(spec.hash.clone(), artifacts)
+        Lock::new(one_line(&spec.hash), artifacts)
+    }
+
+    fn one_line(text: &str) -> OneLine {
+        OneLine::parse("spec-hash", text).unwrap()
     }
 
     fn check(spec: &LoadedSpec, lock: &Lock) -> Vec<Mismatch> {
@@ -269,14 +274,15 @@ mod tests {
         let spec = spec(AMD64, "latest");
         let mut lock = answering(&spec);
         let tool = lock.artifacts.iter_mut().find(|a| a.name == "tool");
-        tool.unwrap().version = "v2".into();
+        tool.unwrap().version =
+            ArtifactVersion::parse(Kind::GithubRelease, "version", "v2").unwrap();
         let found = check(&spec, &lock);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(matches!(&found[0], Mismatch::Edited(_)), "{found:?}");
         assert!(found[0].to_string().contains("was edited after locking"));
 
         let mut other = answering(&spec);
-        other.spec_hash = "sha256:before".into();
+        other.spec_hash = one_line("sha256:before");
         let found = check(&spec, &other);
         assert_eq!(
             found,

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{Context, Problem};
-use crate::lock::{ALL_PLATFORMS, Artifact, Pin};
+use crate::lock::{ALL_PLATFORMS, ArtifactWire, PinWire};
 use crate::net::Hash;
 use crate::spec::UrlFile;
 
@@ -23,7 +23,11 @@ impl UrlRequest {
     }
 }
 
-pub async fn resolve(ctx: &Context, name: &str, request: &UrlRequest) -> Result<Artifact, Problem> {
+pub async fn resolve(
+    ctx: &Context,
+    name: &str,
+    request: &UrlRequest,
+) -> Result<ArtifactWire, Problem> {
     let expected = Hash::sha256_hex(&request.sha256).map_err(Problem::msg)?;
     let downloaded = ctx
         .client
@@ -39,7 +43,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &UrlRequest) -> Result<
     let mut artifact = super::artifact(super::Kind::Url, expected.hex()[..12].to_string());
     artifact.platform.insert(
         ALL_PLATFORMS.to_string(),
-        Pin {
+        PinWire {
             file,
             urls: vec![request.url.clone()],
             hash: downloaded.sha256,

@@ -3,7 +3,7 @@
 //! resealed, or an upstream that republished other bytes under the same version, fails
 //! (exit 1) naming the artifact, the field and both values.
 
-use modelbench::lock::{Artifact, Lock};
+use modelbench::lock::{ArtifactWire, LockWire};
 
 use crate::support::project::Project;
 use crate::support::registry::{self, ACCEPT_ALL, IndexKind};
@@ -19,15 +19,15 @@ fn against_upstream(project: &Project, extra: &[&str]) -> Output {
 
 /// Apply `edit` to the lock as written, reseal every entry's checksum (as anyone can)
 /// and write it back.
-fn tamper(project: &Project, edit: impl FnOnce(&mut Vec<Artifact>)) {
-    let lock: Lock = toml::from_str(&String::from_utf8(project.lock_bytes()).unwrap()).unwrap();
-    let mut artifacts = lock.artifacts;
-    edit(&mut artifacts);
-    let resealed = Lock::new(lock.spec_hash, artifacts);
-    std::fs::write(project.lock_path(), resealed.to_bytes()).unwrap();
+fn tamper(project: &Project, edit: impl FnOnce(&mut Vec<ArtifactWire>)) {
+    let mut lock: LockWire =
+        toml::from_str(&String::from_utf8(project.lock_bytes()).unwrap()).unwrap();
+    edit(&mut lock.artifacts);
+    lock.reseal();
+    std::fs::write(project.lock_path(), lock.to_bytes()).unwrap();
 }
 
-fn entry<'a>(artifacts: &'a mut [Artifact], name: &str) -> &'a mut Artifact {
+fn entry<'a>(artifacts: &'a mut [ArtifactWire], name: &str) -> &'a mut ArtifactWire {
     artifacts.iter_mut().find(|a| a.name == name).unwrap()
 }
 

@@ -281,6 +281,9 @@ fn run(ctx: &Context, request: &AptRequest) -> Result<modelbench::lock::Artifact
     tokio::runtime::Runtime::new()
         .expect("runtime")
         .block_on(apt::resolve(ctx, "test", request))
+        .and_then(|wire| {
+            modelbench::lock::Artifact::try_from(wire).map_err(|e| Problem::msg(e.to_string()))
+        })
 }
 
 #[test]
@@ -301,7 +304,13 @@ fn closure_from_a_signed_archive_with_mirror_canonical_and_snapshot_urls() {
     let names: Vec<(String, String, String)> = artifact
         .packages
         .iter()
-        .map(|p| (p.platform.clone(), p.name.clone(), p.version.clone()))
+        .map(|p| {
+            (
+                p.platform.to_string(),
+                p.name.to_string(),
+                p.version.to_string(),
+            )
+        })
         .collect();
     for platform in ["linux/amd64", "linux/arm64"] {
         let here: BTreeSet<&str> = names

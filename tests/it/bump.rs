@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use modelbench::lock::{ALL_PLATFORMS, Artifact, Lock, Package, Pin};
+use modelbench::lock::values::OneLine;
+use modelbench::lock::{ALL_PLATFORMS, Artifact, ArtifactWire, Lock, PackageWire, PinWire};
 use modelbench::net::Hash;
 use serde_json::{Value, json};
 
@@ -1288,8 +1289,8 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bump")
 }
 
-fn pin(file: &str, bytes: &[u8]) -> Pin {
-    Pin {
+fn pin(file: &str, bytes: &[u8]) -> PinWire {
+    PinWire {
         file: file.into(),
         urls: vec![format!("https://downloads.example/{file}")],
         hash: Hash::of_sha256(bytes),
@@ -1297,8 +1298,8 @@ fn pin(file: &str, bytes: &[u8]) -> Pin {
     }
 }
 
-fn art(kind: &str, name: &str, version: &str) -> Artifact {
-    Artifact {
+fn art(kind: &str, name: &str, version: &str) -> ArtifactWire {
+    ArtifactWire {
         kind: modelbench::lock::Kind::parse(kind).expect("a kind"),
         name: name.into(),
         requested: "latest".into(),
@@ -1320,8 +1321,8 @@ fn art(kind: &str, name: &str, version: &str) -> Artifact {
     }
 }
 
-fn member(name: &str, version: &str, bytes: &[u8], requested: bool) -> Package {
-    Package {
+fn member(name: &str, version: &str, bytes: &[u8], requested: bool) -> PackageWire {
+    PackageWire {
         name: name.into(),
         version: version.into(),
         platform: "linux/amd64".into(),
@@ -1340,6 +1341,17 @@ fn member(name: &str, version: &str, bytes: &[u8], requested: bool) -> Package {
         npm: None,
         conda: None,
     }
+}
+
+/// A lock of these entries, each checked and sealed as `modelbench lock` writes them.
+fn sealed(artifacts: Vec<ArtifactWire>) -> Lock {
+    let artifacts = artifacts
+        .into_iter()
+        .map(|a| Artifact::try_from(a).unwrap());
+    Lock::new(
+        OneLine::parse("spec-hash", "sha256:spec").unwrap(),
+        artifacts.collect(),
+    )
 }
 
 /// A lock pair with one artifact per row kind: updated (with a compare link), republished
@@ -1415,14 +1427,8 @@ fn lock_pair() -> (Lock, Lock) {
         member("dep-same", "3.0.0", b"same", false),
     ];
 
-    let old = Lock::new(
-        "sha256:spec".into(),
-        vec![clash_old, base_old, tool, codex_old],
-    );
-    let new = Lock::new(
-        "sha256:spec".into(),
-        vec![clash_new, base_new, helper, codex_new],
-    );
+    let old = sealed(vec![clash_old, base_old, tool, codex_old]);
+    let new = sealed(vec![clash_new, base_new, helper, codex_new]);
     (old, new)
 }
 
@@ -1623,8 +1629,8 @@ fn diff_flags_a_same_version_hash_change_loudly() {
         "linux/amd64".into(),
         pin(CLASH_AMD64, b"clash 0.10.8 amd64, rebuilt"),
     );
-    let old = Lock::new("sha256:spec".into(), vec![a.clone()]);
-    let new = Lock::new("sha256:spec".into(), vec![b]);
+    let old = sealed(vec![a.clone()]);
+    let new = sealed(vec![b]);
     let (old_path, new_path) = (dir.path().join("old.lock"), dir.path().join("new.lock"));
     old.write(&old_path).unwrap();
     new.write(&new_path).unwrap();
@@ -1647,9 +1653,7 @@ fn diff_flags_a_same_version_hash_change_loudly() {
 
     // Identical locks: nothing to say.
     let same = dir.path().join("same.lock");
-    Lock::new("sha256:spec".into(), vec![a])
-        .write(&same)
-        .unwrap();
+    sealed(vec![a]).write(&same).unwrap();
     assert_eq!(diff_run(&old_path, &same, &[]).stdout, "No changes.\n");
 
     // A missing lock is an error naming it.

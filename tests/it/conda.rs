@@ -566,7 +566,9 @@ fn resolve(fixture: &Fixture, spec: &str, mirror: Option<String>) -> Result<Arti
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(conda::resolve(&fixture.ctx, spec, &request(spec, mirror)))
+    runtime
+        .block_on(conda::resolve(&fixture.ctx, spec, &request(spec, mirror)))
+        .and_then(|wire| Artifact::try_from(wire).map_err(|e| Problem::msg(e.to_string())))
 }
 
 /// `subdir/file` of every member for a platform, sorted.
@@ -1308,7 +1310,9 @@ fn conda_repodata_zst_is_cached_and_revalidated() {
             .enable_all()
             .build()
             .unwrap();
-        runtime.block_on(conda::resolve(&ctx, "jq", &request("jq", Some(mirror))))
+        runtime
+            .block_on(conda::resolve(&ctx, "jq", &request("jq", Some(mirror))))
+            .map(|wire| Artifact::try_from(wire).unwrap())
     };
     f.world.clear_log();
     let cold = run().unwrap();
@@ -1445,7 +1449,7 @@ fn conda_emit_pins_every_member_and_fills_a_local_channel_from_the_lock() {
                 .collect();
             assert_eq!(dependencies.len(), members.len(), "{env} {platform}");
             for member in members {
-                let pin = dependencies[&member.name].as_table().unwrap();
+                let pin = dependencies[member.name.as_str()].as_table().unwrap();
                 assert_eq!(
                     pin["version"].as_str().unwrap(),
                     format!("=={}", member.version)

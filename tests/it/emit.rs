@@ -458,14 +458,14 @@ fn emit_refuses_a_proxy_address_with_credentials() {
 fn emit_refuses_a_resealed_lock_with_a_hostile_version() {
     let (project, _world, _) = locked_project(false);
     let text = String::from_utf8(project.lock_bytes()).unwrap();
-    let mut lock: modelbench::lock::Lock = toml::from_str(&text).unwrap();
+    let mut lock: modelbench::lock::LockWire = toml::from_str(&text).unwrap();
     let release = lock
         .artifacts
         .iter_mut()
         .find(|a| a.name == "clash-rs")
         .expect("the fixture locks clash-rs");
     release.version = "v0.10.8\nRUN touch /pwned".into();
-    release.checksum = Some(release.content_checksum());
+    lock.reseal();
     std::fs::write(project.lock_path(), lock.to_bytes()).unwrap();
 
     let output = project.emit(&["--locked", "--out", "hostile"]);

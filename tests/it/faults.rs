@@ -23,6 +23,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use modelbench::lock::Lock;
+use modelbench::lock::values::OneLine;
 
 use crate::support::project::Project;
 use crate::support::registry::{self, ACCEPT_ALL, IndexKind};
@@ -644,8 +645,10 @@ fn faulted_run(fx: &Fixture, rng: &mut XorShift, label: &str) -> RunReport {
             .iter_mut()
             .find(|a| a.kind == kind && a.name == name)
             .unwrap();
-        artifact.requested = format!("{} (before)", artifact.requested);
-        artifact.request_hash = format!("sha256:{}", sha256_hex(label.as_bytes()));
+        let before = format!("{} (before)", artifact.requested);
+        artifact.requested = OneLine::parse("requested", &before).unwrap();
+        let request_hash = format!("sha256:{}", sha256_hex(label.as_bytes()));
+        artifact.request_hash = OneLine::parse("request-hash", &request_hash).unwrap();
         // Written as `modelbench lock` would have for that older spec (checksums sealed),
         // so it is the constraint that makes the entry stale, not a hand edit.
         let lock = Lock::new(lock.spec_hash, lock.artifacts);

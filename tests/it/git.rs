@@ -3,7 +3,7 @@
 //! written into the emitted GitHub workflow, moved by `bump`, re-checked by `verify
 //! --against-upstream`, and refused when the server or a lock edit is hostile.
 
-use modelbench::lock::{Artifact, Lock};
+use modelbench::lock::{ArtifactWire, Lock, LockWire};
 
 use crate::support::project::{Project, artifact};
 use crate::support::world::{Response, World, git_commit_id};
@@ -465,12 +465,13 @@ fn lock_fixture_is_what_real_git_reads() {
 }
 
 /// Apply `edit` to the `git` entry `name`, reseal (as anyone can) and write the lock.
-fn tamper(project: &Project, name: &str, edit: impl FnOnce(&mut Artifact)) {
-    let lock: Lock = toml::from_str(&String::from_utf8(project.lock_bytes()).unwrap()).unwrap();
-    let mut artifacts = lock.artifacts;
-    edit(artifacts.iter_mut().find(|a| a.name == name).unwrap());
-    let resealed = Lock::new(lock.spec_hash, artifacts);
-    std::fs::write(project.lock_path(), resealed.to_bytes()).unwrap();
+/// The edit happens in the lock's on-disk form: a typed entry cannot hold such values.
+fn tamper(project: &Project, name: &str, edit: impl FnOnce(&mut ArtifactWire)) {
+    let text = String::from_utf8(project.lock_bytes()).unwrap();
+    let mut lock: LockWire = toml::from_str(&text).unwrap();
+    edit(lock.artifacts.iter_mut().find(|a| a.name == name).unwrap());
+    lock.reseal();
+    std::fs::write(project.lock_path(), lock.to_bytes()).unwrap();
 }
 
 #[test]
@@ -478,7 +479,7 @@ fn tampered_git_entries_are_refused_by_lock_parse() {
     let s = Setup::new();
     s.project.lock_ok(&[]);
     let locked = s.project.lock_bytes();
-    type Edit = fn(&mut Artifact);
+    type Edit = fn(&mut ArtifactWire);
     let cases: [(&str, Edit, &str); 7] = [
         (
             CHECKOUT,

@@ -134,7 +134,7 @@ fn with_value(original: &serde_json::Value, field: &[String], text: &str) -> Opt
     *pointer_mut(&mut value, field) = serde_json::Value::String(text.to_string());
     let mut lock = serde_json::from_value::<Lock>(value).ok()?;
     for artifact in &mut lock.artifacts {
-        artifact.checksum = Some(artifact.content_checksum());
+        artifact.seal();
     }
     Some(lock)
 }

@@ -481,7 +481,11 @@ fn checksums(
     let lock = modelbench::lock::Lock::parse(&path, &text).unwrap();
     let entry = lock.find(kind, name).unwrap();
     (
-        entry.checksum.clone().unwrap_or_default(),
+        entry
+            .checksum
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         entry.content_checksum(),
     )
 }

@@ -14,12 +14,13 @@ use std::sync::OnceLock;
 use base64::Engine as _;
 use modelbench::emit::npm as emit;
 use modelbench::lock::Artifact;
+use modelbench::lock::npm::{Facts, NpmFacts};
 use modelbench::net::{Client, Hash};
 use modelbench::platform::Platform;
 use modelbench::resolve::npm::semver::{
     self, Comparator, Identifier, Options, Range, Side, Version,
 };
-use modelbench::resolve::npm::{self, Engines, Installer, NpmRequest, Resolution};
+use modelbench::resolve::npm::{self, Engines, Installer, NpmRequest};
 use modelbench::resolve::{Context, Problem};
 use modelbench::sources::Sources;
 use serde_json::{Value, json};
@@ -572,6 +573,29 @@ fn resolve_with(
         request,
         engines,
     ))
+    .map(checked)
+}
+
+/// A resolution with its entry and facts typed, as the driver checks them before they
+/// are locked (emit takes only typed values).
+#[derive(Debug)]
+struct Resolution {
+    artifact: Artifact,
+    facts: Facts,
+    fetched: Vec<String>,
+}
+
+fn checked(resolution: npm::Resolution) -> Resolution {
+    let facts = resolution
+        .facts
+        .iter()
+        .map(|(location, facts)| (location.clone(), NpmFacts::try_from(facts).unwrap()))
+        .collect();
+    Resolution {
+        artifact: Artifact::try_from(resolution.artifact).unwrap(),
+        facts,
+        fetched: resolution.fetched,
+    }
 }
 
 /// `path name@version` for every location of the closure, whichever platform has it.
@@ -1743,7 +1767,7 @@ fn live_seed_clis_resolve() {
             async move { npm::resolve_closure(ctx, &req.package, &req, &Engines::default()).await }
         });
         for result in futures_util::future::join_all(futures).await {
-            out.push(result.expect("a seed CLI resolves"));
+            out.push(checked(result.expect("a seed CLI resolves")));
         }
         out
     });
@@ -1783,7 +1807,7 @@ fn live_seed_clis_resolve() {
         let top = a.packages.iter().find(|p| p.requested).unwrap();
         to_check.push((
             format!("{}@{}", top.name, top.version),
-            top.urls[0].clone(),
+            top.urls[0].to_string(),
             top.hash.clone(),
         ));
     }
@@ -1797,7 +1821,7 @@ fn live_seed_clis_resolve() {
             .expect("a platform package");
         to_check.push((
             format!("{}@{}", p.name, p.version),
-            p.urls[0].clone(),
+            p.urls[0].to_string(),
             p.hash.clone(),
         ));
     }
@@ -1896,7 +1920,14 @@ fn live_seed_clis_resolve() {
             "{package}"
         );
         let top = artifact.packages.iter().find(|p| p.requested).unwrap();
-        let commands: Vec<&String> = top.npm.as_ref().unwrap().bin.keys().collect();
+        let commands: Vec<&str> = top
+            .npm
+            .as_ref()
+            .unwrap()
+            .bin
+            .keys()
+            .map(|b| b.as_str())
+            .collect();
         assert!(!commands.is_empty(), "{package} has commands");
         for command in &commands {
             let bin = dir.path().join("node_modules/.bin").join(command);
@@ -1909,7 +1940,7 @@ fn live_seed_clis_resolve() {
                 .arg(&bin)
                 .arg("--version"));
             assert!(
-                out.stdout.contains(&top.version),
+                out.stdout.contains(top.version.as_str()),
                 "{package}: `{command} --version` printed {}{}",
                 out.stdout,
                 out.stderr
@@ -1983,7 +2014,8 @@ fn resolve_returns_the_artifact() {
     let tool = diamond_tree(&mut r);
     let fx = fixture(&r, Shape::Full);
     let req = request(tool, "latest");
-    let artifact = block_on(npm::resolve(&fx.ctx, tool, &req)).unwrap();
+    let artifact =
+        Artifact::try_from(block_on(npm::resolve(&fx.ctx, tool, &req)).unwrap()).unwrap();
     let full = resolve_with(&fx.ctx, &req, &Engines::default()).unwrap();
     assert_eq!(artifact, full.artifact);
 }

@@ -2,7 +2,7 @@
 //! recomputed, as anyone can), and `lock --check`, `emit --locked` and `verify` each
 //! refuse it before anything is emitted or fetched, naming the entry and the value.
 
-use modelbench::lock::{Artifact, Lock};
+use modelbench::lock::{ArtifactWire, LockWire};
 
 use crate::support::Output;
 use crate::support::project::Project;
@@ -60,21 +60,25 @@ dest = "/opt/clash-rs"
     }
 }
 
-/// The lock as written, read without the value checks (what an editor starts from).
-fn raw_lock(project: &Project) -> Lock {
+/// The lock as written, in its on-disk form without the value checks (what an editor
+/// starts from).
+fn raw_lock(project: &Project) -> LockWire {
     toml::from_str(&String::from_utf8(project.lock_bytes()).unwrap()).unwrap()
 }
 
 /// Apply `edit`, reseal every entry's checksum and write the lock back.
-fn tamper(project: &Project, edit: impl FnOnce(&mut Vec<Artifact>)) {
-    let lock = raw_lock(project);
-    let mut artifacts = lock.artifacts;
-    edit(&mut artifacts);
-    let resealed = Lock::new(lock.spec_hash, artifacts);
-    for artifact in &resealed.artifacts {
-        assert_eq!(artifact.check_checksum(), Ok(()), "resealed");
+fn tamper(project: &Project, edit: impl FnOnce(&mut Vec<ArtifactWire>)) {
+    let mut lock = raw_lock(project);
+    edit(&mut lock.artifacts);
+    lock.reseal();
+    for artifact in &lock.artifacts {
+        assert_eq!(
+            artifact.checksum.as_deref(),
+            Some(artifact.content_checksum().as_str()),
+            "resealed"
+        );
     }
-    std::fs::write(project.lock_path(), resealed.to_bytes()).unwrap();
+    std::fs::write(project.lock_path(), lock.to_bytes()).unwrap();
 }
 
 fn failed(output: &Output, what: &str, expected: &str) {
@@ -101,7 +105,7 @@ fn all_refuse(s: &Setup, expected: &str) {
     assert!(s._world.requests().is_empty(), "verify fetched");
 }
 
-fn clash(artifacts: &mut [Artifact]) -> &mut Artifact {
+fn clash(artifacts: &mut [ArtifactWire]) -> &mut ArtifactWire {
     artifacts
         .iter_mut()
         .find(|a| a.kind == "github-release")
@@ -185,7 +189,7 @@ fn a_tool_version_with_shell_is_refused() {
 }
 
 /// An apt closure for stage 2, which the spec never asks for.
-fn unrequested_apt(file: &str) -> Artifact {
+fn unrequested_apt(file: &str) -> ArtifactWire {
     toml::from_str(&format!(
         r#"kind = "apt"
 name = "stage-2"

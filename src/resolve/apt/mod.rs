@@ -34,7 +34,7 @@ pub use closure::{Choice, Index, Options, SolveError, Wanted};
 pub use index::{Archive, Snapshot};
 
 use super::{Context, Problem};
-use crate::lock::{Artifact, Package};
+use crate::lock::{ArtifactWire, PackageWire};
 use crate::net::Hash;
 
 /// What one apt artifact asks for.
@@ -290,7 +290,11 @@ impl StatusSource {
 }
 
 /// Resolve the closure for every platform of the context.
-pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<Artifact, Problem> {
+pub async fn resolve(
+    ctx: &Context,
+    name: &str,
+    request: &AptRequest,
+) -> Result<ArtifactWire, Problem> {
     let wanted: Vec<Wanted> = request
         .packages
         .iter()
@@ -495,7 +499,7 @@ pub async fn resolve(ctx: &Context, name: &str, request: &AptRequest) -> Result<
                 .next()
                 .unwrap_or(&choice.filename)
                 .to_string();
-            packages.push(Package {
+            packages.push(PackageWire {
                 name: choice.name,
                 version: choice.version,
                 platform: platform.as_str().to_string(),
@@ -560,7 +564,7 @@ fn record_archives(
 
 /// The artifact's version: a digest of what gets installed, so any change in the
 /// closure (a version, a hash, a member) shows as an update.
-pub fn closure_version(packages: &[Package]) -> String {
+pub fn closure_version(packages: &[PackageWire]) -> String {
     let lines: BTreeSet<String> = packages
         .iter()
         .map(|p| format!("{} {} {} {}\n", p.platform, p.name, p.version, p.hash))

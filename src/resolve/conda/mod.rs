@@ -20,8 +20,8 @@ use serde::Serialize;
 
 use super::revalidate::DocumentCache;
 use super::{Context, Problem};
-use crate::lock::conda::CondaFacts;
-use crate::lock::{Artifact, Package};
+use crate::lock::wire::CondaFactsWire;
+use crate::lock::{ArtifactWire, PackageWire};
 use crate::net::Hash;
 use crate::platform::Platform;
 use repodata::Subdir;
@@ -65,9 +65,9 @@ pub struct CondaRequest {
 /// The facts of one repodata record, read back through rattler's own serializer so
 /// each value keeps the form the channel published (a timestamp in seconds stays in
 /// seconds).
-fn facts_of(record: &rattler_conda_types::PackageRecord) -> Result<CondaFacts, String> {
+fn facts_of(record: &rattler_conda_types::PackageRecord) -> Result<CondaFactsWire, String> {
     let published = serde_json::to_value(record).map_err(|err| err.to_string())?;
-    Ok(CondaFacts {
+    Ok(CondaFactsWire {
         build_number: record.build_number,
         depends: record.depends.clone(),
         constrains: record.constrains.clone(),
@@ -95,7 +95,7 @@ pub async fn resolve(
     ctx: &Context,
     name: &str,
     request: &CondaRequest,
-) -> Result<Artifact, Problem> {
+) -> Result<ArtifactWire, Problem> {
     let spec = solve::parse_spec(&request.spec).map_err(Problem::msg)?;
     let tool = spec
         .name
@@ -216,7 +216,7 @@ pub async fn resolve(
                     newest = newest.max(Some(stamp.timestamp()));
                 }
             }
-            packages.push(Package {
+            packages.push(PackageWire {
                 name: name.to_string(),
                 version: package.version.to_string(),
                 platform: platform.as_str().to_string(),
@@ -518,6 +518,7 @@ mod tests {
         for key in ["build", "name", "sha256", "subdir", "version"] {
             rebuilt.insert(key.into(), published[key].clone());
         }
+        let facts = crate::lock::conda::CondaFacts::try_from(&facts).unwrap();
         rebuilt.extend(facts.record_fields());
         assert_eq!(serde_json::Value::Object(rebuilt), published);
     }

@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 use super::revalidate::DocumentCache;
 use super::{Context, Problem, artifact};
 use crate::lock::npm::NO_PLATFORM;
-use crate::lock::npm::NpmFacts;
-use crate::lock::{ALL_PLATFORMS, Artifact, Package};
+use crate::lock::wire::NpmFactsWire;
+use crate::lock::{ALL_PLATFORMS, ArtifactWire, PackageWire};
 use crate::net::{DOCUMENT_LIMIT, Hash, HashAlgorithm, NetError};
 use crate::platform::Platform;
 
@@ -69,12 +69,12 @@ pub struct NpmRequest {
 }
 
 /// Tree location → facts.
-pub type Facts = BTreeMap<String, NpmFacts>;
+pub type Facts = BTreeMap<String, NpmFactsWire>;
 
 /// Everything one resolution produced.
 #[derive(Debug, Clone)]
 pub struct Resolution {
-    pub artifact: Artifact,
+    pub artifact: ArtifactWire,
     pub facts: Facts,
     /// Package documents fetched, in order of arrival (each appears once).
     pub fetched: Vec<String>,
@@ -116,7 +116,7 @@ pub async fn resolve(
     ctx: &Context,
     _name: &str,
     request: &NpmRequest,
-) -> Result<Artifact, Problem> {
+) -> Result<ArtifactWire, Problem> {
     Ok(
         resolve_shared(ctx, &ctx.npm_documents, request, &Engines::default())
             .await?
@@ -275,7 +275,7 @@ fn lock_entries(
             on
         };
         for key in keys {
-            result.packages.push(Package {
+            result.packages.push(PackageWire {
                 name: manifest.name.clone(),
                 version: manifest.version.clone(),
                 platform: key.to_string(),
@@ -311,10 +311,10 @@ fn lock_entries(
     })
 }
 
-fn facts_of(entry: &tree::Entry) -> NpmFacts {
+fn facts_of(entry: &tree::Entry) -> NpmFactsWire {
     let m = &entry.manifest;
     let map = |pairs: &[(String, String)]| pairs.iter().cloned().collect::<BTreeMap<_, _>>();
-    NpmFacts {
+    NpmFactsWire {
         optional: entry.optional,
         peer: entry.peer,
         dependencies: map(&m.dependencies),
