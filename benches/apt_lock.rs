@@ -20,9 +20,11 @@
 //! when it is missing). Run: `just bench-apt` or `cargo bench --bench apt_lock`
 //! (`APT_LOCK_BENCH_RUNS`, default 3; `APT_LOCK_BENCH_BIN`: another `modelbench` build).
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -33,67 +35,14 @@ use modelbench::resolve::apt::index::check_file;
 use modelbench::resolve::apt::keys::BuiltinKeyring;
 use sha2::{Digest, Sha256};
 
+use support::{Body, Routes, serve, wait_measured};
+
 const PACKAGES: &[&str] = &["ffmpeg", "python3-opencv", "libopencv-dev"];
 const ARCHIVE: &str = "https://deb.debian.org/debian";
 const SUITE: &str = "trixie";
 const INDEX: &str = "main/binary-amd64/Packages.xz";
 const KEYRING: &str = "builtin:debian-archive-keyring";
-
-/// What the server answers: path → file on disk or bytes.
-struct Routes(Vec<(String, Body)>);
-
-enum Body {
-    File(PathBuf),
-    Bytes(&'static str, Vec<u8>),
-}
-
-fn serve(listener: TcpListener, routes: Arc<Routes>) {
-    for stream in listener.incoming().flatten() {
-        let routes = Arc::clone(&routes);
-        std::thread::spawn(move || {
-            let _ = answer(stream, &routes);
-        });
-    }
-}
-
-/// One request per connection (`Connection: close`), bodies streamed from disk.
-fn answer(stream: TcpStream, routes: &Routes) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let head = line.starts_with("HEAD ");
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header == "\r\n" {
-            break;
-        }
-    }
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, stream);
-    let Some((_, body)) = routes.0.iter().find(|(p, _)| *p == path) else {
-        return write!(
-            out,
-            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        );
-    };
-    let (content_type, length) = match body {
-        Body::File(file) => ("application/octet-stream", std::fs::metadata(file)?.len()),
-        Body::Bytes(content_type, bytes) => (*content_type, bytes.len() as u64),
-    };
-    write!(
-        out,
-        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
-    )?;
-    if !head {
-        match body {
-            Body::File(file) => {
-                std::io::copy(&mut std::fs::File::open(file)?, &mut out)?;
-            }
-            Body::Bytes(_, bytes) => out.write_all(bytes)?,
-        }
-    }
-    out.flush()
-}
+const OCTETS: &str = "application/octet-stream";
 
 /// `InRelease` and `Packages.xz` under `dir`, downloaded once and checked every run:
 /// the signature against the shipped Debian keyring, the index against the Release.
@@ -178,29 +127,32 @@ fn routes(dir: &Path, index_sha256: &str) -> Routes {
     Routes(vec![
         (
             "/v2/bench/base/manifests/1".into(),
-            Body::Bytes(
-                "application/vnd.oci.image.manifest.v1+json",
-                manifest.into_bytes(),
-            ),
+            "application/vnd.oci.image.manifest.v1+json",
+            Body::Bytes(manifest.into_bytes()),
         ),
         (
             format!("/v2/bench/base/blobs/{config_digest}"),
-            Body::Bytes("application/octet-stream", config),
+            OCTETS,
+            Body::Bytes(config),
         ),
         (
             format!("/v2/bench/base/blobs/{layer_digest}"),
-            Body::Bytes("application/octet-stream", layer),
+            OCTETS,
+            Body::Bytes(layer),
         ),
         (
             format!("/debian/dists/{SUITE}/InRelease"),
+            OCTETS,
             Body::File(dist.join("InRelease")),
         ),
         (
             format!("/debian/dists/{SUITE}/{INDEX}"),
+            OCTETS,
             Body::File(dist.join(INDEX)),
         ),
         (
             format!("/debian/dists/{SUITE}/{index_dir}/by-hash/SHA256/{index_sha256}"),
+            OCTETS,
             Body::File(dist.join(INDEX)),
         ),
     ])
@@ -216,19 +168,13 @@ fn measure(command: &mut Command) -> (Duration, u64) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|err| panic!("run {command:?}: {err}"));
-    let mut status = 0;
-    // SAFETY: plain FFI; `usage` is written by the kernel before wait4 returns.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let elapsed = started.elapsed();
-    assert_eq!(waited, pid, "wait4");
+    let run = wait_measured(child, started);
     assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{command:?} failed (status {status}); run it by hand to see why"
+        run.success(),
+        "{command:?} failed (status {}); run it by hand to see why",
+        run.status
     );
-    // Linux reports ru_maxrss in KiB.
-    (elapsed, usage.ru_maxrss as u64)
+    (run.wall, run.peak_kib)
 }
 
 /// The binary measured: this build's, or `APT_LOCK_BENCH_BIN` (another build).

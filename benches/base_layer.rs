@@ -9,8 +9,10 @@
 //! data in front of the status file, default 1024; `LAYER_BENCH_RUNS` the runs, default 3;
 //! `LAYER_BENCH_BIN` measures another `modelbench` binary, e.g. an older build).
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+mod support;
+
+use std::io::Write;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -18,91 +20,10 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use support::{Body, Hashing, Routes, serve, tar_header, wait_measured};
+
 const STATUS: &[u8] = b"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 2.36-9\n\n\
 Package: libgreet0\nStatus: install ok installed\nArchitecture: amd64\nVersion: 0.9-1\n";
-
-/// What the server answers: path → (content type, file on disk or bytes).
-struct Routes(Vec<(String, &'static str, Body)>);
-
-enum Body {
-    File(PathBuf),
-    Bytes(Vec<u8>),
-}
-
-fn serve(listener: TcpListener, routes: Arc<Routes>) {
-    for stream in listener.incoming().flatten() {
-        let routes = Arc::clone(&routes);
-        std::thread::spawn(move || {
-            let _ = answer(stream, &routes);
-        });
-    }
-}
-
-/// One request per connection (`Connection: close`), bodies streamed from disk.
-fn answer(stream: TcpStream, routes: &Routes) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header == "\r\n" {
-            break;
-        }
-    }
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, stream);
-    let Some((_, content_type, body)) = routes.0.iter().find(|(p, _, _)| *p == path) else {
-        return write!(
-            out,
-            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        );
-    };
-    let length = match body {
-        Body::File(file) => std::fs::metadata(file)?.len(),
-        Body::Bytes(bytes) => bytes.len() as u64,
-    };
-    write!(
-        out,
-        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
-    )?;
-    match body {
-        Body::File(file) => {
-            std::io::copy(&mut std::fs::File::open(file)?, &mut out)?;
-        }
-        Body::Bytes(bytes) => out.write_all(bytes)?,
-    }
-    out.flush()
-}
-
-fn tar_header(name: &str, size: u64) -> [u8; 512] {
-    let mut h = [0u8; 512];
-    h[..name.len()].copy_from_slice(name.as_bytes());
-    h[100..108].copy_from_slice(b"0000644\0");
-    h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
-    h[156] = b'0';
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[148..156].copy_from_slice(b"        ");
-    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-    h
-}
-
-/// Writes through to the file and hashes what was written.
-struct Hashing<W> {
-    inner: W,
-    hasher: Sha256,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
 
 /// A gzip layer: `filler` bytes of xorshift data, then the status file; returns its digest.
 fn write_layer(path: &Path, filler: u64) -> String {
@@ -214,24 +135,18 @@ fn lock_once(project: &Path) -> (u64, Duration) {
         .env_remove("MODELBENCH_SOURCES")
         .spawn()
         .expect("run modelbench");
-    let mut status = 0;
-    // SAFETY: plain FFI; `usage` is written by the kernel before wait4 returns.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let elapsed = started.elapsed();
-    assert_eq!(waited, pid, "wait4");
+    let run = wait_measured(child, started);
     assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "modelbench lock failed (status {status})"
+        run.success(),
+        "modelbench lock failed (status {})",
+        run.status
     );
     let lock = std::fs::read_to_string(project.join("lock/spec/bench.lock")).unwrap();
     assert!(
         lock.contains("name = \"hello\"") && !lock.contains("name = \"libgreet1\""),
         "the closure must come from the layer's status:\n{lock}"
     );
-    // Linux reports ru_maxrss in KiB.
-    (usage.ru_maxrss as u64, elapsed)
+    (run.peak_kib, run.wall)
 }
 
 /// A project on a server for a layer with `filler` bytes in front of the status.

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::server::{Body, Route, Server};
+use crate::support::{Hashing, tar_header};
 
 pub const REPOSITORY: &str = "nvidia/cuda";
 pub const TAG: &str = "12.8.1-cudnn-devel-ubuntu24.04";
@@ -21,36 +22,6 @@ pub struct Layer {
     /// Of the tar inside (the config's `diff_ids`).
     pub diff_id: String,
     pub size: u64,
-}
-
-/// Writes through and hashes what was written.
-struct Hashing<W> {
-    inner: W,
-    hasher: Sha256,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-fn tar_header(name: &str, size: u64) -> [u8; 512] {
-    let mut h = [0u8; 512];
-    h[..name.len()].copy_from_slice(name.as_bytes());
-    h[100..108].copy_from_slice(b"0000644\0");
-    h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
-    h[156] = b'0';
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[148..156].copy_from_slice(b"        ");
-    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-    h
 }
 
 /// A gzip tar layer of `files` (name, size, content source), written once to `path`

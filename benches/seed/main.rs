@@ -20,6 +20,8 @@ mod github;
 mod image;
 mod npm;
 mod server;
+#[path = "../support/mod.rs"]
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -163,23 +165,17 @@ fn lock(project: &Path, cache: &Path, args: &[&str], server: &Server) -> Run {
         .env_remove("GITHUB_TOKEN")
         .spawn()
         .expect("run modelbench");
-    let mut status = 0;
-    // SAFETY: plain FFI; `usage` is written by the kernel before wait4 returns.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = started.elapsed();
-    assert_eq!(waited, pid, "wait4");
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+    let run = support::wait_measured(child, started);
+    if !run.success() {
         panic!(
-            "modelbench lock {args:?} failed (status {status}); the world lacked {:?}",
+            "modelbench lock {args:?} failed (status {}); the world lacked {:?}",
+            run.status,
             server.take_missing()
         );
     }
     Run {
-        wall,
-        // Linux reports ru_maxrss in KiB.
-        peak_kib: usage.ru_maxrss as u64,
+        wall: run.wall,
+        peak_kib: run.peak_kib,
         tallies: server.take_tallies(),
     }
 }
