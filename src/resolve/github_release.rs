@@ -438,8 +438,21 @@ pub(crate) async fn api_get<T: serde::de::DeserializeOwned>(
     if let Some(value) = &authorization {
         headers.push(("authorization", value.as_str()));
     }
-    let fetched = ctx.client.get_ok(url, &headers, DOCUMENT_LIMIT).await?;
-    Ok(fetched.json()?)
+    // Revalidated like the other index documents: a `304` costs GitHub no rate limit.
+    let cache = ctx
+        .cache
+        .as_deref()
+        .map(|root| super::revalidate::DocumentCache::new(root, "github"));
+    let value = super::revalidate::get_ok(
+        &ctx.client,
+        cache.as_ref(),
+        url,
+        &headers,
+        DOCUMENT_LIMIT,
+        |fetched| fetched.json(),
+    )
+    .await?;
+    Ok(value)
 }
 
 /// `v1.2.3` → `1.2.3`, `bun-v1.4.5` → `1.4.5`, `0.12.5` → `0.12.5`.

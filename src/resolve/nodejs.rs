@@ -113,11 +113,19 @@ pub async fn resolve(
 ) -> Result<ArtifactWire, Problem> {
     let constraint = NodeConstraint::parse(&request.version).map_err(Problem::msg)?;
     let dist = ctx.sources.upstream("nodejs");
-    let index: Vec<DistRelease> = ctx
-        .client
-        .get_ok(&format!("{dist}/index.json"), &[], DOCUMENT_LIMIT)
-        .await?
-        .json()?;
+    let cache = ctx
+        .cache
+        .as_deref()
+        .map(|root| super::revalidate::DocumentCache::new(root, "nodejs"));
+    let index: Vec<DistRelease> = super::revalidate::get_ok(
+        &ctx.client,
+        cache.as_ref(),
+        &format!("{dist}/index.json"),
+        &[],
+        DOCUMENT_LIMIT,
+        |fetched| fetched.json(),
+    )
+    .await?;
     let release = index
         .iter()
         .filter(|r| constraint.matches(r))
@@ -131,7 +139,15 @@ pub async fn resolve(
     let version = format!("v{}", release.semver().expect("matched releases parse"));
 
     let sums_url = format!("{dist}/{version}/SHASUMS256.txt");
-    let sums_text = ctx.client.get_ok(&sums_url, &[], 1024 * 1024).await?.text();
+    let sums_text = super::revalidate::get_ok(
+        &ctx.client,
+        cache.as_ref(),
+        &sums_url,
+        &[],
+        1024 * 1024,
+        |fetched| Ok(fetched.text()),
+    )
+    .await?;
     let mut artifact = super::artifact(super::Kind::Nodejs, version.clone());
     artifact.published = release.date.clone();
     artifact.release_url = Some(format!("https://nodejs.org/en/blog/release/{version}"));

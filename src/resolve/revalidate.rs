@@ -1,4 +1,5 @@
-//! Unsigned index documents (conda `repodata.json`, npm packuments) kept as a package
+//! Unsigned index documents (conda `repodata.json`, npm packuments, GitHub's release JSON,
+//! the Node.js index and its `SHASUMS256.txt`) kept as a package
 //! manager keeps them: the body its URL last served, with that answer's `ETag` and
 //! `Last-Modified`, revalidated by a conditional GET on the next run (a `304` costs no
 //! body, so a warm `lock --update` transfers almost nothing).
@@ -15,6 +16,53 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use reqwest::header::HeaderMap;
+
+use crate::net::{Client, Fetched, NetError};
+
+/// `GET url` as [`Client::get_ok`] does, through `cache` when there is one: a stored
+/// answer is revalidated and its body served on `304`; a new answer is stored once `read`
+/// accepted its body (a document that does not parse is never kept). What `read` returns
+/// is the caller's.
+pub async fn get_ok<T>(
+    client: &Client,
+    cache: Option<&DocumentCache>,
+    url: &str,
+    headers: &[(&str, &str)],
+    limit: u64,
+    read: impl FnOnce(&Fetched) -> Result<T, NetError>,
+) -> Result<T, NetError> {
+    let cached = cache.and_then(|c| c.get(url));
+    let conditions: Vec<(&str, String)> = cached
+        .as_ref()
+        .map(|c| {
+            c.conditions()
+                .into_iter()
+                .map(|(name, value)| (name, value.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut all = headers.to_vec();
+    all.extend(
+        conditions
+            .iter()
+            .map(|(name, value)| (*name, value.as_str())),
+    );
+    let mut fetched = client.get(url, &all, limit).await?;
+    if fetched.status.as_u16() == 304
+        && let Some(cached) = cached
+    {
+        fetched.body = cached.body;
+        return read(&fetched);
+    }
+    if !fetched.status.is_success() {
+        return Err(crate::net::status_error(&fetched));
+    }
+    let value = read(&fetched)?;
+    if let Some(cache) = cache {
+        cache.store(url, &fetched.headers, &fetched.body);
+    }
+    Ok(value)
+}
 
 /// One kind of document's part of the cache directory (`conda/`, `npm/`).
 #[derive(Debug, Clone)]

@@ -76,7 +76,11 @@ pub(crate) fn upstreams() -> Upstreams {
         {"version": "v22.10.0", "date": "2026-10-16", "files": ["linux-x64", "src"], "lts": false, "security": false},
         {"version": "v20.18.0", "date": "2026-10-03", "files": ["linux-arm64", "linux-x64", "src"], "lts": "Iron", "security": false},
     ]);
-    world.get("/nodejs/dist/index.json", Response::json(index));
+    // nodejs.org tags its documents; a conditional GET with that tag gets `304`.
+    world.get(
+        "/nodejs/dist/index.json",
+        Response::json(index).header("ETag", "\"index-1\""),
+    );
     let mut node_tarball = Vec::new();
     for (version, platforms) in [
         ("v23.3.0", &["linux-x64", "linux-arm64"][..]),
@@ -105,7 +109,7 @@ pub(crate) fn upstreams() -> Upstreams {
         sums.push_str(&format!("{}  win-x64/node.exe\n", "ab".repeat(32)));
         world.get(
             &format!("/nodejs/dist/{version}/SHASUMS256.txt"),
-            Response::text(sums),
+            Response::text(sums).header("ETag", format!("\"sums-{version}\"")),
         );
     }
 
@@ -268,6 +272,40 @@ fn tools_node_constraint_forms() {
             pin(nvm, "all")["hash"].as_str().unwrap(),
             format!("sha256:{}", sha256_hex(NVM_SH.as_bytes()))
         );
+    }
+}
+
+/// Issue 20: GitHub's release JSON and the Node.js index and `SHASUMS256.txt` are kept in
+/// the cache with their `ETag`s and revalidated, so a warm `lock --update` with nothing
+/// changed upstream gets `304`s (no body; on GitHub no rate limit spent) and the same lock.
+#[test]
+fn tools_warm_lock_revalidates_github_and_nodejs_documents() {
+    let (project, up, output) = locked_node("lts", r#"["linux/amd64", "linux/arm64"]"#);
+    assert!(output.success(), "{}", output.stderr);
+    let first = project.lock_bytes();
+    up.world.clear_log();
+    project.lock_ok(&["--update"]);
+    assert_eq!(
+        project.lock_bytes(),
+        first,
+        "the cached documents give the same lock"
+    );
+    up.world
+        .assert_revalidated(|path| path == "/nodejs/dist/index.json", "\"index-1\"");
+    up.world.assert_revalidated(
+        |path| path == "/nodejs/dist/v22.11.0/SHASUMS256.txt",
+        "\"sums-v22.11.0\"",
+    );
+    let api: Vec<_> = up
+        .world
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/api/repos/nvm-sh/nvm/releases"))
+        .collect();
+    assert!(!api.is_empty(), "the warm run asks GitHub again");
+    for request in &api {
+        assert!(request.header("if-none-match").is_some(), "{request:?}");
+        assert_eq!(request.status, 304, "{request:?}");
     }
 }
 
