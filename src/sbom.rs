@@ -836,8 +836,9 @@ fn encode(text: &str, also_safe: &str) -> String {
     out
 }
 
-/// An RFC 9562 version-8 UUID from the first 16 bytes of a digest.
-fn uuid_v8(digest: &[u8]) -> String {
+/// An RFC 9562 version-8 UUID from the first 16 bytes of a digest (the SBOM's serial
+/// number is this of the lock's sha256).
+pub fn uuid_v8(digest: &[u8]) -> String {
     let mut b = [0u8; 16];
     b.copy_from_slice(&digest[..16]);
     b[6] = (b[6] & 0x0f) | 0x80;

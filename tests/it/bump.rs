@@ -1299,26 +1299,14 @@ fn pin(file: &str, bytes: &[u8]) -> PinWire {
 }
 
 fn art(kind: &str, name: &str, version: &str) -> ArtifactWire {
-    ArtifactWire {
-        kind: modelbench::lock::Kind::parse(kind).expect("a kind"),
-        name: name.into(),
-        requested: "latest".into(),
-        request_hash: format!("sha256:{}", sha256_hex(name.as_bytes())),
-        source: None,
-        origin: None,
-        version: version.into(),
-        digest: None,
-        images: Vec::new(),
-        published: None,
-        release_url: None,
-        repository: None,
-        commit: None,
-        checksum: None,
-        pins: Vec::new(),
-        platform: BTreeMap::new(),
-        archives: Vec::new(),
-        packages: Vec::new(),
-    }
+    let mut entry = ArtifactWire::new(
+        modelbench::lock::Kind::parse(kind).expect("a kind"),
+        version,
+    );
+    entry.name = name.into();
+    entry.requested = "latest".into();
+    entry.request_hash = format!("sha256:{}", sha256_hex(name.as_bytes()));
+    entry
 }
 
 fn member(name: &str, version: &str, bytes: &[u8], requested: bool) -> PackageWire {

@@ -185,22 +185,8 @@ fn outputs(project: &Project, binary: Option<&Path>, why: &[&str]) -> Outputs {
         .expect("a lock was written");
     let lock_digest = Sha256::digest(&lock);
     let lock_hex = hex::encode(lock_digest);
-    // The SBOM's serial number is a UUID made of the lock's sha256 (sbom.rs `uuid_v8`).
-    let lock_uuid = {
-        let mut b = [0u8; 16];
-        b.copy_from_slice(&lock_digest[..16]);
-        b[6] = (b[6] & 0x0f) | 0x80;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        let h = hex::encode(b);
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        )
-    };
+    // The SBOM's serial number is a UUID made of the lock's sha256.
+    let lock_uuid = modelbench::sbom::uuid_v8(&lock_digest);
     for (path, bytes) in out.iter_mut() {
         if path == "lock/test/bench.lock" {
             let text = String::from_utf8(bytes.clone()).unwrap();
