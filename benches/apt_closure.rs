@@ -8,6 +8,8 @@
 //! `target/apt-oracle`; fill it once with `MODELBENCH_LIVE=1 cargo test --test it apt`).
 //! Run: `cargo bench --bench apt_closure` (`APT_BENCH_RUNS` sets the run count).
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -145,21 +147,7 @@ fn apt_run(dir: &Path, names: &[String]) -> BTreeSet<String> {
         "apt-get failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.strip_prefix("Inst "))
-        .map(|rest| {
-            let name = rest.split_whitespace().next().unwrap();
-            let version = rest
-                .split('(')
-                .nth(1)
-                .unwrap()
-                .split_whitespace()
-                .next()
-                .unwrap();
-            format!("{name} {version}")
-        })
-        .collect()
+    support::simulated_installs(&output.stdout)
 }
 
 fn main() {

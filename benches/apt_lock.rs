@@ -343,15 +343,7 @@ fn apt_set(work: &Path, addr: &str, status: &Path) -> BTreeSet<String> {
         "apt-get install -s failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.strip_prefix("Inst "))
-        .map(|rest| {
-            let name = rest.split_whitespace().next().unwrap();
-            let version = rest.split('(').nth(1).unwrap().split_whitespace().next();
-            format!("{name} {}", version.unwrap())
-        })
-        .collect()
+    support::simulated_installs(&output.stdout)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {

@@ -5,6 +5,7 @@
 // Each benchmark uses part of this.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -142,4 +143,23 @@ pub fn wait_measured(child: Child, started: Instant) -> Measured {
         peak_kib: usage.ru_maxrss as u64,
         status,
     }
+}
+
+/// The `Inst` lines of `apt-get install -s` output as `name version`: what apt would install.
+pub fn simulated_installs(stdout: &[u8]) -> BTreeSet<String> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|line| line.strip_prefix("Inst "))
+        .map(|rest| {
+            let name = rest.split_whitespace().next().unwrap();
+            let version = rest
+                .split('(')
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap();
+            format!("{name} {version}")
+        })
+        .collect()
 }
