@@ -11,6 +11,7 @@ use super::{apt, conda, github_release, npm, oci, url};
 
 mod tools;
 mod ubuntu;
+mod workflow;
 
 /// Turn a spec into requests, one per artifact.
 pub fn plan(spec: &Spec) -> Plan {
@@ -73,7 +74,7 @@ pub fn plan(spec: &Spec) -> Plan {
     requests.extend(apt_requests(spec, &platforms));
     requests.extend(npm_requests(spec, &platforms));
     requests.extend(conda_requests(spec, &platforms));
-    requests.extend(crate::resolve::git::requests(spec));
+    requests.extend(workflow::requests(spec));
 
     requests.sort_by_key(Request::key);
     Plan { requests }
