@@ -508,7 +508,11 @@ fn audit_build_of_an_emitted_context_fetches_only_locked_urls_and_refuses_an_ext
     world.clear_log();
 
     let output = audit_build(&project, store.path(), registry);
-    assert!(output.success(), "the audited build must succeed");
+    assert!(
+        output.success(),
+        "the audited build must succeed; its output ended with:\n{}",
+        output.stdout_tail(60)
+    );
     assert!(
         output.stdout.contains(
             "audit-proxy: 2 requests: 2 locked URLs, 0 tunnels to locked hosts, 0 refused"
@@ -605,7 +609,11 @@ fn audit_build_of_an_npm_global_cli_sees_only_locked_urls() {
     let store = crate::support::temp_dir();
     world.clear_log();
     let output = audit_build(&project, store.path(), registry);
-    assert!(output.success(), "the audited npm build must succeed");
+    assert!(
+        output.success(),
+        "the audited npm build must succeed; its output ended with:\n{}",
+        output.stdout_tail(60)
+    );
     let [requests, locked, tunnels, refused] = report_counts(&output);
     println!("audited npm build: {requests} requests, {locked} locked URLs, {refused} refused");
     assert_eq!((tunnels, refused), (0, 0));
@@ -641,7 +649,11 @@ fn audit_build_of_apt_closures_sees_only_locked_debs() {
         store.path(),
         registry::shared().expect("apt_build_project checked the tools"),
     );
-    assert!(output.success(), "the audited apt build must succeed");
+    assert!(
+        output.success(),
+        "the audited apt build must succeed; its output ended with:\n{}",
+        output.stdout_tail(60)
+    );
     let [requests, locked, tunnels, refused] = report_counts(&output);
     println!("audited apt build: {requests} requests, {locked} locked URLs, {refused} refused");
     // The four locked .debs of both stages, each fetched once through the proxy: no

@@ -65,6 +65,13 @@ impl Output {
         format!("{}{}", self.stdout, self.stderr)
     }
 
+    /// The last `lines` lines of stdout: what a failing build printed just before it
+    /// stopped, for a panic message (CI shows a log's end, not its middle).
+    pub fn stdout_tail(&self, lines: usize) -> String {
+        let all: Vec<&str> = self.stdout.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
     /// Print everything to the test's captured output, under `title`.
     pub fn print(&self, title: &str) {
         let mut text = String::new();
