@@ -148,15 +148,16 @@ pub async fn resolve(
     }
     let release = find_release(ctx, &request.repo, &constraint).await?;
     match &request.source_file {
-        Some(file) => pin_source_file(ctx, name, request, &release, file).await,
+        Some(file) => pin_source_file(ctx, request, &release, file).await,
         None => pin_assets(ctx, name, request, &release).await,
     }
 }
 
-/// Pin a repository file at the release tag; hashed by downloading it.
+/// Pin a repository file at the release tag; hashed by downloading it. The file is kept
+/// and revalidated like the release JSON (raw hosts send an `ETag`), so a warm lock with
+/// nothing changed gets a `304`; the hash is always of the bytes in hand.
 async fn pin_source_file(
     ctx: &Context,
-    name: &str,
     request: &ReleaseRequest,
     release: &GithubRelease,
     file: &str,
@@ -167,10 +168,19 @@ async fn pin_source_file(
         request.repo,
         release.tag_name
     );
-    let downloaded = ctx
-        .client
-        .download(&format!("{name} {file}"), &url, None, None)
-        .await?;
+    let cache = ctx
+        .cache
+        .as_deref()
+        .map(|root| super::revalidate::DocumentCache::new(root, "github-raw"));
+    let (sha256, size) = super::revalidate::get_ok(
+        &ctx.client,
+        cache.as_ref(),
+        &url,
+        &[],
+        DOCUMENT_LIMIT,
+        |fetched| Ok((Hash::of_sha256(&fetched.body), fetched.body.len() as u64)),
+    )
+    .await?;
     let mut artifact = super::artifact(super::Kind::GithubRelease, release.tag_name.clone());
     artifact.published = release.published_at.clone();
     artifact.release_url = release.html_url.clone();
@@ -179,8 +189,8 @@ async fn pin_source_file(
         PinWire {
             file: file.rsplit('/').next().unwrap_or(file).to_string(),
             urls: vec![url],
-            hash: downloaded.sha256,
-            size: Some(downloaded.size),
+            hash: sha256,
+            size: Some(size),
         },
     );
     Ok(artifact)

@@ -118,7 +118,10 @@ pub(crate) fn upstreams() -> Upstreams {
         "nvm",
         &[FixtureRelease::new("v0.40.3", "2026-04-23T00:00:00Z")],
     );
-    world.get("/raw/nvm-sh/nvm/v0.40.3/nvm.sh", Response::text(NVM_SH));
+    world.get(
+        "/raw/nvm-sh/nvm/v0.40.3/nvm.sh",
+        Response::text(NVM_SH).header("ETag", "\"nvm-v0.40.3\""),
+    );
 
     let mut uv_release = FixtureRelease::new("0.12.5", "2026-08-21T00:00:00Z");
     for triple in ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"] {
@@ -295,6 +298,11 @@ fn tools_warm_lock_revalidates_github_and_nodejs_documents() {
     up.world.assert_revalidated(
         |path| path == "/nodejs/dist/v22.11.0/SHASUMS256.txt",
         "\"sums-v22.11.0\"",
+    );
+    // nvm's installer script, a repository file pinned at the tag, is kept the same way.
+    up.world.assert_revalidated(
+        |path| path == "/raw/nvm-sh/nvm/v0.40.3/nvm.sh",
+        "\"nvm-v0.40.3\"",
     );
     let api: Vec<_> = up
         .world
