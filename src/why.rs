@@ -280,7 +280,7 @@ pub fn artifact_origins(plan: &Plan, text: &str, artifact: &Artifact) -> Vec<Ori
         Some(request) => Origin::of_request(&request.origin, text),
         None => Origin {
             stage: None,
-            table: path.clone(),
+            table: path.to_string(),
             key: String::new(),
             value: String::new(),
             line: None,

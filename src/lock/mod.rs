@@ -132,11 +132,11 @@ pub struct Artifact {
     pub requested: OneLine,
     pub request_hash: OneLine,
     /// The upstream identity (`github:Watfaq/clash-rs`; format 2, checked by
-    /// [`provenance::check`]).
-    pub source: Option<String>,
+    /// [`provenance::Source::parse`]).
+    pub source: Option<provenance::Source>,
     /// The key path of the spec entry that asks for it (`stage-2.release.clash-rs`;
-    /// format 2, checked by [`provenance::check`]).
-    pub origin: Option<String>,
+    /// format 2, checked by [`provenance::SpecKeyPath::parse`]).
+    pub origin: Option<provenance::SpecKeyPath>,
     /// In the kind's grammar (a release tag, an npm semver, an apt closure's sha256, …).
     pub version: ArtifactVersion,
     /// OCI: the digest of the image index (or of the single manifest).

@@ -3,7 +3,7 @@
 //! `sbom`, `diff` and `bump` read them instead of planning the spec again or parsing URLs.
 //! A lock is untrusted input: both are checked against their grammar when it is read.
 
-use super::values::{OneLine, ValueError};
+use super::values::{OneLine, ValueError, string_newtype};
 use super::{Artifact, Kind};
 
 /// The prefix of a kind's `source` (`github:Watfaq/clash-rs`), or `None` when the kind has
@@ -31,65 +31,88 @@ pub fn github_repo(artifact: &Artifact) -> Option<&str> {
     }
 }
 
-/// `source` and `origin` against their grammar, when present (a format 1 lock has neither).
-pub fn check(kind: Kind, source: Option<&str>, origin: Option<&str>) -> Result<(), ValueError> {
-    if let Some(origin) = origin {
-        let ok = !origin.is_empty() && OneLine::parse("origin", origin).is_ok();
-        if !ok {
-            return Err(refuse(
-                "origin",
-                origin,
-                "a spec key path (one line of text without control characters)",
-            ));
+/// A kind's upstream identity (`github:Watfaq/clash-rs`, `npm:@mb/sdk`): its scheme
+/// prefix, then the identity in the kind's grammar. Built only by [`Source::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Source(String);
+
+string_newtype!(Source);
+
+impl Source {
+    /// `text` as an entry of `kind` spells its source, if it matches the kind's grammar.
+    pub fn parse(kind: Kind, text: &str) -> Result<Source, ValueError> {
+        let Some(scheme) = scheme(kind) else {
+            return Err(refuse("source", text, "no source for this kind"));
+        };
+        let rest = text
+            .strip_prefix(scheme)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .unwrap_or_default();
+        let ok = match kind {
+            Kind::GithubRelease => rest.split_once('/').is_some_and(|(owner, repo)| {
+                [owner, repo].iter().all(|part| {
+                    !part.is_empty()
+                        && part.len() <= 100
+                        && part
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                })
+            }),
+            Kind::Apt
+            | Kind::Conda
+            | Kind::Oci
+            | Kind::Nodejs
+            | Kind::Npm
+            | Kind::Url
+            | Kind::Git => {
+                !rest.is_empty()
+                    && rest.len() <= 1024
+                    && rest
+                        .bytes()
+                        .all(|b| b.is_ascii_graphic() && !b"`$\\'\"".contains(&b))
+            }
+        };
+        if ok {
+            Ok(Source(text.to_string()))
+        } else {
+            Err(refuse(
+                "source",
+                text,
+                match kind {
+                    Kind::GithubRelease => "`github:OWNER/REPO`",
+                    Kind::Apt
+                    | Kind::Conda
+                    | Kind::Oci
+                    | Kind::Nodejs
+                    | Kind::Npm
+                    | Kind::Url
+                    | Kind::Git => {
+                        "`KIND:IDENTITY` in printable ASCII without spaces or `` ` $ \\ ' \" ``"
+                    }
+                },
+            ))
         }
     }
-    let Some(source) = source else {
-        return Ok(());
-    };
-    let Some(scheme) = scheme(kind) else {
-        return Err(refuse("source", source, "no source for this kind"));
-    };
-    let rest = source
-        .strip_prefix(scheme)
-        .and_then(|rest| rest.strip_prefix(':'))
-        .unwrap_or_default();
-    let ok = match kind {
-        Kind::GithubRelease => rest.split_once('/').is_some_and(|(owner, repo)| {
-            [owner, repo].iter().all(|part| {
-                !part.is_empty()
-                    && part.len() <= 100
-                    && part
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-            })
-        }),
-        Kind::Apt | Kind::Conda | Kind::Oci | Kind::Nodejs | Kind::Npm | Kind::Url | Kind::Git => {
-            !rest.is_empty()
-                && rest.len() <= 1024
-                && rest
-                    .bytes()
-                    .all(|b| b.is_ascii_graphic() && !b"`$\\'\"".contains(&b))
+}
+
+/// The key path of the spec entry that asks for a lock entry (`stage-2.release.clash-rs`):
+/// one line of text. Built only by [`SpecKeyPath::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SpecKeyPath(String);
+
+string_newtype!(SpecKeyPath);
+
+impl SpecKeyPath {
+    pub fn parse(text: &str) -> Result<SpecKeyPath, ValueError> {
+        if !text.is_empty() && OneLine::parse("origin", text).is_ok() {
+            Ok(SpecKeyPath(text.to_string()))
+        } else {
+            Err(refuse(
+                "origin",
+                text,
+                "a spec key path (one line of text without control characters)",
+            ))
         }
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(refuse(
-            "source",
-            source,
-            match kind {
-                Kind::GithubRelease => "`github:OWNER/REPO`",
-                Kind::Apt
-                | Kind::Conda
-                | Kind::Oci
-                | Kind::Nodejs
-                | Kind::Npm
-                | Kind::Url
-                | Kind::Git => {
-                    "`KIND:IDENTITY` in printable ASCII without spaces or `` ` $ \\ ' \" ``"
-                }
-            },
-        ))
     }
 }
 
@@ -128,8 +151,7 @@ mod tests {
             (Kind::Url, "url:https://example.com/a.tar.gz"),
         ];
         for (kind, source) in ok {
-            let checked = check(kind, Some(source), Some("stage-2.release.clash-rs"));
-            assert_eq!(checked, Ok(()), "{source}");
+            assert_eq!(Source::parse(kind, source).unwrap(), source);
         }
         let github = entry(Kind::GithubRelease, Some("github:Watfaq/clash-rs"), None);
         assert_eq!(github_repo(&github), Some("Watfaq/clash-rs"));
@@ -146,12 +168,16 @@ mod tests {
             (Kind::Apt, "apt:x"),
         ];
         for (kind, source) in refused {
-            let err = check(kind, Some(source), None).unwrap_err();
+            let err = Source::parse(kind, source).unwrap_err();
             assert_eq!((err.field.as_str(), err.value.as_str()), ("source", source));
         }
-        let err = check(Kind::Url, None, Some("stage-1.url.x\n[evil]")).unwrap_err();
+        assert_eq!(
+            SpecKeyPath::parse("stage-2.release.clash-rs").unwrap(),
+            "stage-2.release.clash-rs"
+        );
+        let err = SpecKeyPath::parse("stage-1.url.x\n[evil]").unwrap_err();
         assert_eq!(err.field, "origin");
-        assert!(check(Kind::Url, None, Some("")).is_err());
+        assert!(SpecKeyPath::parse("").is_err());
     }
 
     #[test]

@@ -16,8 +16,6 @@
 //! Messages show the offending value through [`escape_for_terminal`], so an escape
 //! sequence an upstream planted is printed as text, never interpreted.
 
-use std::fmt;
-
 use super::npm::NO_PLATFORM;
 use super::{ALL_PLATFORMS, Kind};
 
@@ -91,8 +89,8 @@ macro_rules! string_newtype {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
@@ -162,6 +160,8 @@ macro_rules! string_newtype {
         }
     };
 }
+
+pub(crate) use string_newtype;
 
 /// Defines a string newtype whose only constructor checks `$valid`.
 macro_rules! checked_string {

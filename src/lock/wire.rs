@@ -297,7 +297,8 @@ impl TryFrom<&ArtifactWire> for Artifact {
         let name = OneLine::parse("name", &wire.name)?;
         let requested = OneLine::parse("requested", &wire.requested)?;
         let request_hash = OneLine::parse("request-hash", &wire.request_hash)?;
-        provenance::check(kind, wire.source.as_deref(), wire.origin.as_deref())?;
+        let source = optional(&wire.source, |s| provenance::Source::parse(kind, s))?;
+        let origin = optional(&wire.origin, provenance::SpecKeyPath::parse)?;
         let checksum = optional(&wire.checksum, |c| OneLine::parse("checksum", c))?;
         let version = ArtifactVersion::parse(kind, "version", &wire.version)?;
         let digest = optional(&wire.digest, |d| Sha256Digest::parse("digest", d))?;
@@ -325,8 +326,8 @@ impl TryFrom<&ArtifactWire> for Artifact {
             name,
             requested,
             request_hash,
-            source: wire.source.clone(),
-            origin: wire.origin.clone(),
+            source,
+            origin,
             version,
             digest,
             images,
@@ -614,8 +615,8 @@ impl From<&Artifact> for ArtifactWire {
             name: artifact.name.to_string(),
             requested: artifact.requested.to_string(),
             request_hash: artifact.request_hash.to_string(),
-            source: artifact.source.clone(),
-            origin: artifact.origin.clone(),
+            source: string(&artifact.source),
+            origin: string(&artifact.origin),
             version: artifact.version.to_string(),
             digest: string(&artifact.digest),
             images: strings(&artifact.images),

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use futures_util::StreamExt;
 
+use crate::lock::provenance::{Source, SpecKeyPath};
 use crate::lock::{Artifact, ArtifactWire, Kind, Lock};
 
 use super::context::Context;
@@ -28,20 +29,31 @@ pub async fn resolve(
 ) -> Result<Lock, ResolveFailures> {
     let todo = needs_resolution(plan, existing, policy);
     let todo_keys: BTreeSet<_> = todo.iter().map(|r| r.key()).collect();
-    let kept: Vec<Artifact> = plan
+    let mut kept: Vec<Artifact> = Vec::new();
+    let mut failures = Vec::new();
+    for r in plan
         .requests
         .iter()
         .filter(|r| !todo_keys.contains(&r.key()))
-        .filter_map(|r| {
-            let mut pinned = existing
-                .and_then(|lock| lock.find(r.kind.as_str(), &r.name))
-                .cloned()?;
-            // A kept pin answers the same request; where it sits in the spec may have
-            // moved, and a format 1 lock has no provenance yet (this migrates it).
-            stamp_provenance(&mut pinned, r);
-            Some(pinned)
-        })
-        .collect();
+    {
+        let Some(mut pinned) = existing
+            .and_then(|lock| lock.find(r.kind.as_str(), &r.name))
+            .cloned()
+        else {
+            continue;
+        };
+        // A kept pin answers the same request; where it sits in the spec may have
+        // moved, and a format 1 lock has no provenance yet (this migrates it).
+        match stamp_provenance(&mut pinned, r) {
+            Ok(()) => kept.push(pinned),
+            Err(problem) => failures.push(ResolveError {
+                kind: r.kind,
+                name: r.name.clone(),
+                requested: r.requested.clone(),
+                problem,
+            }),
+        }
+    }
 
     if let Some(reporter) = &ctx.reporter {
         reporter.started(&todo);
@@ -64,7 +76,6 @@ pub async fn resolve(
         .await;
 
     let mut artifacts = kept;
-    let mut failures = Vec::new();
     for result in results {
         match result {
             Ok(artifact) => artifacts.push(artifact),
@@ -121,9 +132,16 @@ async fn resolve_one(ctx: &Context, request: &Request) -> Result<Artifact, Probl
 
 /// What the lock keeps about where an entry comes from (`lock::provenance`); a resolved
 /// entry gets the same in its wire form (`resolve_one`).
-fn stamp_provenance(artifact: &mut Artifact, request: &Request) {
-    artifact.source = request.detail.source();
-    artifact.origin = Some(request.origin.path.clone());
+fn stamp_provenance(artifact: &mut Artifact, request: &Request) -> Result<(), Problem> {
+    let refused = |err| Problem::msg(format!("the spec asks for a value the lock refuses: {err}"));
+    artifact.source = request
+        .detail
+        .source()
+        .map(|source| Source::parse(request.kind, &source))
+        .transpose()
+        .map_err(refused)?;
+    artifact.origin = Some(SpecKeyPath::parse(&request.origin.path).map_err(refused)?);
+    Ok(())
 }
 
 /// A locked `http://` URL whose host was not allowed plain http (by the sources file),
