@@ -9,9 +9,12 @@ use crate::spec::{Spec, Stage};
 use super::request::{Detail, Origin, Plan, Request, quote, toml_key};
 use super::{apt, conda, github_release, npm, oci, url};
 
+mod origin;
 mod tools;
 mod ubuntu;
 mod workflow;
+
+pub use self::origin::origin_at;
 
 /// Turn a spec into requests, one per artifact.
 pub fn plan(spec: &Spec) -> Plan {
