@@ -6,11 +6,11 @@
 
 use std::fmt::Write;
 
-use super::install::{Installs, StageInstalls};
+use super::install::{Installs, Placed, StageInstalls};
 use super::quote::{self, UnsafeValue};
 use super::{EmitInputs, sha256_hex};
 use crate::lock::Lock;
-use crate::spec::{LoadedSpec, mirror_urls};
+use crate::spec::{LoadedSpec, Stage, mirror_urls};
 
 const INSTALL: &str = "/modelbench/installation";
 /// hadolint's one exception: consecutive `RUN`s are deliberate (one per locked artifact
@@ -175,25 +175,7 @@ impl<'a> Context<'a> {
             ]])?);
             out.push_str(&quote::instruction("EXPOSE", &port)?);
         }
-        out.push_str(&fetch_steps(1, installs)?);
-        out.push_str(&super::tools::install_steps(
-            spec,
-            1,
-            &spec.stage_1,
-            installs,
-        )?);
-        out.push_str(&super::npm::install_steps(
-            spec,
-            1,
-            &spec.stage_1,
-            &installs.npm_globals,
-            self.installs,
-        )?);
-        out.push_str(&super::conda::install_step(
-            spec,
-            1,
-            &installs.pixi_globals,
-        )?);
+        out.push_str(&self.entry_steps(1, &spec.stage_1, installs)?);
         out.push_str(&super::self_check::build_step(1));
         let _ = writeln!(out, "\nENTRYPOINT [\"{INSTALL}/entrypoint.sh\"]");
         Ok(out)
@@ -207,35 +189,61 @@ impl<'a> Context<'a> {
         let _ = writeln!(out, "COPY installation/stage-2/ {INSTALL}/stage-2/");
         let installs = &self.installs.stages[1];
         out.push_str(&super::apt::install_step(installs.debs, 2));
-        out.push_str(&fetch_steps(2, installs)?);
-        out.push_str(&super::tools::install_steps(
-            spec,
-            2,
-            &spec.stage_2,
-            installs,
-        )?);
-        out.push_str(&super::npm::install_steps(
-            spec,
-            2,
-            &spec.stage_2,
-            &installs.npm_globals,
-            self.installs,
-        )?);
-        out.push_str(&super::conda::install_step(
-            spec,
-            2,
-            &installs.pixi_globals,
-        )?);
+        out.push_str(&self.entry_steps(2, &spec.stage_2, installs)?);
         out.push_str(&super::self_check::build_step(2));
         let _ = writeln!(out, "\nENTRYPOINT [\"{INSTALL}/entrypoint.sh\"]");
         Ok(out)
     }
 }
 
+impl Context<'_> {
+    /// The steps installing a stage's lock entries after its system setup, one emitter
+    /// after another. Every field of [`StageInstalls`] is named: an emitter added there
+    /// does not compile until its steps are placed here.
+    fn entry_steps(
+        &self,
+        stage_number: u8,
+        stage: &Stage,
+        installs: &StageInstalls,
+    ) -> Result<String, UnsafeValue> {
+        let StageInstalls {
+            // Listed in artifacts.tsv; each is placed or a tool's, installed below.
+            fetched: _,
+            placed,
+            tools,
+            // Installed first in the stage body (stage 1's users and SSH server need it).
+            debs: _,
+            npm_globals,
+            pixi_globals,
+        } = installs;
+        let spec = &self.spec.spec;
+        let mut out = fetch_steps(stage_number, placed)?;
+        out.push_str(&super::tools::install_steps(
+            spec,
+            stage_number,
+            stage,
+            tools,
+        )?);
+        out.push_str(&super::npm::install_steps(
+            spec,
+            stage_number,
+            stage,
+            npm_globals,
+            self.installs,
+        )?);
+        out.push_str(&super::conda::install_step(
+            spec,
+            stage_number,
+            pixi_globals,
+        )?);
+        Ok(out)
+    }
+}
+
 /// One verifying fetch per file the stage places at a path.
-fn fetch_steps(stage_number: u8, installs: &StageInstalls) -> Result<String, UnsafeValue> {
+fn fetch_steps(stage_number: u8, placed: &[Placed]) -> Result<String, UnsafeValue> {
     let mut out = String::new();
-    for placement in &installs.placed {
+    for placement in placed {
         out.push('\n');
         out.push_str(&quote::comment(&format!(
             "{}: locked URL and sha256 in artifacts.tsv, verified before use",

@@ -258,29 +258,30 @@ pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitt
             .into_iter()
             .zip(&installs.stages)
     {
+        // Every field is named: an emitter added to `StageInstalls` does not compile
+        // until its `installation/` files are written here.
+        let install::StageInstalls {
+            fetched,
+            // Fetched (above); their steps are in the Dockerfile.
+            placed: _,
+            tools: _,
+            debs,
+            npm_globals,
+            pixi_globals,
+        } = stage_installs;
         let manifest_path = format!("installation/stage-{stage_number}/artifacts.tsv");
-        let mut manifest = scripts::FetchManifest::of_entries(&stage_installs.fetched)
-            .map_err(unsafe_in(&manifest_path))?;
-        apt::add_stage(
-            stage_installs.debs,
-            stage_number,
-            &mut manifest,
-            &mut emitted,
-        )?;
+        let mut manifest =
+            scripts::FetchManifest::of_entries(fetched).map_err(unsafe_in(&manifest_path))?;
+        apt::add_stage(*debs, stage_number, &mut manifest, &mut emitted)?;
         npm::add_stage(
             &spec.spec,
             stage_number,
             stage,
-            &stage_installs.npm_globals,
+            npm_globals,
             &installs,
             &mut emitted,
         )?;
-        conda::add_stage(
-            &stage_installs.pixi_globals,
-            stage_number,
-            &mut manifest,
-            &mut emitted,
-        )?;
+        conda::add_stage(pixi_globals, stage_number, &mut manifest, &mut emitted)?;
         emitted.add(&manifest_path, manifest.into_text(), false)?;
         let homes = tools::home_files(&spec.spec, stage_number, stage).map_err(unsafe_in(
             &format!("installation/stage-{stage_number}/home"),

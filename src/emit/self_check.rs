@@ -9,7 +9,7 @@
 
 use std::fmt::Write;
 
-use super::install::Installs;
+use super::install::{Installs, StageInstalls};
 use super::quote::{self, UnsafeValue};
 use crate::resolve::github_release::version_of_tag;
 use crate::spec::{Spec, mirror_urls};
@@ -34,8 +34,20 @@ pub(super) fn script(
     );
     let stages = &installs.stages[..usize::from(stage_number)];
     for stage in stages {
-        for placed in &stage.placed {
-            for (platform, pin) in &placed.artifact.platform {
+        // Every field is named: an emitter added to `StageInstalls` does not compile until
+        // the self-check decides what proves its entries are installed.
+        let StageInstalls {
+            // Each is placed or a tool's, checked as such.
+            fetched: _,
+            placed,
+            tools,
+            // Checked below, all stages' together (and nothing installed since).
+            debs: _,
+            npm_globals: _,
+            pixi_globals: _,
+        } = stage;
+        for file in placed {
+            for (platform, pin) in &file.artifact.platform {
                 let guard = if platform == crate::lock::ALL_PLATFORMS {
                     String::new()
                 } else {
@@ -43,14 +55,14 @@ pub(super) fn script(
                 };
                 let check = quote::command(&[
                     "check_file",
-                    &placed.artifact.name,
-                    placed.dest,
+                    &file.artifact.name,
+                    file.dest,
                     pin.hash.hex(),
                 ])?;
                 let _ = writeln!(out, "{guard}{check}");
             }
         }
-        for install in &stage.tools {
+        for install in tools {
             let check = quote::command(&[
                 "check_version",
                 install.user,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::install::StageInstalls;
+use super::install::ToolInstall;
 use super::quote::{self, UnsafeValue};
 use crate::spec::{Spec, Stage, mirror_urls};
 
@@ -16,12 +16,12 @@ pub(super) fn install_steps(
     spec: &Spec,
     stage_number: u8,
     stage: &Stage,
-    installs: &StageInstalls,
+    tools: &[ToolInstall],
 ) -> Result<String, UnsafeValue> {
     let mut out = String::new();
     let manifest = format!("{INSTALL}/stage-{stage_number}/artifacts.tsv");
     let script = format!("{INSTALL}/install-tool.sh");
-    for install in &installs.tools {
+    for install in tools {
         let user = install.user;
         let described: Vec<String> = install
             .artifacts
