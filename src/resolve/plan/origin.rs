@@ -1,7 +1,7 @@
-//! The spec entry at a lock entry's `origin` (a key path such as `stage-2.release.clash-rs`),
-//! read from the spec at that path alone: what `why` shows for a lock entry without
-//! planning the spec again. A test plans a spec with every table and checks that this
-//! reading gives back each request's own [`Origin`].
+//! The spec entry at a key path (`stage-2.release.clash-rs`): how a request's origin reads
+//! (table, key, value, span for the line, note). Planning makes every request's origin
+//! with it, and `why` reads a lock entry's `origin` with it, so `why` shows what planning
+//! recorded without planning the spec again.
 
 use crate::lock::Kind;
 use crate::resolve::git::{CHECKOUT_NAME, MODELBENCH_NAME};
@@ -217,7 +217,8 @@ sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 dest = "/opt/model.bin"
 "#;
 
-    /// Read at its path, every planned request's origin is the one planning made.
+    /// Planning reads every kind's origin at the path it writes (it panics otherwise), and
+    /// reading that path again gives the same origin.
     #[test]
     fn every_planned_origin_reads_back_from_its_path() {
         let loaded = crate::spec::LoadedSpec::from_str(std::path::Path::new("x.toml"), SPEC)
