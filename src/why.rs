@@ -225,7 +225,7 @@ impl Origin {
     }
 
     /// A spec entry's origin, with the line of its value in `text`.
-    fn of_request(origin: &crate::resolve::Origin, text: &str) -> Origin {
+    fn from_spec_entry(origin: &crate::resolve::Origin, text: &str) -> Origin {
         Origin {
             stage: origin.stage.map(str::to_string),
             table: origin.table.clone(),
@@ -273,7 +273,7 @@ pub fn artifact_origins(spec: &Spec, text: &str, artifact: &Artifact) -> Vec<Ori
         return Vec::new();
     };
     let origin = match crate::resolve::origin_at(spec, path, artifact.kind, &artifact.name) {
-        Some(origin) => Origin::of_request(&origin, text),
+        Some(origin) => Origin::from_spec_entry(&origin, text),
         None => Origin {
             stage: None,
             table: path.clone(),

@@ -289,6 +289,10 @@ dest = "/opt/model.bin"
     #[test]
     fn every_entry_has_one_installer() {
         let (spec, plan, lock) = spec_plan_lock();
+        // A new kind fails here until the spec below asks for it and its emitter is tested.
+        let kinds: std::collections::BTreeSet<Kind> =
+            lock.artifacts.iter().map(|a| a.kind).collect();
+        assert_eq!(kinds.len(), Kind::ALL.len(), "the spec asks for every kind");
         let installs = Installs::new(&spec, &plan, &lock).unwrap();
         let names = |stage: &StageInstalls, pick: fn(&StageInstalls) -> Vec<String>| pick(stage);
         let fetched = |s: &StageInstalls| s.fetched.iter().map(|a| a.name.to_string()).collect();
