@@ -194,9 +194,7 @@ impl<'a> Context<'a> {
         let _ = writeln!(out, "\nENTRYPOINT [\"{INSTALL}/entrypoint.sh\"]");
         Ok(out)
     }
-}
 
-impl Context<'_> {
     /// The steps installing a stage's lock entries after its system setup, one emitter
     /// after another. Every field of [`StageInstalls`] is named: an emitter added there
     /// does not compile until its steps are placed here.

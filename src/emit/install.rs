@@ -81,15 +81,15 @@ impl<'a> Installs<'a> {
             let artifact = lock
                 .find(request.kind, &request.name)
                 .expect("check_lock: the lock answers every request");
-            let unplaced = || NoInstaller {
+            let no_installer = || NoInstaller {
                 kind: request.kind,
                 name: request.name.clone(),
             };
-            let stage = |index: Option<usize>| index.ok_or_else(unplaced);
+            let stage = |index: Option<usize>| index.ok_or_else(no_installer);
             match request.kind {
                 Kind::Oci => {
                     if base.replace(artifact).is_some() {
-                        return Err(unplaced());
+                        return Err(no_installer());
                     }
                 }
                 Kind::GithubRelease | Kind::Url | Kind::Nodejs => {
@@ -111,13 +111,12 @@ impl<'a> Installs<'a> {
             }
         }
         for (installs, stage) in stages.iter_mut().zip([&spec.stage_1, &spec.stage_2]) {
-            installs.sort_fetched(stage)?;
+            installs.split_fetched(stage)?;
             installs.npm_globals.sort_by(|a, b| a.name.cmp(&b.name));
             let position = |artifact: &Artifact| {
-                stage
-                    .pixi_global
-                    .iter()
-                    .position(|e| crate::resolve::conda_tool_name(e.get_ref()) == *artifact.name)
+                stage.pixi_global.iter().position(|e| {
+                    crate::resolve::conda_tool_name(e.get_ref().trim()) == *artifact.name
+                })
             };
             installs.pixi_globals.sort_by_key(|a| position(a));
         }
@@ -128,7 +127,7 @@ impl<'a> Installs<'a> {
         Ok(Installs { base, stages })
     }
 
-    /// The tool installing `name` in either stage, and that entry (npm globals run on the
+    /// The entry `name` that a tool of either stage installs from (npm globals run on the
     /// node of stage 1 or of their own stage).
     pub fn tool_artifact(&self, name: &str) -> Option<&'a Artifact> {
         self.stages
@@ -143,7 +142,7 @@ impl<'a> Installs<'a> {
 impl<'a> StageInstalls<'a> {
     /// Split the fetched files into placed ones and tools' ones; one that is neither would
     /// be downloaded and never installed.
-    fn sort_fetched(&mut self, stage: &'a Stage) -> Result<(), NoInstaller> {
+    fn split_fetched(&mut self, stage: &'a Stage) -> Result<(), NoInstaller> {
         self.fetched.sort_by(|a, b| a.name.cmp(&b.name));
         let take = |name: &str| self.fetched.iter().copied().find(|a| a.name == name);
         for (tool, settings) in &stage.tools {
