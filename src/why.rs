@@ -41,7 +41,6 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::lock::{ALL_PLATFORMS, Artifact, Kind, Lock, Package};
-use crate::resolve::Plan;
 use crate::spec::{Spec, Stage, line_column};
 use crate::workspace::load_inputs;
 
@@ -225,8 +224,8 @@ impl Origin {
         self
     }
 
-    /// Where planning says a request comes from, with the line of its value in `text`.
-    fn of_request(origin: &crate::resolve::Origin, text: &str) -> Origin {
+    /// A spec entry's origin, with the line of its value in `text`.
+    fn from_spec_entry(origin: &crate::resolve::Origin, text: &str) -> Origin {
         Origin {
             stage: origin.stage.map(str::to_string),
             table: origin.table.clone(),
@@ -266,18 +265,15 @@ fn stages(spec: &Spec) -> [(&'static str, &Stage); 2] {
     [("stage-1", &spec.stage_1), ("stage-2", &spec.stage_2)]
 }
 
-/// The spec entry that asks for `artifact`: the planned request at the lock's `origin`
-/// (planning is the one place that knows where each request comes from). An entry the
-/// spec no longer has there shows the lock's path alone.
-pub fn artifact_origins(plan: &Plan, text: &str, artifact: &Artifact) -> Vec<Origin> {
+/// The spec entry that asks for `artifact`: the one at the lock's `origin` key path, read
+/// from the spec at that path ([`crate::resolve::origin_at`]; nothing is planned). An entry
+/// the spec no longer has there shows the lock's path alone.
+pub fn artifact_origins(spec: &Spec, text: &str, artifact: &Artifact) -> Vec<Origin> {
     let Some(path) = &artifact.origin else {
         return Vec::new();
     };
-    let origin = match plan
-        .request(artifact.kind, &artifact.name)
-        .filter(|request| &request.origin.path == path)
-    {
-        Some(request) => Origin::of_request(&request.origin, text),
+    let origin = match crate::resolve::origin_at(spec, path, artifact.kind, &artifact.name) {
+        Some(origin) => Origin::from_spec_entry(&origin, text),
         None => Origin {
             stage: None,
             table: path.to_string(),
@@ -372,7 +368,6 @@ pub fn member_origins(spec: &Spec, text: &str, artifact: &Artifact, member: &str
 
 /// Find `name` among the lock's artifacts and closure members.
 pub fn explain(spec: &Spec, text: &str, spec_path: &str, lock: &Lock, name: &str) -> Report {
-    let plan = crate::resolve::plan(spec);
     let mut matches = Vec::new();
     for artifact in &lock.artifacts {
         if artifact.name == name {
@@ -381,7 +376,7 @@ pub fn explain(spec: &Spec, text: &str, spec_path: &str, lock: &Lock, name: &str
             if platforms.is_empty() {
                 platforms = spec.image.platform_names();
             }
-            let origins = artifact_origins(&plan, text, artifact);
+            let origins = artifact_origins(spec, text, artifact);
             matches.push(Match {
                 kind: artifact.kind.to_string(),
                 artifact: artifact.name.to_string(),

@@ -6,15 +6,11 @@
 
 use std::fmt::Write;
 
+use super::install::Installs;
 use super::quote::{self, UnsafeValue};
 use super::self_check::INSTALL;
 use super::{EmitError, Emitted, unsafe_in};
 use crate::lock::{Artifact, Package};
-
-/// The lock entry of a stage's apt closure, if the stage has one.
-pub(super) fn locked(lock: &crate::lock::Lock, stage_number: u8) -> Option<&Artifact> {
-    lock.find("apt", &format!("stage-{stage_number}"))
-}
 
 /// The name of a `.deb` in `artifacts.tsv`: `deb:<package>_<version>_<arch>`.
 fn fetch_name(package: &Package) -> String {
@@ -26,14 +22,15 @@ fn fetch_name(package: &Package) -> String {
     )
 }
 
-/// Append the stage's `.deb` files to its fetch manifest and write its `debs.tsv`.
+/// Append the `.deb` files of the stage's closure (`debs`) to its fetch manifest and write
+/// its `debs.tsv`.
 pub(super) fn add_stage(
-    lock: &crate::lock::Lock,
+    debs: Option<&Artifact>,
     stage_number: u8,
     manifest: &mut super::scripts::FetchManifest,
     emitted: &mut Emitted,
 ) -> Result<(), EmitError> {
-    let Some(artifact) = locked(lock, stage_number) else {
+    let Some(artifact) = debs else {
         return Ok(());
     };
     let path = format!("installation/stage-{stage_number}/debs.tsv");
@@ -85,8 +82,8 @@ fn check_packages(artifact: &Artifact) -> Result<(), UnsafeValue> {
 }
 
 /// The Dockerfile step that installs the stage's locked `.deb` files (empty without any).
-pub(super) fn install_step(lock: &crate::lock::Lock, stage_number: u8) -> String {
-    let Some(artifact) = locked(lock, stage_number) else {
+pub(super) fn install_step(debs: Option<&Artifact>, stage_number: u8) -> String {
+    let Some(artifact) = debs else {
         return String::new();
     };
     let mut platforms: Vec<&str> = artifact
@@ -105,10 +102,10 @@ pub(super) fn install_step(lock: &crate::lock::Lock, stage_number: u8) -> String
 
 /// The self-check lines: every locked package of the stages up to this one, and nothing
 /// installed since the build.
-pub(super) fn self_check_lines(lock: &crate::lock::Lock, stage_number: u8) -> String {
+pub(super) fn self_check_lines(installs: &Installs, stage_number: u8) -> String {
     let mut out = String::new();
-    for stage in 1..=stage_number {
-        if locked(lock, stage).is_some() {
+    for (stage, stage_installs) in (1..=stage_number).zip(&installs.stages) {
+        if stage_installs.debs.is_some() {
             let _ = writeln!(out, "check_debs {INSTALL}/stage-{stage}/debs.tsv");
         }
     }

@@ -31,23 +31,15 @@ use std::fmt::Write;
 
 use serde_json::json;
 
+use super::install::Installs;
 use super::quote::{self, UnsafeValue};
 use super::self_check::INSTALL;
 use super::{EmitError, Emitted, unsafe_in};
-use crate::lock::{Artifact, Lock, Package};
-use crate::spec::{Spec, Stage};
+use crate::lock::{Artifact, Package};
+use crate::spec::Spec;
 
 /// Where the build puts the locked files as a channel for pixi.
 pub const CHANNEL_DIR: &str = "/modelbench/conda-channel";
-
-/// The lock entries of a stage's pixi-global tools, in the spec's order.
-pub(super) fn locked<'a>(lock: &'a Lock, stage: &Stage) -> Vec<&'a Artifact> {
-    stage
-        .pixi_global
-        .iter()
-        .filter_map(|entry| lock.find("conda", &crate::resolve::conda_tool_name(entry.get_ref())))
-        .collect()
-}
 
 /// The user that owns the globals: pixi's (validated to exist in this or an earlier stage).
 pub(super) fn owner(spec: &Spec) -> Option<String> {
@@ -74,18 +66,16 @@ fn slug(platform: &str) -> String {
 /// Append the stage's conda files to its fetch manifest and write the tables, local
 /// channel indices and manifests the install step reads.
 pub(super) fn add_stage(
-    lock: &Lock,
+    artifacts: &[&Artifact],
     stage_number: u8,
-    stage: &Stage,
     manifest: &mut super::scripts::FetchManifest,
     emitted: &mut Emitted,
 ) -> Result<(), EmitError> {
-    let artifacts = locked(lock, stage);
     if artifacts.is_empty() {
         return Ok(());
     }
     let dir = format!("installation/stage-{stage_number}/conda");
-    for artifact in &artifacts {
+    for artifact in artifacts {
         check_members(artifact).map_err(unsafe_in(&dir))?;
     }
     let mut table = String::from(
@@ -98,7 +88,7 @@ pub(super) fn add_stage(
     // platform → manifest text
     let mut manifests: BTreeMap<String, String> = BTreeMap::new();
 
-    for artifact in &artifacts {
+    for artifact in artifacts {
         let env = &artifact.name;
         let platforms: BTreeSet<&str> = artifact
             .packages
@@ -278,11 +268,9 @@ fn toml_key(name: &str) -> String {
 /// The Dockerfile step installing the stage's pixi-global tools (empty without any).
 pub(super) fn install_step(
     spec: &Spec,
-    lock: &Lock,
     stage_number: u8,
-    stage: &Stage,
+    artifacts: &[&Artifact],
 ) -> Result<String, UnsafeValue> {
-    let artifacts = locked(lock, stage);
     let Some(user) = owner(spec).filter(|_| !artifacts.is_empty()) else {
         return Ok(String::new());
     };
@@ -310,15 +298,15 @@ pub(super) fn install_step(
 /// The self-check lines: each stage's environments still match the lock.
 pub(super) fn self_check_lines(
     spec: &Spec,
-    lock: &Lock,
+    installs: &Installs,
     stage_number: u8,
 ) -> Result<String, UnsafeValue> {
     let mut out = String::new();
     let Some(user) = owner(spec) else {
         return Ok(out);
     };
-    for (number, stage) in [(1u8, &spec.stage_1), (2u8, &spec.stage_2)] {
-        if number <= stage_number && !locked(lock, stage).is_empty() {
+    for (number, stage) in (1..=stage_number).zip(&installs.stages) {
+        if !stage.pixi_globals.is_empty() {
             let tables = format!("{INSTALL}/stage-{number}/conda");
             let envs = quote::command(&[
                 "check_conda_envs",

@@ -6,8 +6,9 @@
 
 use std::fmt::Write;
 
+use super::install::{Installs, Placed, StageInstalls};
 use super::quote::{self, UnsafeValue};
-use super::{EmitInputs, placements, sha256_hex};
+use super::{EmitInputs, sha256_hex};
 use crate::lock::Lock;
 use crate::spec::{LoadedSpec, Stage, mirror_urls};
 
@@ -22,15 +23,21 @@ const PREAMBLE: &str = "# One RUN per locked artifact or tool: each is verified 
 pub(super) struct Context<'a> {
     spec: &'a LoadedSpec,
     lock: &'a Lock,
+    installs: &'a Installs<'a>,
     header: String,
     base_image: String,
     base_tag: String,
 }
 
 impl<'a> Context<'a> {
-    pub fn new(spec: &'a LoadedSpec, lock: &'a Lock, inputs: &EmitInputs) -> Context<'a> {
-        let base = lock.find("oci", "base").expect("checked by emit");
-        let base_image = base
+    pub fn new(
+        spec: &'a LoadedSpec,
+        lock: &'a Lock,
+        installs: &'a Installs<'a>,
+        inputs: &EmitInputs,
+    ) -> Context<'a> {
+        let base_image = installs
+            .base
             .images
             .first()
             .map(ToString::to_string)
@@ -56,6 +63,7 @@ impl<'a> Context<'a> {
         Context {
             spec,
             lock,
+            installs,
             header,
             base_image,
             base_tag: spec.spec.base.image.get_ref().clone(),
@@ -150,7 +158,8 @@ impl<'a> Context<'a> {
                 &ports,
             ]])?);
         }
-        out.push_str(&super::apt::install_step(self.lock, 1));
+        let installs = &self.installs.stages[0];
+        out.push_str(&super::apt::install_step(installs.debs, 1));
         if !spec.users.is_empty() {
             let _ = writeln!(
                 out,
@@ -166,25 +175,7 @@ impl<'a> Context<'a> {
             ]])?);
             out.push_str(&quote::instruction("EXPOSE", &port)?);
         }
-        out.push_str(&fetch_steps(1, &spec.stage_1)?);
-        out.push_str(&super::tools::install_steps(
-            spec,
-            1,
-            &spec.stage_1,
-            self.lock,
-        )?);
-        out.push_str(&super::npm::install_steps(
-            spec,
-            1,
-            &spec.stage_1,
-            self.lock,
-        )?);
-        out.push_str(&super::conda::install_step(
-            spec,
-            self.lock,
-            1,
-            &spec.stage_1,
-        )?);
+        out.push_str(&self.entry_steps(1, &spec.stage_1, installs)?);
         out.push_str(&super::self_check::build_step(1));
         let _ = writeln!(out, "\nENTRYPOINT [\"{INSTALL}/entrypoint.sh\"]");
         Ok(out)
@@ -196,48 +187,73 @@ impl<'a> Context<'a> {
         out.push_str(&self.args());
         let _ = writeln!(out, "COPY installation/common/ {INSTALL}/");
         let _ = writeln!(out, "COPY installation/stage-2/ {INSTALL}/stage-2/");
-        out.push_str(&super::apt::install_step(self.lock, 2));
-        out.push_str(&fetch_steps(2, &spec.stage_2)?);
-        out.push_str(&super::tools::install_steps(
-            spec,
-            2,
-            &spec.stage_2,
-            self.lock,
-        )?);
-        out.push_str(&super::npm::install_steps(
-            spec,
-            2,
-            &spec.stage_2,
-            self.lock,
-        )?);
-        out.push_str(&super::conda::install_step(
-            spec,
-            self.lock,
-            2,
-            &spec.stage_2,
-        )?);
+        let installs = &self.installs.stages[1];
+        out.push_str(&super::apt::install_step(installs.debs, 2));
+        out.push_str(&self.entry_steps(2, &spec.stage_2, installs)?);
         out.push_str(&super::self_check::build_step(2));
         let _ = writeln!(out, "\nENTRYPOINT [\"{INSTALL}/entrypoint.sh\"]");
         Ok(out)
     }
+
+    /// The steps installing a stage's lock entries after its system setup, one emitter
+    /// after another. Every field of [`StageInstalls`] is named: an emitter added there
+    /// does not compile until its steps are placed here.
+    fn entry_steps(
+        &self,
+        stage_number: u8,
+        stage: &Stage,
+        installs: &StageInstalls,
+    ) -> Result<String, UnsafeValue> {
+        let StageInstalls {
+            // Listed in artifacts.tsv; each is placed or a tool's, installed below.
+            fetched: _,
+            placed,
+            tools,
+            // Installed first in the stage body (stage 1's users and SSH server need it).
+            debs: _,
+            npm_globals,
+            pixi_globals,
+        } = installs;
+        let spec = &self.spec.spec;
+        let mut out = fetch_steps(stage_number, placed)?;
+        out.push_str(&super::tools::install_steps(
+            spec,
+            stage_number,
+            stage,
+            tools,
+        )?);
+        out.push_str(&super::npm::install_steps(
+            spec,
+            stage_number,
+            stage,
+            npm_globals,
+            self.installs,
+        )?);
+        out.push_str(&super::conda::install_step(
+            spec,
+            stage_number,
+            pixi_globals,
+        )?);
+        Ok(out)
+    }
 }
 
-/// One verifying fetch per locked file of a stage.
-fn fetch_steps(stage_number: u8, stage: &Stage) -> Result<String, UnsafeValue> {
+/// One verifying fetch per file the stage places at a path.
+fn fetch_steps(stage_number: u8, placed: &[Placed]) -> Result<String, UnsafeValue> {
     let mut out = String::new();
-    for placement in placements(stage) {
+    for placement in placed {
         out.push('\n');
         out.push_str(&quote::comment(&format!(
             "{}: locked URL and sha256 in artifacts.tsv, verified before use",
-            placement.name
+            placement.artifact.name
         )));
         out.push_str(&quote::run(&[vec![
             "sh",
             &format!("{INSTALL}/modelbench-fetch.sh"),
             &format!("{INSTALL}/stage-{stage_number}/artifacts.tsv"),
-            &placement.name,
-            &placement.dest,
-            &placement.mode,
+            &placement.artifact.name,
+            placement.dest,
+            placement.mode,
         ]])?);
     }
     Ok(out)

@@ -9,6 +9,7 @@ mod compose;
 mod conda;
 mod dockerfile;
 mod file_change;
+mod install;
 pub mod npm;
 pub mod quote;
 mod scripts;
@@ -24,7 +25,7 @@ pub use self::file_change::{FileChange, FileChangeKind, read_emitted};
 
 use crate::lock::{Kind, Lock};
 use crate::resolve::{self, Mismatch};
-use crate::spec::{LoadedSpec, Stage};
+use crate::spec::LoadedSpec;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmitError {
@@ -106,6 +107,10 @@ pub enum EmitError {
         "the `[proxy]` {what} `{value}` is not a host name or IP address and port (a port may be a variable, `${{HOST_PORT_PROXY:-7890}}`)"
     )]
     ProxyAddress { what: &'static str, value: String },
+    #[error(
+        "lock entry {kind} `{name}` is installed by no step of the emitted build: a bug in modelbench (emit/install.rs hands every entry to its emitter)"
+    )]
+    NoInstaller { kind: Kind, name: String },
     #[error("cannot write `{path}`: {source}")]
     Write {
         path: PathBuf,
@@ -216,13 +221,6 @@ impl Emitted {
     }
 }
 
-/// One artifact the emitted build fetches: which lock entry, where it goes.
-pub(crate) struct Placement {
-    pub name: String,
-    pub dest: String,
-    pub mode: String,
-}
-
 /// The build context for a lock about to be written to `lock_path` (`bump`): as
 /// `modelbench emit --locked` will make it from that file, with `$HOME` for `pubkey = "~"`.
 pub fn emit_for_lock(
@@ -247,18 +245,43 @@ pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitt
         mtime: lock.source_date_epoch(),
         ..Emitted::default()
     };
-    check_lock(spec, lock, inputs, &mut emitted)?;
+    let plan = resolve::plan(&spec.spec);
+    check_lock(spec, &plan, lock, inputs, &mut emitted)?;
     check_entries(lock, inputs.lock_path)?;
     scripts::check_proxy(spec)?;
-    let context = dockerfile::Context::new(spec, lock, inputs);
+    let installs = install::Installs::new(&spec.spec, &plan, lock)
+        .map_err(|install::NoInstaller { kind, name }| EmitError::NoInstaller { kind, name })?;
+    let context = dockerfile::Context::new(spec, lock, &installs, inputs);
 
-    for (stage_number, stage) in [(1u8, &spec.spec.stage_1), (2u8, &spec.spec.stage_2)] {
+    for ((stage_number, stage), stage_installs) in
+        [(1u8, &spec.spec.stage_1), (2u8, &spec.spec.stage_2)]
+            .into_iter()
+            .zip(&installs.stages)
+    {
+        // Every field is named: an emitter added to `StageInstalls` does not compile
+        // until its `installation/` files are written here.
+        let install::StageInstalls {
+            fetched,
+            // Fetched (above); their steps are in the Dockerfile.
+            placed: _,
+            tools: _,
+            debs,
+            npm_globals,
+            pixi_globals,
+        } = stage_installs;
         let manifest_path = format!("installation/stage-{stage_number}/artifacts.tsv");
-        let mut manifest = scripts::FetchManifest::of_entries(lock, &fetched_names(stage))
-            .map_err(unsafe_in(&manifest_path))?;
-        apt::add_stage(lock, stage_number, &mut manifest, &mut emitted)?;
-        npm::add_stage(&spec.spec, stage_number, stage, lock, &mut emitted)?;
-        conda::add_stage(lock, stage_number, stage, &mut manifest, &mut emitted)?;
+        let mut manifest =
+            scripts::FetchManifest::of_entries(fetched).map_err(unsafe_in(&manifest_path))?;
+        apt::add_stage(*debs, stage_number, &mut manifest, &mut emitted)?;
+        npm::add_stage(
+            &spec.spec,
+            stage_number,
+            stage,
+            npm_globals,
+            &installs,
+            &mut emitted,
+        )?;
+        conda::add_stage(pixi_globals, stage_number, &mut manifest, &mut emitted)?;
         emitted.add(&manifest_path, manifest.into_text(), false)?;
         let homes = tools::home_files(&spec.spec, stage_number, stage).map_err(unsafe_in(
             &format!("installation/stage-{stage_number}/home"),
@@ -273,7 +296,7 @@ pub fn emit(spec: &LoadedSpec, lock: &Lock, inputs: &EmitInputs) -> Result<Emitt
             }
         }
         let self_check = format!("installation/stage-{stage_number}/self-check.sh");
-        let text = self_check::script(&spec.spec, lock, inputs.lock_path, stage_number)
+        let text = self_check::script(&spec.spec, &installs, inputs.lock_path, stage_number)
             .map_err(unsafe_in(&self_check))?;
         emitted.add(&self_check, text, true)?;
     }
@@ -321,48 +344,17 @@ pub(crate) fn unsafe_in(file: &str) -> impl Fn(quote::UnsafeValue) -> EmitError 
     }
 }
 
-/// Every lock entry a stage downloads: releases, url files and the tools' artifacts.
-pub(crate) fn fetched_names(stage: &Stage) -> Vec<String> {
-    let mut names: Vec<String> = placements(stage).into_iter().map(|p| p.name).collect();
-    for tool in stage.tools.keys() {
-        names.extend(
-            crate::tools::artifact_names(tool)
-                .iter()
-                .map(|n| n.to_string()),
-        );
-    }
-    names.sort();
-    names
-}
-
-/// The release and url artifacts a stage places in the image, sorted by name.
-pub(crate) fn placements(stage: &Stage) -> Vec<Placement> {
-    let releases = stage.release.iter().map(|(name, r)| Placement {
-        name: name.clone(),
-        dest: r.dest.clone(),
-        mode: r.mode.clone(),
-    });
-    let files = stage.url.iter().map(|(name, u)| Placement {
-        name: name.clone(),
-        dest: u.dest.clone(),
-        mode: u.mode.clone(),
-    });
-    let mut all: Vec<Placement> = releases.chain(files).collect();
-    all.sort_by(|a, b| a.name.cmp(&b.name));
-    all
-}
-
 /// Refuse a lock that was edited after locking or cannot build this spec; with
 /// `--locked`, also one that is stale. What does not match is [`resolve::mismatches`]'
 /// to decide (as for `lock --check` and `bump`); the order of refusals is emit's.
 fn check_lock(
     spec: &LoadedSpec,
+    plan: &resolve::Plan,
     lock: &Lock,
     inputs: &EmitInputs,
     emitted: &mut Emitted,
 ) -> Result<(), EmitError> {
-    let plan = resolve::plan(&spec.spec);
-    let mismatches = resolve::mismatches(&plan, lock, &spec.hash);
+    let mismatches = resolve::mismatches(plan, lock, &spec.hash);
     let lock_path = || inputs.lock_path.to_string();
     // Before anything else: an entry edited after locking is refused whatever the spec
     // says, since its hashes are what the emitted build checks downloads against.
@@ -387,7 +379,7 @@ fn check_lock(
         }
     }
     if let Some(sources) = inputs.sources
-        && let Some(problem) = resolve::hosts::unnamed_hosts(&plan, sources, lock)
+        && let Some(problem) = resolve::hosts::unnamed_hosts(plan, sources, lock)
             .into_iter()
             .next()
     {

@@ -15,11 +15,12 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::json;
 
+use super::install::Installs;
 use super::quote::{self, UnsafeValue};
 use super::unsafe_in;
 use crate::lock::npm::{Facts, NO_PLATFORM, NpmFacts};
 use crate::lock::values::{Constraint, NpmBinName, NpmName, RelativePath, Token};
-use crate::lock::{ALL_PLATFORMS, Artifact, Lock, Package};
+use crate::lock::{ALL_PLATFORMS, Artifact, Package};
 use crate::resolve::npm::Installer;
 use crate::spec::{Spec, Stage};
 
@@ -494,28 +495,40 @@ fn stage_globals(stage: &Stage) -> [(Installer, Vec<&String>); 2] {
     ]
 }
 
-/// The stage's globals, sorted by package.
-pub(super) fn globals<'a>(spec: &Spec, stage: &Stage, lock: &'a Lock) -> Vec<Global<'a>> {
-    let mut out = Vec::new();
-    for (installer, packages) in stage_globals(stage) {
-        for package in packages {
+/// The stage's globals (`npm_globals`, sorted by package), with who installs each and
+/// with what. An npm global runs on the node of its stage or of stage 1 (`installs`).
+pub(super) fn globals<'a>(
+    spec: &Spec,
+    stage: &Stage,
+    npm_globals: &[&'a Artifact],
+    installs: &Installs<'a>,
+) -> Vec<Global<'a>> {
+    npm_globals
+        .iter()
+        .map(|&artifact| {
+            let installer = if stage.bun_global.contains_key(artifact.name.as_str()) {
+                Installer::Bun
+            } else {
+                Installer::Npm
+            };
             let runtime = match installer {
                 Installer::Npm => format!(
                     ".nvm/versions/node/{}/bin",
-                    super::tools::locked_version(lock, "node")
+                    installs
+                        .tool_artifact("node")
+                        .expect("the spec asks for node with npm globals")
+                        .version
                 ),
                 Installer::Bun => ".bun/bin".to_string(),
             };
-            out.push(Global {
-                artifact: lock.find("npm", package).expect("emit checked the lock"),
+            Global {
+                artifact,
                 installer,
                 user: installing_user(spec, stage, installer),
                 runtime,
-            });
-        }
-    }
-    out.sort_by(|a, b| a.artifact.name.cmp(&b.artifact.name));
-    out
+            }
+        })
+        .collect()
 }
 
 /// The users of a stage who get global CLIs (their `~/.modelbench/bin` goes on PATH).
@@ -535,11 +548,12 @@ pub(super) fn add_stage(
     spec: &Spec,
     stage_number: u8,
     stage: &Stage,
-    lock: &Lock,
+    npm_globals: &[&Artifact],
+    installs: &Installs,
     emitted: &mut super::Emitted,
 ) -> Result<(), super::EmitError> {
     let mirror = spec.mirrors.npm.as_deref().map(|m| m.trim_end_matches('/'));
-    for global in globals(spec, stage, lock) {
+    for global in globals(spec, stage, npm_globals, installs) {
         let artifact = global.artifact;
         let facts = facts(artifact);
         let dir = format!(
@@ -647,10 +661,11 @@ pub(super) fn install_steps(
     spec: &Spec,
     stage_number: u8,
     stage: &Stage,
-    lock: &Lock,
+    npm_globals: &[&Artifact],
+    installs: &Installs,
 ) -> Result<String, UnsafeValue> {
     let mut out = String::new();
-    for global in globals(spec, stage, lock) {
+    for global in globals(spec, stage, npm_globals, installs) {
         let artifact = global.artifact;
         let members = locations(artifact)
             .values()
@@ -681,10 +696,11 @@ pub(super) fn install_steps(
 pub(super) fn self_check_lines(
     spec: &Spec,
     stage: &Stage,
-    lock: &Lock,
+    npm_globals: &[&Artifact],
+    installs: &Installs,
 ) -> Result<String, UnsafeValue> {
     let mut out = String::new();
-    for global in globals(spec, stage, lock) {
+    for global in globals(spec, stage, npm_globals, installs) {
         for command in global.commands() {
             let check = quote::command(&[
                 "check_command",

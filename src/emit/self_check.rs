@@ -9,10 +9,8 @@
 
 use std::fmt::Write;
 
-use super::placements;
+use super::install::{Installs, StageInstalls};
 use super::quote::{self, UnsafeValue};
-use super::tools::locked_version;
-use crate::lock::Lock;
 use crate::resolve::github_release::version_of_tag;
 use crate::spec::{Spec, mirror_urls};
 use crate::tools;
@@ -22,7 +20,7 @@ pub(super) const INSTALL: &str = "/modelbench/installation";
 /// The self-check script of a stage (1 or 2).
 pub(super) fn script(
     spec: &Spec,
-    lock: &Lock,
+    installs: &Installs,
     lock_path: &str,
     stage_number: u8,
 ) -> Result<String, UnsafeValue> {
@@ -34,15 +32,22 @@ pub(super) fn script(
         out,
         "# Usage: self-check.sh [--build] [--json]\n# shellcheck source=../common/self-check-lib.sh\n. {INSTALL}/self-check-lib.sh\nselfcheck_begin \"$@\"\nplatform=$(selfcheck_platform)"
     );
-    let stages = [&spec.stage_1, &spec.stage_2];
-    for stage in &stages[..usize::from(stage_number)] {
-        for placement in placements(stage) {
-            let artifact = lock
-                .artifacts
-                .iter()
-                .find(|a| a.name == placement.name && a.kind != "oci")
-                .expect("emit checked the lock");
-            for (platform, pin) in &artifact.platform {
+    let stages = &installs.stages[..usize::from(stage_number)];
+    for stage in stages {
+        // Every field is named: an emitter added to `StageInstalls` does not compile until
+        // the self-check decides what proves its entries are installed.
+        let StageInstalls {
+            // Each is placed or a tool's, checked as such.
+            fetched: _,
+            placed,
+            tools,
+            // Checked below, all stages' together (and nothing installed since).
+            debs: _,
+            npm_globals: _,
+            pixi_globals: _,
+        } = stage;
+        for file in placed {
+            for (platform, pin) in &file.artifact.platform {
                 let guard = if platform == crate::lock::ALL_PLATFORMS {
                     String::new()
                 } else {
@@ -50,30 +55,38 @@ pub(super) fn script(
                 };
                 let check = quote::command(&[
                     "check_file",
-                    &placement.name,
-                    &placement.dest,
+                    &file.artifact.name,
+                    file.dest,
                     pin.hash.hex(),
                 ])?;
                 let _ = writeln!(out, "{guard}{check}");
             }
         }
-        for (tool, settings) in &stage.tools {
-            let version = version_of_tag(locked_version(lock, tools::artifact_names(tool)[0]));
+        for install in tools {
             let check = quote::command(&[
                 "check_version",
-                settings.user.get_ref(),
-                tool,
-                version,
-                tools::version_command(tool),
+                install.user,
+                install.tool,
+                version_of_tag(install.version()),
+                tools::version_command(install.tool),
             ])?;
             let _ = writeln!(out, "{check}");
         }
     }
-    for stage in &stages[..usize::from(stage_number)] {
-        out.push_str(&super::npm::self_check_lines(spec, stage, lock)?);
+    for (stage, stage_installs) in [&spec.stage_1, &spec.stage_2].into_iter().zip(stages) {
+        out.push_str(&super::npm::self_check_lines(
+            spec,
+            stage,
+            &stage_installs.npm_globals,
+            installs,
+        )?);
     }
-    out.push_str(&super::apt::self_check_lines(lock, stage_number));
-    out.push_str(&super::conda::self_check_lines(spec, lock, stage_number)?);
+    out.push_str(&super::apt::self_check_lines(installs, stage_number));
+    out.push_str(&super::conda::self_check_lines(
+        spec,
+        installs,
+        stage_number,
+    )?);
     out.push_str("check_no_proxy\n");
     if let Some(mirror) = spec.mirrors.apt.as_ref().filter(|_| spec.apt.keep_mirror) {
         let (ubuntu, ports) = mirror_urls::apt(mirror);

@@ -5,38 +5,28 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use super::install::ToolInstall;
 use super::quote::{self, UnsafeValue};
-use crate::lock::Lock;
 use crate::spec::{Spec, Stage, mirror_urls};
-use crate::tools;
 
 const INSTALL: &str = "/modelbench/installation";
-
-/// The locked version of a lock entry (`v22.11.0`, `0.12.5`, `bun-v1.4.5`).
-pub(super) fn locked_version<'a>(lock: &'a Lock, name: &str) -> &'a str {
-    lock.artifacts
-        .iter()
-        .find(|a| a.name == name && a.kind != "oci")
-        .map(|a| a.version.as_str())
-        .expect("emit checked the lock has every tool")
-}
 
 /// Dockerfile steps installing a stage's tools, then setting up the users' homes.
 pub(super) fn install_steps(
     spec: &Spec,
     stage_number: u8,
     stage: &Stage,
-    lock: &Lock,
+    tools: &[ToolInstall],
 ) -> Result<String, UnsafeValue> {
     let mut out = String::new();
     let manifest = format!("{INSTALL}/stage-{stage_number}/artifacts.tsv");
     let script = format!("{INSTALL}/install-tool.sh");
-    for (tool, settings) in &stage.tools {
-        let user = settings.user.get_ref();
-        let names = tools::artifact_names(tool);
-        let described: Vec<String> = names
+    for install in tools {
+        let user = install.user;
+        let described: Vec<String> = install
+            .artifacts
             .iter()
-            .map(|n| format!("{n} {}", locked_version(lock, n)))
+            .map(|a| format!("{} {}", a.name, a.version))
             .collect();
         out.push('\n');
         out.push_str(&quote::comment(&format!(
@@ -44,11 +34,12 @@ pub(super) fn install_steps(
             described.join(" + ")
         )));
         // install-tool.sh makes directories named after versions (NVM's layout).
-        let commands: Vec<Vec<&str>> = names
+        let commands: Vec<Vec<&str>> = install
+            .artifacts
             .iter()
-            .map(|n| {
-                let version = quote::component(locked_version(lock, n))?;
-                Ok(vec!["sh", &script, &manifest, n, user, version])
+            .map(|a| {
+                let version = quote::component(&a.version)?;
+                Ok(vec!["sh", &script, &manifest, &a.name, user, version])
             })
             .collect::<Result<_, UnsafeValue>>()?;
         out.push_str(&quote::run(&commands)?);

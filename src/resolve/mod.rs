@@ -38,7 +38,7 @@ use std::collections::BTreeSet;
 pub use self::context::{Context, Reporter};
 pub use self::driver::{artifact, resolve};
 pub use self::error::{Problem, ResolveError, ResolveFailures};
-pub use self::plan::{apt_packages, conda_tool_name, plan};
+pub use self::plan::{apt_packages, conda_tool_name, origin_at, plan};
 pub use self::request::{Detail, Origin, Plan, Request};
 pub use self::staleness::{Mismatch, mismatches, staleness};
 pub use crate::lock::Kind;

@@ -6,12 +6,15 @@ use sha2::{Digest, Sha256};
 use crate::lock::Kind;
 use crate::spec::{Spec, Stage};
 
-use super::request::{Detail, Origin, Plan, Request, quote, toml_key};
+use super::request::{Detail, Origin, Plan, Request, toml_key};
 use super::{apt, conda, github_release, npm, oci, url};
 
+mod origin;
 mod tools;
 mod ubuntu;
 mod workflow;
+
+pub use self::origin::origin_at;
 
 /// Turn a spec into requests, one per artifact.
 pub fn plan(spec: &Spec) -> Plan {
@@ -22,13 +25,7 @@ pub fn plan(spec: &Spec) -> Plan {
         requested: spec.base.image.get_ref().clone(),
         detail: Detail::Oci(oci::OciRequest::from_spec(&spec.base)),
         platforms: platforms.clone(),
-        origin: Origin::new(
-            None,
-            "base",
-            "image",
-            quote(spec.base.image.get_ref()),
-            spec.base.image.span(),
-        ),
+        origin: origin(spec, "base.image", Kind::Oci, "base"),
     }];
     for (stage_name, stage) in stages(spec) {
         for (tool, settings) in &stage.tools {
@@ -41,15 +38,12 @@ pub fn plan(spec: &Spec) -> Plan {
                 requested: release.version.get_ref().clone(),
                 detail: Detail::GithubRelease(github_release::ReleaseRequest::from_spec(release)),
                 platforms: platforms.clone(),
-                origin: Origin::new(
-                    Some(stage_name),
+                origin: origin(
+                    spec,
                     &format!("{stage_name}.release.{}", toml_key(name)),
-                    "version",
-                    quote(release.version.get_ref()),
-                    release.version.span(),
-                )
-                .in_table()
-                .note(format!("asset of {}", release.repo.get_ref())),
+                    Kind::GithubRelease,
+                    name,
+                ),
             });
         }
         for (name, file) in &stage.url {
@@ -59,14 +53,12 @@ pub fn plan(spec: &Spec) -> Plan {
                 requested: file.url.get_ref().clone(),
                 detail: Detail::Url(url::UrlRequest::from_spec(file)),
                 platforms: platforms.clone(),
-                origin: Origin::new(
-                    Some(stage_name),
+                origin: origin(
+                    spec,
                     &format!("{stage_name}.url.{}", toml_key(name)),
-                    "url",
-                    quote(file.url.get_ref()),
-                    file.url.span(),
-                )
-                .in_table(),
+                    Kind::Url,
+                    name,
+                ),
             });
         }
     }
@@ -78,6 +70,14 @@ pub fn plan(spec: &Spec) -> Plan {
 
     requests.sort_by_key(Request::key);
     Plan { requests }
+}
+
+/// The origin of the request for `kind` `name` at key path `path`: the spec entry there,
+/// read as `why` reads it at the lock's `origin` ([`origin_at`], one definition for both).
+fn origin(spec: &Spec, path: &str, kind: Kind, name: &str) -> Origin {
+    origin_at(spec, path, kind, name).unwrap_or_else(|| {
+        panic!("planning asks for {kind} `{name}` at `{path}`, where origin_at reads no entry")
+    })
 }
 
 /// The stages by the name their tables have in the spec.
@@ -111,12 +111,11 @@ fn npm_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
                             .map(|m| m.trim_end_matches('/').to_string()),
                     }),
                     platforms: platforms.to_vec(),
-                    origin: Origin::new(
-                        Some(stage_name),
-                        stage_name,
-                        &format!("{table}.{}", toml_key(package)),
-                        quote(range.get_ref()),
-                        range.span(),
+                    origin: origin(
+                        spec,
+                        &format!("{stage_name}.{table}.{}", toml_key(package)),
+                        Kind::Npm,
+                        package,
                     ),
                 });
             }
@@ -176,9 +175,16 @@ fn conda_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
         .flat_map(|(stage_name, stage)| stage.pixi_global.iter().map(move |e| (stage_name, e)))
         .map(|(stage_name, entry)| {
             let text = entry.get_ref().trim().to_string();
+            let name = conda_tool_name(&text);
             Request {
                 kind: Kind::Conda,
-                name: conda_tool_name(&text),
+                origin: origin(
+                    spec,
+                    &format!("{stage_name}.pixi-global"),
+                    Kind::Conda,
+                    &name,
+                ),
+                name,
                 requested: text.clone(),
                 detail: Detail::Conda(conda::CondaRequest {
                     spec: text,
@@ -190,13 +196,6 @@ fn conda_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
                     linux: conda::DEFAULT_LINUX.to_string(),
                 }),
                 platforms: platforms.to_vec(),
-                origin: Origin::new(
-                    Some(stage_name),
-                    stage_name,
-                    "pixi-global",
-                    quote(entry.get_ref()),
-                    entry.span(),
-                ),
             }
         })
         .collect()
@@ -244,28 +243,12 @@ fn apt_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
         if packages.is_empty() {
             continue;
         }
-        let origin = match stage.apt.first() {
-            Some(first) => {
-                let entries: Vec<String> = stage.apt.iter().map(|e| quote(e.get_ref())).collect();
-                Origin::new(
-                    Some(name),
-                    name,
-                    "apt",
-                    format!("[{}]", entries.join(", ")),
-                    first.span(),
-                )
-            }
+        let path = match stage.apt.first() {
+            Some(_) => format!("{name}.apt"),
             // Only `openssh-server`, for the SSH server.
-            None => Origin {
-                path: "ssh.enable".to_string(),
-                stage: None,
-                table: "ssh".to_string(),
-                key: "enable".to_string(),
-                value: "true".to_string(),
-                span: None,
-                note: Some("the SSH server the spec turns on".to_string()),
-            },
+            None => "ssh.enable".to_string(),
         };
+        let origin = origin(spec, &path, Kind::Apt, name);
         requests.push(Request {
             kind: Kind::Apt,
             name: name.to_string(),

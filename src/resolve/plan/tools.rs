@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::lock::Kind;
 use crate::resolve::github_release::ReleaseRequest;
 use crate::resolve::nodejs::NodeRequest;
-use crate::resolve::request::{Detail, Origin, Request, quote, toml_key};
+use crate::resolve::request::{Detail, Request, toml_key};
 use crate::spec::{Spec, Tool};
 
 /// The lock entries a tool needs. Node brings nvm along: the image uses NVM's layout.
@@ -13,17 +13,8 @@ pub fn requests(stage: &'static str, tool: &str, settings: &Tool, spec: &Spec) -
     let platforms = spec.image.platform_names();
     let version = settings.version.get_ref().clone();
     // `[stage-2] tools.node = { version = "lts", user = "peid" }`, at the version.
-    let origin = Origin::new(
-        Some(stage),
-        stage,
-        &format!("tools.{}", toml_key(tool)),
-        format!(
-            "{{ version = {}, user = {} }}",
-            quote(settings.version.get_ref()),
-            quote(settings.user.get_ref())
-        ),
-        settings.version.span(),
-    );
+    let path = format!("{stage}.tools.{}", toml_key(tool));
+    let origin = |kind: Kind, name: &str| super::origin(spec, &path, kind, name);
     let release = |name: &str, repo: &str, asset: &str| Request {
         kind: Kind::GithubRelease,
         name: name.to_string(),
@@ -38,7 +29,7 @@ pub fn requests(stage: &'static str, tool: &str, settings: &Tool, spec: &Spec) -
             mirror_urls: Vec::new(),
         }),
         platforms: platforms.clone(),
-        origin: origin.clone(),
+        origin: origin(Kind::GithubRelease, name),
     };
     match tool {
         "node" => {
@@ -49,10 +40,6 @@ pub fn requests(stage: &'static str, tool: &str, settings: &Tool, spec: &Spec) -
                 .unwrap_or_else(|| "latest".into());
             let mut nvm = release("nvm", "nvm-sh/nvm", "");
             nvm.requested = nvm_version.clone();
-            nvm.origin = origin.clone().note(format!(
-                "tool `{tool}` brings `nvm` along (nvm = {})",
-                quote(&nvm_version)
-            ));
             if let Detail::GithubRelease(detail) = &mut nvm.detail {
                 detail.version = nvm_version;
                 detail.source_file = Some("nvm.sh".into());
@@ -67,7 +54,7 @@ pub fn requests(stage: &'static str, tool: &str, settings: &Tool, spec: &Spec) -
                         mirror: spec.mirrors.nodejs.clone(),
                     }),
                     platforms: platforms.clone(),
-                    origin: origin.clone(),
+                    origin: origin(Kind::Nodejs, "node"),
                 },
                 nvm,
             ]

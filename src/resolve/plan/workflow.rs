@@ -5,7 +5,7 @@ use crate::lock::Kind;
 use crate::resolve::git::{
     CHECKOUT_NAME, CHECKOUT_REPOSITORY, GitRef, GitRequest, MODELBENCH_NAME,
 };
-use crate::resolve::request::{Detail, Origin, Request, quote};
+use crate::resolve::request::{Detail, Request};
 use crate::spec::Spec;
 
 /// One request per pin of the spec's `[workflow]` table (none without it). A commit is
@@ -20,14 +20,7 @@ pub fn requests(spec: &Spec) -> Vec<Request> {
             CHECKOUT_NAME,
             CHECKOUT_REPOSITORY.to_string(),
             GitRef::Tag(constraint.get_ref().clone()),
-            Origin::new(
-                None,
-                "workflow",
-                "checkout",
-                quote(constraint.get_ref()),
-                constraint.span(),
-            )
-            .note("the checkout action of the emitted GitHub workflow"),
+            "workflow.checkout",
         )
     });
     let modelbench = workflow.modelbench.as_ref().map(|source| {
@@ -40,30 +33,17 @@ pub fn requests(spec: &Spec) -> Vec<Request> {
                     .unwrap_or_default(),
             ),
         };
-        let shown = match (&source.branch, &source.tag) {
-            (Some(branch), _) => format!("branch = {}", quote(branch.get_ref())),
-            (None, Some(tag)) => format!("tag = {}", quote(tag.get_ref())),
-            (None, None) => String::new(),
-        };
-        let origin = Origin::new(
-            None,
-            "workflow",
-            "modelbench",
-            format!("{{ git = {}, {shown} }}", quote(source.git.get_ref())),
-            source.git.span(),
-        )
-        .note("what the emitted GitHub workflow installs and runs");
         (
             MODELBENCH_NAME,
             source.git.get_ref().clone(),
             reference,
-            origin,
+            "workflow.modelbench",
         )
     });
     checkout
         .into_iter()
         .chain(modelbench)
-        .map(|(name, repository, reference, origin)| Request {
+        .map(|(name, repository, reference, path)| Request {
             kind: Kind::Git,
             name: name.to_string(),
             requested: reference.requested(),
@@ -72,7 +52,7 @@ pub fn requests(spec: &Spec) -> Vec<Request> {
                 reference,
             }),
             platforms: Vec::new(),
-            origin,
+            origin: super::origin(spec, path, Kind::Git, name),
         })
         .collect()
 }
