@@ -978,7 +978,7 @@ apt = ["firmware-linux-nonfree"]
 "#,
         archive = world.url("/debian"),
     ));
-    project.sources(None, &[&world.addr().to_string()]);
+    project.sources_file().world_registry(&world).write();
     // The CLI keeps its cache where MODELBENCH_CACHE_DIR says.
     let cache = project.path("cache");
     let run_lock = |extra: &[&str]| {
@@ -1176,7 +1176,7 @@ fn serve_image(world: &World, repo: &str, layers: &[(&str, &[u8])]) -> (String, 
 /// A context whose registry is the world (plain http) and whose cache is `cache`.
 fn registry_context(world: &World, cache: &Path) -> Context {
     let sources = SourcesFile::new()
-        .registry(world.addr().to_string())
+        .world_registry(world)
         .write_to(&cache.with_extension("sources.toml"));
     let mut ctx = Context::with_client(
         Client::new(false, vec![world.addr().to_string()]),
@@ -1504,7 +1504,7 @@ fn lock_starts_from_the_base_images_sources_pins_and_keyring() {
     );
     let project = Project::new();
     project.spec(&base_sources_spec(&base));
-    project.sources(None, &[&world.addr().to_string()]);
+    project.sources_file().world_registry(&world).write();
     project.lock_ok(&[]);
     let lock = project.lock_toml();
     let apt = artifact(&lock, "apt", "stage-1");
@@ -1612,7 +1612,7 @@ fn a_base_archive_with_an_unknown_key_fails_closed() {
     let (base, _) = serve_image(&world, "sources/unknown", &[(OCI_LAYER_GZIP, &layer)]);
     let project = Project::new();
     project.spec(&base_sources_spec(&base));
-    project.sources(None, &[&world.addr().to_string()]);
+    project.sources_file().world_registry(&world).write();
     let output = project.lock(&[]);
     assert!(!output.success(), "{}", output.combined());
     for part in [

@@ -253,7 +253,11 @@ apt = ["mb-missing | mb-tool"]
 "#,
         archive = world.url("/debian"),
     ));
-    crate::tools::sources(&project, &world, Some(&registry.host()));
+    project
+        .sources_file()
+        .tools(&world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     Some((world, project, debs, work))
 }

@@ -53,7 +53,11 @@ dest = "/hard/image/app/clash/config.yaml"
         config = world.url("/files/config.yaml"),
         config_sha = sha256_hex(CONFIG),
     ));
-    project.sources(Some(&world.github_api()), &[&registry.host()]);
+    project
+        .sources_file()
+        .github_api(world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     project
 }

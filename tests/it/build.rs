@@ -62,7 +62,11 @@ dest = "/hard/image/app/clash/config.yaml"
         config_url = world.url("/files/config.yaml"),
         config_sha = sha256_hex(CONFIG),
     ));
-    project.sources(Some(&world.github_api()), &[&registry.host()]);
+    project
+        .sources_file()
+        .github_api(&world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     let output = project.emit(&["--locked"]);
     assert!(output.success(), "{}", output.stderr);

@@ -101,7 +101,11 @@ impl Setup {
         let (base, host) = base_image(&world);
         let project = Project::new();
         std::fs::create_dir_all(project.path(".git")).unwrap();
-        project.sources(Some(&world.github_api()), &[&host]);
+        project
+            .sources_file()
+            .github_api(&world)
+            .registry(&host)
+            .write();
         let setup = Setup {
             world,
             project,

@@ -967,18 +967,13 @@ pixi-global = {pixi_global}
         "specs/dpkg-status",
         "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.39-0ubuntu8.4\n\n",
     );
-    write_sources(&project, world, registry);
-    project
-}
-
-/// `sources.toml` pointing conda and GitHub at `world` and the registry at itself.
-pub(crate) fn write_sources(project: &Project, world: &World, registry: &registry::Registry) {
     project
         .sources_file()
         .conda(world)
         .github_api(world)
         .registry(registry.host())
         .write();
+    project
 }
 
 /// pixi's GitHub release (the spec's `tools.pixi`) on `world`; its assets are stand-ins.
@@ -1274,12 +1269,9 @@ fn conda_repodata_zst_first_and_json_on_404() {
 
 /// A fresh run's context against `f`'s world whose cache is `cache`.
 fn context_with_cache(f: &Fixture, cache: &Path) -> Context {
-    let sources = cache.join("sources.toml");
-    std::fs::write(
-        &sources,
-        format!("[upstream]\nconda = \"{}/conda\"\n", f.world.base_url()),
-    )
-    .unwrap();
+    let sources = SourcesFile::new()
+        .conda(&f.world)
+        .write_to(&cache.join("sources.toml"));
     let sources = Sources::load(&sources).unwrap();
     let mut ctx = Context::with_client(
         Client::new(false, sources.insecure_hosts()),

@@ -248,7 +248,12 @@ pub(crate) fn pixi_project(
          pixi-global = [\"jq\", \"yq\", \"gh\"]\n",
         mirror = world.url("/mirror/conda-forge"),
     ));
-    crate::conda::write_sources(&project, world, registry);
+    project
+        .sources_file()
+        .conda(world)
+        .github_api(world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     project
 }

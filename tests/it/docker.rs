@@ -480,7 +480,7 @@ fn docker_build_sh_builds_several_platforms_with_buildx_or_says_what_to_do() {
         "[image]\nname = \"mb-two\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[base]\nimage = \"{}\"\n",
         registry.reference(repo, "1")
     ));
-    project.sources(None, &[&registry.host()]);
+    project.sources_file().registry(registry.host()).write();
     project.lock_ok(&[]);
     assert!(project.emit(&["--locked"]).success());
     let out = project.out_dir();

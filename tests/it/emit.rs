@@ -63,7 +63,11 @@ fn locked_project(gpu: bool) -> (Project, World, String) {
     project.spec(&format!(
         "[image]\nname = \"mb-test\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\ngpu = {gpu}\n\n[base]\nimage = \"{base}\"\n{EXTRA}"
     ));
-    project.sources(Some(&world.github_api()), &[&registry.host()]);
+    project
+        .sources_file()
+        .github_api(&world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     (project, world, base)
 }

@@ -448,7 +448,7 @@ dest = "/opt/model-card.txt"
         .sources_file()
         .tools(&world)
         .registry(registry.host())
-        .registry(world.addr().to_string())
+        .world_registry(&world)
         .write();
 
     // The reference: a lock made without faults, and a second run that keeps it.
@@ -906,7 +906,11 @@ fn card_project(world: &World, label: &str) -> Project {
         world.url("/files/card.txt"),
         sha256_hex(&card)
     ));
-    project.sources(Some(&world.github_api()), &[&registry.host()]);
+    project
+        .sources_file()
+        .github_api(world)
+        .registry(registry.host())
+        .write();
     project
 }
 

@@ -68,13 +68,11 @@ impl Setup {
         serve(&world, CHECKOUT, &checkout_refs("v4.2.2"));
         serve_modelbench(&world, "main 1");
         let project = Project::new();
-        project.write(
-            "sources.toml",
-            &format!(
-                "[upstream]\ngithub = \"{}\"\n[registry]\n\"{host}\" = \"http://{host}\"\n",
-                world.github_git()
-            ),
-        );
+        project
+            .sources_file()
+            .github_git(&world)
+            .registry(&host)
+            .write();
         project.spec(&format!(
             r#"[image]
 name = "mb-git"

@@ -220,7 +220,11 @@ dest = "/hard/image/app/clash/config.yaml"
         config = up.world.url("/files/config.yaml"),
         config_sha = sha256_hex(b"mode: rule\n"),
     ));
-    crate::tools::sources(&project, &up.world, Some(&registry.host()));
+    project
+        .sources_file()
+        .tools(&up.world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     assert!(project.emit(&["--locked"]).success());
     let locked = locked_urls(&project.lock_toml());
@@ -329,7 +333,11 @@ fn hermetic_rebuild_from_the_same_lock_is_bit_identical() {
     project.spec(&format!(
         "[image]\nname = \"mb-repro\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\n[base]\nimage = \"{base}\"\n\n[stage-2]\nlinks = {{ \"/soft/app\" = \"/hard/image/app\" }}\n\n[stage-2.release.clash-rs]\nrepo = \"Watfaq/clash-rs\"\nversion = \"latest\"\nasset = \"clash-rs-{{triple}}\"\ndest = \"/hard/image/app/clash/clash-rs\"\n"
     ));
-    project.sources(Some(&world.github_api()), &[&registry.host()]);
+    project
+        .sources_file()
+        .github_api(&world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     let epoch = modelbench::lock::epoch_of_date("2026-07-23T10:00:00Z").unwrap();
 
@@ -412,7 +420,11 @@ fn hermetic_lock_is_byte_identical_whatever_order_resolvers_finish_in() {
         "[image]\nname = \"mb\"\ntag = \"t\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[base]\nimage = \"{}\"\n\n[[users]]\nname = \"peid\"\nuid = 1\ngid = 1\n\n[stage-2]\ntools.node = {{ version = \"lts\", user = \"peid\" }}\ntools.uv = {{ version = \"latest\", user = \"peid\" }}\ntools.pixi = {{ version = \"latest\", user = \"peid\" }}\ntools.bun = {{ version = \"latest\", user = \"peid\" }}\n",
         registry.reference(&repo, "1")
     ));
-    crate::tools::sources(&project, &up.world, Some(&registry.host()));
+    project
+        .sources_file()
+        .tools(&up.world)
+        .registry(registry.host())
+        .write();
     let mut locks = Vec::new();
     for seed in [1, 2, 3] {
         up.world
@@ -533,7 +545,12 @@ dest = "/hard/image/app/clash/clash-rs"
         archive = world.url("/debian"),
         node = node_version.trim_start_matches('v'),
     ));
-    crate::npm_build::sources(&project, &world, &registry.host());
+    project
+        .sources_file()
+        .tools(&world)
+        .npm(&world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     Some(DebianToolsImage {
         world,

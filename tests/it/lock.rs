@@ -44,7 +44,11 @@ fn setup(version: &str, releases: &[FixtureRelease]) -> Setup {
     let base = registry.reference(&repo, "1");
     let project = Project::new();
     project.spec(&spec_text(&base, version));
-    project.sources(Some(&world.github_api()), &[&registry.host()]);
+    project
+        .sources_file()
+        .github_api(&world)
+        .registry(registry.host())
+        .write();
     Setup {
         project,
         world,
@@ -356,7 +360,10 @@ fn lock_unreachable_source_is_a_clear_error() {
     // Port 9 (discard) on loopback: nothing listens, the connection is refused, and that
     // is said at once (not after retries).
     s.project
-        .sources(Some("http://127.0.0.1:9/api"), &[&registry.host()]);
+        .sources_file()
+        .upstream("github-api", "http://127.0.0.1:9/api")
+        .registry(registry.host())
+        .write();
     let output = s.project.lock(&[]);
     assert_eq!(output.status, Some(1));
     assert!(
@@ -641,7 +648,11 @@ fn lock_base_through_bearer_token_challenge() {
         "platforms = [\"linux/amd64\"]",
     );
     project.spec(&spec);
-    project.sources(Some(&world.github_api()), &[&fixture.host]);
+    project
+        .sources_file()
+        .github_api(&world)
+        .registry(&fixture.host)
+        .write();
     project.lock_ok(&[]);
     let lock = project.lock_toml();
     let base = artifact(&lock, "oci", "base");
@@ -686,7 +697,11 @@ fn lock_docker_list_and_attestations() {
         };
         let project = Project::new();
         project.spec(&spec_text(&registry.reference(&repo, "1"), "latest"));
-        project.sources(Some(&world.github_api()), &[&registry.host()]);
+        project
+            .sources_file()
+            .github_api(&world)
+            .registry(registry.host())
+            .write();
         project.lock_ok(&[]);
         let lock = project.lock_toml();
         let base = artifact(&lock, "oci", "base");
@@ -723,7 +738,11 @@ fn lock_rejects_a_registry_that_lies_about_the_digest() {
         "platforms = [\"linux/amd64\", \"linux/arm64\"]",
         "platforms = [\"linux/amd64\"]",
     ));
-    project.sources(Some(&world.github_api()), &[&host]);
+    project
+        .sources_file()
+        .github_api(&world)
+        .registry(&host)
+        .write();
     let output = project.lock(&[]);
     assert_eq!(output.status, Some(1));
     assert!(

@@ -2067,7 +2067,12 @@ fn npm_warm_lock_revalidates_packuments_by_etag() {
         registry.reference(&repo, "1"),
         crate::npm_build::USERS,
     ));
-    crate::npm_build::sources(&project, &up.world, &registry.host());
+    project
+        .sources_file()
+        .tools(&up.world)
+        .npm(&up.world)
+        .registry(registry.host())
+        .write();
     up.world.clear_log();
     project.lock_ok(&[]);
     let cold = document_bytes_sent(&up.world, &r);

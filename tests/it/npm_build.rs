@@ -67,15 +67,6 @@ pub(crate) fn bun_cli(r: &mut Registry) {
     r.publish("@mb/sdk", "2.5.0", json!({}));
 }
 
-pub(crate) fn sources(project: &Project, world: &World, registry_host: &str) {
-    project
-        .sources_file()
-        .tools(world)
-        .npm(world)
-        .registry(registry_host)
-        .write();
-}
-
 pub(crate) const USERS: &str = "[[users]]\nname = \"peid\"\nuid = 3100\ngid = 1100\n";
 
 /// A locked project with an npm global (`mb-hello`) and a bun global (`@mb/search-mcp`),
@@ -107,7 +98,12 @@ pub(crate) fn npm_globals_project(world: &World) -> Project {
          bun-global = {{ \"@mb/search-mcp\" = \"^0.3\" }}\n",
         registry.reference(&repo, "1"),
     ));
-    sources(&project, world, &registry.host());
+    project
+        .sources_file()
+        .tools(world)
+        .npm(world)
+        .registry(registry.host())
+        .write();
     project
 }
 
@@ -426,7 +422,12 @@ pub(crate) fn npm_build_project() -> Option<(World, Project)> {
          npm-global = {{ \"mb-hello\" = \"^1\" }}\n",
         node_version.trim_start_matches('v'),
     ));
-    sources(&project, &world, &registry.host());
+    project
+        .sources_file()
+        .tools(&world)
+        .npm(&world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     let emitted = project.emit(&["--locked"]);
     assert!(emitted.success(), "emit: {}", emitted.stderr);
@@ -656,7 +657,12 @@ fn bun_global_build_installs_the_locked_packages_and_fails_on_a_tampered_tarball
          bun-global = {{ \"@mb/search-mcp\" = \"^0.3\" }}\n",
         node_version.trim_start_matches('v'),
     ));
-    sources(&project, &world, &registry.host());
+    project
+        .sources_file()
+        .tools(&world)
+        .npm(&world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     assert!(project.emit(&["--locked"]).success());
 

@@ -52,7 +52,11 @@ dest = "/opt/clash-rs"
 "#,
         registry.reference(&repo, "1")
     ));
-    project.sources(Some(&world.github_api()), &[&registry.host()]);
+    project
+        .sources_file()
+        .github_api(&world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     Setup {
         project,

@@ -183,14 +183,6 @@ pub(crate) fn upstreams() -> Upstreams {
     }
 }
 
-pub(crate) fn sources(project: &Project, world: &World, registry_host: Option<&str>) {
-    let mut sources = project.sources_file().tools(world);
-    if let Some(host) = registry_host {
-        sources = sources.registry(host);
-    }
-    sources.write();
-}
-
 /// A spec with a base from the registry and the given tool lines in stage 2.
 fn tools_spec(base: &str, platforms: &str, stage_2_tools: &str) -> String {
     format!(
@@ -224,7 +216,11 @@ fn locked_node(node: &str, platforms: &str) -> (Project, Upstreams, crate::suppo
         platforms,
         &format!("tools.node = {{ version = \"{node}\", user = \"peid\" }}"),
     ));
-    sources(&project, &up.world, Some(&registry.host()));
+    project
+        .sources_file()
+        .tools(&up.world)
+        .registry(registry.host())
+        .write();
     let output = project.lock(&[]);
     (project, up, output)
 }
@@ -369,7 +365,11 @@ fn tools_release_tools_resolve_per_platform() {
         r#"["linux/amd64", "linux/arm64"]"#,
         "tools.uv = { version = \"latest\", user = \"peid\" }\ntools.pixi = { version = \"0.77.0\", user = \"peid\" }\ntools.bun = { version = \"1.4.5\", user = \"peid\", baseline = true }",
     ));
-    sources(&project, &up.world, Some(&registry.host()));
+    project
+        .sources_file()
+        .tools(&up.world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     let lock = project.lock_toml();
 
@@ -529,7 +529,11 @@ tools.bun = {{ version = "latest", user = "peid" }}
 "#,
         mirror = up.world.url("/npmmirror/node"),
     ));
-    sources(&project, &up.world, Some(&registry.host()));
+    project
+        .sources_file()
+        .tools(&up.world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     let output = project.emit(&["--locked"]);
     assert!(output.success(), "{}", output.stderr);

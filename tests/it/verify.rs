@@ -309,7 +309,7 @@ fn verify_registry_mirror_rot_is_covered_by_the_canonical_registry() {
     project
         .sources_file()
         .registry(registry.host())
-        .registry(world.addr().to_string())
+        .world_registry(&world)
         .write();
     project.lock_ok(&[]);
     let output = verify(&project, &[]);

@@ -77,18 +77,6 @@ impl Project {
         SourcesFile::for_project(self)
     }
 
-    /// A sources file: `github-api` at `github_api` (when given), and plain-http registries.
-    pub fn sources(&self, github_api: Option<&str>, registries: &[&str]) -> PathBuf {
-        let mut sources = self.sources_file();
-        if let Some(api) = github_api {
-            sources = sources.upstream("github-api", api);
-        }
-        for host in registries {
-            sources = sources.registry(*host);
-        }
-        sources.write()
-    }
-
     /// `modelbench <args>` run in the project directory.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = modelbench();
