@@ -507,7 +507,7 @@ fn audit_build_of_an_emitted_context_fetches_only_locked_urls_and_refuses_an_ext
         return;
     };
     let project = locked_project(&world, registry);
-    assert!(project.emit(&["--locked"]).success());
+    project.emit_ok(&["--locked"]);
     let store = crate::support::temp_dir();
     world.clear_log();
 
@@ -645,7 +645,7 @@ fn audit_build_of_apt_closures_sees_only_locked_debs() {
     let Some((world, project, debs, _work)) = crate::apt_build::apt_build_project() else {
         return;
     };
-    assert!(project.emit(&["--locked"]).success());
+    project.emit_ok(&["--locked"]);
     let store = crate::support::temp_dir();
     world.clear_log();
     let output = audit_build(

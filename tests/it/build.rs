@@ -68,8 +68,7 @@ dest = "/hard/image/app/clash/config.yaml"
         .registry(registry.host())
         .write();
     project.lock_ok(&[]);
-    let output = project.emit(&["--locked"]);
-    assert!(output.success(), "{}", output.stderr);
+    project.emit_ok(&["--locked"]);
     let dir = crate::support::temp_dir();
     let buildah = Buildah::new(dir.path());
     Built {

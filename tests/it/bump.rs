@@ -908,8 +908,7 @@ fn bump_cooldown_takes_the_newest_release_old_enough() {
         format!("sha256:{}", sha256_hex(b"clash 0.10.8 amd64"))
     );
     // The pin still answers the spec's own constraint: the lock is current.
-    let check = s.project.lock(&["--check"]);
-    assert!(check.success(), "{}", check.stderr);
+    s.project.lock_ok(&["--check"]);
 
     // Nothing new is old enough: nothing moves, nothing is written.
     let before = s.lock_text();
@@ -1040,8 +1039,7 @@ fn bump_groups_only_frozen_and_dry_run() {
 
 /// `modelbench emit --locked --out <out>` in the project, for comparison.
 fn emit_into(project: &Project, out: &str) -> BTreeMap<String, Vec<u8>> {
-    let output = project.emit(&["--locked", "--out", out]);
-    assert!(output.success(), "{}", output.stderr);
+    project.emit_ok(&["--locked", "--out", out]);
     read_tree(&project.path(out))
 }
 
@@ -1054,8 +1052,7 @@ fn bump_reemits_committed_files_and_dry_run_writes_nothing() {
     s.releases(&[clash("v0.10.7", 60)], &[helper("h1.0.0", 90)]);
     s.project.lock_ok(&[]);
     // `emit` without --out writes where the spec says.
-    let output = s.project.emit(&["--locked"]);
-    assert!(output.success(), "{}", output.stderr);
+    let output = s.project.emit_ok(&["--locked"]);
     assert!(
         output.stderr.contains("to deploy/test"),
         "{}",

@@ -931,9 +931,7 @@ fn conda_oracle_py_rattler_solves_the_same_environments() {
 
 pub(crate) fn cli_project(world: &World, pixi_global: &str) -> Project {
     let registry = registry::shared_required();
-    let repo = format!("conda-test/base-{}", world.addr().port());
-    registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
-    let base = registry.reference(&repo, "1");
+    let base = registry.push_base(&format!("conda-test/base-{}", world.addr().port()));
     let project = Project::new();
     project.spec(&format!(
         r#"[image]
@@ -1540,7 +1538,7 @@ fn conda_emit_pins_every_member_and_fills_a_local_channel_from_the_lock() {
     // Emit is deterministic.
     let first = read("conda/linux-amd64/channel/linux-64/repodata.json");
     let manifest = read("conda/linux-amd64/pixi-global.toml");
-    assert!(project.emit(&[]).success());
+    project.emit_ok(&[]);
     assert_eq!(
         read("conda/linux-amd64/channel/linux-64/repodata.json"),
         first
@@ -1562,8 +1560,7 @@ fn conda_emit_from_a_lock_without_record_facts_names_dependencies_by_member() {
     }
     let older = modelbench::lock::Lock::new(lock.spec_hash.clone(), artifacts);
     std::fs::write(project.lock_path(), older.to_bytes()).unwrap();
-    let output = project.emit(&[]);
-    assert!(output.success(), "{}", output.combined());
+    project.emit_ok(&[]);
     let index: Value = serde_json::from_str(
         &std::fs::read_to_string(
             project

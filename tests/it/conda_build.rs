@@ -295,8 +295,7 @@ fn conda_build_installs_pixi_globals_for_peid_in_a_login_shell() {
         return;
     };
     let project = pixi_project(&world, registry, &debian_base(registry), "mb-conda-build");
-    let emitted = project.emit(&["--locked"]);
-    assert!(emitted.success(), "{}", emitted.stderr);
+    project.emit_ok(&["--locked"]);
     let lock = project.lock_toml();
     let version = |tool: &str| {
         artifact(&lock, "conda", tool)["version"]

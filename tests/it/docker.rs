@@ -289,7 +289,7 @@ fn docker_builds_the_backbone_image_with_buildkit_classic_and_compose_and_fails_
     b.project
         .spec(&spec.replacen("platforms = ", "gpu = true\nplatforms = ", 1));
     b.project.lock_ok(&[]);
-    assert!(b.project.emit(&["--locked"]).success());
+    b.project.emit_ok(&["--locked"]);
     let compose_file = b.project.read("build/test/docker-compose.yml");
     assert_eq!(
         compose_file.matches("driver: nvidia").count(),
@@ -366,7 +366,7 @@ fn docker_builds_the_debian_tools_image_with_buildkit_classic_and_compose_and_fa
     };
     let started = std::time::Instant::now();
     let project = &tools.project;
-    assert!(project.emit(&["--locked"]).success());
+    project.emit_ok(&["--locked"]);
     let out = project.out_dir();
     let images = ["mb-docker-tools:t1", "mb-docker-tools:t1-stage-1"];
     remove_images(docker, &images);
@@ -473,16 +473,14 @@ fn docker_build_sh_builds_several_platforms_with_buildx_or_says_what_to_do() {
         return;
     };
     let registry = crate::support::registry::shared_required();
-    let repo = "modelbench-test/docker-two-platforms";
-    registry.push_two_platform_index(repo, "1", crate::support::registry::IndexKind::Oci);
+    let base = registry.push_base("modelbench-test/docker-two-platforms");
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-two\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[base]\nimage = \"{}\"\n",
-        registry.reference(repo, "1")
+        "[image]\nname = \"mb-two\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[base]\nimage = \"{base}\"\n",
     ));
     project.sources_file().registry(registry.host()).write();
     project.lock_ok(&[]);
-    assert!(project.emit(&["--locked"]).success());
+    project.emit_ok(&["--locked"]);
     let out = project.out_dir();
 
     // With buildx: one `docker buildx build` for both platforms.
@@ -593,7 +591,7 @@ fn docker_builds_a_pixi_global_image_with_buildkit_and_classic_and_fails_when_ta
     let base = python_base(docker, registry, &python);
     let world = conda_build::pixi_world(&python);
     let project = conda_build::pixi_project(&world, registry, &base, "mb-docker-pixi");
-    assert!(project.emit(&["--locked"]).success());
+    project.emit_ok(&["--locked"]);
     let out = project.out_dir();
     let lock = project.lock_toml();
     let version = |tool: &str| {

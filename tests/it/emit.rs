@@ -3,7 +3,7 @@
 
 use crate::support::project::Project;
 use crate::support::read_tree;
-use crate::support::registry::{self, IndexKind};
+use crate::support::registry;
 use crate::support::world::{FixtureRelease, World};
 
 const EXTRA: &str = r#"
@@ -56,9 +56,7 @@ fn locked_project(gpu: bool) -> (Project, World, String) {
             ),
         ],
     );
-    let repo = format!("emit-test/base-{}", world.addr().port());
-    registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
-    let base = registry.reference(&repo, "1");
+    let base = registry.push_base(&format!("emit-test/base-{}", world.addr().port()));
     let project = Project::new();
     project.spec(&format!(
         "[image]\nname = \"mb-test\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\ngpu = {gpu}\n\n[base]\nimage = \"{base}\"\n{EXTRA}"
@@ -76,8 +74,7 @@ fn locked_project(gpu: bool) -> (Project, World, String) {
 fn emit_is_offline_and_byte_identical() {
     let (project, world, _) = locked_project(true);
     drop(world); // nothing answers any more: emit must not need it
-    let output = project.emit(&["--out", "out-a"]);
-    assert!(output.success(), "{}", output.stderr);
+    let output = project.emit_ok(&["--out", "out-a"]);
     assert!(
         output.stderr.contains("plain-text password"),
         "the plain password is warned about: {}",
@@ -252,8 +249,7 @@ fn emit_refuses_missing_stale_or_incomplete_locks() {
     // A setting changed that pins nothing: plain emit warns, --locked refuses.
     let spec = project.read("specs/test.toml");
     project.spec(&spec.replace("tag = \"t1\"", "tag = \"t9\""));
-    let output = project.emit(&[]);
-    assert!(output.success(), "{}", output.stderr);
+    let output = project.emit_ok(&[]);
     assert!(
         output.stderr.contains("warning: the lock"),
         "{}",
@@ -387,8 +383,7 @@ fn emit_apt_mirror_script_switches_deb822_and_legacy_sources() {
 #[test]
 fn emit_writes_the_bump_workflow_when_asked() {
     let (project, _world, _) = locked_project(false);
-    let output = project.emit(&["--github-workflow"]);
-    assert!(output.success(), "{}", output.stderr);
+    project.emit_ok(&["--github-workflow"]);
     let workflow = project.read(".github/workflows/modelbench-bump.yml");
     assert!(
         workflow.contains("modelbench bump specs/test.toml --pr"),

@@ -898,11 +898,10 @@ fn card_project(world: &World, label: &str) -> Project {
     );
     let project = Project::new();
     let registry = registry::shared().expect("the test checked for docker-registry");
-    let repo = format!("faults/{label}-{}", world.addr().port());
-    registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
+    let base = registry.push_base(&format!("faults/{label}-{}", world.addr().port()));
     project.spec(&format!(
         "[image]\nname = \"mb\"\ntag = \"t\"\nplatforms = [\"linux/amd64\"]\n\n[base]\nimage = \"{}\"\n\n[stage-2.url.card]\nurl = \"{}\"\nsha256 = \"{}\"\ndest = \"/card.txt\"\n",
-        registry.reference(&repo, "1"),
+        base,
         world.url("/files/card.txt"),
         sha256_hex(&card)
     ));

@@ -98,8 +98,7 @@ modelbench = {{ git = "{MODELBENCH_GIT}", branch = "main" }}
     }
 
     fn workflow(&self) -> String {
-        let output = self.project.emit(&["--github-workflow"]);
-        assert!(output.success(), "{}", output.combined());
+        self.project.emit_ok(&["--github-workflow"]);
         self.project.read(".github/workflows/modelbench-bump.yml")
     }
 
@@ -143,7 +142,7 @@ fn lock_pins_the_workflow_checkout_and_modelbench_by_commit() {
         Some(git_commit_id("main 1").as_str())
     );
     assert_eq!(modelbench["repository"].as_str(), Some(MODELBENCH_GIT));
-    assert!(s.project.lock(&["--check"]).success());
+    s.project.lock_ok(&["--check"]);
 
     let workflow = s.workflow();
     let checkout_line = format!(

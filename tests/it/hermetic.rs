@@ -226,7 +226,7 @@ dest = "/hard/image/app/clash/config.yaml"
         .registry(registry.host())
         .write();
     project.lock_ok(&[]);
-    assert!(project.emit(&["--locked"]).success());
+    project.emit_ok(&["--locked"]);
     let locked = locked_urls(&project.lock_toml());
 
     let dir = crate::support::temp_dir();
@@ -413,12 +413,11 @@ fn hermetic_rebuild_from_the_same_lock_is_bit_identical() {
 fn hermetic_lock_is_byte_identical_whatever_order_resolvers_finish_in() {
     let up = crate::tools::upstreams();
     let registry = registry::shared_required();
-    let repo = format!("hermetic/base-{}", up.world.addr().port());
-    registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
+    let base = registry.push_base(&format!("hermetic/base-{}", up.world.addr().port()));
     let project = Project::new();
     project.spec(&format!(
         "[image]\nname = \"mb\"\ntag = \"t\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[base]\nimage = \"{}\"\n\n[[users]]\nname = \"peid\"\nuid = 1\ngid = 1\n\n[stage-2]\ntools.node = {{ version = \"lts\", user = \"peid\" }}\ntools.uv = {{ version = \"latest\", user = \"peid\" }}\ntools.pixi = {{ version = \"latest\", user = \"peid\" }}\ntools.bun = {{ version = \"latest\", user = \"peid\" }}\n",
-        registry.reference(&repo, "1")
+        base
     ));
     project
         .sources_file()

@@ -2056,15 +2056,14 @@ fn npm_warm_lock_revalidates_packuments_by_etag() {
     r.serve(&up.world, Shape::Full);
     serve_documents_with_etag(&up.world, &r, "v1");
     let registry = crate::support::registry::shared_required();
-    let repo = format!("npm-revalidate/base-{}", up.world.addr().port());
-    registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
+    let base = registry.push_base(&format!("npm-revalidate/base-{}", up.world.addr().port()));
     let project = crate::support::project::Project::new();
     project.spec(&format!(
         "[image]\nname = \"mb-npm\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\
          [base]\nimage = \"{}\"\n{}\
          [stage-2]\ntools.node = {{ version = \"lts\", user = \"peid\" }}\n\
          npm-global = {{ \"mb-hello\" = \"latest\" }}\n",
-        registry.reference(&repo, "1"),
+        base,
         crate::npm_build::USERS,
     ));
     project

@@ -86,8 +86,7 @@ pub(crate) fn npm_globals_project(world: &World) -> Project {
     bun_cli(&mut r);
     r.serve(world, Shape::Full);
     let registry = registry::shared_required();
-    let repo = format!("npm-globals/base-{}", world.addr().port());
-    registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
+    let base = registry.push_base(&format!("npm-globals/base-{}", world.addr().port()));
     let project = Project::new();
     project.spec(&format!(
         "[image]\nname = \"mb-npm\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\
@@ -96,7 +95,7 @@ pub(crate) fn npm_globals_project(world: &World) -> Project {
          tools.bun = {{ version = \"latest\", user = \"peid\" }}\n\
          npm-global = {{ \"mb-hello\" = \"latest\" }}\n\
          bun-global = {{ \"@mb/search-mcp\" = \"^0.3\" }}\n",
-        registry.reference(&repo, "1"),
+        base,
     ));
     project
         .sources_file()
@@ -202,8 +201,7 @@ fn npm_globals_lock_with_their_closure_and_emit_a_prefix_per_cli() {
     project.lock_ok(&["--offline"]);
     assert_eq!(before, project.lock_bytes());
 
-    let emitted = project.emit(&["--locked"]);
-    assert!(emitted.success(), "{}", emitted.stderr);
+    project.emit_ok(&["--locked"]);
     let out = project.out_dir();
     let hello_dir = out.join("installation/stage-2/npm/mb-hello");
     let package_lock: serde_json::Value = serde_json::from_str(
@@ -273,7 +271,7 @@ fn npm_globals_lock_with_their_closure_and_emit_a_prefix_per_cli() {
 
     // Emitting twice gives the same bytes.
     let first = read_tree(&out);
-    assert!(project.emit(&["--locked"]).success());
+    project.emit_ok(&["--locked"]);
     assert_eq!(first, read_tree(&out));
 
     // A spec change to a global is stale until locked again.
@@ -429,8 +427,7 @@ pub(crate) fn npm_build_project() -> Option<(World, Project)> {
         .registry(registry.host())
         .write();
     project.lock_ok(&[]);
-    let emitted = project.emit(&["--locked"]);
-    assert!(emitted.success(), "emit: {}", emitted.stderr);
+    project.emit_ok(&["--locked"]);
     Some((world, project))
 }
 
@@ -664,7 +661,7 @@ fn bun_global_build_installs_the_locked_packages_and_fails_on_a_tampered_tarball
         .registry(registry.host())
         .write();
     project.lock_ok(&[]);
-    assert!(project.emit(&["--locked"]).success());
+    project.emit_ok(&["--locked"]);
 
     let dir = crate::support::temp_dir();
     let buildah = Buildah::new(dir.path());
@@ -768,7 +765,7 @@ fn live_seed_clis_run_as_peid_in_an_image() {
         .registry(registry.host())
         .write();
     project.lock_ok(&[]);
-    assert!(project.emit(&["--locked"]).success());
+    project.emit_ok(&["--locked"]);
     let lock = project.lock_toml();
     let version = |name: &str| {
         artifact(&lock, "npm", name)["version"]

@@ -208,11 +208,10 @@ gid = 1100
 fn locked_node(node: &str, platforms: &str) -> (Project, Upstreams, crate::support::Output) {
     let up = upstreams();
     let registry = registry::shared_required();
-    let repo = format!("tools-test/base-{}", up.world.addr().port());
-    registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
+    let base = registry.push_base(&format!("tools-test/base-{}", up.world.addr().port()));
     let project = Project::new();
     project.spec(&tools_spec(
-        &registry.reference(&repo, "1"),
+        &base,
         platforms,
         &format!("tools.node = {{ version = \"{node}\", user = \"peid\" }}"),
     ));
@@ -357,11 +356,10 @@ fn tools_release_tools_resolve_per_platform() {
     let Some(registry) = registry::shared() else {
         return;
     };
-    let repo = format!("tools-test/rel-{}", up.world.addr().port());
-    registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
+    let base = registry.push_base(&format!("tools-test/rel-{}", up.world.addr().port()));
     let project = Project::new();
     project.spec(&tools_spec(
-        &registry.reference(&repo, "1"),
+        &base,
         r#"["linux/amd64", "linux/arm64"]"#,
         "tools.uv = { version = \"latest\", user = \"peid\" }\ntools.pixi = { version = \"0.77.0\", user = \"peid\" }\ntools.bun = { version = \"1.4.5\", user = \"peid\", baseline = true }",
     ));
@@ -466,7 +464,7 @@ fn tools_release_tools_resolve_per_platform() {
 fn tools_emitted_files_have_no_unpinned_downloads() {
     let (project, _up, output) = locked_node("lts", r#"["linux/amd64"]"#);
     assert!(output.success(), "{}", output.stderr);
-    assert!(project.emit(&["--locked"]).success());
+    project.emit_ok(&["--locked"]);
     for file in [
         "stage-1.Dockerfile",
         "stage-2.Dockerfile",
@@ -535,8 +533,7 @@ tools.bun = {{ version = "latest", user = "peid" }}
         .registry(registry.host())
         .write();
     project.lock_ok(&[]);
-    let output = project.emit(&["--locked"]);
-    assert!(output.success(), "{}", output.stderr);
+    project.emit_ok(&["--locked"]);
 
     let dir = crate::support::temp_dir();
     let buildah = Buildah::new(dir.path());

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use serde_json::{Value, json};
 
 use crate::support::project::Project;
-use crate::support::registry::{self, IndexKind};
+use crate::support::registry;
 use crate::support::world::{FixtureRelease, Response, World};
 use crate::support::{Output, run, sha256_hex};
 
@@ -86,9 +86,7 @@ fn real_project() -> (Project, World, String) {
             sha256_hex(b"node tarball")
         )),
     );
-    let repo = format!("ux-test/base-{}", world.addr().port());
-    registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
-    let base = registry.reference(&repo, "1");
+    let base = registry.push_base(&format!("ux-test/base-{}", world.addr().port()));
     let project = Project::new();
     project.spec(&real_spec(&base));
     project

@@ -103,6 +103,8 @@ impl Project {
         self.run(&args)
     }
 
+    /// [`Project::lock`], expected to succeed: on failure its output is printed and the
+    /// test panics.
     pub fn lock_ok(&self, extra: &[&str]) -> Output {
         let output = self.lock(extra);
         if !output.success() {
@@ -112,10 +114,22 @@ impl Project {
         output
     }
 
+    /// `modelbench emit specs/test.toml <extra>`.
     pub fn emit(&self, extra: &[&str]) -> Output {
         let mut args = vec!["emit", "specs/test.toml"];
         args.extend_from_slice(extra);
         self.run(&args)
+    }
+
+    /// [`Project::emit`], expected to succeed: on failure its output is printed and the
+    /// test panics.
+    pub fn emit_ok(&self, extra: &[&str]) -> Output {
+        let output = self.emit(extra);
+        if !output.success() {
+            output.print("modelbench emit");
+            panic!("emit failed");
+        }
+        output
     }
 
     /// The default lock path for `specs/test.toml`.
