@@ -982,16 +982,17 @@ apt = ["firmware-linux-nonfree"]
     // The CLI keeps its cache where MODELBENCH_CACHE_DIR says.
     let cache = project.path("cache");
     let run_lock = |extra: &[&str]| {
-        let mut args = vec!["lock", "specs/test.toml", "--sources", "sources.toml"];
-        args.extend_from_slice(extra);
-        crate::support::run(project.command(&args).env("MODELBENCH_CACHE_DIR", &cache))
+        crate::support::run(
+            project
+                .lock_command(extra)
+                .env("MODELBENCH_CACHE_DIR", &cache),
+        )
     };
     // First with the host's keyrings hidden (an empty tmpfs on /usr/share/keyrings in a
     // mount namespace of its own), where the machine allows it.
     let output = match hiding_host_keyrings() {
         Some(unshare) => {
-            let mut lock =
-                project.command(&["lock", "specs/test.toml", "--sources", "sources.toml"]);
+            let mut lock = project.lock_command(&[]);
             lock.env("MODELBENCH_CACHE_DIR", &cache);
             let mut hidden = std::process::Command::new(&unshare[0]);
             hidden

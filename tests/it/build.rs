@@ -67,8 +67,7 @@ dest = "/hard/image/app/clash/config.yaml"
         .github_api(&world)
         .registry(registry.host())
         .write();
-    project.lock_ok(&[]);
-    project.emit_ok(&["--locked"]);
+    project.lock_and_emit();
     let dir = crate::support::temp_dir();
     let buildah = Buildah::new(dir.path());
     Built {

@@ -1352,8 +1352,7 @@ fn conda_lock_refuses_a_gzip_bomb_for_repodata() {
         Response::bytes(bomb.clone()).header("Content-Encoding", "gzip"),
     );
     let project = cli_project(&f.world, r#"["jq"]"#);
-    let output =
-        run_fail(&mut project.command(&["lock", "specs/test.toml", "--sources", "sources.toml"]));
+    let output = run_fail(&mut project.lock_command(&[]));
     let err = output.combined();
     let url = f.world.url("/mirror/conda-forge/linux-64/repodata.json");
     assert!(
@@ -1373,8 +1372,7 @@ fn conda_lock_failure_names_tool_spec_and_conflict() {
     let f = fixture();
     serve_pixi(&f.world);
     let project = cli_project(&f.world, r#"["jq", "helix"]"#);
-    let output =
-        run_fail(&mut project.command(&["lock", "specs/test.toml", "--sources", "sources.toml"]));
+    let output = run_fail(&mut project.lock_command(&[]));
     let err = output.combined();
     assert!(
         err.contains("cannot resolve conda `helix` (helix)"),

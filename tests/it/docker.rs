@@ -288,8 +288,7 @@ fn docker_builds_the_backbone_image_with_buildkit_classic_and_compose_and_fails_
     let spec = b.project.read("specs/test.toml");
     b.project
         .spec(&spec.replacen("platforms = ", "gpu = true\nplatforms = ", 1));
-    b.project.lock_ok(&[]);
-    b.project.emit_ok(&["--locked"]);
+    b.project.lock_and_emit();
     let compose_file = b.project.read("build/test/docker-compose.yml");
     assert_eq!(
         compose_file.matches("driver: nvidia").count(),
@@ -479,9 +478,7 @@ fn docker_build_sh_builds_several_platforms_with_buildx_or_says_what_to_do() {
         "[image]\nname = \"mb-two\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[base]\nimage = \"{base}\"\n",
     ));
     project.sources_file().registry(registry.host()).write();
-    project.lock_ok(&[]);
-    project.emit_ok(&["--locked"]);
-    let out = project.out_dir();
+    let out = project.lock_and_emit();
 
     // With buildx: one `docker buildx build` for both platforms.
     let build = build_sh(docker, &out, Builder::BuildKit, &[]);

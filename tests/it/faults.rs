@@ -541,7 +541,7 @@ fn run_lock_with(project: &Project, env: &[(&str, &str)]) -> LockRun {
     let stderr = std::fs::File::create(&log).unwrap();
     let started = Instant::now();
     let mut child = project
-        .command(&["lock", "specs/test.toml", "--sources", "sources.toml"])
+        .lock_command(&[])
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(stderr)

@@ -225,8 +225,7 @@ dest = "/hard/image/app/clash/config.yaml"
         .tools(&up.world)
         .registry(registry.host())
         .write();
-    project.lock_ok(&[]);
-    project.emit_ok(&["--locked"]);
+    project.lock_and_emit();
     let locked = locked_urls(&project.lock_toml());
 
     let dir = crate::support::temp_dir();

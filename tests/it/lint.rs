@@ -25,9 +25,7 @@ pub(crate) fn linters() -> Option<(PathBuf, PathBuf)> {
 /// Lock and emit a spec with every feature `lock` resolves today; returns the build dir.
 pub(crate) fn emitted_context(project: &Project, world: &World) -> PathBuf {
     full_spec(project, world);
-    project.lock_ok(&[]);
-    project.emit_ok(&["--locked"]);
-    project.out_dir()
+    project.lock_and_emit()
 }
 
 /// Write a spec with every feature `lock` resolves today, its sources file and keyring,

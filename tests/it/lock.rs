@@ -807,7 +807,7 @@ fn lock_sends_github_token_to_the_api_only() {
     let s = setup("latest", &clash_releases());
     let output = crate::support::run(
         s.project
-            .command(&["lock", "specs/test.toml", "--sources", "sources.toml"])
+            .lock_command(&[])
             .env("GITHUB_TOKEN", "ghp_fixture_token"),
     );
     assert!(output.success(), "{}", output.stderr);

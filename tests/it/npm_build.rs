@@ -426,8 +426,7 @@ pub(crate) fn npm_build_project() -> Option<(World, Project)> {
         .npm(&world)
         .registry(registry.host())
         .write();
-    project.lock_ok(&[]);
-    project.emit_ok(&["--locked"]);
+    project.lock_and_emit();
     Some((world, project))
 }
 
@@ -660,8 +659,7 @@ fn bun_global_build_installs_the_locked_packages_and_fails_on_a_tampered_tarball
         .npm(&world)
         .registry(registry.host())
         .write();
-    project.lock_ok(&[]);
-    project.emit_ok(&["--locked"]);
+    project.lock_and_emit();
 
     let dir = crate::support::temp_dir();
     let buildah = Buildah::new(dir.path());
@@ -764,8 +762,7 @@ fn live_seed_clis_run_as_peid_in_an_image() {
         .tools(&world)
         .registry(registry.host())
         .write();
-    project.lock_ok(&[]);
-    project.emit_ok(&["--locked"]);
+    project.lock_and_emit();
     let lock = project.lock_toml();
     let version = |name: &str| {
         artifact(&lock, "npm", name)["version"]

@@ -532,8 +532,7 @@ tools.bun = {{ version = "latest", user = "peid" }}
         .tools(&up.world)
         .registry(registry.host())
         .write();
-    project.lock_ok(&[]);
-    project.emit_ok(&["--locked"]);
+    project.lock_and_emit();
 
     let dir = crate::support::temp_dir();
     let buildah = Buildah::new(dir.path());

@@ -96,11 +96,17 @@ impl Project {
         run(&mut self.command(args))
     }
 
-    /// `modelbench lock specs/test.toml --sources sources.toml <extra>`.
-    pub fn lock(&self, extra: &[&str]) -> Output {
+    /// `modelbench lock specs/test.toml --sources sources.toml <extra>`, to run with an
+    /// environment of its own.
+    pub fn lock_command(&self, extra: &[&str]) -> Command {
         let mut args = vec!["lock", "specs/test.toml", "--sources", "sources.toml"];
         args.extend_from_slice(extra);
-        self.run(&args)
+        self.command(&args)
+    }
+
+    /// [`Project::lock_command`], run.
+    pub fn lock(&self, extra: &[&str]) -> Output {
+        run(&mut self.lock_command(extra))
     }
 
     /// [`Project::lock`], expected to succeed: on failure its output is printed and the
@@ -130,6 +136,14 @@ impl Project {
             panic!("emit failed");
         }
         output
+    }
+
+    /// `lock`, then `emit --locked`, both expected to succeed: the build context most build
+    /// tests start from. Returns its directory ([`Project::out_dir`]).
+    pub fn lock_and_emit(&self) -> PathBuf {
+        self.lock_ok(&[]);
+        self.emit_ok(&["--locked"]);
+        self.out_dir()
     }
 
     /// The default lock path for `specs/test.toml`.
