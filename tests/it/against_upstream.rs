@@ -156,13 +156,7 @@ fn against_upstream_fails_on_a_resealed_lock_naming_field_and_both_values() {
         stdout.contains(&format!("{:>12} url card", "agrees")),
         "{stdout}"
     );
-    assert!(
-        output.stderr.contains(
-            "2 artifact(s) of lock/test/bench.lock are not what their upstream says for the same version: github-release `clash-rs`, nodejs `node`"
-        ),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("2 artifact(s) of lock/test/bench.lock are not what their upstream says for the same version: github-release `clash-rs`, nodejs `node`");
     let json = against_upstream(&s.project, &["--json"]);
     assert_eq!(json.status, Some(1), "{}", json.combined());
     let document: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
@@ -212,11 +206,7 @@ fn against_upstream_fails_when_the_upstream_republishes_a_version() {
         "{}",
         output.stdout
     );
-    assert!(
-        output.stderr.contains("github-release `clash-rs`"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("github-release `clash-rs`");
 }
 
 #[test]
@@ -370,7 +360,7 @@ fn against_upstream_fails_when_the_image_tag_moved() {
         "{}",
         output.stdout
     );
-    assert!(output.stderr.contains("oci `base`"), "{}", output.stderr);
+    output.assert_stderr_contains("oci `base`");
 }
 
 #[test]
@@ -453,5 +443,5 @@ fn against_upstream_checks_apt_closure_members() {
         "{}",
         output.stdout
     );
-    assert!(output.stderr.contains("apt `stage-1`"), "{}", output.stderr);
+    output.assert_stderr_contains("apt `stage-1`");
 }

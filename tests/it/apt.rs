@@ -1078,7 +1078,7 @@ apt = ["firmware-linux-nonfree"]
     );
     let output = run_lock(&["--update"]);
     assert!(!output.success(), "{}", output.combined());
-    assert!(output.stderr.contains("BAD signature"), "{}", output.stderr);
+    output.assert_stderr_contains("BAD signature");
 }
 
 // ---------------------------------------------------------------------------------------

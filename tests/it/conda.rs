@@ -1684,7 +1684,7 @@ fn conda_check_script_compares_installed_records_with_the_lock() {
     assert!(!tampered.success(), "a tampered record must fail");
     let name = path.file_name().unwrap().to_string_lossy();
     let package = name.split('-').next().unwrap();
-    assert!(tampered.stderr.contains(package), "{}", tampered.stderr);
+    tampered.assert_stderr_contains(package);
     std::fs::write(path, &good).unwrap();
     assert!(check().success());
 
@@ -1697,14 +1697,14 @@ fn conda_check_script_compares_installed_records_with_the_lock() {
     .unwrap();
     let output = check();
     assert!(!output.success());
-    assert!(output.stderr.contains("evil"), "{}", output.stderr);
+    output.assert_stderr_contains("evil");
     std::fs::remove_file(&extra).unwrap();
 
     // A locked package that is not installed.
     std::fs::remove_file(path).unwrap();
     let output = check();
     assert!(!output.success());
-    assert!(output.stderr.contains(package), "{}", output.stderr);
+    output.assert_stderr_contains(package);
 }
 
 /// The stand-in for pixi (no pixi binary can be obtained here): rattler's solver and
@@ -2034,11 +2034,7 @@ fn conda_check_script_fails_on_rattler_environments_changed_after_the_install() 
     std::fs::write(&path, edited).unwrap();
     let output = run.check();
     assert!(!output.success(), "{}", output.combined());
-    assert!(
-        output.stderr.contains("jq\toniguruma\t6.9.11\thb9d3cd8_0"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("jq\toniguruma\t6.9.11\thb9d3cd8_0");
     std::fs::write(&path, &good).unwrap();
     assert!(run.check().success());
 
@@ -2093,11 +2089,7 @@ fn conda_install_script_refuses_bytes_that_differ_from_the_lock() {
         "{}",
         run.output.stderr
     );
-    assert!(
-        run.output.stderr.contains("oniguruma"),
-        "{}",
-        run.output.stderr
-    );
+    run.output.assert_stderr_contains("oniguruma");
     assert!(
         !run.path("home/.pixi/envs").exists() && !run.path("home/.pixi/manifests").exists(),
         "pixi never ran"

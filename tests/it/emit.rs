@@ -250,11 +250,7 @@ fn emit_refuses_missing_stale_or_incomplete_locks() {
     let spec = project.read("specs/test.toml");
     project.spec(&spec.replace("tag = \"t1\"", "tag = \"t9\""));
     let output = project.emit_ok(&[]);
-    assert!(
-        output.stderr.contains("warning: the lock"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("warning: the lock");
     let output = project.emit(&["--locked"]);
     assert_eq!(output.status, Some(1));
     assert!(
@@ -297,7 +293,7 @@ fn emit_refuses_missing_stale_or_incomplete_locks() {
     project.spec(&spec);
     let output = project.emit(&[]);
     assert_eq!(output.status, Some(1));
-    assert!(output.stderr.contains("invalid lock"), "{}", output.stderr);
+    output.assert_stderr_contains("invalid lock");
 }
 
 /// Ubuntu 24.04's deb822 sources as the images ship them (sources.md §8).
@@ -373,11 +369,7 @@ fn emit_apt_mirror_script_switches_deb822_and_legacy_sources() {
         .env("MODELBENCH_ROOT", empty.path());
     let output = crate::support::run(&mut cmd);
     assert!(!output.success());
-    assert!(
-        output.stderr.contains("no Ubuntu apt sources found"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("no Ubuntu apt sources found");
 }
 
 #[test]
@@ -422,11 +414,7 @@ fn emit_refuses_a_proxy_address_with_credentials() {
     project.spec(&with_credentials);
     let output = project.emit(&["--out", "with-credentials"]);
     assert!(!output.success(), "emit must refuse: {}", output.stdout);
-    assert!(
-        output.stderr.contains("has credentials"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("has credentials");
     assert!(
         output.stderr.contains("environment at build time"),
         "the message says where the proxy goes instead: {}",
@@ -442,11 +430,7 @@ fn emit_refuses_a_proxy_address_with_credentials() {
     ));
     let output = project.emit(&["--out", "bad-port"]);
     assert!(!output.success(), "emit must refuse: {}", output.stdout);
-    assert!(
-        output.stderr.contains("`[proxy]` port"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("`[proxy]` port");
     assert!(!project.exists("bad-port"));
 }
 

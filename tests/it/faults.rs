@@ -1055,15 +1055,11 @@ fn faults_refused_connections_fail_at_once_with_one_summary() {
     sources(false);
     let output = project.lock(&[]);
     assert_eq!(output.status, Some(1), "{}", output.stderr);
-    assert!(
-        output.stderr.contains(&format!(
+    output.assert_stderr_contains(&format!(
             "cannot resolve url `a`: {} is plain http; to allow this host, name its http:// base \
              URL in a sources file (`--sources FILE` or MODELBENCH_SOURCES; README \"Sources file\")",
             gone("a.txt")
-        )),
-        "{}",
-        output.stderr
-    );
+        ));
     assert!(!output.stderr.contains("failed with"), "{}", output.stderr);
 }
 

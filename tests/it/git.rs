@@ -224,13 +224,7 @@ fn bump_moves_checkout_to_the_newest_v4_tag_and_the_workflow_follows() {
         assert!(output.stderr.contains(&line), "{line}\n{}", output.stderr);
     }
     assert!(!output.stderr.contains("republished"), "{}", output.stderr);
-    assert!(
-        output.stderr.contains(
-            "a [workflow] pin moved: once the lock lands, run `modelbench emit specs/test.toml --github-workflow`"
-        ),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("a [workflow] pin moved: once the lock lands, run `modelbench emit specs/test.toml --github-workflow`");
     assert_eq!(
         s.locked(CHECKOUT),
         ("v4.3.0".to_string(), git_commit_id("v4.3.0"))
@@ -276,7 +270,7 @@ fn bump_moves_checkout_to_the_newest_v4_tag_and_the_workflow_follows() {
     // Nothing new upstream: nothing moves.
     let again = s.resolving(&["bump", "specs/test.toml"]);
     assert!(again.success(), "{}", again.combined());
-    assert!(again.stderr.contains("nothing to bump"), "{}", again.stderr);
+    again.assert_stderr_contains("nothing to bump");
 }
 
 #[test]
@@ -335,11 +329,7 @@ fn against_upstream_flags_a_moved_tag_and_cannot_confirm_a_moved_branch() {
         "{}",
         output.stdout
     );
-    assert!(
-        output.stderr.contains("git `actions/checkout`"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("git `actions/checkout`");
 }
 
 #[test]
@@ -398,11 +388,7 @@ fn hostile_refs_are_refused_at_lock_naming_server_artifact_and_value() {
     );
     let output = s.project.lock(&[]);
     assert!(!output.success());
-    assert!(
-        output.stderr.contains("is not a smart HTTP git server"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("is not a smart HTTP git server");
 }
 
 /// The fixture speaks git's protocol and computes git's ids: the real client lists the
@@ -518,7 +504,7 @@ fn tampered_git_entries_are_refused_by_lock_parse() {
         assert!(err.to_string().contains(needle), "{needle}: {err}");
         let emit = s.project.emit(&["--github-workflow"]);
         assert!(!emit.success(), "{needle}: {}", emit.combined());
-        assert!(emit.stderr.contains(needle), "{}", emit.stderr);
+        emit.assert_stderr_contains(needle);
         assert!(!s.project.exists(".github"), "nothing written");
     }
     // A commit on a kind that has none is an edit too.

@@ -282,11 +282,7 @@ fn npm_globals_lock_with_their_closure_and_emit_a_prefix_per_cli() {
     );
     let check = project.lock(&["--check"]);
     assert!(!check.success());
-    assert!(
-        check.stderr.contains("npm `mb-hello` changed in the spec"),
-        "{}",
-        check.stderr
-    );
+    check.assert_stderr_contains("npm `mb-hello` changed in the spec");
 }
 
 fn read_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {

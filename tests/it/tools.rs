@@ -308,16 +308,8 @@ fn tools_warm_lock_revalidates_github_and_nodejs_documents() {
 fn tools_node_failures_name_the_tool() {
     let (_, _, output) = locked_node("99", r#"["linux/amd64"]"#);
     assert_eq!(output.status, Some(1));
-    assert!(
-        output.stderr.contains("nodejs `node` (99)"),
-        "{}",
-        output.stderr
-    );
-    assert!(
-        output.stderr.contains("no Node.js release"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("nodejs `node` (99)");
+    output.assert_stderr_contains("no Node.js release");
 
     // v22.10.0 has no linux-arm64 build.
     let (_, _, output) = locked_node("22.10.0", r#"["linux/amd64", "linux/arm64"]"#);
@@ -343,11 +335,7 @@ fn tools_node_failures_name_the_tool() {
 
     let (_, _, output) = locked_node("twenty", r#"["linux/amd64"]"#);
     assert_eq!(output.status, Some(1));
-    assert!(
-        output.stderr.contains("tool `node`: `twenty` is not `lts`"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("tool `node`: `twenty` is not `lts`");
 }
 
 #[test]
@@ -446,11 +434,7 @@ fn tools_release_tools_resolve_per_platform() {
     );
     let output = project.lock(&[]);
     assert_eq!(output.status, Some(1));
-    assert!(
-        output.stderr.contains("github-release `pixi` (0.99.0)"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("github-release `pixi` (0.99.0)");
     assert!(
         output
             .stderr

@@ -925,7 +925,7 @@ untranslated: {y}:50: webgui: (`stage_2.webgui` has no modelbench equivalent)
     // The spec is not replaced without --force.
     let again = project.run(&["import-pei", y, "--out", "specs/untranslatable.toml"]);
     assert_eq!(again.status, Some(1));
-    assert!(again.stderr.contains("pass --force"), "{}", again.stderr);
+    again.assert_stderr_contains("pass --force");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -242,12 +242,8 @@ fn verify_fails_when_an_artifact_has_no_working_url() {
         "{stdout}"
     );
     assert!(stdout.contains("gone (404)"), "{stdout}");
-    assert!(
-        output.stderr.contains(
-            "2 artifact(s) of lock/test/bench.lock have no working URL: oci `base`, url `card`"
-        ),
-        "{}",
-        output.stderr
+    output.assert_stderr_contains(
+        "2 artifact(s) of lock/test/bench.lock have no working URL: oci `base`, url `card`",
     );
 }
 
