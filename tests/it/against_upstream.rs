@@ -58,12 +58,8 @@ fn against_upstream_passes_on_a_fresh_lock_and_writes_nothing() {
             output.stdout
         );
     }
-    assert!(
-        output.stdout.contains(
-            "Checked 5 artifact(s) against their upstreams: 5 agree, 0 differ, 0 cannot be re-checked"
-        ),
-        "{}",
-        output.stdout
+    output.assert_stdout_contains(
+        "Checked 5 artifact(s) against their upstreams: 5 agree, 0 differ, 0 cannot be re-checked",
     );
     // The exact versions were asked for, not the newest.
     let requests = s.world.requests();
@@ -221,14 +217,10 @@ fn against_upstream_cannot_recheck_a_deleted_release_and_fails() {
     );
     let output = against_upstream(&s.project, &[]);
     assert_eq!(output.status, Some(1), "{}", output.combined());
-    assert!(
-        output.stdout.contains(&format!(
-            "{:>12} github-release clash-rs v0.10.8",
-            "UNCHECKED"
-        )),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains(&format!(
+        "{:>12} github-release clash-rs v0.10.8",
+        "UNCHECKED"
+    ));
     assert!(
         output
             .stdout
@@ -236,11 +228,7 @@ fn against_upstream_cannot_recheck_a_deleted_release_and_fails() {
         "{}",
         output.stdout
     );
-    assert!(
-        output.stdout.contains("1 cannot be re-checked"),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains("1 cannot be re-checked");
 }
 
 #[test]
@@ -288,15 +276,11 @@ fn against_upstream_checks_npm_closure_members() {
         "{}",
         output.stdout
     );
-    assert!(
-        output.stdout.contains(&line(
-            "package mb-greet 1.1.0 (all) hash",
-            &native_hash,
-            &greet_hash
-        )),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains(&line(
+        "package mb-greet 1.1.0 (all) hash",
+        &native_hash,
+        &greet_hash,
+    ));
 
     // A member moved to another version than the closure resolves: not confirmed.
     tamper(&project, |artifacts| {
@@ -310,13 +294,7 @@ fn against_upstream_checks_npm_closure_members() {
     });
     let output = against_upstream(&project, &[]);
     assert_eq!(output.status, Some(1), "{}", output.combined());
-    assert!(
-        output.stdout.contains(
-            "    cannot re-check: package mb-greet 1.0.0 (all): the upstream now resolves `mb-greet` to 1.1.0"
-        ),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains("    cannot re-check: package mb-greet 1.0.0 (all): the upstream now resolves `mb-greet` to 1.1.0");
 }
 
 #[test]
@@ -396,13 +374,9 @@ fn against_upstream_checks_conda_environments_at_their_locked_version() {
     });
     let output = against_upstream(&project, &[]);
     assert_eq!(output.status, Some(1), "{}", output.combined());
-    assert!(
-        output.stdout.contains(&format!(
-            "urls: locked {forged_urls}, upstream {locked_urls}"
-        )),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains(&format!(
+        "urls: locked {forged_urls}, upstream {locked_urls}"
+    ));
 }
 
 #[test]

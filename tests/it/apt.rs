@@ -1546,7 +1546,7 @@ fn lock_starts_from_the_base_images_sources_pins_and_keyring() {
         "from archive {} stable stable-backports (base image /etc/apt/sources.list.d/local.sources stanza 1)",
         world.url("/r")
     );
-    assert!(why.stdout.contains(&expected), "{}", why.stdout);
+    why.assert_stdout_contains(&expected);
 
     // The generic pin alone: backports at 500 with the newer version wins.
     let top = gzip_fast(&tar_of(&[

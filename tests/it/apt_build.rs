@@ -368,11 +368,7 @@ fn apt_build_installs_the_locked_closure_and_fails_closed() {
         "{}",
         broken.stdout
     );
-    assert!(
-        broken.stdout.contains("ok   apt packages of stage-1"),
-        "{}",
-        broken.stdout
-    );
+    broken.assert_stdout_contains("ok   apt packages of stage-1");
     buildah.ok(&["rm", &container]);
 
     // One changed byte in a locked .deb fails the build, naming it and both hashes.

@@ -1006,12 +1006,8 @@ fn conda_lock_twice_is_byte_identical() {
     // `why` follows a member to the spec line that asked for its environment.
     let why = project.run(&["why", "pyyaml", "specs/test.toml"]);
     assert!(why.success(), "{}", why.combined());
-    assert!(why.stdout.contains("in conda `yq`"), "{}", why.stdout);
-    assert!(
-        why.stdout.contains("pixi-global = \"yq >=3\""),
-        "{}",
-        why.stdout
-    );
+    why.assert_stdout_contains("in conda `yq`");
+    why.assert_stdout_contains("pixi-global = \"yq >=3\"");
     let sbom = project.run(&[
         "sbom",
         "specs/test.toml",
@@ -1674,7 +1670,7 @@ fn conda_check_script_compares_installed_records_with_the_lock() {
     };
     let ok = check();
     assert!(ok.success(), "{}", ok.combined());
-    assert!(ok.stdout.contains("match the lock"), "{}", ok.stdout);
+    ok.assert_stdout_contains("match the lock");
 
     // A record whose sha256 differs from the lock fails the build, naming the package.
     let (path, sha) = &records[0];
@@ -1813,11 +1809,8 @@ fn conda_tool_with_a_dot_in_its_name_is_one_environment() {
     }
     let run = install_globals(&project);
     assert!(run.output.success(), "{}", run.output.combined());
-    assert!(
-        run.output.stdout.contains("2 environment(s) installed for"),
-        "{}",
-        run.output.stdout
-    );
+    run.output
+        .assert_stdout_contains("2 environment(s) installed for");
     assert_eq!(
         run.read("installation/stage-2/conda/exposed.tsv"),
         "jq\tjq\nsh.tool\tsh.tool\n"

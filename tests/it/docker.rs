@@ -230,11 +230,7 @@ fn docker_builds_the_backbone_image_with_buildkit_classic_and_compose_and_fails_
             "{builder:?}: {}",
             check.stdout
         );
-        assert!(
-            check.stdout.contains("mixed-port: 7890"),
-            "{}",
-            check.stdout
-        );
+        check.assert_stdout_contains("mixed-port: 7890");
         // Again from scratch: what a second build of one lock gives on this engine.
         let first = (
             docker.image_id("mb-build:t1"),

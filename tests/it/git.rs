@@ -163,11 +163,7 @@ fn lock_pins_the_workflow_checkout_and_modelbench_by_commit() {
 
     let why = s.project.run(&["why", CHECKOUT, "specs/test.toml"]);
     assert!(why.success(), "{}", why.combined());
-    assert!(
-        why.stdout.contains("[workflow] checkout = \"v4\""),
-        "{}",
-        why.stdout
-    );
+    why.assert_stdout_contains("[workflow] checkout = \"v4\"");
     let sbom = s.project.run(&["sbom", "specs/test.toml"]);
     assert!(sbom.success(), "{}", sbom.combined());
     assert!(
@@ -237,8 +233,8 @@ fn bump_moves_checkout_to_the_newest_v4_tag_and_the_workflow_follows() {
     // The table a bump pull request carries shows both moves.
     let diff = s.project.run(&["diff", "old.lock", "lock/test/bench.lock"]);
     assert!(diff.success(), "{}", diff.combined());
-    assert!(diff.stdout.contains("v4.2.2"), "{}", diff.stdout);
-    assert!(diff.stdout.contains("v4.3.0"), "{}", diff.stdout);
+    diff.assert_stdout_contains("v4.2.2");
+    diff.assert_stdout_contains("v4.3.0");
     assert!(
         diff.stdout.contains("| modelbench | git | (commit) |")
             && diff
@@ -312,23 +308,15 @@ fn against_upstream_flags_a_moved_tag_and_cannot_confirm_a_moved_branch() {
         "{}",
         output.stdout
     );
-    assert!(
-        output.stdout.contains(&format!(
-            "    commit: locked {}, upstream {}",
-            git_commit_id("v4.2.2"),
-            git_commit_id("v4.2.2 moved")
-        )),
-        "{}",
-        output.stdout
-    );
-    assert!(
-        output.stdout.contains(&format!(
-            "cannot re-check: branch `main` has moved on to {}",
-            git_commit_id("main 2")
-        )),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains(&format!(
+        "    commit: locked {}, upstream {}",
+        git_commit_id("v4.2.2"),
+        git_commit_id("v4.2.2 moved")
+    ));
+    output.assert_stdout_contains(&format!(
+        "cannot re-check: branch `main` has moved on to {}",
+        git_commit_id("main 2")
+    ));
     output.assert_stderr_contains("git `actions/checkout`");
 }
 

@@ -600,11 +600,7 @@ tools.bun = {{ version = "latest", user = "peid" }}
         "{}",
         broken.stdout
     );
-    assert!(
-        broken.stdout.contains("ok   uv version for peid: 0.12.5"),
-        "{}",
-        broken.stdout
-    );
+    broken.assert_stdout_contains("ok   uv version for peid: 0.12.5");
     buildah.ok(&["rm", &container]);
 
     // One changed byte in the node tarball (both URLs) fails the build, naming node.

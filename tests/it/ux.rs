@@ -1067,8 +1067,8 @@ fn ux_completions_and_man_page() {
     assert_eq!(bad.status, Some(2));
 
     let man = ok(&project, &["man"]);
-    assert!(man.stdout.contains(".TH modelbench 1"), "{}", man.stdout);
-    assert!(man.stdout.contains("import\\-pei"), "{}", man.stdout);
+    man.assert_stdout_contains(".TH modelbench 1");
+    man.assert_stdout_contains("import\\-pei");
     ok(&project, &["man", "--dir", "man"]);
     for page in ["modelbench.1", "modelbench-why.1", "modelbench-sbom.1"] {
         assert!(project.exists(&format!("man/{page}")), "{page}");

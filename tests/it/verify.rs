@@ -138,12 +138,8 @@ fn verify_passes_on_a_fresh_lock_and_asks_every_url() {
     s.world.clear_log();
     let output = verify(&s.project, &[]);
     assert_eq!(output.status, Some(0), "{}", output.combined());
-    assert!(
-        output.stdout.contains(
-            "Verified 5 artifact(s): 5 ok, 0 rotted but still served, 0 with no working URL"
-        ),
-        "{}",
-        output.stdout
+    output.assert_stdout_contains(
+        "Verified 5 artifact(s): 5 ok, 0 rotted but still served, 0 with no working URL",
     );
     for line in ["ok oci base 1", "ok nodejs node v22.11.0", "ok url card"] {
         let (verb, rest) = line.split_once(' ').unwrap();
@@ -257,11 +253,7 @@ fn verify_sample_checks_a_fixed_subset() {
         "{}",
         first.stdout
     );
-    assert!(
-        first.stdout.contains("Verified 2 artifact(s): 2 ok"),
-        "{}",
-        first.stdout
-    );
+    first.assert_stdout_contains("Verified 2 artifact(s): 2 ok");
     let second = verify(&s.project, &["--sample", "2"]);
     assert_eq!(
         first.stdout, second.stdout,
@@ -310,11 +302,7 @@ fn verify_registry_mirror_rot_is_covered_by_the_canonical_registry() {
     project.lock_ok(&[]);
     let output = verify(&project, &[]);
     assert_eq!(output.status, Some(0), "{}", output.combined());
-    assert!(
-        output.stdout.contains("1 ok, 0 rotted"),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains("1 ok, 0 rotted");
 
     // The mirror evicted the image: reported, and the canonical registry still has it.
     for path in &paths {
