@@ -242,10 +242,18 @@ pub(crate) fn pixi_project(
 ) -> Project {
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"{name}\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\
-         [base]\nimage = \"{base}\"\n[mirrors]\nconda = \"{mirror}\"\n{USERS}\
-         [stage-2]\ntools.pixi = {{ version = \"0.63.2\", user = \"peid\" }}\n\
-         pixi-global = [\"jq\", \"yq\", \"gh\"]\n",
+        r#"[image]
+name = "{name}"
+tag = "t1"
+platforms = ["linux/amd64"]
+[base]
+image = "{base}"
+[mirrors]
+conda = "{mirror}"
+{USERS}[stage-2]
+tools.pixi = {{ version = "0.63.2", user = "peid" }}
+pixi-global = ["jq", "yq", "gh"]
+"#,
         mirror = world.url("/mirror/conda-forge"),
     ));
     project

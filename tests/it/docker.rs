@@ -471,7 +471,14 @@ fn docker_build_sh_builds_several_platforms_with_buildx_or_says_what_to_do() {
     let base = registry.push_base("modelbench-test/docker-two-platforms");
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-two\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[base]\nimage = \"{base}\"\n",
+        r#"[image]
+name = "mb-two"
+tag = "t1"
+platforms = ["linux/amd64", "linux/arm64"]
+
+[base]
+image = "{base}"
+"#,
     ));
     project.sources_file().registry(registry.host()).write();
     let out = project.lock_and_emit();

@@ -59,7 +59,15 @@ fn locked_project(gpu: bool) -> (Project, World, String) {
     let base = registry.push_base(&format!("emit-test/base-{}", world.addr().port()));
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-test\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\ngpu = {gpu}\n\n[base]\nimage = \"{base}\"\n{EXTRA}"
+        r#"[image]
+name = "mb-test"
+tag = "t1"
+platforms = ["linux/amd64"]
+gpu = {gpu}
+
+[base]
+image = "{base}"
+{EXTRA}"#
     ));
     project
         .sources_file()

@@ -900,8 +900,19 @@ fn card_project(world: &World, label: &str) -> Project {
     let registry = registry::shared().expect("the test checked for docker-registry");
     let base = registry.push_base(&format!("faults/{label}-{}", world.addr().port()));
     project.spec(&format!(
-        "[image]\nname = \"mb\"\ntag = \"t\"\nplatforms = [\"linux/amd64\"]\n\n[base]\nimage = \"{}\"\n\n[stage-2.url.card]\nurl = \"{}\"\nsha256 = \"{}\"\ndest = \"/card.txt\"\n",
-        base,
+        r#"[image]
+name = "mb"
+tag = "t"
+platforms = ["linux/amd64"]
+
+[base]
+image = "{base}"
+
+[stage-2.url.card]
+url = "{}"
+sha256 = "{}"
+dest = "/card.txt"
+"#,
         world.url("/files/card.txt"),
         sha256_hex(&card)
     ));

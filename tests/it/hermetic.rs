@@ -330,7 +330,23 @@ fn hermetic_rebuild_from_the_same_lock_is_bit_identical() {
     );
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-repro\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\n[base]\nimage = \"{base}\"\n\n[stage-2]\nlinks = {{ \"/soft/app\" = \"/hard/image/app\" }}\n\n[stage-2.release.clash-rs]\nrepo = \"Watfaq/clash-rs\"\nversion = \"latest\"\nasset = \"clash-rs-{{triple}}\"\ndest = \"/hard/image/app/clash/clash-rs\"\n"
+        r#"[image]
+name = "mb-repro"
+tag = "t1"
+platforms = ["linux/amd64"]
+
+[base]
+image = "{base}"
+
+[stage-2]
+links = {{ "/soft/app" = "/hard/image/app" }}
+
+[stage-2.release.clash-rs]
+repo = "Watfaq/clash-rs"
+version = "latest"
+asset = "clash-rs-{{triple}}"
+dest = "/hard/image/app/clash/clash-rs"
+"#
     ));
     project
         .sources_file()
@@ -415,8 +431,25 @@ fn hermetic_lock_is_byte_identical_whatever_order_resolvers_finish_in() {
     let base = registry.push_base(&format!("hermetic/base-{}", up.world.addr().port()));
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb\"\ntag = \"t\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[base]\nimage = \"{}\"\n\n[[users]]\nname = \"peid\"\nuid = 1\ngid = 1\n\n[stage-2]\ntools.node = {{ version = \"lts\", user = \"peid\" }}\ntools.uv = {{ version = \"latest\", user = \"peid\" }}\ntools.pixi = {{ version = \"latest\", user = \"peid\" }}\ntools.bun = {{ version = \"latest\", user = \"peid\" }}\n",
-        base
+        r#"[image]
+name = "mb"
+tag = "t"
+platforms = ["linux/amd64", "linux/arm64"]
+
+[base]
+image = "{base}"
+
+[[users]]
+name = "peid"
+uid = 1
+gid = 1
+
+[stage-2]
+tools.node = {{ version = "lts", user = "peid" }}
+tools.uv = {{ version = "latest", user = "peid" }}
+tools.pixi = {{ version = "latest", user = "peid" }}
+tools.bun = {{ version = "latest", user = "peid" }}
+"#
     ));
     project
         .sources_file()

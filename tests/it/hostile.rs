@@ -18,8 +18,15 @@ fn project(world: &World, body: &str, upstreams: &[(&str, String)]) -> Project {
     let base = registry.push_base(&format!("hostile/base-{}", world.addr().port()));
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-hostile\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n\
-         [base]\nimage = \"{}\"\n\n{body}",
+        r#"[image]
+name = "mb-hostile"
+tag = "t1"
+platforms = ["linux/amd64", "linux/arm64"]
+
+[base]
+image = "{}"
+
+{body}"#,
         base
     ));
     let mut sources = project.sources_file();

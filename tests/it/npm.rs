@@ -2059,10 +2059,16 @@ fn npm_warm_lock_revalidates_packuments_by_etag() {
     let base = registry.push_base(&format!("npm-revalidate/base-{}", up.world.addr().port()));
     let project = crate::support::project::Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-npm\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\
-         [base]\nimage = \"{}\"\n{}\
-         [stage-2]\ntools.node = {{ version = \"lts\", user = \"peid\" }}\n\
-         npm-global = {{ \"mb-hello\" = \"latest\" }}\n",
+        r#"[image]
+name = "mb-npm"
+tag = "t1"
+platforms = ["linux/amd64", "linux/arm64"]
+[base]
+image = "{}"
+{}[stage-2]
+tools.node = {{ version = "lts", user = "peid" }}
+npm-global = {{ "mb-hello" = "latest" }}
+"#,
         base,
         crate::npm_build::USERS,
     ));

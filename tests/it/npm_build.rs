@@ -89,12 +89,20 @@ pub(crate) fn npm_globals_project(world: &World) -> Project {
     let base = registry.push_base(&format!("npm-globals/base-{}", world.addr().port()));
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-npm\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\
-         [base]\nimage = \"{}\"\n[mirrors]\nnpm = \"https://registry.npmmirror.com\"\n{USERS}\
-         [stage-2]\ntools.node = {{ version = \"lts\", user = \"peid\" }}\n\
-         tools.bun = {{ version = \"latest\", user = \"peid\" }}\n\
-         npm-global = {{ \"mb-hello\" = \"latest\" }}\n\
-         bun-global = {{ \"@mb/search-mcp\" = \"^0.3\" }}\n",
+        r#"[image]
+name = "mb-npm"
+tag = "t1"
+platforms = ["linux/amd64", "linux/arm64"]
+[base]
+image = "{}"
+[mirrors]
+npm = "https://registry.npmmirror.com"
+{USERS}[stage-2]
+tools.node = {{ version = "lts", user = "peid" }}
+tools.bun = {{ version = "latest", user = "peid" }}
+npm-global = {{ "mb-hello" = "latest" }}
+bun-global = {{ "@mb/search-mcp" = "^0.3" }}
+"#,
         base,
     ));
     project
@@ -410,10 +418,16 @@ pub(crate) fn npm_build_project() -> Option<(World, Project)> {
     let base = debian_base(registry);
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-npm-build\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\
-         [base]\nimage = \"{base}\"\n{USERS}\
-         [stage-2]\ntools.node = {{ version = \"{}\", user = \"peid\" }}\n\
-         npm-global = {{ \"mb-hello\" = \"^1\" }}\n",
+        r#"[image]
+name = "mb-npm-build"
+tag = "t1"
+platforms = ["linux/amd64"]
+[base]
+image = "{base}"
+{USERS}[stage-2]
+tools.node = {{ version = "{}", user = "peid" }}
+npm-global = {{ "mb-hello" = "^1" }}
+"#,
         node_version.trim_start_matches('v'),
     ));
     project
@@ -642,11 +656,17 @@ fn bun_global_build_installs_the_locked_packages_and_fails_on_a_tampered_tarball
     let base = debian_base(registry);
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-bun-build\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\
-         [base]\nimage = \"{base}\"\n{USERS}\
-         [stage-2]\ntools.node = {{ version = \"{}\", user = \"peid\" }}\n\
-         tools.bun = {{ version = \"latest\", user = \"peid\" }}\n\
-         bun-global = {{ \"@mb/search-mcp\" = \"^0.3\" }}\n",
+        r#"[image]
+name = "mb-bun-build"
+tag = "t1"
+platforms = ["linux/amd64"]
+[base]
+image = "{base}"
+{USERS}[stage-2]
+tools.node = {{ version = "{}", user = "peid" }}
+tools.bun = {{ version = "latest", user = "peid" }}
+bun-global = {{ "@mb/search-mcp" = "^0.3" }}
+"#,
         node_version.trim_start_matches('v'),
     ));
     project
@@ -744,12 +764,18 @@ fn live_seed_clis_run_as_peid_in_an_image() {
     let base = debian_base(registry);
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-seed-clis\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\
-         [base]\nimage = \"{base}\"\n{USERS}\
-         [stage-2]\ntools.node = {{ version = \"{}\", user = \"peid\" }}\n\
-         tools.bun = {{ version = \"latest\", user = \"peid\" }}\n\
-         npm-global = {{ \"@anthropic-ai/claude-code\" = \"latest\", \"@openai/codex\" = \"latest\" }}\n\
-         bun-global = {{ \"tavily-mcp\" = \"latest\", \"@upstash/context7-mcp\" = \"latest\", \"@google/gemini-cli\" = \"latest\" }}\n",
+        r#"[image]
+name = "mb-seed-clis"
+tag = "t1"
+platforms = ["linux/amd64"]
+[base]
+image = "{base}"
+{USERS}[stage-2]
+tools.node = {{ version = "{}", user = "peid" }}
+tools.bun = {{ version = "latest", user = "peid" }}
+npm-global = {{ "@anthropic-ai/claude-code" = "latest", "@openai/codex" = "latest" }}
+bun-global = {{ "tavily-mcp" = "latest", "@upstash/context7-mcp" = "latest", "@google/gemini-cli" = "latest" }}
+"#,
         node_version.trim_start_matches('v'),
     ));
     // The npm registry is the real one; node, nvm and bun come from the world.

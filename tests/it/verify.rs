@@ -290,7 +290,15 @@ fn verify_registry_mirror_rot_is_covered_by_the_canonical_registry() {
     }
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-verify\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[base]\nimage = \"{}\"\nregistry-mirror = \"{}\"\n",
+        r#"[image]
+name = "mb-verify"
+tag = "t1"
+platforms = ["linux/amd64", "linux/arm64"]
+
+[base]
+image = "{}"
+registry-mirror = "{}"
+"#,
         registry.reference(&repo, "1"),
         world.addr()
     ));
@@ -339,7 +347,14 @@ fn verify_registry_mirror_rot_is_covered_by_the_canonical_registry() {
 fn verify_without_a_lock_is_an_error() {
     let project = Project::new();
     project.spec(
-        "[image]\nname = \"mb\"\ntag = \"t\"\nplatforms = [\"linux/amd64\"]\n\n[base]\nimage = \"example.com/x:1\"\n",
+        r#"[image]
+name = "mb"
+tag = "t"
+platforms = ["linux/amd64"]
+
+[base]
+image = "example.com/x:1"
+"#,
     );
     let output = project.run(&["verify", "specs/test.toml"]);
     assert_eq!(output.status, Some(1), "{}", output.combined());
