@@ -58,12 +58,8 @@ fn against_upstream_passes_on_a_fresh_lock_and_writes_nothing() {
             output.stdout
         );
     }
-    assert!(
-        output.stdout.contains(
-            "Checked 5 artifact(s) against their upstreams: 5 agree, 0 differ, 0 cannot be re-checked"
-        ),
-        "{}",
-        output.stdout
+    output.assert_stdout_contains(
+        "Checked 5 artifact(s) against their upstreams: 5 agree, 0 differ, 0 cannot be re-checked",
     );
     // The exact versions were asked for, not the newest.
     let requests = s.world.requests();
@@ -156,13 +152,7 @@ fn against_upstream_fails_on_a_resealed_lock_naming_field_and_both_values() {
         stdout.contains(&format!("{:>12} url card", "agrees")),
         "{stdout}"
     );
-    assert!(
-        output.stderr.contains(
-            "2 artifact(s) of lock/test/bench.lock are not what their upstream says for the same version: github-release `clash-rs`, nodejs `node`"
-        ),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("2 artifact(s) of lock/test/bench.lock are not what their upstream says for the same version: github-release `clash-rs`, nodejs `node`");
     let json = against_upstream(&s.project, &["--json"]);
     assert_eq!(json.status, Some(1), "{}", json.combined());
     let document: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
@@ -212,11 +202,7 @@ fn against_upstream_fails_when_the_upstream_republishes_a_version() {
         "{}",
         output.stdout
     );
-    assert!(
-        output.stderr.contains("github-release `clash-rs`"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("github-release `clash-rs`");
 }
 
 #[test]
@@ -231,14 +217,10 @@ fn against_upstream_cannot_recheck_a_deleted_release_and_fails() {
     );
     let output = against_upstream(&s.project, &[]);
     assert_eq!(output.status, Some(1), "{}", output.combined());
-    assert!(
-        output.stdout.contains(&format!(
-            "{:>12} github-release clash-rs v0.10.8",
-            "UNCHECKED"
-        )),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains(&format!(
+        "{:>12} github-release clash-rs v0.10.8",
+        "UNCHECKED"
+    ));
     assert!(
         output
             .stdout
@@ -246,11 +228,7 @@ fn against_upstream_cannot_recheck_a_deleted_release_and_fails() {
         "{}",
         output.stdout
     );
-    assert!(
-        output.stdout.contains("1 cannot be re-checked"),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains("1 cannot be re-checked");
 }
 
 #[test]
@@ -298,15 +276,11 @@ fn against_upstream_checks_npm_closure_members() {
         "{}",
         output.stdout
     );
-    assert!(
-        output.stdout.contains(&line(
-            "package mb-greet 1.1.0 (all) hash",
-            &native_hash,
-            &greet_hash
-        )),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains(&line(
+        "package mb-greet 1.1.0 (all) hash",
+        &native_hash,
+        &greet_hash,
+    ));
 
     // A member moved to another version than the closure resolves: not confirmed.
     tamper(&project, |artifacts| {
@@ -320,13 +294,7 @@ fn against_upstream_checks_npm_closure_members() {
     });
     let output = against_upstream(&project, &[]);
     assert_eq!(output.status, Some(1), "{}", output.combined());
-    assert!(
-        output.stdout.contains(
-            "    cannot re-check: package mb-greet 1.0.0 (all): the upstream now resolves `mb-greet` to 1.1.0"
-        ),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains("    cannot re-check: package mb-greet 1.0.0 (all): the upstream now resolves `mb-greet` to 1.1.0");
 }
 
 #[test]
@@ -370,7 +338,7 @@ fn against_upstream_fails_when_the_image_tag_moved() {
         "{}",
         output.stdout
     );
-    assert!(output.stderr.contains("oci `base`"), "{}", output.stderr);
+    output.assert_stderr_contains("oci `base`");
 }
 
 #[test]
@@ -406,13 +374,9 @@ fn against_upstream_checks_conda_environments_at_their_locked_version() {
     });
     let output = against_upstream(&project, &[]);
     assert_eq!(output.status, Some(1), "{}", output.combined());
-    assert!(
-        output.stdout.contains(&format!(
-            "urls: locked {forged_urls}, upstream {locked_urls}"
-        )),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains(&format!(
+        "urls: locked {forged_urls}, upstream {locked_urls}"
+    ));
 }
 
 #[test]
@@ -453,5 +417,5 @@ fn against_upstream_checks_apt_closure_members() {
         "{}",
         output.stdout
     );
-    assert!(output.stderr.contains("apt `stage-1`"), "{}", output.stderr);
+    output.assert_stderr_contains("apt `stage-1`");
 }

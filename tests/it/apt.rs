@@ -978,20 +978,21 @@ apt = ["firmware-linux-nonfree"]
 "#,
         archive = world.url("/debian"),
     ));
-    project.sources(None, &[&world.addr().to_string()]);
+    project.sources_file().world_registry(&world).write();
     // The CLI keeps its cache where MODELBENCH_CACHE_DIR says.
     let cache = project.path("cache");
     let run_lock = |extra: &[&str]| {
-        let mut args = vec!["lock", "specs/test.toml", "--sources", "sources.toml"];
-        args.extend_from_slice(extra);
-        crate::support::run(project.command(&args).env("MODELBENCH_CACHE_DIR", &cache))
+        crate::support::run(
+            project
+                .lock_command(extra)
+                .env("MODELBENCH_CACHE_DIR", &cache),
+        )
     };
     // First with the host's keyrings hidden (an empty tmpfs on /usr/share/keyrings in a
     // mount namespace of its own), where the machine allows it.
     let output = match hiding_host_keyrings() {
         Some(unshare) => {
-            let mut lock =
-                project.command(&["lock", "specs/test.toml", "--sources", "sources.toml"]);
+            let mut lock = project.lock_command(&[]);
             lock.env("MODELBENCH_CACHE_DIR", &cache);
             let mut hidden = std::process::Command::new(&unshare[0]);
             hidden
@@ -1077,7 +1078,7 @@ apt = ["firmware-linux-nonfree"]
     );
     let output = run_lock(&["--update"]);
     assert!(!output.success(), "{}", output.combined());
-    assert!(output.stderr.contains("BAD signature"), "{}", output.stderr);
+    output.assert_stderr_contains("BAD signature");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1176,7 +1177,7 @@ fn serve_image(world: &World, repo: &str, layers: &[(&str, &[u8])]) -> (String, 
 /// A context whose registry is the world (plain http) and whose cache is `cache`.
 fn registry_context(world: &World, cache: &Path) -> Context {
     let sources = SourcesFile::new()
-        .registry(world.addr().to_string())
+        .world_registry(world)
         .write_to(&cache.with_extension("sources.toml"));
     let mut ctx = Context::with_client(
         Client::new(false, vec![world.addr().to_string()]),
@@ -1504,7 +1505,7 @@ fn lock_starts_from_the_base_images_sources_pins_and_keyring() {
     );
     let project = Project::new();
     project.spec(&base_sources_spec(&base));
-    project.sources(None, &[&world.addr().to_string()]);
+    project.sources_file().world_registry(&world).write();
     project.lock_ok(&[]);
     let lock = project.lock_toml();
     let apt = artifact(&lock, "apt", "stage-1");
@@ -1545,7 +1546,7 @@ fn lock_starts_from_the_base_images_sources_pins_and_keyring() {
         "from archive {} stable stable-backports (base image /etc/apt/sources.list.d/local.sources stanza 1)",
         world.url("/r")
     );
-    assert!(why.stdout.contains(&expected), "{}", why.stdout);
+    why.assert_stdout_contains(&expected);
 
     // The generic pin alone: backports at 500 with the newer version wins.
     let top = gzip_fast(&tar_of(&[
@@ -1612,7 +1613,7 @@ fn a_base_archive_with_an_unknown_key_fails_closed() {
     let (base, _) = serve_image(&world, "sources/unknown", &[(OCI_LAYER_GZIP, &layer)]);
     let project = Project::new();
     project.spec(&base_sources_spec(&base));
-    project.sources(None, &[&world.addr().to_string()]);
+    project.sources_file().world_registry(&world).write();
     let output = project.lock(&[]);
     assert!(!output.success(), "{}", output.combined());
     for part in [

@@ -253,7 +253,11 @@ apt = ["mb-missing | mb-tool"]
 "#,
         archive = world.url("/debian"),
     ));
-    crate::tools::sources(&project, &world, Some(&registry.host()));
+    project
+        .sources_file()
+        .tools(&world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     Some((world, project, debs, work))
 }
@@ -287,8 +291,7 @@ fn apt_build_installs_the_locked_closure_and_fails_closed() {
     );
     assert_eq!(members("stage-2"), ["mb-tool 2:0.5-1"]);
 
-    let output = project.emit(&["--locked"]);
-    assert!(output.success(), "{}", output.stderr);
+    project.emit_ok(&["--locked"]);
     let out = project.out_dir();
     let debs_tsv = fs::read_to_string(out.join("installation/stage-1/debs.tsv")).unwrap();
     assert!(
@@ -365,11 +368,7 @@ fn apt_build_installs_the_locked_closure_and_fails_closed() {
         "{}",
         broken.stdout
     );
-    assert!(
-        broken.stdout.contains("ok   apt packages of stage-1"),
-        "{}",
-        broken.stdout
-    );
+    broken.assert_stdout_contains("ok   apt packages of stage-1");
     buildah.ok(&["rm", &container]);
 
     // One changed byte in a locked .deb fails the build, naming it and both hashes.

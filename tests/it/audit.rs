@@ -53,7 +53,11 @@ dest = "/hard/image/app/clash/config.yaml"
         config = world.url("/files/config.yaml"),
         config_sha = sha256_hex(CONFIG),
     ));
-    project.sources(Some(&world.github_api()), &[&registry.host()]);
+    project
+        .sources_file()
+        .github_api(world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     project
 }
@@ -232,11 +236,7 @@ fn audit_proxy_forwards_locked_urls_tunnels_to_locked_hosts_and_refuses_the_rest
         "{}",
         output.combined()
     );
-    assert!(
-        output.stdout.contains("https by host only"),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains("https by host only");
     for refused in [
         format!("GET {unlocked} REFUSED: not a locked URL"),
         format!("POST {locked} REFUSED: method POST"),
@@ -314,13 +314,7 @@ fn audit_proxy_counts_allow_host_tunnels_apart_and_exits_zero_on_sigterm() {
     drop(tunnel);
     let output = proxy.stop();
     assert!(output.success(), "{}", output.combined());
-    assert!(
-        output.stdout.contains(
-            "audit-proxy: 1 requests: 0 locked URLs, 0 tunnels to locked hosts, 1 tunnel(s) to --allow-host hosts, 0 refused"
-        ),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains("audit-proxy: 1 requests: 0 locked URLs, 0 tunnels to locked hosts, 1 tunnel(s) to --allow-host hosts, 0 refused");
     assert!(
         project.read("audit.log").contains(&format!(
             "CONNECT {other} allowed: tunnel to an --allow-host host"
@@ -378,7 +372,7 @@ fn audit_proxy_around_a_command_passes_its_proxy_and_exits_by_what_it_saw() {
     // An unlocked URL: the command fails on the 403 and the audit says why.
     let output = fetch(&world.url("/files/unlocked.txt"));
     assert_eq!(output.status, Some(1), "{}", output.combined());
-    assert!(output.stdout.contains("1 refused"), "{}", output.stdout);
+    output.assert_stdout_contains("1 refused");
     assert!(
         output
             .stderr
@@ -503,7 +497,7 @@ fn audit_build_of_an_emitted_context_fetches_only_locked_urls_and_refuses_an_ext
         return;
     };
     let project = locked_project(&world, registry);
-    assert!(project.emit(&["--locked"]).success());
+    project.emit_ok(&["--locked"]);
     let store = crate::support::temp_dir();
     world.clear_log();
 
@@ -513,12 +507,8 @@ fn audit_build_of_an_emitted_context_fetches_only_locked_urls_and_refuses_an_ext
         "the audited build must succeed; its output ended with:\n{}",
         output.stdout_tail(60)
     );
-    assert!(
-        output.stdout.contains(
-            "audit-proxy: 2 requests: 2 locked URLs, 0 tunnels to locked hosts, 0 refused"
-        ),
-        "{}",
-        output.stdout
+    output.assert_stdout_contains(
+        "audit-proxy: 2 requests: 2 locked URLs, 0 tunnels to locked hosts, 0 refused",
     );
     // Both downloads went through the proxy (the world is not reachable otherwise) and
     // were verified by the fetch script.
@@ -529,13 +519,7 @@ fn audit_build_of_an_emitted_context_fetches_only_locked_urls_and_refuses_an_ext
         "{}",
         output.combined()
     );
-    assert!(
-        output.stdout.contains(
-            "audit: the build verified 2 download(s) with modelbench-fetch.sh (size and sha256) and 0 .deb(s)"
-        ),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains("audit: the build verified 2 download(s) with modelbench-fetch.sh (size and sha256) and 0 .deb(s)");
 
     // One extra download the lock does not name: refused, reported, the audit fails.
     let unlocked = world.url("/files/unlocked.txt");
@@ -548,7 +532,7 @@ fn audit_build_of_an_emitted_context_fetches_only_locked_urls_and_refuses_an_ext
     world.clear_log();
     let output = audit_build(&project, store.path(), registry);
     assert_eq!(output.status, Some(1), "a refused request fails the audit");
-    assert!(output.stdout.contains("1 refused"), "{}", output.stdout);
+    output.assert_stdout_contains("1 refused");
     assert!(
         output
             .stdout
@@ -569,7 +553,7 @@ fn audit_build_of_an_emitted_context_fetches_only_locked_urls_and_refuses_an_ext
     std::fs::write(&dockerfile, text).unwrap();
     let output = audit_build(&project, store.path(), registry);
     assert_eq!(output.status, Some(1), "a failed build fails the audit");
-    assert!(output.stdout.contains(", 0 refused"), "{}", output.stdout);
+    output.assert_stdout_contains(", 0 refused");
     assert!(
         output
             .stderr
@@ -641,7 +625,7 @@ fn audit_build_of_apt_closures_sees_only_locked_debs() {
     let Some((world, project, debs, _work)) = crate::apt_build::apt_build_project() else {
         return;
     };
-    assert!(project.emit(&["--locked"]).success());
+    project.emit_ok(&["--locked"]);
     let store = crate::support::temp_dir();
     world.clear_log();
     let output = audit_build(
@@ -667,9 +651,5 @@ fn audit_build_of_apt_closures_sees_only_locked_debs() {
         5,
         "the archive also serves a .deb no stage asks for"
     );
-    assert!(
-        output.stdout.contains("and 4 .deb(s) with install-debs.sh"),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains("and 4 .deb(s) with install-debs.sh");
 }

@@ -62,10 +62,12 @@ dest = "/hard/image/app/clash/config.yaml"
         config_url = world.url("/files/config.yaml"),
         config_sha = sha256_hex(CONFIG),
     ));
-    project.sources(Some(&world.github_api()), &[&registry.host()]);
-    project.lock_ok(&[]);
-    let output = project.emit(&["--locked"]);
-    assert!(output.success(), "{}", output.stderr);
+    project
+        .sources_file()
+        .github_api(&world)
+        .registry(registry.host())
+        .write();
+    project.lock_and_emit();
     let dir = crate::support::temp_dir();
     let buildah = Buildah::new(dir.path());
     Built {
@@ -107,16 +109,8 @@ fn build_merged_puts_locked_asset_in_place_and_fails_on_one_changed_byte() {
         &["sh", "-c", "sha256sum /hard/image/app/clash/clash-rs /hard/image/app/clash/config.yaml; /hard/image/app/clash/clash-rs; ls -l /hard/image/app/clash/clash-rs"],
     );
     assert!(check.success(), "{}", check.combined());
-    assert!(
-        check.stdout.contains(locked.trim_start_matches("sha256:")),
-        "{}",
-        check.stdout
-    );
-    assert!(
-        check.stdout.contains(&sha256_hex(CONFIG)),
-        "{}",
-        check.stdout
-    );
+    check.assert_stdout_contains(locked.trim_start_matches("sha256:"));
+    check.assert_stdout_contains(&sha256_hex(CONFIG));
     assert!(
         check.stdout.contains("clash-rs 0.10.8 (fixture)"),
         "the asset runs: {}",
@@ -138,11 +132,7 @@ fn build_merged_puts_locked_asset_in_place_and_fails_on_one_changed_byte() {
         ],
     );
     assert!(linked.success(), "{}", linked.combined());
-    assert!(
-        linked.stdout.contains("mixed-port: 7890"),
-        "{}",
-        linked.stdout
-    );
+    linked.assert_stdout_contains("mixed-port: 7890");
 
     // The image checks itself as the last build step ...
     assert!(

@@ -101,7 +101,11 @@ impl Setup {
         let (base, host) = base_image(&world);
         let project = Project::new();
         std::fs::create_dir_all(project.path(".git")).unwrap();
-        project.sources(Some(&world.github_api()), &[&host]);
+        project
+            .sources_file()
+            .github_api(&world)
+            .registry(&host)
+            .write();
         let setup = Setup {
             world,
             project,
@@ -408,7 +412,7 @@ fn open_pull_request(s: &Setup, main_lock: &str) -> Output {
     remote.writes("commit1");
     s.world.clear_log();
     let out = s.bump_ok(&["--pr"], Some(TOKEN));
-    assert!(out.stderr.contains("Opened #7"), "{}", out.stderr);
+    out.assert_stderr_contains("Opened #7");
     assert_eq!(
         s.api_calls(),
         calls(&[
@@ -508,11 +512,7 @@ fn bump_pr_opens_then_commits_on_top_then_writes_nothing_then_rebuilds() {
     remote.writes("commit2");
     s.world.clear_log();
     let out = s.bump_ok(&["--pr"], Some(TOKEN));
-    assert!(
-        out.stderr.contains("Updated #7 with a new commit"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("Updated #7 with a new commit");
     assert_eq!(
         s.api_calls(),
         calls(&[
@@ -561,12 +561,7 @@ fn bump_pr_opens_then_commits_on_top_then_writes_nothing_then_rebuilds() {
     remote.compare("commit2", "base0", &[]);
     s.world.clear_log();
     let out = s.bump_ok(&["--pr"], Some(TOKEN));
-    assert!(
-        out.stderr
-            .contains("Up to date #7 already carries this lock; nothing written"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("Up to date #7 already carries this lock; nothing written");
     assert_eq!(
         s.api_calls(),
         calls(&[
@@ -601,11 +596,7 @@ fn bump_pr_opens_then_commits_on_top_then_writes_nothing_then_rebuilds() {
     remote.writes("commit3");
     s.world.clear_log();
     let out = s.bump_ok(&["--pr", "--group", "clis"], Some(TOKEN));
-    assert!(
-        out.stderr.contains("rebuilt on the base branch"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("rebuilt on the base branch");
     assert_eq!(
         s.api_calls(),
         calls(&[
@@ -657,11 +648,8 @@ fn bump_pr_refuses_a_lock_that_differs_from_the_base_branch() {
     remote.file("base0", &s.lock_text().replace("h1.0.0", "h0.9.0"));
     s.world.clear_log();
     let out = s.bump_fail(&["--pr"], Some(TOKEN));
-    assert!(
-        out.stderr
-            .contains("the lock on main (base0) differs from the local lock/test/bench.lock"),
-        "{}",
-        out.stderr
+    out.assert_stderr_contains(
+        "the lock on main (base0) differs from the local lock/test/bench.lock",
     );
     assert!(s.api_calls().iter().all(|c| c.starts_with("GET ")));
 }
@@ -681,12 +669,7 @@ fn bump_pr_errors_read_plainly_and_the_next_run_repairs() {
     // No token: refused before any network use.
     s.world.clear_log();
     let out = s.bump_fail(&["--pr"], None);
-    assert!(
-        out.stderr
-            .contains("--pr needs a GitHub token in GITHUB_TOKEN"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("--pr needs a GitHub token in GITHUB_TOKEN");
     assert!(s.world.requests().is_empty(), "{:?}", s.world.requests());
 
     // 401: a bad token.
@@ -698,11 +681,7 @@ fn bump_pr_errors_read_plainly_and_the_next_run_repairs() {
     );
     s.world.clear_log();
     let out = s.bump_fail(&["--pr"], Some("wrong"));
-    assert!(
-        out.stderr.contains("cannot read repository acme/images: GitHub answered 401 Unauthorized (Bad credentials): GitHub does not accept the token: GITHUB_TOKEN is wrong, expired or revoked"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("cannot read repository acme/images: GitHub answered 401 Unauthorized (Bad credentials): GitHub does not accept the token: GITHUB_TOKEN is wrong, expired or revoked");
     assert_eq!(s.api_calls(), calls(&["GET "]));
 
     // 403: the token may read but not write.
@@ -720,12 +699,8 @@ fn bump_pr_errors_read_plainly_and_the_next_run_repairs() {
     );
     s.world.clear_log();
     let out = s.bump_fail(&["--pr"], Some(TOKEN));
-    assert!(
-        out.stderr.contains("cannot create branch modelbench/clis: GitHub answered 403 Forbidden (Resource not accessible by integration): the token lacks permission on acme/images: bump --pr needs `contents: write` and `pull-requests: write`"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("a later run repairs"), "{}", out.stderr);
+    out.assert_stderr_contains("cannot create branch modelbench/clis: GitHub answered 403 Forbidden (Resource not accessible by integration): the token lacks permission on acme/images: bump --pr needs `contents: write` and `pull-requests: write`");
+    out.assert_stderr_contains("a later run repairs");
     assert!(!s.api_calls().iter().any(|c| c.contains("/pulls")));
 
     // 422 on opening the pull request, after the branch was made.
@@ -741,11 +716,7 @@ fn bump_pr_errors_read_plainly_and_the_next_run_repairs() {
     );
     s.world.clear_log();
     let out = s.bump_fail(&["--pr"], Some(TOKEN));
-    assert!(
-        out.stderr.contains("cannot open the pull request for modelbench/clis: GitHub answered 422 Unprocessable Entity (Validation Failed: No commits between main and modelbench/clis): GitHub rejected the request as invalid"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("cannot open the pull request for modelbench/clis: GitHub answered 422 Unprocessable Entity (Validation Failed: No commits between main and modelbench/clis): GitHub rejected the request as invalid");
     let lock1 = decode_blob(&s.api_request("POST", "/git/blobs"));
 
     // The next run finds the branch with this very lock and no pull request: it opens
@@ -757,7 +728,7 @@ fn bump_pr_errors_read_plainly_and_the_next_run_repairs() {
     remote.compare("commit1", "base0", &[]);
     s.world.clear_log();
     let out = s.bump_ok(&["--pr"], Some(TOKEN));
-    assert!(out.stderr.contains("Opened #7"), "{}", out.stderr);
+    out.assert_stderr_contains("Opened #7");
     assert_eq!(
         s.api_calls(),
         calls(&[
@@ -799,11 +770,7 @@ fn bump_pr_errors_read_plainly_and_the_next_run_repairs() {
     );
     s.world.clear_log();
     let out = s.bump_fail(&["--pr"], Some(TOKEN));
-    assert!(
-        out.stderr.contains("cannot update branch modelbench/clis: GitHub answered 422 Unprocessable Entity (Protected branch update failed for refs/heads/modelbench/clis.): branch protection or a ruleset forbids this write"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("cannot update branch modelbench/clis: GitHub answered 422 Unprocessable Entity (Protected branch update failed for refs/heads/modelbench/clis.): branch protection or a ruleset forbids this write");
     assert!(
         !s.api_calls().iter().any(|c| c.starts_with("PATCH /pulls")),
         "the pull request is not edited when its branch could not move: {:?}",
@@ -819,11 +786,7 @@ fn bump_pr_errors_read_plainly_and_the_next_run_repairs() {
     remote.pulls(json!([pull(7, "closed", "commit1", "t", "b", &[])]));
     s.world.clear_log();
     let out = s.bump_ok(&["--pr"], Some(TOKEN));
-    assert!(
-        out.stderr.contains("closed without merging"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("closed without merging");
     assert!(
         s.api_calls().iter().all(|c| c.starts_with("GET ")),
         "{:?}",
@@ -859,12 +822,7 @@ fn bump_pr_dry_run_prints_each_group_and_calls_nothing() {
         out.stdout[tools..]
             .contains("| helper | github-release | linux/amd64 | `h1.0.0` → `h1.1.0` |")
     );
-    assert!(
-        out.stderr
-            .contains("2 pull request(s) not opened or updated"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("2 pull request(s) not opened or updated");
 }
 
 // ---- policies ----
@@ -904,14 +862,13 @@ fn bump_cooldown_takes_the_newest_release_old_enough() {
         format!("sha256:{}", sha256_hex(b"clash 0.10.8 amd64"))
     );
     // The pin still answers the spec's own constraint: the lock is current.
-    let check = s.project.lock(&["--check"]);
-    assert!(check.success(), "{}", check.stderr);
+    s.project.lock_ok(&["--check"]);
 
     // Nothing new is old enough: nothing moves, nothing is written.
     let before = s.lock_text();
     let out = s.bump_ok(&[], None);
     assert_eq!(s.lock_text(), before);
-    assert!(out.stderr.contains("nothing to bump"), "{}", out.stderr);
+    out.assert_stderr_contains("nothing to bump");
 
     // A per-artifact override wins over the top level.
     s.write_spec(
@@ -937,11 +894,7 @@ fn bump_holds_majors_back_unless_allowed() {
     );
     let out = s.bump_ok(&[], None);
     assert_eq!(s.version("clash-rs"), "v0.10.8");
-    assert!(
-        out.stderr.contains("Holding github-release clash-rs v0.11.0 (took v0.10.8 instead): major update from v0.10.7; allow it with `allow-major = true`"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("Holding github-release clash-rs v0.11.0 (took v0.10.8 instead): major update from v0.10.7; allow it with `allow-major = true`");
     s.write_spec(
         "latest",
         "[bump.group.clis]\nartifacts = [\"clash-rs\"]\nallow-major = true\n",
@@ -965,23 +918,9 @@ fn bump_groups_only_frozen_and_dry_run() {
     // --dry-run reports and writes nothing.
     let out = s.bump_ok(&["--dry-run"], None);
     assert_eq!(s.lock_text(), before);
-    assert!(
-        out.stderr
-            .contains("Updating github-release clash-rs v0.10.7 -> v0.10.8"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr
-            .contains("Updating github-release helper h1.0.0 -> h1.1.0"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("2 artifact(s) would move"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("Updating github-release clash-rs v0.10.7 -> v0.10.8");
+    out.assert_stderr_contains("Updating github-release helper h1.0.0 -> h1.1.0");
+    out.assert_stderr_contains("2 artifact(s) would move");
 
     // A group moves only its members; frozen artifacts are never re-resolved.
     s.world.clear_log();
@@ -1000,44 +939,26 @@ fn bump_groups_only_frozen_and_dry_run() {
 
     // The implicit `default` group holds the rest; --only narrows further.
     let out = s.bump_ok(&["--only", "base", "--group", "default"], None);
-    assert!(
-        out.stderr.contains("Frozen oci base (bump.frozen)"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("nothing selected"), "{}", out.stderr);
+    out.assert_stderr_contains("Frozen oci base (bump.frozen)");
+    out.assert_stderr_contains("nothing selected");
     s.bump_ok(&["--group", "default"], None);
     assert_eq!(s.version("helper"), "h1.1.0");
 
     // Unknown names are errors, not silent no-ops.
     let out = s.bump_fail(&["--group", "nope"], None);
-    assert!(
-        out.stderr
-            .contains("no such bump group (groups: clis, default)"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("no such bump group (groups: clis, default)");
     let out = s.bump_fail(&["--only", "nope"], None);
-    assert!(
-        out.stderr.contains("the spec has no artifact named `nope`"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("the spec has no artifact named `nope`");
     s.write_spec("latest", "[bump]\nfrozen = [\"bsae\"]\n");
     let out = s.bump_fail(&[], None);
-    assert!(
-        out.stderr.contains("`bump.frozen` names `bsae`"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("`bump.frozen` names `bsae`");
 }
 
 // ---- [emit] committed ----
 
 /// `modelbench emit --locked --out <out>` in the project, for comparison.
 fn emit_into(project: &Project, out: &str) -> BTreeMap<String, Vec<u8>> {
-    let output = project.emit(&["--locked", "--out", out]);
-    assert!(output.success(), "{}", output.stderr);
+    project.emit_ok(&["--locked", "--out", out]);
     read_tree(&project.path(out))
 }
 
@@ -1050,13 +971,8 @@ fn bump_reemits_committed_files_and_dry_run_writes_nothing() {
     s.releases(&[clash("v0.10.7", 60)], &[helper("h1.0.0", 90)]);
     s.project.lock_ok(&[]);
     // `emit` without --out writes where the spec says.
-    let output = s.project.emit(&["--locked"]);
-    assert!(output.success(), "{}", output.stderr);
-    assert!(
-        output.stderr.contains("to deploy/test"),
-        "{}",
-        output.stderr
-    );
+    let output = s.project.emit_ok(&["--locked"]);
+    output.assert_stderr_contains("to deploy/test");
     assert!(!s.project.exists("build"));
     let before = read_tree(&s.project.path("deploy/test"));
     let lock_before = s.lock_text();
@@ -1070,12 +986,7 @@ fn bump_reemits_committed_files_and_dry_run_writes_nothing() {
     let out = s.bump_ok(&["--dry-run"], None);
     assert_eq!(s.lock_text(), lock_before);
     assert_eq!(read_tree(&s.project.path("deploy/test")), before);
-    assert!(
-        out.stderr
-            .contains(&format!("{:>12} deploy/test/{tsv}\n", "Updating")),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains(&format!("{:>12} deploy/test/{tsv}\n", "Updating"));
     assert!(
         out.stderr.contains("Dry run 1 artifact(s) would move, ")
             && out
@@ -1109,14 +1020,10 @@ fn bump_reemits_committed_files_and_dry_run_writes_nothing() {
             out.stderr
         );
     }
-    assert!(
-        out.stderr.contains(&format!(
-            "Emitted {} file(s) changed in deploy/test",
-            changed.len()
-        )),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains(&format!(
+        "Emitted {} file(s) changed in deploy/test",
+        changed.len()
+    ));
     assert!(
         is_executable(&s.project.path("deploy/test/build.sh")),
         "modes are kept"
@@ -1135,11 +1042,7 @@ fn bump_refuses_an_emit_dir_that_holds_the_lock() {
         &[helper("h1.0.0", 90)],
     );
     let out = s.bump_fail(&[], None);
-    assert!(
-        out.stderr.contains("`[emit] out` is lock, which holds lock/test/bench.lock: emit replaces that directory whole"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("`[emit] out` is lock, which holds lock/test/bench.lock: emit replaces that directory whole");
     assert_eq!(s.lock_text(), before);
 }
 
@@ -1246,18 +1149,10 @@ fn bump_refuses_a_lock_behind_its_spec() {
     s.project.lock_ok(&[]);
     s.write_spec("^0.10", "");
     let out = s.bump_fail(&[], None);
-    assert!(
-        out.stderr.contains("does not match the spec: github-release `clash-rs` changed in the spec (now `^0.10`); run `modelbench lock` first"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("does not match the spec: github-release `clash-rs` changed in the spec (now `^0.10`); run `modelbench lock` first");
     std::fs::remove_file(s.project.lock_path()).unwrap();
     let out = s.bump_fail(&[], None);
-    assert!(
-        out.stderr.contains("run `modelbench lock` first"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("run `modelbench lock` first");
 }
 
 #[test]
@@ -1275,11 +1170,7 @@ fn bump_refuses_a_lock_edited_by_hand() {
         &[helper("h1.0.0", 90)],
     );
     let out = s.bump_fail(&[], None);
-    assert!(
-        out.stderr.contains("does not match the spec: github-release `clash-rs` was edited after locking: expected checksum sha256:"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("does not match the spec: github-release `clash-rs` was edited after locking: expected checksum sha256:");
     assert_eq!(s.lock_text(), edited, "bump wrote nothing");
 }
 
@@ -1651,11 +1542,7 @@ fn diff_flags_a_same_version_hash_change_loudly() {
         &same.to_string_lossy(),
     ]));
     assert_eq!(out.status, Some(1));
-    assert!(
-        out.stderr.contains("no lock at nope.lock"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("no lock at nope.lock");
 }
 
 #[test]

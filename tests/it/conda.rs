@@ -931,9 +931,7 @@ fn conda_oracle_py_rattler_solves_the_same_environments() {
 
 pub(crate) fn cli_project(world: &World, pixi_global: &str) -> Project {
     let registry = registry::shared_required();
-    let repo = format!("conda-test/base-{}", world.addr().port());
-    registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
-    let base = registry.reference(&repo, "1");
+    let base = registry.push_base(&format!("conda-test/base-{}", world.addr().port()));
     let project = Project::new();
     project.spec(&format!(
         r#"[image]
@@ -967,18 +965,13 @@ pixi-global = {pixi_global}
         "specs/dpkg-status",
         "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.39-0ubuntu8.4\n\n",
     );
-    write_sources(&project, world, registry);
-    project
-}
-
-/// `sources.toml` pointing conda and GitHub at `world` and the registry at itself.
-pub(crate) fn write_sources(project: &Project, world: &World, registry: &registry::Registry) {
     project
         .sources_file()
         .conda(world)
         .github_api(world)
         .registry(registry.host())
         .write();
+    project
 }
 
 /// pixi's GitHub release (the spec's `tools.pixi`) on `world`; its assets are stand-ins.
@@ -1013,12 +1006,8 @@ fn conda_lock_twice_is_byte_identical() {
     // `why` follows a member to the spec line that asked for its environment.
     let why = project.run(&["why", "pyyaml", "specs/test.toml"]);
     assert!(why.success(), "{}", why.combined());
-    assert!(why.stdout.contains("in conda `yq`"), "{}", why.stdout);
-    assert!(
-        why.stdout.contains("pixi-global = \"yq >=3\""),
-        "{}",
-        why.stdout
-    );
+    why.assert_stdout_contains("in conda `yq`");
+    why.assert_stdout_contains("pixi-global = \"yq >=3\"");
     let sbom = project.run(&[
         "sbom",
         "specs/test.toml",
@@ -1274,12 +1263,9 @@ fn conda_repodata_zst_first_and_json_on_404() {
 
 /// A fresh run's context against `f`'s world whose cache is `cache`.
 fn context_with_cache(f: &Fixture, cache: &Path) -> Context {
-    let sources = cache.join("sources.toml");
-    std::fs::write(
-        &sources,
-        format!("[upstream]\nconda = \"{}/conda\"\n", f.world.base_url()),
-    )
-    .unwrap();
+    let sources = SourcesFile::new()
+        .conda(&f.world)
+        .write_to(&cache.join("sources.toml"));
     let sources = Sources::load(&sources).unwrap();
     let mut ctx = Context::with_client(
         Client::new(false, sources.insecure_hosts()),
@@ -1362,8 +1348,7 @@ fn conda_lock_refuses_a_gzip_bomb_for_repodata() {
         Response::bytes(bomb.clone()).header("Content-Encoding", "gzip"),
     );
     let project = cli_project(&f.world, r#"["jq"]"#);
-    let output =
-        run_fail(&mut project.command(&["lock", "specs/test.toml", "--sources", "sources.toml"]));
+    let output = run_fail(&mut project.lock_command(&[]));
     let err = output.combined();
     let url = f.world.url("/mirror/conda-forge/linux-64/repodata.json");
     assert!(
@@ -1383,8 +1368,7 @@ fn conda_lock_failure_names_tool_spec_and_conflict() {
     let f = fixture();
     serve_pixi(&f.world);
     let project = cli_project(&f.world, r#"["jq", "helix"]"#);
-    let output =
-        run_fail(&mut project.command(&["lock", "specs/test.toml", "--sources", "sources.toml"]));
+    let output = run_fail(&mut project.lock_command(&[]));
     let err = output.combined();
     assert!(
         err.contains("cannot resolve conda `helix` (helix)"),
@@ -1548,7 +1532,7 @@ fn conda_emit_pins_every_member_and_fills_a_local_channel_from_the_lock() {
     // Emit is deterministic.
     let first = read("conda/linux-amd64/channel/linux-64/repodata.json");
     let manifest = read("conda/linux-amd64/pixi-global.toml");
-    assert!(project.emit(&[]).success());
+    project.emit_ok(&[]);
     assert_eq!(
         read("conda/linux-amd64/channel/linux-64/repodata.json"),
         first
@@ -1570,8 +1554,7 @@ fn conda_emit_from_a_lock_without_record_facts_names_dependencies_by_member() {
     }
     let older = modelbench::lock::Lock::new(lock.spec_hash.clone(), artifacts);
     std::fs::write(project.lock_path(), older.to_bytes()).unwrap();
-    let output = project.emit(&[]);
-    assert!(output.success(), "{}", output.combined());
+    project.emit_ok(&[]);
     let index: Value = serde_json::from_str(
         &std::fs::read_to_string(
             project
@@ -1687,7 +1670,7 @@ fn conda_check_script_compares_installed_records_with_the_lock() {
     };
     let ok = check();
     assert!(ok.success(), "{}", ok.combined());
-    assert!(ok.stdout.contains("match the lock"), "{}", ok.stdout);
+    ok.assert_stdout_contains("match the lock");
 
     // A record whose sha256 differs from the lock fails the build, naming the package.
     let (path, sha) = &records[0];
@@ -1697,7 +1680,7 @@ fn conda_check_script_compares_installed_records_with_the_lock() {
     assert!(!tampered.success(), "a tampered record must fail");
     let name = path.file_name().unwrap().to_string_lossy();
     let package = name.split('-').next().unwrap();
-    assert!(tampered.stderr.contains(package), "{}", tampered.stderr);
+    tampered.assert_stderr_contains(package);
     std::fs::write(path, &good).unwrap();
     assert!(check().success());
 
@@ -1710,14 +1693,14 @@ fn conda_check_script_compares_installed_records_with_the_lock() {
     .unwrap();
     let output = check();
     assert!(!output.success());
-    assert!(output.stderr.contains("evil"), "{}", output.stderr);
+    output.assert_stderr_contains("evil");
     std::fs::remove_file(&extra).unwrap();
 
     // A locked package that is not installed.
     std::fs::remove_file(path).unwrap();
     let output = check();
     assert!(!output.success());
-    assert!(output.stderr.contains(package), "{}", output.stderr);
+    output.assert_stderr_contains(package);
 }
 
 /// The stand-in for pixi (no pixi binary can be obtained here): rattler's solver and
@@ -1826,11 +1809,8 @@ fn conda_tool_with_a_dot_in_its_name_is_one_environment() {
     }
     let run = install_globals(&project);
     assert!(run.output.success(), "{}", run.output.combined());
-    assert!(
-        run.output.stdout.contains("2 environment(s) installed for"),
-        "{}",
-        run.output.stdout
-    );
+    run.output
+        .assert_stdout_contains("2 environment(s) installed for");
     assert_eq!(
         run.read("installation/stage-2/conda/exposed.tsv"),
         "jq\tjq\nsh.tool\tsh.tool\n"
@@ -2047,11 +2027,7 @@ fn conda_check_script_fails_on_rattler_environments_changed_after_the_install() 
     std::fs::write(&path, edited).unwrap();
     let output = run.check();
     assert!(!output.success(), "{}", output.combined());
-    assert!(
-        output.stderr.contains("jq\toniguruma\t6.9.11\thb9d3cd8_0"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("jq\toniguruma\t6.9.11\thb9d3cd8_0");
     std::fs::write(&path, &good).unwrap();
     assert!(run.check().success());
 
@@ -2106,11 +2082,7 @@ fn conda_install_script_refuses_bytes_that_differ_from_the_lock() {
         "{}",
         run.output.stderr
     );
-    assert!(
-        run.output.stderr.contains("oniguruma"),
-        "{}",
-        run.output.stderr
-    );
+    run.output.assert_stderr_contains("oniguruma");
     assert!(
         !run.path("home/.pixi/envs").exists() && !run.path("home/.pixi/manifests").exists(),
         "pixi never ran"

@@ -242,13 +242,26 @@ pub(crate) fn pixi_project(
 ) -> Project {
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"{name}\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\
-         [base]\nimage = \"{base}\"\n[mirrors]\nconda = \"{mirror}\"\n{USERS}\
-         [stage-2]\ntools.pixi = {{ version = \"0.63.2\", user = \"peid\" }}\n\
-         pixi-global = [\"jq\", \"yq\", \"gh\"]\n",
+        r#"[image]
+name = "{name}"
+tag = "t1"
+platforms = ["linux/amd64"]
+[base]
+image = "{base}"
+[mirrors]
+conda = "{mirror}"
+{USERS}[stage-2]
+tools.pixi = {{ version = "0.63.2", user = "peid" }}
+pixi-global = ["jq", "yq", "gh"]
+"#,
         mirror = world.url("/mirror/conda-forge"),
     ));
-    crate::conda::write_sources(&project, world, registry);
+    project
+        .sources_file()
+        .conda(world)
+        .github_api(world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     project
 }
@@ -290,8 +303,7 @@ fn conda_build_installs_pixi_globals_for_peid_in_a_login_shell() {
         return;
     };
     let project = pixi_project(&world, registry, &debian_base(registry), "mb-conda-build");
-    let emitted = project.emit(&["--locked"]);
-    assert!(emitted.success(), "{}", emitted.stderr);
+    project.emit_ok(&["--locked"]);
     let lock = project.lock_toml();
     let version = |tool: &str| {
         artifact(&lock, "conda", tool)["version"]

@@ -230,11 +230,7 @@ fn docker_builds_the_backbone_image_with_buildkit_classic_and_compose_and_fails_
             "{builder:?}: {}",
             check.stdout
         );
-        assert!(
-            check.stdout.contains("mixed-port: 7890"),
-            "{}",
-            check.stdout
-        );
+        check.assert_stdout_contains("mixed-port: 7890");
         // Again from scratch: what a second build of one lock gives on this engine.
         let first = (
             docker.image_id("mb-build:t1"),
@@ -288,8 +284,7 @@ fn docker_builds_the_backbone_image_with_buildkit_classic_and_compose_and_fails_
     let spec = b.project.read("specs/test.toml");
     b.project
         .spec(&spec.replacen("platforms = ", "gpu = true\nplatforms = ", 1));
-    b.project.lock_ok(&[]);
-    assert!(b.project.emit(&["--locked"]).success());
+    b.project.lock_and_emit();
     let compose_file = b.project.read("build/test/docker-compose.yml");
     assert_eq!(
         compose_file.matches("driver: nvidia").count(),
@@ -366,7 +361,7 @@ fn docker_builds_the_debian_tools_image_with_buildkit_classic_and_compose_and_fa
     };
     let started = std::time::Instant::now();
     let project = &tools.project;
-    assert!(project.emit(&["--locked"]).success());
+    project.emit_ok(&["--locked"]);
     let out = project.out_dir();
     let images = ["mb-docker-tools:t1", "mb-docker-tools:t1-stage-1"];
     remove_images(docker, &images);
@@ -473,17 +468,20 @@ fn docker_build_sh_builds_several_platforms_with_buildx_or_says_what_to_do() {
         return;
     };
     let registry = crate::support::registry::shared_required();
-    let repo = "modelbench-test/docker-two-platforms";
-    registry.push_two_platform_index(repo, "1", crate::support::registry::IndexKind::Oci);
+    let base = registry.push_base("modelbench-test/docker-two-platforms");
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-two\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[base]\nimage = \"{}\"\n",
-        registry.reference(repo, "1")
+        r#"[image]
+name = "mb-two"
+tag = "t1"
+platforms = ["linux/amd64", "linux/arm64"]
+
+[base]
+image = "{base}"
+"#,
     ));
-    project.sources(None, &[&registry.host()]);
-    project.lock_ok(&[]);
-    assert!(project.emit(&["--locked"]).success());
-    let out = project.out_dir();
+    project.sources_file().registry(registry.host()).write();
+    let out = project.lock_and_emit();
 
     // With buildx: one `docker buildx build` for both platforms.
     let build = build_sh(docker, &out, Builder::BuildKit, &[]);
@@ -593,7 +591,7 @@ fn docker_builds_a_pixi_global_image_with_buildkit_and_classic_and_fails_when_ta
     let base = python_base(docker, registry, &python);
     let world = conda_build::pixi_world(&python);
     let project = conda_build::pixi_project(&world, registry, &base, "mb-docker-pixi");
-    assert!(project.emit(&["--locked"]).success());
+    project.emit_ok(&["--locked"]);
     let out = project.out_dir();
     let lock = project.lock_toml();
     let version = |tool: &str| {

@@ -3,7 +3,7 @@
 
 use crate::support::project::Project;
 use crate::support::read_tree;
-use crate::support::registry::{self, IndexKind};
+use crate::support::registry;
 use crate::support::world::{FixtureRelease, World};
 
 const EXTRA: &str = r#"
@@ -56,14 +56,24 @@ fn locked_project(gpu: bool) -> (Project, World, String) {
             ),
         ],
     );
-    let repo = format!("emit-test/base-{}", world.addr().port());
-    registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
-    let base = registry.reference(&repo, "1");
+    let base = registry.push_base(&format!("emit-test/base-{}", world.addr().port()));
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-test\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\ngpu = {gpu}\n\n[base]\nimage = \"{base}\"\n{EXTRA}"
+        r#"[image]
+name = "mb-test"
+tag = "t1"
+platforms = ["linux/amd64"]
+gpu = {gpu}
+
+[base]
+image = "{base}"
+{EXTRA}"#
     ));
-    project.sources(Some(&world.github_api()), &[&registry.host()]);
+    project
+        .sources_file()
+        .github_api(&world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     (project, world, base)
 }
@@ -72,8 +82,7 @@ fn locked_project(gpu: bool) -> (Project, World, String) {
 fn emit_is_offline_and_byte_identical() {
     let (project, world, _) = locked_project(true);
     drop(world); // nothing answers any more: emit must not need it
-    let output = project.emit(&["--out", "out-a"]);
-    assert!(output.success(), "{}", output.stderr);
+    let output = project.emit_ok(&["--out", "out-a"]);
     assert!(
         output.stderr.contains("plain-text password"),
         "the plain password is warned about: {}",
@@ -248,13 +257,8 @@ fn emit_refuses_missing_stale_or_incomplete_locks() {
     // A setting changed that pins nothing: plain emit warns, --locked refuses.
     let spec = project.read("specs/test.toml");
     project.spec(&spec.replace("tag = \"t1\"", "tag = \"t9\""));
-    let output = project.emit(&[]);
-    assert!(output.success(), "{}", output.stderr);
-    assert!(
-        output.stderr.contains("warning: the lock"),
-        "{}",
-        output.stderr
-    );
+    let output = project.emit_ok(&[]);
+    output.assert_stderr_contains("warning: the lock");
     let output = project.emit(&["--locked"]);
     assert_eq!(output.status, Some(1));
     assert!(
@@ -297,7 +301,7 @@ fn emit_refuses_missing_stale_or_incomplete_locks() {
     project.spec(&spec);
     let output = project.emit(&[]);
     assert_eq!(output.status, Some(1));
-    assert!(output.stderr.contains("invalid lock"), "{}", output.stderr);
+    output.assert_stderr_contains("invalid lock");
 }
 
 /// Ubuntu 24.04's deb822 sources as the images ship them (sources.md §8).
@@ -373,18 +377,13 @@ fn emit_apt_mirror_script_switches_deb822_and_legacy_sources() {
         .env("MODELBENCH_ROOT", empty.path());
     let output = crate::support::run(&mut cmd);
     assert!(!output.success());
-    assert!(
-        output.stderr.contains("no Ubuntu apt sources found"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("no Ubuntu apt sources found");
 }
 
 #[test]
 fn emit_writes_the_bump_workflow_when_asked() {
     let (project, _world, _) = locked_project(false);
-    let output = project.emit(&["--github-workflow"]);
-    assert!(output.success(), "{}", output.stderr);
+    project.emit_ok(&["--github-workflow"]);
     let workflow = project.read(".github/workflows/modelbench-bump.yml");
     assert!(
         workflow.contains("modelbench bump specs/test.toml --pr"),
@@ -423,11 +422,7 @@ fn emit_refuses_a_proxy_address_with_credentials() {
     project.spec(&with_credentials);
     let output = project.emit(&["--out", "with-credentials"]);
     assert!(!output.success(), "emit must refuse: {}", output.stdout);
-    assert!(
-        output.stderr.contains("has credentials"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("has credentials");
     assert!(
         output.stderr.contains("environment at build time"),
         "the message says where the proxy goes instead: {}",
@@ -443,11 +438,7 @@ fn emit_refuses_a_proxy_address_with_credentials() {
     ));
     let output = project.emit(&["--out", "bad-port"]);
     assert!(!output.success(), "emit must refuse: {}", output.stdout);
-    assert!(
-        output.stderr.contains("`[proxy]` port"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("`[proxy]` port");
     assert!(!project.exists("bad-port"));
 }
 

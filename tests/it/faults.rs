@@ -448,7 +448,7 @@ dest = "/opt/model-card.txt"
         .sources_file()
         .tools(&world)
         .registry(registry.host())
-        .registry(world.addr().to_string())
+        .world_registry(&world)
         .write();
 
     // The reference: a lock made without faults, and a second run that keeps it.
@@ -541,7 +541,7 @@ fn run_lock_with(project: &Project, env: &[(&str, &str)]) -> LockRun {
     let stderr = std::fs::File::create(&log).unwrap();
     let started = Instant::now();
     let mut child = project
-        .command(&["lock", "specs/test.toml", "--sources", "sources.toml"])
+        .lock_command(&[])
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(stderr)
@@ -898,15 +898,29 @@ fn card_project(world: &World, label: &str) -> Project {
     );
     let project = Project::new();
     let registry = registry::shared().expect("the test checked for docker-registry");
-    let repo = format!("faults/{label}-{}", world.addr().port());
-    registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
+    let base = registry.push_base(&format!("faults/{label}-{}", world.addr().port()));
     project.spec(&format!(
-        "[image]\nname = \"mb\"\ntag = \"t\"\nplatforms = [\"linux/amd64\"]\n\n[base]\nimage = \"{}\"\n\n[stage-2.url.card]\nurl = \"{}\"\nsha256 = \"{}\"\ndest = \"/card.txt\"\n",
-        registry.reference(&repo, "1"),
+        r#"[image]
+name = "mb"
+tag = "t"
+platforms = ["linux/amd64"]
+
+[base]
+image = "{base}"
+
+[stage-2.url.card]
+url = "{}"
+sha256 = "{}"
+dest = "/card.txt"
+"#,
         world.url("/files/card.txt"),
         sha256_hex(&card)
     ));
-    project.sources(Some(&world.github_api()), &[&registry.host()]);
+    project
+        .sources_file()
+        .github_api(world)
+        .registry(registry.host())
+        .write();
     project
 }
 
@@ -1052,15 +1066,11 @@ fn faults_refused_connections_fail_at_once_with_one_summary() {
     sources(false);
     let output = project.lock(&[]);
     assert_eq!(output.status, Some(1), "{}", output.stderr);
-    assert!(
-        output.stderr.contains(&format!(
+    output.assert_stderr_contains(&format!(
             "cannot resolve url `a`: {} is plain http; to allow this host, name its http:// base \
              URL in a sources file (`--sources FILE` or MODELBENCH_SOURCES; README \"Sources file\")",
             gone("a.txt")
-        )),
-        "{}",
-        output.stderr
-    );
+        ));
     assert!(!output.stderr.contains("failed with"), "{}", output.stderr);
 }
 

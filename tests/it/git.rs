@@ -68,13 +68,11 @@ impl Setup {
         serve(&world, CHECKOUT, &checkout_refs("v4.2.2"));
         serve_modelbench(&world, "main 1");
         let project = Project::new();
-        project.write(
-            "sources.toml",
-            &format!(
-                "[upstream]\ngithub = \"{}\"\n[registry]\n\"{host}\" = \"http://{host}\"\n",
-                world.github_git()
-            ),
-        );
+        project
+            .sources_file()
+            .github_git(&world)
+            .registry(&host)
+            .write();
         project.spec(&format!(
             r#"[image]
 name = "mb-git"
@@ -100,8 +98,7 @@ modelbench = {{ git = "{MODELBENCH_GIT}", branch = "main" }}
     }
 
     fn workflow(&self) -> String {
-        let output = self.project.emit(&["--github-workflow"]);
-        assert!(output.success(), "{}", output.combined());
+        self.project.emit_ok(&["--github-workflow"]);
         self.project.read(".github/workflows/modelbench-bump.yml")
     }
 
@@ -145,7 +142,7 @@ fn lock_pins_the_workflow_checkout_and_modelbench_by_commit() {
         Some(git_commit_id("main 1").as_str())
     );
     assert_eq!(modelbench["repository"].as_str(), Some(MODELBENCH_GIT));
-    assert!(s.project.lock(&["--check"]).success());
+    s.project.lock_ok(&["--check"]);
 
     let workflow = s.workflow();
     let checkout_line = format!(
@@ -166,11 +163,7 @@ fn lock_pins_the_workflow_checkout_and_modelbench_by_commit() {
 
     let why = s.project.run(&["why", CHECKOUT, "specs/test.toml"]);
     assert!(why.success(), "{}", why.combined());
-    assert!(
-        why.stdout.contains("[workflow] checkout = \"v4\""),
-        "{}",
-        why.stdout
-    );
+    why.assert_stdout_contains("[workflow] checkout = \"v4\"");
     let sbom = s.project.run(&["sbom", "specs/test.toml"]);
     assert!(sbom.success(), "{}", sbom.combined());
     assert!(
@@ -227,13 +220,7 @@ fn bump_moves_checkout_to_the_newest_v4_tag_and_the_workflow_follows() {
         assert!(output.stderr.contains(&line), "{line}\n{}", output.stderr);
     }
     assert!(!output.stderr.contains("republished"), "{}", output.stderr);
-    assert!(
-        output.stderr.contains(
-            "a [workflow] pin moved: once the lock lands, run `modelbench emit specs/test.toml --github-workflow`"
-        ),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("a [workflow] pin moved: once the lock lands, run `modelbench emit specs/test.toml --github-workflow`");
     assert_eq!(
         s.locked(CHECKOUT),
         ("v4.3.0".to_string(), git_commit_id("v4.3.0"))
@@ -246,8 +233,8 @@ fn bump_moves_checkout_to_the_newest_v4_tag_and_the_workflow_follows() {
     // The table a bump pull request carries shows both moves.
     let diff = s.project.run(&["diff", "old.lock", "lock/test/bench.lock"]);
     assert!(diff.success(), "{}", diff.combined());
-    assert!(diff.stdout.contains("v4.2.2"), "{}", diff.stdout);
-    assert!(diff.stdout.contains("v4.3.0"), "{}", diff.stdout);
+    diff.assert_stdout_contains("v4.2.2");
+    diff.assert_stdout_contains("v4.3.0");
     assert!(
         diff.stdout.contains("| modelbench | git | (commit) |")
             && diff
@@ -279,7 +266,7 @@ fn bump_moves_checkout_to_the_newest_v4_tag_and_the_workflow_follows() {
     // Nothing new upstream: nothing moves.
     let again = s.resolving(&["bump", "specs/test.toml"]);
     assert!(again.success(), "{}", again.combined());
-    assert!(again.stderr.contains("nothing to bump"), "{}", again.stderr);
+    again.assert_stderr_contains("nothing to bump");
 }
 
 #[test]
@@ -321,28 +308,16 @@ fn against_upstream_flags_a_moved_tag_and_cannot_confirm_a_moved_branch() {
         "{}",
         output.stdout
     );
-    assert!(
-        output.stdout.contains(&format!(
-            "    commit: locked {}, upstream {}",
-            git_commit_id("v4.2.2"),
-            git_commit_id("v4.2.2 moved")
-        )),
-        "{}",
-        output.stdout
-    );
-    assert!(
-        output.stdout.contains(&format!(
-            "cannot re-check: branch `main` has moved on to {}",
-            git_commit_id("main 2")
-        )),
-        "{}",
-        output.stdout
-    );
-    assert!(
-        output.stderr.contains("git `actions/checkout`"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stdout_contains(&format!(
+        "    commit: locked {}, upstream {}",
+        git_commit_id("v4.2.2"),
+        git_commit_id("v4.2.2 moved")
+    ));
+    output.assert_stdout_contains(&format!(
+        "cannot re-check: branch `main` has moved on to {}",
+        git_commit_id("main 2")
+    ));
+    output.assert_stderr_contains("git `actions/checkout`");
 }
 
 #[test]
@@ -401,11 +376,7 @@ fn hostile_refs_are_refused_at_lock_naming_server_artifact_and_value() {
     );
     let output = s.project.lock(&[]);
     assert!(!output.success());
-    assert!(
-        output.stderr.contains("is not a smart HTTP git server"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("is not a smart HTTP git server");
 }
 
 /// The fixture speaks git's protocol and computes git's ids: the real client lists the
@@ -521,7 +492,7 @@ fn tampered_git_entries_are_refused_by_lock_parse() {
         assert!(err.to_string().contains(needle), "{needle}: {err}");
         let emit = s.project.emit(&["--github-workflow"]);
         assert!(!emit.success(), "{needle}: {}", emit.combined());
-        assert!(emit.stderr.contains(needle), "{}", emit.stderr);
+        emit.assert_stderr_contains(needle);
         assert!(!s.project.exists(".github"), "nothing written");
     }
     // A commit on a kind that has none is an edit too.

@@ -220,9 +220,12 @@ dest = "/hard/image/app/clash/config.yaml"
         config = up.world.url("/files/config.yaml"),
         config_sha = sha256_hex(b"mode: rule\n"),
     ));
-    crate::tools::sources(&project, &up.world, Some(&registry.host()));
-    project.lock_ok(&[]);
-    assert!(project.emit(&["--locked"]).success());
+    project
+        .sources_file()
+        .tools(&up.world)
+        .registry(registry.host())
+        .write();
+    project.lock_and_emit();
     let locked = locked_urls(&project.lock_toml());
 
     let dir = crate::support::temp_dir();
@@ -327,9 +330,29 @@ fn hermetic_rebuild_from_the_same_lock_is_bit_identical() {
     );
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-repro\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\n[base]\nimage = \"{base}\"\n\n[stage-2]\nlinks = {{ \"/soft/app\" = \"/hard/image/app\" }}\n\n[stage-2.release.clash-rs]\nrepo = \"Watfaq/clash-rs\"\nversion = \"latest\"\nasset = \"clash-rs-{{triple}}\"\ndest = \"/hard/image/app/clash/clash-rs\"\n"
+        r#"[image]
+name = "mb-repro"
+tag = "t1"
+platforms = ["linux/amd64"]
+
+[base]
+image = "{base}"
+
+[stage-2]
+links = {{ "/soft/app" = "/hard/image/app" }}
+
+[stage-2.release.clash-rs]
+repo = "Watfaq/clash-rs"
+version = "latest"
+asset = "clash-rs-{{triple}}"
+dest = "/hard/image/app/clash/clash-rs"
+"#
     ));
-    project.sources(Some(&world.github_api()), &[&registry.host()]);
+    project
+        .sources_file()
+        .github_api(&world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     let epoch = modelbench::lock::epoch_of_date("2026-07-23T10:00:00Z").unwrap();
 
@@ -405,14 +428,34 @@ fn hermetic_rebuild_from_the_same_lock_is_bit_identical() {
 fn hermetic_lock_is_byte_identical_whatever_order_resolvers_finish_in() {
     let up = crate::tools::upstreams();
     let registry = registry::shared_required();
-    let repo = format!("hermetic/base-{}", up.world.addr().port());
-    registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
+    let base = registry.push_base(&format!("hermetic/base-{}", up.world.addr().port()));
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb\"\ntag = \"t\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[base]\nimage = \"{}\"\n\n[[users]]\nname = \"peid\"\nuid = 1\ngid = 1\n\n[stage-2]\ntools.node = {{ version = \"lts\", user = \"peid\" }}\ntools.uv = {{ version = \"latest\", user = \"peid\" }}\ntools.pixi = {{ version = \"latest\", user = \"peid\" }}\ntools.bun = {{ version = \"latest\", user = \"peid\" }}\n",
-        registry.reference(&repo, "1")
+        r#"[image]
+name = "mb"
+tag = "t"
+platforms = ["linux/amd64", "linux/arm64"]
+
+[base]
+image = "{base}"
+
+[[users]]
+name = "peid"
+uid = 1
+gid = 1
+
+[stage-2]
+tools.node = {{ version = "lts", user = "peid" }}
+tools.uv = {{ version = "latest", user = "peid" }}
+tools.pixi = {{ version = "latest", user = "peid" }}
+tools.bun = {{ version = "latest", user = "peid" }}
+"#
     ));
-    crate::tools::sources(&project, &up.world, Some(&registry.host()));
+    project
+        .sources_file()
+        .tools(&up.world)
+        .registry(registry.host())
+        .write();
     let mut locks = Vec::new();
     for seed in [1, 2, 3] {
         up.world
@@ -533,7 +576,12 @@ dest = "/hard/image/app/clash/clash-rs"
         archive = world.url("/debian"),
         node = node_version.trim_start_matches('v'),
     ));
-    crate::npm_build::sources(&project, &world, &registry.host());
+    project
+        .sources_file()
+        .tools(&world)
+        .npm(&world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     Some(DebianToolsImage {
         world,

@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::support::project::Project;
-use crate::support::registry::{self, IndexKind};
+use crate::support::registry;
 use crate::support::world::{FixtureRelease, Response, World};
 use crate::support::{Output, sha256_hex};
 
@@ -15,13 +15,19 @@ use crate::support::{Output, sha256_hex};
 /// after the `[base]` table and a sources file naming `upstreams` (`name = url`).
 fn project(world: &World, body: &str, upstreams: &[(&str, String)]) -> Project {
     let registry = registry::shared_required();
-    let repo = format!("hostile/base-{}", world.addr().port());
-    registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
+    let base = registry.push_base(&format!("hostile/base-{}", world.addr().port()));
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-hostile\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n\
-         [base]\nimage = \"{}\"\n\n{body}",
-        registry.reference(&repo, "1")
+        r#"[image]
+name = "mb-hostile"
+tag = "t1"
+platforms = ["linux/amd64", "linux/arm64"]
+
+[base]
+image = "{}"
+
+{body}"#,
+        base
     ));
     let mut sources = project.sources_file();
     for (name, url) in upstreams {
@@ -393,8 +399,7 @@ fn credentials_from_a_sources_file_reach_neither_the_lock_nor_the_build_context(
         lock.contains(&world.url("/raw/nvm-sh/nvm/v0.40.3/nvm.sh")),
         "{lock}"
     );
-    let emit = project.emit(&["--locked", "--sources", "sources.toml"]);
-    assert!(emit.success(), "{}", emit.combined());
+    project.emit_ok(&["--locked", "--sources", "sources.toml"]);
     let tsv = project.read("build/test/installation/stage-2/artifacts.tsv");
     assert!(tsv.contains("node-v22.11.0-linux-x64.tar.gz"), "{tsv}");
     for (path, bytes) in crate::support::read_tree(&project.out_dir()) {

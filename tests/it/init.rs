@@ -56,11 +56,7 @@ fn init_writes_a_starter_spec_lock_dir_and_gitignore_and_prints_the_next_command
         "{}",
         output.stderr
     );
-    assert!(
-        output.stderr.contains("github-release `uv`"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("github-release `uv`");
     let mut check = project.command(&["lock", "--check"]);
     check.current_dir(&dir);
     assert_eq!(

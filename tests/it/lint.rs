@@ -11,7 +11,7 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::support::project::Project;
-use crate::support::registry::{self, IndexKind};
+use crate::support::registry;
 use crate::support::tools;
 use crate::support::world::{DigestMode, FixtureAsset, FixtureRelease, Response, World};
 use crate::support::{run, sha256_hex};
@@ -25,18 +25,14 @@ pub(crate) fn linters() -> Option<(PathBuf, PathBuf)> {
 /// Lock and emit a spec with every feature `lock` resolves today; returns the build dir.
 pub(crate) fn emitted_context(project: &Project, world: &World) -> PathBuf {
     full_spec(project, world);
-    project.lock_ok(&[]);
-    let output = project.emit(&["--locked"]);
-    assert!(output.success(), "emit: {}", output.stderr);
-    project.out_dir()
+    project.lock_and_emit()
 }
 
 /// Write a spec with every feature `lock` resolves today, its sources file and keyring,
 /// and serve what it asks for from `world` and the shared registry.
 pub(crate) fn full_spec(project: &Project, world: &World) {
     let registry = registry::shared_required();
-    let repo = format!("lint/base-{}", world.addr().port());
-    registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
+    let base = registry.push_base(&format!("lint/base-{}", world.addr().port()));
 
     world.get(
         "/nodejs/dist/index.json",
@@ -171,7 +167,6 @@ type = "auto-volume"
 type = "auto-volume"
 dst-path = "/home/peid"
 "#,
-        base = registry.reference(&repo, "1"),
         card_url = world.url("/files/card.txt"),
         archive = world.url("/debian"),
         card_sha = sha256_hex(&card),

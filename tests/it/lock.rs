@@ -39,12 +39,14 @@ fn setup(version: &str, releases: &[FixtureRelease]) -> Setup {
     let registry = registry::shared_required();
     let world = World::start();
     world.github_release_fixture("Watfaq", "clash-rs", releases);
-    let repo = format!("lock-test/base-{}", world.addr().port());
-    registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
-    let base = registry.reference(&repo, "1");
+    let base = registry.push_base(&format!("lock-test/base-{}", world.addr().port()));
     let project = Project::new();
     project.spec(&spec_text(&base, version));
-    project.sources(Some(&world.github_api()), &[&registry.host()]);
+    project
+        .sources_file()
+        .github_api(&world)
+        .registry(registry.host())
+        .write();
     Setup {
         project,
         world,
@@ -75,11 +77,7 @@ dest = "/hard/image/app/clash/clash-rs"
 fn lock_latest_pins_newest_stable_release_and_base_digests() {
     let s = setup("latest", &clash_releases());
     let output = s.project.lock_ok(&[]);
-    assert!(
-        output.stderr.contains("Locking 2 artifact(s): 2 added"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("Locking 2 artifact(s): 2 added");
 
     let lock = s.project.lock_toml();
     assert_eq!(lock["version"].as_integer(), Some(2));
@@ -142,11 +140,7 @@ fn lock_twice_is_byte_identical_and_second_run_writes_nothing() {
         .modified()
         .unwrap();
     let output = s.project.lock_ok(&[]);
-    assert!(
-        output.stderr.contains("lock unchanged"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("lock unchanged");
     assert_eq!(first, s.project.lock_bytes());
     assert_eq!(
         modified,
@@ -310,21 +304,9 @@ fn lock_failure_names_the_artifact_and_leaves_the_old_lock_untouched() {
     s.project.spec(&spec_text(&s.base, "v9.9.9"));
     let output = s.project.lock(&[]);
     assert_eq!(output.status, Some(1), "{}", output.stderr);
-    assert!(
-        output.stderr.contains("github-release `clash-rs` (v9.9.9)"),
-        "{}",
-        output.stderr
-    );
-    assert!(
-        output.stderr.contains("no release tagged v9.9.9"),
-        "{}",
-        output.stderr
-    );
-    assert!(
-        output.stderr.contains("was left unchanged"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("github-release `clash-rs` (v9.9.9)");
+    output.assert_stderr_contains("no release tagged v9.9.9");
+    output.assert_stderr_contains("was left unchanged");
     assert_eq!(before, s.project.lock_bytes());
 
     // An asset pattern that matches nothing lists what the release has.
@@ -356,14 +338,13 @@ fn lock_unreachable_source_is_a_clear_error() {
     // Port 9 (discard) on loopback: nothing listens, the connection is refused, and that
     // is said at once (not after retries).
     s.project
-        .sources(Some("http://127.0.0.1:9/api"), &[&registry.host()]);
+        .sources_file()
+        .upstream("github-api", "http://127.0.0.1:9/api")
+        .registry(registry.host())
+        .write();
     let output = s.project.lock(&[]);
     assert_eq!(output.status, Some(1));
-    assert!(
-        output.stderr.contains("github-release `clash-rs`"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("github-release `clash-rs`");
     assert!(
         output
             .stderr
@@ -392,11 +373,7 @@ fn lock_persistent_server_errors_give_up_after_bounded_retries() {
     );
     let output = s.project.lock(&[]);
     assert_eq!(output.status, Some(1));
-    assert!(
-        output.stderr.contains("after 4 attempt(s)"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("after 4 attempt(s)");
     assert_eq!(
         s.world.hits("/api/repos/Watfaq/clash-rs/releases/latest"),
         4
@@ -408,7 +385,7 @@ fn lock_check_passes_on_fresh_lock_and_fails_when_stale_or_missing() {
     let s = setup("latest", &clash_releases());
     let output = s.project.lock(&["--check"]);
     assert_eq!(output.status, Some(1));
-    assert!(output.stderr.contains("no lock at"), "{}", output.stderr);
+    output.assert_stderr_contains("no lock at");
 
     s.project.lock_ok(&[]);
     let before = s.project.lock_bytes();
@@ -438,11 +415,7 @@ fn lock_check_passes_on_fresh_lock_and_fails_when_stale_or_missing() {
         .spec(&spec_text(&s.base, "latest").replace("tag = \"t1\"", "tag = \"t2\""));
     let output = s.project.lock(&["--check"]);
     assert_eq!(output.status, Some(1));
-    assert!(
-        output.stderr.contains("the spec changed since locking"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("the spec changed since locking");
 }
 
 #[test]
@@ -463,11 +436,7 @@ fn lock_check_detects_hand_edited_lock() {
     .unwrap();
     let output = s.project.lock(&["--check"]);
     assert_eq!(output.status, Some(1));
-    assert!(
-        output.stderr.contains("oci `base` is not locked"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("oci `base` is not locked");
 }
 
 /// The checksum an entry records and the one its content has now, from the lock on disk.
@@ -506,30 +475,20 @@ fn assert_edit_detected(s: &Setup, edit: impl Fn(&str) -> String) {
     );
     let output = s.project.lock(&["--check"]);
     assert_eq!(output.status, Some(1), "{}", output.stderr);
-    assert!(output.stderr.contains(&message), "{}", output.stderr);
+    output.assert_stderr_contains(&message);
     for flags in [&["--locked"][..], &[]] {
         let output = s.project.emit(flags);
         assert_eq!(output.status, Some(1), "emit {flags:?}: {}", output.stderr);
-        assert!(output.stderr.contains(&message), "{}", output.stderr);
+        output.assert_stderr_contains(&message);
         assert!(!s.project.out_dir().exists(), "emit {flags:?} wrote files");
     }
     assert_eq!(s.project.lock_bytes(), edited.as_bytes());
     let output = s.project.lock(&["--offline"]);
     assert_eq!(output.status, Some(1), "{}", output.stderr);
-    assert!(
-        output.stderr.contains(
-            "--offline: these need the network to resolve: github-release `clash-rs` (edited after locking)"
-        ),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("--offline: these need the network to resolve: github-release `clash-rs` (edited after locking)");
     // `lock` does not keep the edited pin: it resolves it again, as it was.
     let output = s.project.lock_ok(&[]);
-    assert!(
-        output.stderr.contains("Resolving 1 artifact(s)"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("Resolving 1 artifact(s)");
     assert_eq!(s.project.lock_bytes(), original);
 }
 
@@ -539,8 +498,7 @@ fn lock_check_and_emit_refuse_an_edited_hash() {
     s.project.lock_ok(&[]);
     // The untouched lock passes both checks.
     s.project.lock_ok(&["--check"]);
-    let output = s.project.emit(&["--locked"]);
-    assert!(output.success(), "{}", output.stderr);
+    s.project.emit_ok(&["--locked"]);
     std::fs::remove_dir_all(s.project.out_dir()).unwrap();
 
     let locked = format!("sha256:{}", sha256_hex(b"clash 0.10.8 amd64"));
@@ -572,10 +530,10 @@ fn lock_check_and_emit_refuse_an_entry_without_checksum() {
     );
     let output = s.project.lock(&["--check"]);
     assert_eq!(output.status, Some(1));
-    assert!(output.stderr.contains(&message), "{}", output.stderr);
+    output.assert_stderr_contains(&message);
     let output = s.project.emit(&["--locked"]);
     assert_eq!(output.status, Some(1));
-    assert!(output.stderr.contains(&message), "{}", output.stderr);
+    output.assert_stderr_contains(&message);
     // Only that entry: the base's checksum is intact and not reported.
     assert!(!output.stderr.contains("oci `base`"), "{}", output.stderr);
 }
@@ -585,16 +543,8 @@ fn lock_offline_keeps_pins_and_refuses_to_resolve() {
     let s = setup("latest", &clash_releases());
     let output = s.project.lock(&["--offline"]);
     assert_eq!(output.status, Some(1));
-    assert!(
-        output.stderr.contains("--offline: these need the network"),
-        "{}",
-        output.stderr
-    );
-    assert!(
-        output.stderr.contains("github-release `clash-rs`"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("--offline: these need the network");
+    output.assert_stderr_contains("github-release `clash-rs`");
     assert!(s.world.requests().is_empty(), "{:?}", s.world.requests());
 
     s.project.lock_ok(&[]);
@@ -641,7 +591,11 @@ fn lock_base_through_bearer_token_challenge() {
         "platforms = [\"linux/amd64\"]",
     );
     project.spec(&spec);
-    project.sources(Some(&world.github_api()), &[&fixture.host]);
+    project
+        .sources_file()
+        .github_api(&world)
+        .registry(&fixture.host)
+        .write();
     project.lock_ok(&[]);
     let lock = project.lock_toml();
     let base = artifact(&lock, "oci", "base");
@@ -686,7 +640,11 @@ fn lock_docker_list_and_attestations() {
         };
         let project = Project::new();
         project.spec(&spec_text(&registry.reference(&repo, "1"), "latest"));
-        project.sources(Some(&world.github_api()), &[&registry.host()]);
+        project
+            .sources_file()
+            .github_api(&world)
+            .registry(registry.host())
+            .write();
         project.lock_ok(&[]);
         let lock = project.lock_toml();
         let base = artifact(&lock, "oci", "base");
@@ -723,7 +681,11 @@ fn lock_rejects_a_registry_that_lies_about_the_digest() {
         "platforms = [\"linux/amd64\", \"linux/arm64\"]",
         "platforms = [\"linux/amd64\"]",
     ));
-    project.sources(Some(&world.github_api()), &[&host]);
+    project
+        .sources_file()
+        .github_api(&world)
+        .registry(&host)
+        .write();
     let output = project.lock(&[]);
     assert_eq!(output.status, Some(1));
     assert!(
@@ -742,7 +704,7 @@ fn lock_refuses_plain_http_without_opt_in() {
     s.project.sources_file().github_api(&s.world).write();
     let output = s.project.lock(&[]);
     assert_eq!(output.status, Some(1));
-    assert!(output.stderr.contains("oci `base`"), "{}", output.stderr);
+    output.assert_stderr_contains("oci `base`");
 }
 
 #[test]
@@ -791,7 +753,7 @@ fn lock_sends_github_token_to_the_api_only() {
     let s = setup("latest", &clash_releases());
     let output = crate::support::run(
         s.project
-            .command(&["lock", "specs/test.toml", "--sources", "sources.toml"])
+            .lock_command(&[])
             .env("GITHUB_TOKEN", "ghp_fixture_token"),
     );
     assert!(output.success(), "{}", output.stderr);
@@ -850,16 +812,8 @@ fn lock_rate_limits_are_waited_out_or_reported() {
     let started = std::time::Instant::now();
     let output = s.project.lock(&[]);
     assert_eq!(output.status, Some(1));
-    assert!(
-        output.stderr.contains("rate limited by"),
-        "{}",
-        output.stderr
-    );
-    assert!(
-        output.stderr.contains("set GITHUB_TOKEN"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("rate limited by");
+    output.assert_stderr_contains("set GITHUB_TOKEN");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(30),
         "no hour-long sleep"

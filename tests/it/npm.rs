@@ -2056,18 +2056,28 @@ fn npm_warm_lock_revalidates_packuments_by_etag() {
     r.serve(&up.world, Shape::Full);
     serve_documents_with_etag(&up.world, &r, "v1");
     let registry = crate::support::registry::shared_required();
-    let repo = format!("npm-revalidate/base-{}", up.world.addr().port());
-    registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
+    let base = registry.push_base(&format!("npm-revalidate/base-{}", up.world.addr().port()));
     let project = crate::support::project::Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-npm\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\
-         [base]\nimage = \"{}\"\n{}\
-         [stage-2]\ntools.node = {{ version = \"lts\", user = \"peid\" }}\n\
-         npm-global = {{ \"mb-hello\" = \"latest\" }}\n",
-        registry.reference(&repo, "1"),
+        r#"[image]
+name = "mb-npm"
+tag = "t1"
+platforms = ["linux/amd64", "linux/arm64"]
+[base]
+image = "{}"
+{}[stage-2]
+tools.node = {{ version = "lts", user = "peid" }}
+npm-global = {{ "mb-hello" = "latest" }}
+"#,
+        base,
         crate::npm_build::USERS,
     ));
-    crate::npm_build::sources(&project, &up.world, &registry.host());
+    project
+        .sources_file()
+        .tools(&up.world)
+        .npm(&up.world)
+        .registry(registry.host())
+        .write();
     up.world.clear_log();
     project.lock_ok(&[]);
     let cold = document_bytes_sent(&up.world, &r);

@@ -67,15 +67,6 @@ pub(crate) fn bun_cli(r: &mut Registry) {
     r.publish("@mb/sdk", "2.5.0", json!({}));
 }
 
-pub(crate) fn sources(project: &Project, world: &World, registry_host: &str) {
-    project
-        .sources_file()
-        .tools(world)
-        .npm(world)
-        .registry(registry_host)
-        .write();
-}
-
 pub(crate) const USERS: &str = "[[users]]\nname = \"peid\"\nuid = 3100\ngid = 1100\n";
 
 /// A locked project with an npm global (`mb-hello`) and a bun global (`@mb/search-mcp`),
@@ -95,19 +86,31 @@ pub(crate) fn npm_globals_project(world: &World) -> Project {
     bun_cli(&mut r);
     r.serve(world, Shape::Full);
     let registry = registry::shared_required();
-    let repo = format!("npm-globals/base-{}", world.addr().port());
-    registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
+    let base = registry.push_base(&format!("npm-globals/base-{}", world.addr().port()));
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-npm\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\
-         [base]\nimage = \"{}\"\n[mirrors]\nnpm = \"https://registry.npmmirror.com\"\n{USERS}\
-         [stage-2]\ntools.node = {{ version = \"lts\", user = \"peid\" }}\n\
-         tools.bun = {{ version = \"latest\", user = \"peid\" }}\n\
-         npm-global = {{ \"mb-hello\" = \"latest\" }}\n\
-         bun-global = {{ \"@mb/search-mcp\" = \"^0.3\" }}\n",
-        registry.reference(&repo, "1"),
+        r#"[image]
+name = "mb-npm"
+tag = "t1"
+platforms = ["linux/amd64", "linux/arm64"]
+[base]
+image = "{}"
+[mirrors]
+npm = "https://registry.npmmirror.com"
+{USERS}[stage-2]
+tools.node = {{ version = "lts", user = "peid" }}
+tools.bun = {{ version = "latest", user = "peid" }}
+npm-global = {{ "mb-hello" = "latest" }}
+bun-global = {{ "@mb/search-mcp" = "^0.3" }}
+"#,
+        base,
     ));
-    sources(&project, world, &registry.host());
+    project
+        .sources_file()
+        .tools(world)
+        .npm(world)
+        .registry(registry.host())
+        .write();
     project
 }
 
@@ -206,8 +209,7 @@ fn npm_globals_lock_with_their_closure_and_emit_a_prefix_per_cli() {
     project.lock_ok(&["--offline"]);
     assert_eq!(before, project.lock_bytes());
 
-    let emitted = project.emit(&["--locked"]);
-    assert!(emitted.success(), "{}", emitted.stderr);
+    project.emit_ok(&["--locked"]);
     let out = project.out_dir();
     let hello_dir = out.join("installation/stage-2/npm/mb-hello");
     let package_lock: serde_json::Value = serde_json::from_str(
@@ -277,7 +279,7 @@ fn npm_globals_lock_with_their_closure_and_emit_a_prefix_per_cli() {
 
     // Emitting twice gives the same bytes.
     let first = read_tree(&out);
-    assert!(project.emit(&["--locked"]).success());
+    project.emit_ok(&["--locked"]);
     assert_eq!(first, read_tree(&out));
 
     // A spec change to a global is stale until locked again.
@@ -288,11 +290,7 @@ fn npm_globals_lock_with_their_closure_and_emit_a_prefix_per_cli() {
     );
     let check = project.lock(&["--check"]);
     assert!(!check.success());
-    assert!(
-        check.stderr.contains("npm `mb-hello` changed in the spec"),
-        "{}",
-        check.stderr
-    );
+    check.assert_stderr_contains("npm `mb-hello` changed in the spec");
 }
 
 fn read_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -420,16 +418,25 @@ pub(crate) fn npm_build_project() -> Option<(World, Project)> {
     let base = debian_base(registry);
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-npm-build\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\
-         [base]\nimage = \"{base}\"\n{USERS}\
-         [stage-2]\ntools.node = {{ version = \"{}\", user = \"peid\" }}\n\
-         npm-global = {{ \"mb-hello\" = \"^1\" }}\n",
+        r#"[image]
+name = "mb-npm-build"
+tag = "t1"
+platforms = ["linux/amd64"]
+[base]
+image = "{base}"
+{USERS}[stage-2]
+tools.node = {{ version = "{}", user = "peid" }}
+npm-global = {{ "mb-hello" = "^1" }}
+"#,
         node_version.trim_start_matches('v'),
     ));
-    sources(&project, &world, &registry.host());
-    project.lock_ok(&[]);
-    let emitted = project.emit(&["--locked"]);
-    assert!(emitted.success(), "emit: {}", emitted.stderr);
+    project
+        .sources_file()
+        .tools(&world)
+        .npm(&world)
+        .registry(registry.host())
+        .write();
+    project.lock_and_emit();
     Some((world, project))
 }
 
@@ -649,16 +656,26 @@ fn bun_global_build_installs_the_locked_packages_and_fails_on_a_tampered_tarball
     let base = debian_base(registry);
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-bun-build\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\
-         [base]\nimage = \"{base}\"\n{USERS}\
-         [stage-2]\ntools.node = {{ version = \"{}\", user = \"peid\" }}\n\
-         tools.bun = {{ version = \"latest\", user = \"peid\" }}\n\
-         bun-global = {{ \"@mb/search-mcp\" = \"^0.3\" }}\n",
+        r#"[image]
+name = "mb-bun-build"
+tag = "t1"
+platforms = ["linux/amd64"]
+[base]
+image = "{base}"
+{USERS}[stage-2]
+tools.node = {{ version = "{}", user = "peid" }}
+tools.bun = {{ version = "latest", user = "peid" }}
+bun-global = {{ "@mb/search-mcp" = "^0.3" }}
+"#,
         node_version.trim_start_matches('v'),
     ));
-    sources(&project, &world, &registry.host());
-    project.lock_ok(&[]);
-    assert!(project.emit(&["--locked"]).success());
+    project
+        .sources_file()
+        .tools(&world)
+        .npm(&world)
+        .registry(registry.host())
+        .write();
+    project.lock_and_emit();
 
     let dir = crate::support::temp_dir();
     let buildah = Buildah::new(dir.path());
@@ -747,12 +764,18 @@ fn live_seed_clis_run_as_peid_in_an_image() {
     let base = debian_base(registry);
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-seed-clis\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\"]\n\
-         [base]\nimage = \"{base}\"\n{USERS}\
-         [stage-2]\ntools.node = {{ version = \"{}\", user = \"peid\" }}\n\
-         tools.bun = {{ version = \"latest\", user = \"peid\" }}\n\
-         npm-global = {{ \"@anthropic-ai/claude-code\" = \"latest\", \"@openai/codex\" = \"latest\" }}\n\
-         bun-global = {{ \"tavily-mcp\" = \"latest\", \"@upstash/context7-mcp\" = \"latest\", \"@google/gemini-cli\" = \"latest\" }}\n",
+        r#"[image]
+name = "mb-seed-clis"
+tag = "t1"
+platforms = ["linux/amd64"]
+[base]
+image = "{base}"
+{USERS}[stage-2]
+tools.node = {{ version = "{}", user = "peid" }}
+tools.bun = {{ version = "latest", user = "peid" }}
+npm-global = {{ "@anthropic-ai/claude-code" = "latest", "@openai/codex" = "latest" }}
+bun-global = {{ "tavily-mcp" = "latest", "@upstash/context7-mcp" = "latest", "@google/gemini-cli" = "latest" }}
+"#,
         node_version.trim_start_matches('v'),
     ));
     // The npm registry is the real one; node, nvm and bun come from the world.
@@ -761,8 +784,7 @@ fn live_seed_clis_run_as_peid_in_an_image() {
         .tools(&world)
         .registry(registry.host())
         .write();
-    project.lock_ok(&[]);
-    assert!(project.emit(&["--locked"]).success());
+    project.lock_and_emit();
     let lock = project.lock_toml();
     let version = |name: &str| {
         artifact(&lock, "npm", name)["version"]

@@ -133,11 +133,7 @@ fn spec_missing_file_is_an_error() {
     let project = Project::new();
     let output = project.run(&["lock", "specs/nope.toml"]);
     assert_eq!(output.status, Some(1));
-    assert!(
-        output.stderr.contains("cannot read spec `specs/nope.toml`"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("cannot read spec `specs/nope.toml`");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use modelbench::lock::{ArtifactWire, LockWire};
 
 use crate::support::Output;
 use crate::support::project::Project;
-use crate::support::registry::{self, IndexKind};
+use crate::support::registry;
 use crate::support::world::{FixtureRelease, World};
 
 struct Setup {
@@ -32,8 +32,7 @@ fn locked() -> Setup {
                 b"clash arm64".to_vec(),
             )],
     );
-    let repo = format!("tampered/base-{}", world.addr().port());
-    registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
+    let base = registry.push_base(&format!("tampered/base-{}", world.addr().port()));
     let project = Project::new();
     project.spec(&format!(
         r#"[image]
@@ -50,9 +49,13 @@ version = "latest"
 asset = "clash-rs-{{triple}}"
 dest = "/opt/clash-rs"
 "#,
-        registry.reference(&repo, "1")
+        base
     ));
-    project.sources(Some(&world.github_api()), &[&registry.host()]);
+    project
+        .sources_file()
+        .github_api(&world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     Setup {
         project,
@@ -116,8 +119,7 @@ fn clash(artifacts: &mut [ArtifactWire]) -> &mut ArtifactWire {
 fn the_untouched_lock_passes_every_check() {
     let s = locked();
     s.project.lock_ok(&["--check"]);
-    let emit = s.project.emit(&["--locked"]);
-    assert!(emit.success(), "{}", emit.combined());
+    s.project.emit_ok(&["--locked"]);
 }
 
 #[test]

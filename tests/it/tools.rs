@@ -186,14 +186,6 @@ pub(crate) fn upstreams() -> Upstreams {
     }
 }
 
-pub(crate) fn sources(project: &Project, world: &World, registry_host: Option<&str>) {
-    let mut sources = project.sources_file().tools(world);
-    if let Some(host) = registry_host {
-        sources = sources.registry(host);
-    }
-    sources.write();
-}
-
 /// A spec with a base from the registry and the given tool lines in stage 2.
 fn tools_spec(base: &str, platforms: &str, stage_2_tools: &str) -> String {
     format!(
@@ -219,15 +211,18 @@ gid = 1100
 fn locked_node(node: &str, platforms: &str) -> (Project, Upstreams, crate::support::Output) {
     let up = upstreams();
     let registry = registry::shared_required();
-    let repo = format!("tools-test/base-{}", up.world.addr().port());
-    registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
+    let base = registry.push_base(&format!("tools-test/base-{}", up.world.addr().port()));
     let project = Project::new();
     project.spec(&tools_spec(
-        &registry.reference(&repo, "1"),
+        &base,
         platforms,
         &format!("tools.node = {{ version = \"{node}\", user = \"peid\" }}"),
     ));
-    sources(&project, &up.world, Some(&registry.host()));
+    project
+        .sources_file()
+        .tools(&up.world)
+        .registry(registry.host())
+        .write();
     let output = project.lock(&[]);
     (project, up, output)
 }
@@ -321,16 +316,8 @@ fn tools_warm_lock_revalidates_github_and_nodejs_documents() {
 fn tools_node_failures_name_the_tool() {
     let (_, _, output) = locked_node("99", r#"["linux/amd64"]"#);
     assert_eq!(output.status, Some(1));
-    assert!(
-        output.stderr.contains("nodejs `node` (99)"),
-        "{}",
-        output.stderr
-    );
-    assert!(
-        output.stderr.contains("no Node.js release"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("nodejs `node` (99)");
+    output.assert_stderr_contains("no Node.js release");
 
     // v22.10.0 has no linux-arm64 build.
     let (_, _, output) = locked_node("22.10.0", r#"["linux/amd64", "linux/arm64"]"#);
@@ -356,11 +343,7 @@ fn tools_node_failures_name_the_tool() {
 
     let (_, _, output) = locked_node("twenty", r#"["linux/amd64"]"#);
     assert_eq!(output.status, Some(1));
-    assert!(
-        output.stderr.contains("tool `node`: `twenty` is not `lts`"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("tool `node`: `twenty` is not `lts`");
 }
 
 #[test]
@@ -369,15 +352,18 @@ fn tools_release_tools_resolve_per_platform() {
     let Some(registry) = registry::shared() else {
         return;
     };
-    let repo = format!("tools-test/rel-{}", up.world.addr().port());
-    registry.push_two_platform_index(&repo, "1", crate::support::registry::IndexKind::Oci);
+    let base = registry.push_base(&format!("tools-test/rel-{}", up.world.addr().port()));
     let project = Project::new();
     project.spec(&tools_spec(
-        &registry.reference(&repo, "1"),
+        &base,
         r#"["linux/amd64", "linux/arm64"]"#,
         "tools.uv = { version = \"latest\", user = \"peid\" }\ntools.pixi = { version = \"0.77.0\", user = \"peid\" }\ntools.bun = { version = \"1.4.5\", user = \"peid\", baseline = true }",
     ));
-    sources(&project, &up.world, Some(&registry.host()));
+    project
+        .sources_file()
+        .tools(&up.world)
+        .registry(registry.host())
+        .write();
     project.lock_ok(&[]);
     let lock = project.lock_toml();
 
@@ -456,11 +442,7 @@ fn tools_release_tools_resolve_per_platform() {
     );
     let output = project.lock(&[]);
     assert_eq!(output.status, Some(1));
-    assert!(
-        output.stderr.contains("github-release `pixi` (0.99.0)"),
-        "{}",
-        output.stderr
-    );
+    output.assert_stderr_contains("github-release `pixi` (0.99.0)");
     assert!(
         output
             .stderr
@@ -474,7 +456,7 @@ fn tools_release_tools_resolve_per_platform() {
 fn tools_emitted_files_have_no_unpinned_downloads() {
     let (project, _up, output) = locked_node("lts", r#"["linux/amd64"]"#);
     assert!(output.success(), "{}", output.stderr);
-    assert!(project.emit(&["--locked"]).success());
+    project.emit_ok(&["--locked"]);
     for file in [
         "stage-1.Dockerfile",
         "stage-2.Dockerfile",
@@ -537,10 +519,12 @@ tools.bun = {{ version = "latest", user = "peid" }}
 "#,
         mirror = up.world.url("/npmmirror/node"),
     ));
-    sources(&project, &up.world, Some(&registry.host()));
-    project.lock_ok(&[]);
-    let output = project.emit(&["--locked"]);
-    assert!(output.success(), "{}", output.stderr);
+    project
+        .sources_file()
+        .tools(&up.world)
+        .registry(registry.host())
+        .write();
+    project.lock_and_emit();
 
     let dir = crate::support::temp_dir();
     let buildah = Buildah::new(dir.path());
@@ -624,11 +608,7 @@ tools.bun = {{ version = "latest", user = "peid" }}
         "{}",
         broken.stdout
     );
-    assert!(
-        broken.stdout.contains("ok   uv version for peid: 0.12.5"),
-        "{}",
-        broken.stdout
-    );
+    broken.assert_stdout_contains("ok   uv version for peid: 0.12.5");
     buildah.ok(&["rm", &container]);
 
     // One changed byte in the node tarball (both URLs) fails the build, naming node.

@@ -52,7 +52,11 @@ dest = "/hard/image/app/clash/clash-rs"
 "#,
         registry.host()
     ));
-    crate::tools::sources(&project, &up.world, Some(&registry.host()));
+    project
+        .sources_file()
+        .tools(&up.world)
+        .registry(registry.host())
+        .write();
     let show = |args: &[&str]| {
         let output = project.run(args);
         println!(

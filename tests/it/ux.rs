@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use serde_json::{Value, json};
 
 use crate::support::project::Project;
-use crate::support::registry::{self, IndexKind};
+use crate::support::registry;
 use crate::support::world::{FixtureRelease, Response, World};
 use crate::support::{Output, run, sha256_hex};
 
@@ -86,9 +86,7 @@ fn real_project() -> (Project, World, String) {
             sha256_hex(b"node tarball")
         )),
     );
-    let repo = format!("ux-test/base-{}", world.addr().port());
-    registry.push_two_platform_index(&repo, "1", IndexKind::Oci);
-    let base = registry.reference(&repo, "1");
+    let base = registry.push_base(&format!("ux-test/base-{}", world.addr().port()));
     let project = Project::new();
     project.spec(&real_spec(&base));
     project
@@ -927,7 +925,7 @@ untranslated: {y}:50: webgui: (`stage_2.webgui` has no modelbench equivalent)
     // The spec is not replaced without --force.
     let again = project.run(&["import-pei", y, "--out", "specs/untranslatable.toml"]);
     assert_eq!(again.status, Some(1));
-    assert!(again.stderr.contains("pass --force"), "{}", again.stderr);
+    again.assert_stderr_contains("pass --force");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1069,8 +1067,8 @@ fn ux_completions_and_man_page() {
     assert_eq!(bad.status, Some(2));
 
     let man = ok(&project, &["man"]);
-    assert!(man.stdout.contains(".TH modelbench 1"), "{}", man.stdout);
-    assert!(man.stdout.contains("import\\-pei"), "{}", man.stdout);
+    man.assert_stdout_contains(".TH modelbench 1");
+    man.assert_stdout_contains("import\\-pei");
     ok(&project, &["man", "--dir", "man"]);
     for page in ["modelbench.1", "modelbench-why.1", "modelbench-sbom.1"] {
         assert!(project.exists(&format!("man/{page}")), "{page}");

@@ -138,12 +138,8 @@ fn verify_passes_on_a_fresh_lock_and_asks_every_url() {
     s.world.clear_log();
     let output = verify(&s.project, &[]);
     assert_eq!(output.status, Some(0), "{}", output.combined());
-    assert!(
-        output.stdout.contains(
-            "Verified 5 artifact(s): 5 ok, 0 rotted but still served, 0 with no working URL"
-        ),
-        "{}",
-        output.stdout
+    output.assert_stdout_contains(
+        "Verified 5 artifact(s): 5 ok, 0 rotted but still served, 0 with no working URL",
     );
     for line in ["ok oci base 1", "ok nodejs node v22.11.0", "ok url card"] {
         let (verb, rest) = line.split_once(' ').unwrap();
@@ -242,12 +238,8 @@ fn verify_fails_when_an_artifact_has_no_working_url() {
         "{stdout}"
     );
     assert!(stdout.contains("gone (404)"), "{stdout}");
-    assert!(
-        output.stderr.contains(
-            "2 artifact(s) of lock/test/bench.lock have no working URL: oci `base`, url `card`"
-        ),
-        "{}",
-        output.stderr
+    output.assert_stderr_contains(
+        "2 artifact(s) of lock/test/bench.lock have no working URL: oci `base`, url `card`",
     );
 }
 
@@ -261,11 +253,7 @@ fn verify_sample_checks_a_fixed_subset() {
         "{}",
         first.stdout
     );
-    assert!(
-        first.stdout.contains("Verified 2 artifact(s): 2 ok"),
-        "{}",
-        first.stdout
-    );
+    first.assert_stdout_contains("Verified 2 artifact(s): 2 ok");
     let second = verify(&s.project, &["--sample", "2"]);
     assert_eq!(
         first.stdout, second.stdout,
@@ -302,23 +290,27 @@ fn verify_registry_mirror_rot_is_covered_by_the_canonical_registry() {
     }
     let project = Project::new();
     project.spec(&format!(
-        "[image]\nname = \"mb-verify\"\ntag = \"t1\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[base]\nimage = \"{}\"\nregistry-mirror = \"{}\"\n",
+        r#"[image]
+name = "mb-verify"
+tag = "t1"
+platforms = ["linux/amd64", "linux/arm64"]
+
+[base]
+image = "{}"
+registry-mirror = "{}"
+"#,
         registry.reference(&repo, "1"),
         world.addr()
     ));
     project
         .sources_file()
         .registry(registry.host())
-        .registry(world.addr().to_string())
+        .world_registry(&world)
         .write();
     project.lock_ok(&[]);
     let output = verify(&project, &[]);
     assert_eq!(output.status, Some(0), "{}", output.combined());
-    assert!(
-        output.stdout.contains("1 ok, 0 rotted"),
-        "{}",
-        output.stdout
-    );
+    output.assert_stdout_contains("1 ok, 0 rotted");
 
     // The mirror evicted the image: reported, and the canonical registry still has it.
     for path in &paths {
@@ -355,7 +347,14 @@ fn verify_registry_mirror_rot_is_covered_by_the_canonical_registry() {
 fn verify_without_a_lock_is_an_error() {
     let project = Project::new();
     project.spec(
-        "[image]\nname = \"mb\"\ntag = \"t\"\nplatforms = [\"linux/amd64\"]\n\n[base]\nimage = \"example.com/x:1\"\n",
+        r#"[image]
+name = "mb"
+tag = "t"
+platforms = ["linux/amd64"]
+
+[base]
+image = "example.com/x:1"
+"#,
     );
     let output = project.run(&["verify", "specs/test.toml"]);
     assert_eq!(output.status, Some(1), "{}", output.combined());

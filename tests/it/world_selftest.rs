@@ -583,5 +583,5 @@ fn buildah_pulls_fixture_images_pushed_to_the_registry() {
     let buildah = Buildah::new(&dir.path().join("buildah"));
     let built = buildah.bud(dir.path(), &dockerfile, "localhost/selftest-pull:1", &[]);
     assert!(built.success(), "build from a pushed fixture image failed");
-    assert!(built.stdout.contains("linux/amd64"), "{}", built.stdout);
+    built.assert_stdout_contains("linux/amd64");
 }

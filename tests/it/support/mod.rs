@@ -60,6 +60,28 @@ impl Output {
         self.status == Some(0)
     }
 
+    /// Panic, showing all of stdout, unless it contains `part`.
+    #[track_caller]
+    pub fn assert_stdout_contains(&self, part: &str) -> &Output {
+        assert!(
+            self.stdout.contains(part),
+            "expected `{part}` in stdout:\n{}",
+            self.stdout
+        );
+        self
+    }
+
+    /// Panic, showing all of stderr, unless it contains `part`.
+    #[track_caller]
+    pub fn assert_stderr_contains(&self, part: &str) -> &Output {
+        assert!(
+            self.stderr.contains(part),
+            "expected `{part}` in stderr:\n{}",
+            self.stderr
+        );
+        self
+    }
+
     /// stdout followed by stderr.
     pub fn combined(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)

@@ -77,18 +77,6 @@ impl Project {
         SourcesFile::for_project(self)
     }
 
-    /// A sources file: `github-api` at `github_api` (when given), and plain-http registries.
-    pub fn sources(&self, github_api: Option<&str>, registries: &[&str]) -> PathBuf {
-        let mut sources = self.sources_file();
-        if let Some(api) = github_api {
-            sources = sources.upstream("github-api", api);
-        }
-        for host in registries {
-            sources = sources.registry(*host);
-        }
-        sources.write()
-    }
-
     /// `modelbench <args>` run in the project directory.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = modelbench();
@@ -108,13 +96,21 @@ impl Project {
         run(&mut self.command(args))
     }
 
-    /// `modelbench lock specs/test.toml --sources sources.toml <extra>`.
-    pub fn lock(&self, extra: &[&str]) -> Output {
+    /// `modelbench lock specs/test.toml --sources sources.toml <extra>`, to run with an
+    /// environment of its own.
+    pub fn lock_command(&self, extra: &[&str]) -> Command {
         let mut args = vec!["lock", "specs/test.toml", "--sources", "sources.toml"];
         args.extend_from_slice(extra);
-        self.run(&args)
+        self.command(&args)
     }
 
+    /// [`Project::lock_command`], run.
+    pub fn lock(&self, extra: &[&str]) -> Output {
+        run(&mut self.lock_command(extra))
+    }
+
+    /// [`Project::lock`], expected to succeed: on failure its output is printed and the
+    /// test panics.
     pub fn lock_ok(&self, extra: &[&str]) -> Output {
         let output = self.lock(extra);
         if !output.success() {
@@ -124,10 +120,30 @@ impl Project {
         output
     }
 
+    /// `modelbench emit specs/test.toml <extra>`.
     pub fn emit(&self, extra: &[&str]) -> Output {
         let mut args = vec!["emit", "specs/test.toml"];
         args.extend_from_slice(extra);
         self.run(&args)
+    }
+
+    /// [`Project::emit`], expected to succeed: on failure its output is printed and the
+    /// test panics.
+    pub fn emit_ok(&self, extra: &[&str]) -> Output {
+        let output = self.emit(extra);
+        if !output.success() {
+            output.print("modelbench emit");
+            panic!("emit failed");
+        }
+        output
+    }
+
+    /// `lock`, then `emit --locked`, both expected to succeed: the build context most build
+    /// tests start from. Returns its directory ([`Project::out_dir`]).
+    pub fn lock_and_emit(&self) -> PathBuf {
+        self.lock_ok(&[]);
+        self.emit_ok(&["--locked"]);
+        self.out_dir()
     }
 
     /// The default lock path for `specs/test.toml`.

@@ -438,6 +438,13 @@ rm -rf "$2""#;
         )
     }
 
+    /// The base most test specs start from: a two-platform OCI index pushed as `repo:1`;
+    /// returns its reference (`host/repo:1`).
+    pub fn push_base(&self, repo: &str) -> String {
+        self.push_two_platform_index(repo, "1", IndexKind::Oci);
+        self.reference(repo, "1")
+    }
+
     /// `linux/amd64` + `linux/arm64` plus buildkit-style attestation manifests (`unknown/unknown`),
     /// in an OCI index as buildkit writes it.
     pub fn push_two_platform_index_with_attestations(&self, repo: &str, tag: &str) -> PushedIndex {

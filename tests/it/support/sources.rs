@@ -42,6 +42,11 @@ impl<'p> SourcesFile<'p> {
         self.upstream("github-api", world.github_api())
     }
 
+    /// Git repositories on `world` (its smart HTTP fixtures) as the `github` upstream.
+    pub fn github_git(self, world: &World) -> Self {
+        self.upstream("github", world.github_git())
+    }
+
     /// What the tools installers fetch, all on `world`: GitHub's API and raw files
     /// (`/raw`) and the Node.js dist server (`/nodejs/dist`).
     pub fn tools(self, world: &World) -> Self {
@@ -65,6 +70,11 @@ impl<'p> SourcesFile<'p> {
         let host = host.into();
         let url = format!("http://{host}");
         self.registry_at(host, url)
+    }
+
+    /// `world` itself playing an OCI registry (its `/v2/` fixtures), over plain http.
+    pub fn world_registry(self, world: &World) -> Self {
+        self.registry(world.addr().to_string())
     }
 
     /// Image references naming `host` go to `url` instead (`"docker.io" = "http://…"`).
