@@ -37,7 +37,10 @@
 //! the names its relationship fields mention (they create packages); the fields
 //! themselves stay raw text until a solve reaches the version ([`Universe::deps_for`]),
 //! so a closure of a few hundred packages parses a few thousand dependency fields, not
-//! the 60 000 of a whole index.
+//! the 60 000 of a whole index. A version keeps only what candidate choice reads (its
+//! version, priority, architecture) and where its stanza is; packages keep runs in
+//! shared lists rather than vectors of their own, so the universe of a 63 000-package
+//! index stays a small fraction of the index text.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
@@ -252,14 +255,34 @@ struct Provide {
     version: Option<Version>,
 }
 
+/// A run of entries in one of the universe's shared lists (`Universe::pkg_vers`,
+/// `Universe::provides`): one list for all packages instead of a small heap vector
+/// each, which for 100 000 packages cost more than the packages themselves.
+#[derive(Debug, Clone, Copy, Default)]
+struct Run {
+    start: u32,
+    len: u32,
+}
+
+impl Run {
+    fn range(self) -> Range<usize> {
+        self.start as usize..(self.start + self.len) as usize
+    }
+
+    fn is_empty(self) -> bool {
+        self.len == 0
+    }
+}
+
 #[derive(Debug)]
 struct Pkg<'a> {
     name: &'a str,
     /// `any` for the `name:any` pseudo package, a foreign architecture otherwise.
     qualifier: Option<&'a str>,
-    /// Newest first.
-    versions: Vec<VerId>,
-    provided_by: Vec<Provide>,
+    /// In `Universe::pkg_vers`, newest first ([`Universe::versions`]).
+    versions: Run,
+    /// In `Universe::provides` ([`Universe::providers`]).
+    provided_by: Run,
     current: Option<VerId>,
     essential: bool,
     important: bool,
@@ -275,30 +298,45 @@ impl Pkg<'_> {
     }
 }
 
-#[derive(Debug)]
-struct File<'a> {
-    index: usize,
-    priority: i32,
-    filename: &'a str,
-    size: u64,
-    sha256: &'a str,
+/// Where a stanza is: its text (an index, in order, or the dpkg status after them) and
+/// its byte range there. What resolution reads of a version only when a solve reaches
+/// it (relationship fields, `Source`, `Filename`, `Size`, `SHA256`) is read again from
+/// there ([`Universe::stanza`]) instead of being kept per version.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    text: u32,
+    start: u32,
+    len: u32,
 }
 
+/// One index listing a version.
 #[derive(Debug)]
-struct Ver<'a> {
+struct File {
+    index: u32,
+    priority: i32,
+    /// The stanza there (its `Filename`, `Size`, `SHA256`).
+    place: Place,
+    /// The version's next file in `Universe::files` (sources order), or [`NO_FILE`].
+    next: u32,
+}
+
+const NO_FILE: u32 = u32::MAX;
+
+#[derive(Debug)]
+struct Ver {
     pkg: PkgId,
     version: Version,
-    arch: &'a str,
+    /// `Architecture: all` (else the universe's architecture).
+    arch_all: bool,
     multi_arch: MultiArch,
     /// The `Priority` field as apt stores it (required = 1 … extra = 5, absent = 0).
     priority: u8,
-    /// The raw `Pre-Depends`, `Depends`, `Conflicts`, `Breaks` and `Recommends` (in
-    /// [`RELATIONS`] order), parsed into records only when a solve reaches this version
+    /// The stanza that made this version (the first listing it); its relationship
+    /// fields become records only when a solve reaches the version
     /// ([`Universe::deps_for`]).
-    relations: [&'a str; 5],
-    source: &'a str,
-    source_version: &'a str,
-    files: Vec<File<'a>>,
+    place: Place,
+    /// Its first file in `Universe::files`, or [`NO_FILE`] (only installed).
+    first_file: u32,
     /// The pin priority (highest of its files; the status file counts 100).
     pin: i32,
 }
@@ -323,20 +361,17 @@ struct FlatDep<'a> {
 struct Parsed<'a> {
     package: &'a str,
     version: Version,
-    architecture: &'a str,
+    arch_all: bool,
     multi_arch: MultiArch,
-    source: &'a str,
-    source_version: &'a str,
     priority: u8,
     essential: bool,
     important: bool,
-    filename: &'a str,
-    size: u64,
-    sha256: &'a str,
     status: Option<DpkgStatus<'a>>,
     /// Names in every relationship field (package creation order), `Provides` in full.
     deps: Vec<FlatDep<'a>>,
-    relations: [&'a str; 5],
+    /// The stanza's byte range in its text.
+    start: u32,
+    len: u32,
 }
 
 /// The relationship fields that become dependency records, in the order apt's records
@@ -349,7 +384,9 @@ const RELATIONS: [(DepKind, &str); 5] = [
     (DepKind::Recommends, "Recommends"),
 ];
 
+/// `text` is the whole text `stanza` was read from (for its place there).
 fn parse_stanza<'a>(
+    text: &str,
     stanza: Stanza<'a>,
     arch: &str,
     in_status: bool,
@@ -455,7 +492,36 @@ fn parse_stanza<'a>(
         "allowed" => MultiArch::Allowed,
         _ => MultiArch::No,
     };
-    let (source, source_version) = match stanza.source.split_once(' ') {
+    let priority = match stanza.priority {
+        "" => 0,
+        "required" => 1,
+        "important" => 2,
+        "standard" => 3,
+        "optional" => 4,
+        _ => 5,
+    };
+    // The stanza borrows from `text`: its offset there is the distance between them.
+    let start = stanza.text.as_ptr() as usize - text.as_ptr() as usize;
+    debug_assert!(start + stanza.text.len() <= text.len());
+    Ok(Some(Parsed {
+        package: stanza.package,
+        version,
+        arch_all: stanza.architecture == "all",
+        multi_arch,
+        priority,
+        essential: stanza.essential,
+        important: stanza.important,
+        status,
+        deps,
+        start: start as u32,
+        len: stanza.text.len() as u32,
+    }))
+}
+
+/// The source package of a stanza and its version (`Source: name (version)`; the
+/// package itself when there is no `Source`).
+fn source_of<'s>(stanza: &Stanza<'s>) -> (&'s str, &'s str) {
+    match stanza.source.split_once(' ') {
         Some((name, rest)) => (
             name,
             rest.trim()
@@ -465,43 +531,15 @@ fn parse_stanza<'a>(
         ),
         None if !stanza.source.is_empty() => (stanza.source, stanza.version),
         None => (stanza.package, stanza.version),
-    };
-    let priority = match stanza.priority {
-        "" => 0,
-        "required" => 1,
-        "important" => 2,
-        "standard" => 3,
-        "optional" => 4,
-        _ => 5,
-    };
-    Ok(Some(Parsed {
-        package: stanza.package,
-        version,
-        architecture: stanza.architecture,
-        multi_arch,
-        source,
-        source_version,
-        priority,
-        essential: stanza.essential,
-        important: stanza.important,
-        filename: stanza.filename,
-        size: stanza.size.trim().parse().unwrap_or(0),
-        sha256: stanza.sha256,
-        status,
-        deps,
-        relations: [
-            stanza.pre_depends,
-            stanza.depends,
-            stanza.conflicts,
-            stanza.breaks,
-            stanza.recommends,
-        ],
-    }))
+    }
 }
 
 /// How much text one parse job takes: small enough that the parsed stanzas in flight
-/// (a window of a few jobs per thread) stay a few MB, large enough to keep threads busy.
-const PARSE_CHUNK: usize = 1 << 20;
+/// (a window of two jobs per thread) stay a few MB, large enough to keep threads busy.
+/// A parsed stanza with the names of its relationship fields takes about three times
+/// its text: 1 MiB jobs kept ~12 MiB in flight on two threads, and the allocator kept
+/// most of that resident after the build (the `apt_lock` bench's peak RSS).
+const PARSE_CHUNK: usize = 256 << 10;
 
 /// Parse `text` chunk by chunk in parallel, a window of chunks at a time, handing each
 /// window's stanzas to `add` in text order: the parsed form of a whole index is never
@@ -521,7 +559,7 @@ fn parse_text<'a>(
             .map(|chunk| {
                 let mut out = Vec::new();
                 for stanza in control::stanzas(chunk) {
-                    if let Some(parsed) = parse_stanza(stanza, arch, in_status, where_)? {
+                    if let Some(parsed) = parse_stanza(text, stanza, arch, in_status, where_)? {
                         out.push(parsed);
                     }
                 }
@@ -566,14 +604,30 @@ type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 pub struct Universe<'a> {
     arch: String,
     labels: Vec<String>,
+    /// The indices' texts in order, then the dpkg status ([`Place::text`]).
+    texts: Vec<&'a str>,
     pkgs: Vec<Pkg<'a>>,
-    vers: Vec<Ver<'a>>,
+    vers: Vec<Ver>,
+    /// Every package's versions, one run each ([`Pkg::versions`]).
+    pkg_vers: Vec<VerId>,
+    /// Every package's providers, one run each ([`Pkg::provided_by`]).
+    provides: Vec<Provide>,
+    files: Vec<File>,
     names: FxMap<&'a str, PkgId>,
     any: FxMap<PkgId, PkgId>,
     foreign: FxMap<(&'a str, &'a str), PkgId>,
     /// Source package name → versions of installed packages built from it.
     installed_by_source: FxMap<&'a str, Vec<VerId>>,
+    /// While building: each package's last version and each version's previous one
+    /// in the same package (to find a version listed again), and the provides as read
+    /// (target, provide); [`Universe::finish`] turns them into the runs.
+    last_ver: Vec<VerId>,
+    prev_ver: Vec<VerId>,
+    provides_read: Vec<(PkgId, Provide)>,
 }
+
+/// No version ([`Universe::last_ver`], [`Universe::prev_ver`]).
+const NO_VER: VerId = VerId::MAX;
 
 impl<'a> Universe<'a> {
     /// Parse the indices (in parallel) and the dpkg status, and link them.
@@ -585,26 +639,39 @@ impl<'a> Universe<'a> {
         let mut universe = Universe {
             arch: arch.to_string(),
             labels: indices.iter().map(|i| i.label.clone()).collect(),
+            texts: indices.iter().map(|i| i.text).chain([status]).collect(),
             pkgs: Vec::new(),
             vers: Vec::new(),
+            pkg_vers: Vec::new(),
+            provides: Vec::new(),
+            files: Vec::new(),
             names: FxMap::default(),
             any: FxMap::default(),
             foreign: FxMap::default(),
             installed_by_source: FxMap::default(),
+            last_ver: Vec::new(),
+            prev_ver: Vec::new(),
+            provides_read: Vec::new(),
         };
         // Each index in sources order (package ids follow apt's creation order), each
         // parsed in parallel chunks.
         for (number, index) in indices.iter().enumerate() {
-            let stanzas = index.text.len() / 600;
+            // Sized up front (paragraph breaks count the stanzas): growing by doubling
+            // copies each list and leaves the old copies to the allocator. Debian's
+            // and Ubuntu's indices name about two packages per stanza.
+            let stanzas = memchr::memmem::find_iter(index.text.as_bytes(), b"\n\n").count() + 1;
             universe.names.reserve(stanzas * 2);
             universe.pkgs.reserve(stanzas * 2);
             universe.vers.reserve(stanzas);
+            universe.files.reserve(stanzas);
+            universe.prev_ver.reserve(stanzas);
             parse_text(index.text, arch, false, &index.label, |stanza| {
                 universe.add(stanza, number, index.priority)
             })?;
         }
+        let status_text = indices.len();
         parse_text(status, arch, true, "dpkg status", |stanza| {
-            universe.add(stanza, STATUS_FILE, 100)
+            universe.add(stanza, status_text, 100)
         })?;
         if let Some(&apt) = universe.names.get("apt") {
             // apt marks itself essential (pkgCacheGen::ForceEssential).
@@ -618,12 +685,13 @@ impl<'a> Universe<'a> {
     /// Replace version pins where `pin` says so ([`solve_pinned`]).
     fn pin_versions(&mut self, pin: &VersionPin<'_>) {
         let mut files = Vec::new();
-        for v in &mut self.vers {
+        for ver in 0..self.vers.len() {
             files.clear();
-            files.extend(v.files.iter().map(|f| f.index));
+            files.extend(self.files_of(ver as VerId).map(|f| f.index as usize));
+            let v = &self.vers[ver];
             if let Some(priority) = pin(self.pkgs[v.pkg as usize].name, v.version.as_str(), &files)
             {
-                v.pin = priority;
+                self.vers[ver].pin = priority;
             }
         }
     }
@@ -639,11 +707,12 @@ impl<'a> Universe<'a> {
 
     fn new_pkg(&mut self, name: &'a str, qualifier: Option<&'a str>) -> PkgId {
         let id = self.pkgs.len() as PkgId;
+        self.last_ver.push(NO_VER);
         self.pkgs.push(Pkg {
             name,
             qualifier,
-            versions: Vec::new(),
-            provided_by: Vec::new(),
+            versions: Run::default(),
+            provided_by: Run::default(),
             current: None,
             essential: false,
             important: false,
@@ -679,7 +748,8 @@ impl<'a> Universe<'a> {
         }
     }
 
-    fn add(&mut self, parsed: Parsed<'a>, index: usize, priority: i32) {
+    /// Add one stanza of text `text` (an index's position, or the status after them).
+    fn add(&mut self, parsed: Parsed<'a>, text: usize, priority: i32) {
         let pkg = self.intern(parsed.package);
         {
             let p = &mut self.pkgs[pkg as usize];
@@ -689,48 +759,64 @@ impl<'a> Universe<'a> {
                 p.hold = status.is_hold();
             }
         }
-        let existing = self.pkgs[pkg as usize]
-            .versions
-            .iter()
-            .copied()
-            .find(|&v| self.vers[v as usize].version.as_str() == parsed.version.as_str());
+        let mut existing = self.last_ver[pkg as usize];
+        while existing != NO_VER
+            && self.vers[existing as usize].version.as_str() != parsed.version.as_str()
+        {
+            existing = self.prev_ver[existing as usize];
+        }
         let in_status = parsed.status.is_some();
-        let file = File {
-            index,
-            priority,
-            filename: parsed.filename,
-            size: parsed.size,
-            sha256: parsed.sha256,
+        let place = Place {
+            text: text as u32,
+            start: parsed.start,
+            len: parsed.len,
         };
         let ver = match existing {
-            Some(ver) => ver,
-            None => self.new_version(pkg, parsed),
+            NO_VER => self.new_version(pkg, parsed, place),
+            ver => ver,
         };
         let v = &mut self.vers[ver as usize];
         v.pin = v.pin.max(priority);
         if in_status {
             self.pkgs[pkg as usize].current = Some(ver);
-        } else {
-            v.files.push(file);
+            return;
         }
+        // Appended after the version's other files: sources order.
+        let file = self.files.len() as u32;
+        self.files.push(File {
+            index: text as u32,
+            priority,
+            place,
+            next: NO_FILE,
+        });
+        let v = &mut self.vers[ver as usize];
+        if v.first_file == NO_FILE {
+            v.first_file = file;
+            return;
+        }
+        let mut last = v.first_file;
+        while self.files[last as usize].next != NO_FILE {
+            last = self.files[last as usize].next;
+        }
+        self.files[last as usize].next = file;
     }
 
-    fn new_version(&mut self, pkg: PkgId, parsed: Parsed<'a>) -> VerId {
+    fn new_version(&mut self, pkg: PkgId, parsed: Parsed<'a>, place: Place) -> VerId {
         let ver = self.vers.len() as VerId;
         let multi_arch = parsed.multi_arch;
         let own_version = parsed.version.clone();
         self.vers.push(Ver {
             pkg,
             version: parsed.version,
-            arch: parsed.architecture,
+            arch_all: parsed.arch_all,
             multi_arch,
             priority: parsed.priority,
-            relations: parsed.relations,
-            source: parsed.source,
-            source_version: parsed.source_version,
-            files: Vec::new(),
+            place,
+            first_file: NO_FILE,
             pin: i32::MIN,
         });
+        self.prev_ver
+            .push(std::mem::replace(&mut self.last_ver[pkg as usize], ver));
         for FlatDep { field, dep } in parsed.deps {
             match field {
                 // The package it names (created now, in apt's order); the record itself
@@ -754,47 +840,126 @@ impl<'a> Universe<'a> {
                     };
                     if dep.arch.is_none() && multi_arch == MultiArch::Allowed {
                         let any = self.intern_any(dep.name);
-                        self.pkgs[any as usize].provided_by.push(Provide {
-                            ver,
-                            version: version.clone(),
-                        });
+                        self.provides_read.push((
+                            any,
+                            Provide {
+                                ver,
+                                version: version.clone(),
+                            },
+                        ));
                     }
-                    self.pkgs[target as usize]
-                        .provided_by
-                        .push(Provide { ver, version });
+                    self.provides_read.push((target, Provide { ver, version }));
                 }
             }
         }
         if multi_arch == MultiArch::Allowed {
             let any = self.intern_any(parsed.package);
-            self.pkgs[any as usize].provided_by.push(Provide {
-                ver,
-                version: Some(own_version),
-            });
+            self.provides_read.push((
+                any,
+                Provide {
+                    ver,
+                    version: Some(own_version),
+                },
+            ));
         }
-        self.pkgs[pkg as usize].versions.push(ver);
         ver
     }
 
+    /// Lay the versions and providers read out as one run per package, and index the
+    /// installed packages by source.
     fn finish(&mut self) {
+        // Versions: by package (counting sort, so sources order within each), then
+        // newest first (stable: equal versions keep sources order).
+        let mut count = vec![0u32; self.pkgs.len()];
+        for v in &self.vers {
+            count[v.pkg as usize] += 1;
+        }
+        let mut next = 0;
+        for (pkg, n) in self.pkgs.iter_mut().zip(&count) {
+            pkg.versions = Run {
+                start: next,
+                len: *n,
+            };
+            next += n;
+        }
+        drop(count);
+        let mut placed = vec![0u32; self.pkgs.len()];
+        let mut pkg_vers = vec![0; self.vers.len()];
+        for (ver, v) in self.vers.iter().enumerate() {
+            let run = self.pkgs[v.pkg as usize].versions;
+            pkg_vers[(run.start + placed[v.pkg as usize]) as usize] = ver as VerId;
+            placed[v.pkg as usize] += 1;
+        }
+        drop(placed);
         let vers = &self.vers;
-        for pkg in &mut self.pkgs {
-            // Stable: equal versions keep sources order.
-            pkg.versions
+        for pkg in &self.pkgs {
+            pkg_vers[pkg.versions.range()]
                 .sort_by(|&a, &b| vers[b as usize].version.cmp(&vers[a as usize].version));
         }
-        for pkg in &self.pkgs {
-            if pkg.current.is_none() {
+        self.pkg_vers = pkg_vers;
+        // Providers: by target, in the order read.
+        let mut read = std::mem::take(&mut self.provides_read);
+        read.sort_by_key(|(target, _)| *target);
+        let mut start = 0;
+        for group in read.chunk_by(|a, b| a.0 == b.0) {
+            self.pkgs[group[0].0 as usize].provided_by = Run {
+                start,
+                len: group.len() as u32,
+            };
+            start += group.len() as u32;
+        }
+        self.provides = read.into_iter().map(|(_, provide)| provide).collect();
+        self.last_ver = Vec::new();
+        self.prev_ver = Vec::new();
+        self.vers.shrink_to_fit();
+        self.files.shrink_to_fit();
+        for pkg in 0..self.pkgs.len() {
+            if self.pkgs[pkg].current.is_none() {
                 continue;
             }
-            for &ver in &pkg.versions {
-                let source = self.vers[ver as usize].source;
+            for &ver in &self.pkg_vers[self.pkgs[pkg].versions.range()] {
+                let (source, _) = source_of(&self.stanza(self.vers[ver as usize].place));
                 self.installed_by_source
                     .entry(source)
                     .or_default()
                     .push(ver);
             }
         }
+    }
+
+    /// A package's versions, newest first.
+    fn versions(&self, pkg: &Pkg<'_>) -> &[VerId] {
+        &self.pkg_vers[pkg.versions.range()]
+    }
+
+    /// The versions that provide a package (`Provides`, `Multi-Arch: allowed` for `:any`).
+    fn providers(&self, pkg: &Pkg<'_>) -> &[Provide] {
+        &self.provides[pkg.provided_by.range()]
+    }
+
+    /// The indices listing a version, in sources order.
+    fn files_of(&self, ver: VerId) -> impl Iterator<Item = &File> {
+        let mut next = self.vers[ver as usize].first_file;
+        std::iter::from_fn(move || {
+            let file = self.files.get(next as usize)?;
+            next = file.next;
+            Some(file)
+        })
+    }
+
+    /// The stanza at `place`, read again.
+    fn stanza(&self, place: Place) -> Stanza<'a> {
+        let start = place.start as usize;
+        let text = &self.texts[place.text as usize][start..start + place.len as usize];
+        control::stanzas(text)
+            .into_iter()
+            .next()
+            .expect("a place holds the stanza it was read from")
+    }
+
+    /// The source package of a version and its version.
+    fn source(&self, ver: VerId) -> (&'a str, &'a str) {
+        source_of(&self.stanza(self.vers[ver as usize].place))
     }
 
     /// The package a dependency on `name[:arch]` points at, as [`Self::dep_target`]
@@ -838,14 +1003,14 @@ impl<'a> Universe<'a> {
             }
         }
         while let Some(pkg) = queue.pop() {
-            for &ver in &self.pkgs[pkg as usize].versions {
+            for &ver in self.versions(&self.pkgs[pkg as usize]) {
                 let range = self.parse_relations(ver, &mut deps.recs)?;
                 for d in range.clone() {
                     let dep = &deps.recs[d as usize];
                     if dep.kind.is_negative() {
                         continue;
                     }
-                    let providers = self.pkgs[dep.target as usize].provided_by.iter();
+                    let providers = self.providers(&self.pkgs[dep.target as usize]).iter();
                     let owners = providers.map(|p| self.vers[p.ver as usize].pkg);
                     for next in std::iter::once(dep.target).chain(owners) {
                         if !std::mem::replace(&mut reached[next as usize], true) {
@@ -874,15 +1039,23 @@ impl<'a> Universe<'a> {
     ) -> Result<Range<u32>, SolveError> {
         let start = recs.len() as u32;
         let v = &self.vers[ver as usize];
-        for ((kind, field), text) in RELATIONS.iter().zip(v.relations) {
+        let stanza = self.stanza(v.place);
+        let relations = [
+            stanza.pre_depends,
+            stanza.depends,
+            stanza.conflicts,
+            stanza.breaks,
+            stanza.recommends,
+        ];
+        for ((kind, field), text) in RELATIONS.iter().zip(relations) {
             if text.is_empty() {
                 continue;
             }
             let malformed = |err: String| {
-                let where_ = v
-                    .files
-                    .first()
-                    .map_or("dpkg status", |f| self.labels[f.index].as_str());
+                let where_ = self
+                    .files_of(ver)
+                    .next()
+                    .map_or("dpkg status", |f| self.labels[f.index as usize].as_str());
                 SolveError::Index(format!(
                     "{where_}: package `{}` has a malformed {field} field: {err}",
                     self.pkgs[v.pkg as usize].name
@@ -982,8 +1155,8 @@ impl<'a> Universe<'a> {
             let Some(&pkg) = self.names.get(name.as_str()) else {
                 continue;
             };
-            let mut providers: Vec<PkgId> = self.pkgs[pkg as usize]
-                .provided_by
+            let mut providers: Vec<PkgId> = self
+                .providers(&self.pkgs[pkg as usize])
                 .iter()
                 .filter(|p| {
                     policy.state[self.vers[p.ver as usize].pkg as usize].candidate == Some(p.ver)
@@ -1225,7 +1398,7 @@ impl<'u, 'a> Marker<'u, 'a> {
         {
             return true;
         }
-        for provide in &u.pkgs[dep.target as usize].provided_by {
+        for provide in u.providers(&u.pkgs[dep.target as usize]) {
             let owner = u.vers[provide.ver as usize].pkg;
             if negative && owner == parent {
                 continue;
@@ -1456,7 +1629,7 @@ impl<'u, 'a> Marker<'u, 'a> {
         {
             out.push(ver);
         }
-        for provide in &u.pkgs[dep.target as usize].provided_by {
+        for provide in u.providers(&u.pkgs[dep.target as usize]) {
             let owner = u.vers[provide.ver as usize].pkg;
             if negative && owner == parent {
                 continue;
@@ -1753,8 +1926,8 @@ impl<'u, 'a> Marker<'u, 'a> {
 
     fn upgrade_other_binaries(&mut self, depth: u32, force: bool, pkg: PkgId, ver: VerId) {
         let u = self.u;
-        let this = &u.vers[ver as usize];
-        let Some(others) = u.installed_by_source.get(this.source) else {
+        let (source, source_version) = u.source(ver);
+        let Some(others) = u.installed_by_source.get(source) else {
             return;
         };
         let mut to_upgrade = BTreeSet::new();
@@ -1771,9 +1944,7 @@ impl<'u, 'a> Marker<'u, 'a> {
             if s.mode == Mode::Install && s.install == Some(other) {
                 continue;
             }
-            if u.vers[other as usize].source_version != this.source_version
-                || s.candidate != Some(other)
-            {
+            if u.source(other).1 != source_version || s.candidate != Some(other) {
                 continue;
             }
             to_upgrade.insert(other_pkg);
@@ -2089,7 +2260,7 @@ impl<'u, 'a> Marker<'u, 'a> {
         {
             out.push(ver);
         }
-        for provide in &u.pkgs[dep.target as usize].provided_by {
+        for provide in u.providers(&u.pkgs[dep.target as usize]) {
             let owner = self.pkg_of(provide.ver);
             if owner != parent
                 && self.state[owner as usize].install == Some(provide.ver)
@@ -2251,21 +2422,21 @@ impl<'u, 'a> Marker<'u, 'a> {
             .into_iter()
             .map(|(pkg, ver)| {
                 let v = &u.vers[ver as usize];
-                let file = v
-                    .files
-                    .iter()
-                    .filter(|f| f.index != STATUS_FILE)
+                let file = u
+                    .files_of(ver)
                     .max_by_key(|f| (f.priority, std::cmp::Reverse(f.index)));
+                let stanza = file.map(|f| u.stanza(f.place));
+                let stanza = stanza.as_ref();
                 Choice {
                     name: u.pkgs[pkg as usize].display(),
                     version: v.version.to_string(),
-                    arch: v.arch.to_string(),
-                    filename: file.map(|f| f.filename.to_string()).unwrap_or_default(),
-                    size: file.map(|f| f.size).unwrap_or(0),
-                    sha256: file
-                        .map(|f| f.sha256.to_ascii_lowercase())
+                    arch: if v.arch_all { "all" } else { u.arch.as_str() }.to_string(),
+                    filename: stanza.map(|s| s.filename.to_string()).unwrap_or_default(),
+                    size: stanza.and_then(|s| s.size.trim().parse().ok()).unwrap_or(0),
+                    sha256: stanza
+                        .map(|s| s.sha256.to_ascii_lowercase())
                         .unwrap_or_default(),
-                    index: file.map(|f| f.index).unwrap_or(STATUS_FILE),
+                    index: file.map_or(STATUS_FILE, |f| f.index as usize),
                     requested: requested.contains(&pkg),
                     required_by: required_by
                         .remove(&pkg)
@@ -2287,10 +2458,10 @@ fn candidate_version(u: &Universe<'_>, pkg: &Pkg<'_>) -> Option<VerId> {
     let current = pkg.current.map(|c| &u.vers[c as usize].version);
     let mut candidate = None;
     let mut best = -1;
-    for &ver in &pkg.versions {
+    for &ver in u.versions(pkg) {
         let v = &u.vers[ver as usize];
         let mut pin = v.pin;
-        if v.files.is_empty() && pkg.current != Some(ver) {
+        if v.first_file == NO_FILE && pkg.current != Some(ver) {
             pin = -1;
         }
         if pin == 0 || pin <= best {

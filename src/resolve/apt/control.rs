@@ -204,6 +204,9 @@ fn parse_dep(text: &str) -> Result<Dep<'_>, String> {
 /// The fields of one `Packages` (or dpkg `status`) paragraph that resolution uses.
 #[derive(Debug, Clone, Default)]
 pub struct Stanza<'a> {
+    /// The whole paragraph (up to its blank line): resolution keeps where it is rather
+    /// than the fields, and reads it again for the few versions a closure reaches.
+    pub text: &'a str,
     pub package: &'a str,
     pub version: &'a str,
     pub architecture: &'a str,
@@ -233,6 +236,7 @@ pub fn stanzas(text: &str) -> Vec<Stanza<'_>> {
     let mut out = Vec::with_capacity(text.len() / 1200 + 1);
     let mut current = Stanza::default();
     let mut open: Option<(usize, usize)> = None; // (field id, value start)
+    let mut paragraph: Option<usize> = None; // start of the open paragraph
     let bytes = text.as_bytes();
     let mut offset = 0;
     while offset < bytes.len() {
@@ -257,14 +261,19 @@ pub fn stanzas(text: &str) -> Vec<Stanza<'_>> {
         let line = &bytes[offset..line_end];
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             if !current.package.is_empty() {
+                current.text = &text[paragraph.unwrap_or(offset)..offset];
                 out.push(std::mem::take(&mut current));
             } else {
                 current = Stanza::default();
             }
-        } else if let Some(colon) = line.iter().position(|&b| b == b':') {
-            let id = field_id(&text[offset..offset + colon]);
-            if id != 0 {
-                open = Some((id, offset + colon + 1));
+            paragraph = None;
+        } else {
+            paragraph.get_or_insert(offset);
+            if let Some(colon) = line.iter().position(|&b| b == b':') {
+                let id = field_id(&text[offset..offset + colon]);
+                if id != 0 {
+                    open = Some((id, offset + colon + 1));
+                }
             }
         }
         offset = next;
@@ -273,6 +282,7 @@ pub fn stanzas(text: &str) -> Vec<Stanza<'_>> {
         set_field(&mut current, field, text[start..].trim());
     }
     if !current.package.is_empty() {
+        current.text = paragraph.map_or("", |start| &text[start..]);
         out.push(current);
     }
     out
@@ -589,13 +599,28 @@ mod tests {
         assert_eq!(stanzas.len(), 2);
         assert_eq!(stanzas[0].depends, "b,\n c");
         assert_eq!(stanzas[1].version, "2");
+        // Each keeps its paragraph, which reads again as the same stanza.
+        assert_eq!(
+            stanzas[0].text,
+            "Package: a\nVersion: 1.0\nDescription: x\n Depends: fake\nDepends: b,\n c\n"
+        );
+        assert_eq!(stanzas[1].text, "Package: b\nVersion: 2\n");
+        let again = super::stanzas(stanzas[0].text);
+        assert_eq!(format!("{:?}", again[0]), format!("{:?}", stanzas[0]));
     }
 
     /// The filtered text, fed in pieces of every size, reads as the whole text does.
     #[test]
     fn field_filter_keeps_what_stanzas_read() {
         let text = "Package: a\nVersion: 1.0\nMaintainer: Jos\u{e9} <j@example>\nDescription: x\n Depends: fake\n .\nDepends: b,\n c\nTag: role::program,\n  use::editing\nno colon here\n continued\nSHA256: ab\n \t \n\r\nPackage: b\nVersion: 2\nProvides: c (= 2)";
-        let whole: Vec<String> = stanzas(text).iter().map(|s| format!("{s:?}")).collect();
+        // The same fields (the paragraphs themselves differ: the filtered ones are shorter).
+        fn fields(text: &str) -> Vec<String> {
+            stanzas(text)
+                .into_iter()
+                .map(|s| format!("{:?}", Stanza { text: "", ..s }))
+                .collect()
+        }
+        let whole = fields(text);
         for size in [1, 2, 3, 7, 64, text.len()] {
             let mut filter = FieldFilter::default();
             for piece in text.as_bytes().chunks(size) {
@@ -604,8 +629,7 @@ mod tests {
             let kept = String::from_utf8(filter.finish()).unwrap();
             assert!(!kept.contains("Description") && !kept.contains("Tag"));
             assert!(!kept.contains("fake") && !kept.contains("Jos"));
-            let filtered: Vec<String> = stanzas(&kept).iter().map(|s| format!("{s:?}")).collect();
-            assert_eq!(filtered, whole, "pieces of {size} bytes");
+            assert_eq!(fields(&kept), whole, "pieces of {size} bytes");
         }
         assert_eq!(stanzas(text)[0].depends, "b,\n c");
         assert_eq!(stanzas(text)[0].sha256, "ab");
