@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use super::install::Installs;
 use super::quote::{self, UnsafeValue};
-use super::self_check::INSTALL;
+use super::scripts::INSTALL;
 use super::{EmitError, Emitted, unsafe_in};
 use crate::lock::{Artifact, Package};
 

@@ -33,7 +33,7 @@ use serde_json::json;
 
 use super::install::Installs;
 use super::quote::{self, UnsafeValue};
-use super::self_check::INSTALL;
+use super::scripts::INSTALL;
 use super::{EmitError, Emitted, unsafe_in};
 use crate::lock::{Artifact, Package};
 use crate::spec::Spec;

@@ -8,11 +8,11 @@ use std::fmt::Write;
 
 use super::install::{Installs, Placed, StageInstalls};
 use super::quote::{self, UnsafeValue};
+use super::scripts::INSTALL;
 use super::{EmitInputs, sha256_hex};
 use crate::lock::Lock;
 use crate::spec::{LoadedSpec, Stage, mirror_urls};
 
-const INSTALL: &str = "/modelbench/installation";
 /// hadolint's one exception: consecutive `RUN`s are deliberate (one per locked artifact
 /// or tool, each verified, cached and reported on its own). No `# syntax=` directive: it
 /// would make BuildKit pull a frontend image that no lock pins (issue #17). The files use

@@ -17,6 +17,9 @@ use serde_json::json;
 
 use super::install::Installs;
 use super::quote::{self, UnsafeValue};
+use super::scripts::INSTALL;
+/// The installed-tree script, for tests that run it against `npm ci`'s tree.
+pub use super::scripts::TREE_JS;
 use super::unsafe_in;
 use crate::lock::npm::{Facts, NO_PLATFORM, NpmFacts};
 use crate::lock::values::{Constraint, NpmBinName, NpmName, RelativePath, Token};
@@ -433,12 +436,6 @@ pub fn expected_packages(artifact: &Artifact, platform: &str) -> String {
     lines.concat()
 }
 
-/// A Node.js script that prints an installed tree in [`expected_tree`]'s format: it
-/// walks `node_modules` (scoped folders and nested `node_modules` included) of the
-/// directory given as its argument and reads each `package.json`. Bundled dependencies
-/// are part of their parent's tarball (and its integrity), so they are not listed.
-pub const TREE_JS: &str = include_str!("../../installation/common/npm-tree.js");
-
 /// The lock-file facts of an artifact's members, by tree location (stored in the lock
 /// with each member so emit needs no network).
 pub fn facts(artifact: &Artifact) -> Facts {
@@ -713,5 +710,3 @@ pub(super) fn self_check_lines(
     }
     Ok(out)
 }
-
-const INSTALL: &str = super::self_check::INSTALL;

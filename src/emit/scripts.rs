@@ -13,6 +13,16 @@ use super::{EmitError, EmitInputs, Emitted};
 use crate::lock::Artifact;
 use crate::spec::LoadedSpec;
 
+/// Where `installation/` lands in the image; every emitted step and check names its
+/// scripts and tables under it.
+pub(super) const INSTALL: &str = "/modelbench/installation";
+
+/// A Node.js script that prints an installed tree in the format of `npm::expected_tree`:
+/// it walks `node_modules` (scoped folders and nested `node_modules` included) of the
+/// directory given as its argument and reads each `package.json`. Bundled dependencies
+/// are part of their parent's tarball (and its integrity), so they are not listed.
+pub const TREE_JS: &str = include_str!("../../installation/common/npm-tree.js");
+
 pub(super) const STATIC_SCRIPTS: &[(&str, &str)] = &[
     (
         "installation/common/modelbench-fetch.sh",
@@ -26,7 +36,7 @@ pub(super) const STATIC_SCRIPTS: &[(&str, &str)] = &[
         "installation/common/install-npm-global.sh",
         include_str!("../../installation/common/install-npm-global.sh"),
     ),
-    ("installation/common/npm-tree.js", super::npm::TREE_JS),
+    ("installation/common/npm-tree.js", TREE_JS),
     (
         "installation/common/install-pixi-global.sh",
         include_str!("../../installation/common/install-pixi-global.sh"),

@@ -11,11 +11,10 @@ use std::fmt::Write;
 
 use super::install::{Installs, StageInstalls};
 use super::quote::{self, UnsafeValue};
+use super::scripts::INSTALL;
 use crate::resolve::github_release::version_of_tag;
 use crate::spec::{Spec, mirror_urls};
 use crate::tools;
-
-pub(super) const INSTALL: &str = "/modelbench/installation";
 
 /// The self-check script of a stage (1 or 2).
 pub(super) fn script(

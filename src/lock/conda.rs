@@ -1,7 +1,7 @@
 //! conda's per-member facts in the lock: the rest of the channel's repodata record, so
 //! `emit` writes the build's local channel as the channel published it, offline. Typed:
 //! every match spec, feature, license and path was checked against its grammar when the
-//! facts were built from their on-disk form ([`super::wire::CondaFactsWire`]).
+//! facts were built from their on-disk form (`wire::CondaFactsWire`).
 
 use super::values::{Constraint, LicenseText, Md5Hex, RelativePath, Token};
 
@@ -10,8 +10,8 @@ use super::values::{Constraint, LicenseText, Md5Hex, RelativePath, Token};
 /// writes the build's local channel with the records conda-forge serves: the installed
 /// `conda-meta` records then carry the same dependencies, licenses (which SBOM
 /// scanners read there), md5 and timestamps as an install from conda-forge would.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(into = "super::wire::CondaFactsWire")]
+/// Serialized in its on-disk form (`wire.rs`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CondaFacts {
     pub build_number: u64,
     /// Match specs, virtual packages (`__glibc >=2.17`) included, in the record's order.
@@ -69,11 +69,4 @@ impl CondaFacts {
 
 fn strs<T: AsRef<str>>(values: &[T]) -> Vec<&str> {
     values.iter().map(AsRef::as_ref).collect()
-}
-
-/// Serialized in its on-disk form.
-impl From<CondaFacts> for super::wire::CondaFactsWire {
-    fn from(facts: CondaFacts) -> super::wire::CondaFactsWire {
-        super::wire::CondaFactsWire::from(&facts)
-    }
 }

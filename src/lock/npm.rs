@@ -1,22 +1,21 @@
 //! npm's per-member facts in the lock: what `package-lock.json` and `bun.lock` need
 //! beyond a closure member's common fields, so `emit` writes them offline. Typed: every
 //! name, range, bin and platform token was checked against its grammar when the facts
-//! were built from their on-disk form ([`super::wire::NpmFactsWire`]).
+//! were built from their on-disk form (`wire::NpmFactsWire`).
 
 use std::collections::BTreeMap;
 
 use super::values::{Constraint, NpmBinName, NpmName, RelativePath, Token};
 
-/// The lock's platform key of packages no locked platform installs (kept for `npm ci`).
-pub const NO_PLATFORM: &str = "none";
+pub use super::values::NO_PLATFORM;
 
 /// Tree location → facts, as `emit` reads them from a closure's members.
 pub type Facts = BTreeMap<String, NpmFacts>;
 
 /// What a `package-lock.json` or `bun.lock` entry needs beyond the lock's common
 /// package fields, per tree location.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(into = "super::wire::NpmFactsWire")]
+/// Serialized in its on-disk form (`wire.rs`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NpmFacts {
     /// Only reachable through optional dependencies.
     pub optional: bool,
@@ -35,11 +34,4 @@ pub struct NpmFacts {
     pub os: Vec<Token>,
     pub cpu: Vec<Token>,
     pub libc: Vec<Token>,
-}
-
-/// Serialized in its on-disk form.
-impl From<NpmFacts> for super::wire::NpmFactsWire {
-    fn from(facts: NpmFacts) -> super::wire::NpmFactsWire {
-        super::wire::NpmFactsWire::from(&facts)
-    }
 }

@@ -16,7 +16,6 @@
 //! Messages show the offending value through [`escape_for_terminal`], so an escape
 //! sequence an upstream planted is printed as text, never interpreted.
 
-use super::npm::NO_PLATFORM;
 use super::{ALL_PLATFORMS, Kind};
 
 /// Longest value shown in a message; the rest is cut, so a megabyte tag cannot flood a
@@ -162,6 +161,10 @@ macro_rules! string_newtype {
 }
 
 pub(crate) use string_newtype;
+
+/// The lock's platform key of npm packages no locked platform installs (kept for
+/// `npm ci`; `lock::npm` names it too).
+pub const NO_PLATFORM: &str = "none";
 
 /// Defines a string newtype whose only constructor checks `$valid`.
 macro_rules! checked_string {

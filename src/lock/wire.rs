@@ -671,6 +671,19 @@ impl From<&Package> for PackageWire {
     }
 }
 
+/// The facts serialize as their on-disk form (reports and JSON documents embed them).
+impl serde::Serialize for NpmFacts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        NpmFactsWire::from(self).serialize(serializer)
+    }
+}
+
+impl serde::Serialize for CondaFacts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CondaFactsWire::from(self).serialize(serializer)
+    }
+}
+
 impl From<&NpmFacts> for NpmFactsWire {
     fn from(facts: &NpmFacts) -> NpmFactsWire {
         NpmFactsWire {

@@ -35,10 +35,11 @@ pub mod url;
 
 use std::collections::BTreeSet;
 
+pub use self::conda::conda_tool_name;
 pub use self::context::{Context, Reporter};
 pub use self::driver::{artifact, resolve};
 pub use self::error::{Problem, ResolveError, ResolveFailures};
-pub use self::plan::{apt_packages, conda_tool_name, origin_at, plan};
+pub use self::plan::{apt_packages, origin_at, plan};
 pub use self::request::{Detail, Origin, Plan, Request};
 pub use self::staleness::{Mismatch, mismatches, staleness};
 pub use crate::lock::Kind;

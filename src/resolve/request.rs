@@ -116,7 +116,7 @@ impl Detail {
             Detail::Conda(detail) => Some(format!(
                 "conda:{}/{}",
                 detail.channel,
-                super::plan::conda_tool_name(&detail.spec)
+                super::conda::conda_tool_name(&detail.spec)
             )),
             Detail::Oci(detail) => Some(format!("oci:{}", detail.image)),
             Detail::GithubRelease(detail) => Some(format!("github:{}", detail.repo)),

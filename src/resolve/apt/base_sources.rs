@@ -18,9 +18,9 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use super::base_status::{TarEntry, Whiteout, next_entry, whiteout};
 use super::index::{Archive, Snapshot};
 use super::keys::BuiltinKeyring;
+use super::layer_tar::{TarEntry, Whiteout, next_entry, whiteout};
 
 const SOURCES_LIST: &str = "etc/apt/sources.list";
 const SOURCES_DIR: &str = "etc/apt/sources.list.d";

@@ -20,6 +20,7 @@ pub mod control;
 pub mod index;
 pub mod index_cache;
 pub mod keys;
+pub mod layer_tar;
 pub mod openpgp;
 pub mod preferences;
 

@@ -487,6 +487,20 @@ async fn decoded_repodata(fetched: crate::net::Fetched) -> Result<Vec<u8>, Probl
         .map_err(|err| Problem::msg(format!("gzip reader stopped: {err}")))?
 }
 
+/// The environment name of a `pixi-global` entry: the package its match spec names
+/// (`yq >=4` → `yq`), as `pixi global install` names it.
+pub fn conda_tool_name(entry: &str) -> String {
+    match solve::parse_spec(entry) {
+        Ok(spec) => spec
+            .name
+            .as_exact()
+            .map(|n| n.as_normalized().to_string())
+            .unwrap_or_else(|| entry.to_string()),
+        // Resolution reports the parse error, naming the entry.
+        Err(_) => repodata::dependency_name(entry).to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::facts_of;

@@ -175,7 +175,7 @@ fn conda_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
         .flat_map(|(stage_name, stage)| stage.pixi_global.iter().map(move |e| (stage_name, e)))
         .map(|(stage_name, entry)| {
             let text = entry.get_ref().trim().to_string();
-            let name = conda_tool_name(&text);
+            let name = conda::conda_tool_name(&text);
             Request {
                 kind: Kind::Conda,
                 origin: origin(
@@ -199,20 +199,6 @@ fn conda_requests(spec: &Spec, platforms: &[String]) -> Vec<Request> {
             }
         })
         .collect()
-}
-
-/// The environment name of a `pixi-global` entry: the package its match spec names
-/// (`yq >=4` → `yq`), as `pixi global install` names it.
-pub fn conda_tool_name(entry: &str) -> String {
-    match conda::solve::parse_spec(entry) {
-        Ok(spec) => spec
-            .name
-            .as_exact()
-            .map(|n| n.as_normalized().to_string())
-            .unwrap_or_else(|| entry.to_string()),
-        // Resolution reports the parse error, naming the entry.
-        Err(_) => conda::repodata::dependency_name(entry).to_string(),
-    }
 }
 
 /// One apt request per stage with packages (`stage-1`, `stage-2`). Stage 2 is solved

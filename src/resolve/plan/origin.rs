@@ -122,10 +122,9 @@ pub fn origin_at(spec: &Spec, path: &str, kind: Kind, name: &str) -> Option<Orig
                     })
                 }
                 ["pixi-global"] => {
-                    let entry = stage
-                        .pixi_global
-                        .iter()
-                        .find(|entry| super::conda_tool_name(entry.get_ref().trim()) == name)?;
+                    let entry = stage.pixi_global.iter().find(|entry| {
+                        crate::resolve::conda_tool_name(entry.get_ref().trim()) == name
+                    })?;
                     asks(Kind::Conda, name).then(|| {
                         let value = quote(entry.get_ref());
                         Origin::new(stage_key, stage_name, "pixi-global", value, entry.span())
