@@ -48,49 +48,39 @@ impl Source {
             .strip_prefix(scheme)
             .and_then(|rest| rest.strip_prefix(':'))
             .unwrap_or_default();
-        let ok = match kind {
-            Kind::GithubRelease => rest.split_once('/').is_some_and(|(owner, repo)| {
-                [owner, repo].iter().all(|part| {
-                    !part.is_empty()
-                        && part.len() <= 100
-                        && part
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-                })
-            }),
+        // The kind's identity grammar, and how the refusal states it.
+        let (ok, expected) = match kind {
+            Kind::GithubRelease => (
+                rest.split_once('/').is_some_and(|(owner, repo)| {
+                    [owner, repo].iter().all(|part| {
+                        !part.is_empty()
+                            && part.len() <= 100
+                            && part
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                    })
+                }),
+                "`github:OWNER/REPO`",
+            ),
             Kind::Apt
             | Kind::Conda
             | Kind::Oci
             | Kind::Nodejs
             | Kind::Npm
             | Kind::Url
-            | Kind::Git => {
+            | Kind::Git => (
                 !rest.is_empty()
                     && rest.len() <= 1024
                     && rest
                         .bytes()
-                        .all(|b| b.is_ascii_graphic() && !b"`$\\'\"".contains(&b))
-            }
+                        .all(|b| b.is_ascii_graphic() && !b"`$\\'\"".contains(&b)),
+                "`KIND:IDENTITY` in printable ASCII without spaces or `` ` $ \\ ' \" ``",
+            ),
         };
         if ok {
             Ok(Source(text.to_string()))
         } else {
-            Err(refuse(
-                "source",
-                text,
-                match kind {
-                    Kind::GithubRelease => "`github:OWNER/REPO`",
-                    Kind::Apt
-                    | Kind::Conda
-                    | Kind::Oci
-                    | Kind::Nodejs
-                    | Kind::Npm
-                    | Kind::Url
-                    | Kind::Git => {
-                        "`KIND:IDENTITY` in printable ASCII without spaces or `` ` $ \\ ' \" ``"
-                    }
-                },
-            ))
+            Err(refuse("source", text, expected))
         }
     }
 }
