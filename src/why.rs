@@ -41,7 +41,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::lock::{ALL_PLATFORMS, Artifact, Kind, Lock, Package};
-use crate::spec::{Spec, Stage, line_column};
+use crate::spec::{Spec, Stage, line_column, toml_key, toml_quote};
 use crate::workspace::load_inputs;
 
 /// At most this many dependency paths per match in `--json`.
@@ -248,19 +248,6 @@ impl Origin {
     }
 }
 
-fn quote(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
-}
-
-/// A TOML key, quoted unless bare.
-fn key(text: &str) -> String {
-    let bare = !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if bare { text.to_string() } else { quote(text) }
-}
-
 fn stages(spec: &Spec) -> [(&'static str, &Stage); 2] {
     [("stage-1", &spec.stage_1), ("stage-2", &spec.stage_2)]
 }
@@ -305,7 +292,7 @@ pub fn member_origins(spec: &Spec, text: &str, artifact: &Artifact, member: &str
                                 Some(stage_name),
                                 stage_name,
                                 "apt",
-                                quote(entry.get_ref()),
+                                toml_quote(entry.get_ref()),
                             )
                             .at(text, entry.span()),
                         );
@@ -322,7 +309,7 @@ pub fn member_origins(spec: &Spec, text: &str, artifact: &Artifact, member: &str
                                 Some(stage_name),
                                 stage_name,
                                 "pixi-global",
-                                quote(tool.get_ref()),
+                                toml_quote(tool.get_ref()),
                             )
                             .at(text, tool.span()),
                         );
@@ -341,8 +328,8 @@ pub fn member_origins(spec: &Spec, text: &str, artifact: &Artifact, member: &str
                                 Origin::new(
                                     Some(stage_name),
                                     stage_name,
-                                    &format!("{map_name}.{}", key(candidate)),
-                                    quote(range.get_ref()),
+                                    &format!("{map_name}.{}", toml_key(candidate)),
+                                    toml_quote(range.get_ref()),
                                 )
                                 .at(text, range.span()),
                             );

@@ -121,7 +121,7 @@ pub(super) fn add_stage(
             });
             // Keys and strings by the TOML serializer: a build string cannot end its
             // entry and add a key (say a channel), or drop the sha256 pin.
-            let key = toml_key(env);
+            let key = quote::toml_key(env);
             let _ = write!(
                 text,
                 "\n[envs.{key}]\nchannels = [\"file://{CHANNEL_DIR}\"]\nplatform = {}\n\n[envs.{key}.dependencies]\n",
@@ -133,7 +133,7 @@ pub(super) fn add_stage(
                 let _ = writeln!(
                     text,
                     "{} = {{ version = {}, build = {}, sha256 = {} }}",
-                    toml_key(&member.name),
+                    quote::toml_key(&member.name),
                     quote::toml_string(&format!("=={}", member.version)),
                     quote::toml_string(build),
                     quote::toml_string(member.hash.hex())
@@ -259,10 +259,6 @@ fn default_subdir(platform: &str) -> String {
     crate::platform::Platform::parse(platform)
         .map(|p| crate::resolve::conda::subdir(p).to_string())
         .unwrap_or_else(|_| "noarch".into())
-}
-
-fn toml_key(name: &str) -> String {
-    quote::toml_key(name)
 }
 
 /// The Dockerfile step installing the stage's pixi-global tools (empty without any).

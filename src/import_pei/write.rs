@@ -6,17 +6,7 @@ use std::fmt::Write as _;
 
 use super::draft::Draft;
 
-fn q(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
-}
-
-fn key(text: &str) -> String {
-    let bare = !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if bare { text.to_string() } else { q(text) }
-}
+use crate::spec::{toml_key as key, toml_quote as q};
 
 fn string_list(items: &[String]) -> String {
     let one_line = format!(

@@ -92,20 +92,6 @@ impl Origin {
     }
 }
 
-/// `text` as a TOML string.
-pub fn quote(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
-}
-
-/// A TOML key, quoted unless bare.
-pub fn toml_key(text: &str) -> String {
-    let bare = !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if bare { text.to_string() } else { quote(text) }
-}
-
 impl Detail {
     /// The upstream identity the lock keeps as `source` (see `lock::provenance`): what
     /// `sbom`, `diff` and `bump` read instead of planning the spec again or parsing URLs.

@@ -124,6 +124,25 @@ pub fn normalized_hash(spec: &Spec) -> String {
     )
 }
 
+/// A TOML string as `toml` itself writes one: how `why`, planned origins and `import-pei`
+/// show a spec value.
+pub fn toml_quote(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+/// A TOML key, quoted (as [`toml_quote`]) unless bare.
+pub fn toml_key(text: &str) -> String {
+    let bare = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if bare {
+        text.to_string()
+    } else {
+        toml_quote(text)
+    }
+}
+
 /// 1-based line and column of a byte offset.
 pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());

@@ -6,8 +6,9 @@ use sha2::{Digest, Sha256};
 use crate::lock::Kind;
 use crate::spec::{Spec, Stage};
 
-use super::request::{Detail, Origin, Plan, Request, toml_key};
+use super::request::{Detail, Origin, Plan, Request};
 use super::{apt, conda, github_release, npm, oci, url};
+use crate::spec::toml_key;
 
 mod origin;
 mod tools;

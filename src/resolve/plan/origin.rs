@@ -5,8 +5,9 @@
 
 use crate::lock::Kind;
 use crate::resolve::git::{CHECKOUT_NAME, MODELBENCH_NAME};
-use crate::resolve::request::{Origin, quote, toml_key};
+use crate::resolve::request::Origin;
 use crate::spec::Spec;
+use crate::spec::{toml_key, toml_quote as quote};
 
 /// The spec entry at key path `path` when it still asks for lock entry `kind` `name`, as
 /// planning made its origin (table, key, value, span, note); `None` when the spec no

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use crate::lock::Kind;
 use crate::resolve::github_release::ReleaseRequest;
 use crate::resolve::nodejs::NodeRequest;
-use crate::resolve::request::{Detail, Request, toml_key};
+use crate::resolve::request::{Detail, Request};
+use crate::spec::toml_key;
 use crate::spec::{Spec, Tool};
 
 /// The lock entries a tool needs. Node brings nvm along: the image uses NVM's layout.
