@@ -98,15 +98,7 @@ impl Sources {
         self.upstream
             .values()
             .chain(self.registry.values())
-            .filter_map(|base| url::Url::parse(base).ok())
-            .filter(|url| url.scheme() == "http")
-            .filter_map(|url| {
-                let host = url.host_str()?;
-                Some(match url.port() {
-                    Some(port) => format!("{host}:{port}"),
-                    None => host.to_string(),
-                })
-            })
+            .filter_map(|base| crate::net::plain_http_authority(base))
             .collect()
     }
 

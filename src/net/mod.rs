@@ -529,10 +529,7 @@ impl Client {
 
     fn is_insecure_allowed(&self, url: &reqwest::Url) -> bool {
         let host = url.host_str().unwrap_or_default();
-        let authority = match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_string(),
-        };
+        let authority = authority(url).unwrap_or_default();
         self.insecure_hosts
             .iter()
             .any(|allowed| allowed == host || *allowed == authority)
@@ -969,6 +966,25 @@ fn retry_wait(fetched: &Fetched) -> Wait {
         429 | 500 | 502 | 503 | 504 => Wait::Backoff,
         _ => Wait::No,
     }
+}
+
+/// `host[:port]` of a URL, the port only where the URL names one: how a sources file, the
+/// spec's archives and the client name a host allowed plain http.
+pub fn authority(url: &reqwest::Url) -> Option<String> {
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    })
+}
+
+/// The [`authority`] of `uri` if it is a plain `http://` URL.
+pub fn plain_http_authority(uri: &str) -> Option<String> {
+    let url = reqwest::Url::parse(uri).ok()?;
+    if url.scheme() != "http" {
+        return None;
+    }
+    authority(&url)
 }
 
 /// The error a final non-2xx answer stands for, with the server's message as detail.

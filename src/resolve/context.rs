@@ -52,17 +52,12 @@ impl Context {
         // (`trusted`) archives get no such allowance.
         let mut insecure_hosts = sources.insecure_hosts();
         for archive in apt_archives(spec).iter().filter(|a| !a.trusted) {
-            for uri in &archive.uris {
-                if let Ok(url) = ::url::Url::parse(uri)
-                    && url.scheme() == "http"
-                    && let Some(host) = url.host_str()
-                {
-                    insecure_hosts.push(match url.port() {
-                        Some(port) => format!("{host}:{port}"),
-                        None => host.to_string(),
-                    });
-                }
-            }
+            insecure_hosts.extend(
+                archive
+                    .uris
+                    .iter()
+                    .filter_map(|uri| crate::net::plain_http_authority(uri)),
+            );
         }
         let platforms = spec
             .image

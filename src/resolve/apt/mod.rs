@@ -216,15 +216,7 @@ impl PlatformSources {
             .iter()
             .filter(|a| a.from != ArchiveFrom::Spec && !a.archive.trusted)
             .flat_map(|a| &a.archive.uris)
-            .filter_map(|uri| ::url::Url::parse(uri).ok())
-            .filter(|url| url.scheme() == "http")
-            .filter_map(|url| {
-                let host = url.host_str()?;
-                Some(match url.port() {
-                    Some(port) => format!("{host}:{port}"),
-                    None => host.to_string(),
-                })
-            })
+            .filter_map(|uri| crate::net::plain_http_authority(uri))
             .collect()
     }
 }
