@@ -52,14 +52,6 @@ impl Kind {
     pub fn parse(text: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
-
-    /// Kinds whose entry is a closure of `[[artifact.package]]` members.
-    pub fn is_closure(self) -> bool {
-        match self {
-            Kind::Apt | Kind::Conda | Kind::Npm => true,
-            Kind::Oci | Kind::GithubRelease | Kind::Nodejs | Kind::Url | Kind::Git => false,
-        }
-    }
 }
 
 impl fmt::Display for Kind {
