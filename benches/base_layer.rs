@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use support::{Body, Hashing, Routes, serve, tar_header, wait_measured};
+use support::{Body, Hashing, Routes, serve, tar_header, wait_measured, write_noise};
 
 const STATUS: &[u8] = b"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 2.36-9\n\n\
 Package: libgreet0\nStatus: install ok installed\nArchitecture: amd64\nVersion: 0.9-1\n";
@@ -38,20 +38,7 @@ fn write_layer(path: &Path, filler: u64) -> String {
     };
     if filler > 0 {
         tar_entry(&mut gz, "usr/share/filler.bin", filler);
-        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut block = vec![0u8; 1 << 20];
-        let mut left = filler;
-        while left > 0 {
-            for word in block.chunks_exact_mut(8) {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                word.copy_from_slice(&state.to_le_bytes());
-            }
-            let n = left.min(block.len() as u64) as usize;
-            gz.write_all(&block[..n]).unwrap();
-            left -= n as u64;
-        }
+        write_noise(&mut gz, filler, 0);
         gz.write_all(&vec![0u8; (filler.div_ceil(512) * 512 - filler) as usize])
             .unwrap();
     }

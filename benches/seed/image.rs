@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::server::{Body, Route, Server};
-use crate::support::{Hashing, tar_header};
+use crate::support::{Hashing, tar_header, write_noise};
 
 pub const REPOSITORY: &str = "nvidia/cuda";
 pub const TAG: &str = "12.8.1-cudnn-devel-ubuntu24.04";
@@ -77,22 +77,7 @@ fn layer(path: &Path, files: &[(&str, u64, Content<'_>)]) -> Layer {
 
 /// xorshift bytes: incompressible, and the same every time.
 fn noise(seed: u64) -> impl Fn(&mut dyn Write, u64) {
-    move |out, size| {
-        let mut state = 0x9e37_79b9_7f4a_7c15 ^ seed;
-        let mut block = vec![0u8; 1 << 20];
-        let mut left = size;
-        while left > 0 {
-            for word in block.chunks_exact_mut(8) {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                word.copy_from_slice(&state.to_le_bytes());
-            }
-            let n = left.min(block.len() as u64) as usize;
-            out.write_all(&block[..n]).unwrap();
-            left -= n as u64;
-        }
-    }
+    move |out, size| write_noise(out, size, seed)
 }
 
 /// The base's layers, bottom first: the status layer, then the large ones.

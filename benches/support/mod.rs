@@ -99,6 +99,25 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
+/// `size` xorshift bytes from `seed` into `out`: incompressible (a gzip layer as large as
+/// its content), and the same every time.
+pub fn write_noise(out: &mut dyn Write, size: u64, seed: u64) {
+    let mut state = 0x9e37_79b9_7f4a_7c15 ^ seed;
+    let mut block = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        for word in block.chunks_exact_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            word.copy_from_slice(&state.to_le_bytes());
+        }
+        let n = left.min(block.len() as u64) as usize;
+        out.write_all(&block[..n]).unwrap();
+        left -= n as u64;
+    }
+}
+
 /// A ustar header for a regular file `name` of `size` bytes, mode 0644.
 pub fn tar_header(name: &str, size: u64) -> [u8; 512] {
     let mut h = [0u8; 512];
